@@ -1,0 +1,55 @@
+//! `scm-v1`: an SCM plugin exporting the OLD `robodev:scm/backend@1.0.0` interface (the four
+//! version-1 functions, see `wit/scm.wit`), where the host supports only major version 2. The
+//! host must refuse it as an unsupported interface version when it loads it.
+//!
+//! Config keys: none. The functions answer fixed, stateless values, in case a host ever runs it.
+
+wit_bindgen::generate!({
+    path: ["../../wit/types", "../../wit/host", "wit"],
+    world: "robodev:scm/plugin@1.0.0",
+    generate_all,
+});
+
+use exports::robodev::scm::backend::{
+    CiStatus, CreatedPullRequest, Guest, PullRequestState, PullRequestStatus, ReviewStatus,
+};
+use robodev::types::types::{PluginError, PluginInfo};
+
+struct Component;
+
+impl Guest for Component {
+    fn handshake() -> PluginInfo {
+        PluginInfo { name: "scm-v1".into(), version: env!("CARGO_PKG_VERSION").into() }
+    }
+
+    fn create_branch(_repo_url: String, branch_name: String, _base_ref: String) -> Result<String, PluginError> {
+        if branch_name.is_empty() {
+            return Err(PluginError::InvalidArgument("branch-name is empty".into()));
+        }
+        Ok("0000000000000001".into())
+    }
+
+    fn create_pull_request(
+        repo_url: String,
+        _title: String,
+        _body: String,
+        _head_branch: String,
+        _base_branch: String,
+        _labels: Vec<String>,
+        _draft: bool,
+    ) -> Result<CreatedPullRequest, PluginError> {
+        Ok(CreatedPullRequest { pull_request_url: format!("{repo_url}/pull/1"), pull_request_id: "1".into() })
+    }
+
+    fn get_pull_request_status(repo_url: String, pull_request_id: String) -> Result<PullRequestStatus, PluginError> {
+        Ok(PullRequestStatus {
+            state: PullRequestState::Open,
+            mergeable: true,
+            ci_status: CiStatus::Pending,
+            review_status: ReviewStatus::Pending,
+            pull_request_url: format!("{repo_url}/pull/{pull_request_id}"),
+        })
+    }
+}
+
+export!(Component);

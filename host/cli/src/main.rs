@@ -1,0 +1,68 @@
+//! `robodev`: the command-line tool of the robodev plugin host. All logic lives in the
+//! library crates; this binary parses arguments, prints results and maps outcomes to exit
+//! codes: 0 success; 1 the plugin returned a domain error; 2 usage, config or host error;
+//! 3 the plugin failed (trap, out of fuel, deadline, memory cap, crash); 4 refused to load.
+
+mod plugin_cmd;
+mod plugin_config;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// robodev: the controller of an AI coding-agent platform, and its plugin host.
+#[derive(Debug, Parser)]
+#[command(name = "robodev", version, about, long_about = None)]
+struct Cli {
+    /// More log output on stderr (-v: info, -vv: debug, -vvv: trace). RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Work with one plugin directly: inspect it, call a method.
+    Plugin {
+        #[command(subcommand)]
+        command: plugin_cmd::PluginCommand,
+    },
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let code = runtime.block_on(async {
+        match cli.command {
+            Command::Plugin { command } => plugin_cmd::run(command).await,
+        }
+    });
+    ExitCode::from(code)
+}

@@ -1,0 +1,313 @@
+//! `robodev plugin inspect|call`.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use robodev_core::{Interface, Outcome};
+use robodev_wasm::{
+    EnvSecrets, Grants, Limits, PluginOptions, Preopen, Runtime, RuntimeConfig, WasmPlugin,
+};
+use serde_json::{Value, json};
+
+use crate::plugin_config::RawPluginConfig;
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Show what a plugin is: interface, version, name, imports, capabilities, digest, size.
+    Inspect {
+        /// A `.wasm` component file.
+        source: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        host: HostArgs,
+    },
+    /// Call one method of a plugin with proto3 JSON input; prints the JSON response.
+    Call(CallArgs),
+}
+
+/// Where the host keeps its caches and data.
+#[derive(Debug, Args)]
+pub struct HostArgs {
+    /// Directory of precompiled components [default: $XDG_CACHE_HOME/robodev/components].
+    #[arg(long, env = "ROBODEV_CACHE_DIR", global = true)]
+    cache_dir: Option<PathBuf>,
+    /// Compile every time; do not read or write the cache.
+    #[arg(long, global = true)]
+    no_cache: bool,
+    /// Directory of plugin key-value stores [default: $XDG_DATA_HOME/robodev/kv].
+    #[arg(long, env = "ROBODEV_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CallArgs {
+    /// A `.wasm` component file.
+    source: PathBuf,
+    /// The method: WIT name (`poll-ready-tickets`) or RPC name (`PollReadyTickets`).
+    method: String,
+    /// The request as proto3 JSON, `@FILE` to read it from a file, or `-` for stdin.
+    #[arg(long, short, default_value = "{}")]
+    input: String,
+    /// The interface the plugin must implement (refused otherwise).
+    #[arg(long = "type", value_name = "INTERFACE")]
+    interface: Option<Interface>,
+    /// The plugin's settings: config, secrets, allowed_hosts, kv, limits (YAML or JSON).
+    #[arg(long, value_name = "FILE")]
+    plugin_config: Option<PathBuf>,
+    /// The plugin's name in logs, errors and its kv store [default: the file's stem].
+    #[arg(long)]
+    name: Option<String>,
+    /// Fuel per call [default: 1000000000].
+    #[arg(long)]
+    fuel: Option<u64>,
+    /// Deadline per call in milliseconds [default: 5000].
+    #[arg(long)]
+    timeout_ms: Option<u64>,
+    /// Memory cap per linear memory in MiB [default: 256].
+    #[arg(long)]
+    memory_mb: Option<u64>,
+    /// On error, also print a structured error as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    host: HostArgs,
+}
+
+fn default_dir(env: &str, fallback: &str, leaf: &str) -> PathBuf {
+    let base = std::env::var_os(env)
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(fallback)))
+        .unwrap_or_else(|| PathBuf::from(".robodev"));
+    base.join("robodev").join(leaf)
+}
+
+impl HostArgs {
+    fn runtime(&self) -> Result<Runtime, robodev_core::Error> {
+        let cache_dir = (!self.no_cache).then(|| {
+            self.cache_dir
+                .clone()
+                .unwrap_or_else(|| default_dir("XDG_CACHE_HOME", ".cache", "components"))
+        });
+        Runtime::new(RuntimeConfig {
+            cache_dir,
+            ..Default::default()
+        })
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(|| default_dir("XDG_DATA_HOME", ".local/share", "kv"))
+    }
+}
+
+fn plugin_name(source: &Path, name: Option<&str>) -> String {
+    name.map(str::to_owned).unwrap_or_else(|| {
+        source
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "plugin".into())
+    })
+}
+
+/// Prints an error (and its JSON form) and returns its exit code.
+fn report(err: &robodev_core::Error, json: bool) -> u8 {
+    eprintln!("error: {err}");
+    if json {
+        println!("{}", json!({ "error": err.to_json() }));
+    }
+    err.outcome().exit_code()
+}
+
+fn usage(err: anyhow::Error, json: bool) -> u8 {
+    eprintln!("error: {err}");
+    for cause in err.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
+    if json {
+        println!(
+            "{}",
+            json!({ "error": { "outcome": "host_error", "kind": "usage", "message": format!("{err:#}") } })
+        );
+    }
+    Outcome::Host.exit_code()
+}
+
+pub async fn run(command: PluginCommand) -> u8 {
+    match command {
+        PluginCommand::Inspect { source, json, host } => inspect(&source, json, &host).await,
+        PluginCommand::Call(args) => call(args).await,
+    }
+}
+
+async fn inspect(source: &Path, json_out: bool, host: &HostArgs) -> u8 {
+    let name = plugin_name(source, None);
+    let runtime = match host.runtime() {
+        Ok(r) => r,
+        Err(e) => return report(&e, json_out),
+    };
+    let plugin = match runtime
+        .load(
+            source,
+            PluginOptions {
+                name: name.clone(),
+                ..Default::default()
+            },
+        )
+        .await
+    {
+        Ok(p) => p,
+        Err(e) => return report(&e, json_out),
+    };
+    let info = plugin.component_info();
+    let (load_path, load_time) = plugin.load_path();
+    if json_out {
+        let mut v = json!({
+            "source": source.display().to_string(),
+            "runtime": "wasm",
+            "name": plugin.plugin_info().name,
+            "version": plugin.plugin_info().version,
+            "digest": plugin.digest(),
+            "size": plugin.size(),
+            "load": load_path,
+            "loadMs": load_time.as_secs_f64() * 1000.0,
+        });
+        if let (Some(obj), Ok(Value::Object(more))) =
+            (v.as_object_mut(), serde_json::to_value(info))
+        {
+            obj.extend(more);
+        }
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    } else {
+        println!("source:            {}", source.display());
+        println!("runtime:           wasm component");
+        println!(
+            "interface:         {} (interface version {})",
+            info.interface, info.interface_version
+        );
+        println!("export:            {}", info.export);
+        println!(
+            "plugin:            {} {}",
+            plugin.plugin_info().name,
+            plugin.plugin_info().version
+        );
+        println!("digest:            {}", plugin.digest());
+        println!("size:              {} bytes", plugin.size());
+        println!(
+            "load:              {:?} in {:.1} ms",
+            load_path,
+            load_time.as_secs_f64() * 1000.0
+        );
+        println!("capabilities:      {}", info.capabilities.join(", "));
+        println!("imports:");
+        for i in &info.imports {
+            println!("  {i}");
+        }
+    }
+    0
+}
+
+fn read_input(input: &str) -> anyhow::Result<Value> {
+    let text = if input == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .context("cannot read the input from stdin")?;
+        s
+    } else if let Some(path) = input.strip_prefix('@') {
+        std::fs::read_to_string(path).with_context(|| format!("cannot read input file {path}"))?
+    } else {
+        input.to_owned()
+    };
+    serde_json::from_str(&text).context("--input is not valid JSON")
+}
+
+async fn load_for_call(args: &CallArgs) -> anyhow::Result<(Runtime, PluginOptions)> {
+    let raw = match &args.plugin_config {
+        Some(path) => RawPluginConfig::load(path)?,
+        None => RawPluginConfig::default(),
+    };
+    let name = plugin_name(&args.source, args.name.as_deref());
+    let mut limits = Limits::default();
+    if let Some(f) = raw.limits.fuel {
+        limits.fuel = f;
+    }
+    if let Some(t) = raw.limits.timeout_ms {
+        limits.timeout = Duration::from_millis(t);
+    }
+    if let Some(m) = raw.limits.memory_mb {
+        limits = limits.with_memory_mb(m);
+    }
+    if let Some(f) = args.fuel {
+        limits.fuel = f;
+    }
+    if let Some(t) = args.timeout_ms {
+        limits.timeout = Duration::from_millis(t);
+    }
+    if let Some(m) = args.memory_mb {
+        limits = limits.with_memory_mb(m);
+    }
+    let grants = Grants {
+        config: raw.config_strings()?,
+        secrets: raw.secrets.clone(),
+        secret_source: Some(Arc::new(EnvSecrets)),
+        allowed_hosts: raw.allowed_hosts.clone(),
+        kv_dir: raw.kv.then(|| args.host.data_dir()),
+        preopens: raw
+            .read_only_dirs
+            .iter()
+            .map(|(guest, host)| Preopen {
+                host: host.clone(),
+                guest: guest.clone(),
+            })
+            .collect(),
+    };
+    let runtime = args.host.runtime()?;
+    Ok((
+        runtime,
+        PluginOptions {
+            name,
+            expected: args.interface,
+            limits,
+            grants,
+            warm_instances: raw.warm_instances,
+        },
+    ))
+}
+
+async fn call(args: CallArgs) -> u8 {
+    let input = match read_input(&args.input) {
+        Ok(v) => v,
+        Err(e) => return usage(e, args.json),
+    };
+    let (runtime, options) = match load_for_call(&args).await {
+        Ok(v) => v,
+        Err(e) => {
+            return match e.downcast::<robodev_core::Error>() {
+                Ok(core) => report(&core, args.json),
+                Err(e) => usage(e, args.json),
+            };
+        }
+    };
+    let name = options.name.clone();
+    let plugin: WasmPlugin = match runtime.load(&args.source, options).await {
+        Ok(p) => p,
+        Err(e) => return report(&e, args.json),
+    };
+    match plugin.backend().call_json(&name, &args.method, input).await {
+        Ok(out) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&out).unwrap_or_else(|_| out.to_string())
+            );
+            0
+        }
+        Err(e) => report(&e, args.json),
+    }
+}

@@ -1,0 +1,531 @@
+//! The error model: every plugin call ends in exactly one of three outcomes, and callers branch
+//! on them, so they are distinct typed variants, never strings:
+//!
+//! 1. the plugin answered with a domain error ([`Error::Plugin`] carrying a [`PluginError`],
+//!    whose [`ErrorCode`] is a gRPC status code);
+//! 2. the plugin failed ([`Error::Failed`] carrying a [`Failure`]: trap, out of fuel, deadline,
+//!    memory cap, crash, transport, timeout, invalid output);
+//! 3. the host or its configuration failed ([`Error::Host`], [`Error::InvalidInput`]).
+//!
+//! A fourth kind, [`Error::Refused`], is a plugin the host would not load at all (version
+//! mismatch, not a component, an import the host does not offer).
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::Interface;
+
+/// A gRPC status code (other than OK): the kind of a [`PluginError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// CANCELLED (1).
+    Cancelled,
+    /// UNKNOWN (2).
+    Unknown,
+    /// INVALID_ARGUMENT (3).
+    InvalidArgument,
+    /// DEADLINE_EXCEEDED (4): the plugin's own upstream call timed out.
+    DeadlineExceeded,
+    /// NOT_FOUND (5).
+    NotFound,
+    /// ALREADY_EXISTS (6).
+    AlreadyExists,
+    /// PERMISSION_DENIED (7).
+    PermissionDenied,
+    /// RESOURCE_EXHAUSTED (8).
+    ResourceExhausted,
+    /// FAILED_PRECONDITION (9).
+    FailedPrecondition,
+    /// ABORTED (10).
+    Aborted,
+    /// OUT_OF_RANGE (11).
+    OutOfRange,
+    /// UNIMPLEMENTED (12).
+    Unimplemented,
+    /// INTERNAL (13).
+    Internal,
+    /// UNAVAILABLE (14).
+    Unavailable,
+    /// DATA_LOSS (15).
+    DataLoss,
+    /// UNAUTHENTICATED (16).
+    Unauthenticated,
+}
+
+impl ErrorCode {
+    /// Every code, in gRPC numeric order.
+    pub const ALL: [ErrorCode; 16] = [
+        ErrorCode::Cancelled,
+        ErrorCode::Unknown,
+        ErrorCode::InvalidArgument,
+        ErrorCode::DeadlineExceeded,
+        ErrorCode::NotFound,
+        ErrorCode::AlreadyExists,
+        ErrorCode::PermissionDenied,
+        ErrorCode::ResourceExhausted,
+        ErrorCode::FailedPrecondition,
+        ErrorCode::Aborted,
+        ErrorCode::OutOfRange,
+        ErrorCode::Unimplemented,
+        ErrorCode::Internal,
+        ErrorCode::Unavailable,
+        ErrorCode::DataLoss,
+        ErrorCode::Unauthenticated,
+    ];
+
+    /// The numeric gRPC status code.
+    pub fn grpc_code(self) -> i32 {
+        // ALL is in numeric order starting at 1, so the position is the code.
+        Self::ALL
+            .iter()
+            .position(|c| *c == self)
+            .map_or(2, |i| i as i32 + 1)
+    }
+
+    /// The code with this numeric value; `None` for 0 (OK) and unknown values.
+    pub fn from_grpc(code: i32) -> Option<ErrorCode> {
+        usize::try_from(code)
+            .ok()
+            .and_then(|c| c.checked_sub(1))
+            .and_then(|i| Self::ALL.get(i).copied())
+    }
+
+    /// Stable snake_case label (`not_found`), used in JSON errors and metrics.
+    pub fn label(self) -> &'static str {
+        match self {
+            ErrorCode::Cancelled => "cancelled",
+            ErrorCode::Unknown => "unknown",
+            ErrorCode::InvalidArgument => "invalid_argument",
+            ErrorCode::DeadlineExceeded => "deadline_exceeded",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::AlreadyExists => "already_exists",
+            ErrorCode::PermissionDenied => "permission_denied",
+            ErrorCode::ResourceExhausted => "resource_exhausted",
+            ErrorCode::FailedPrecondition => "failed_precondition",
+            ErrorCode::Aborted => "aborted",
+            ErrorCode::OutOfRange => "out_of_range",
+            ErrorCode::Unimplemented => "unimplemented",
+            ErrorCode::Internal => "internal",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::DataLoss => "data_loss",
+            ErrorCode::Unauthenticated => "unauthenticated",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// A domain error: the plugin ran fine and answered "no".
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct PluginError {
+    /// Which gRPC status code the error maps onto.
+    pub code: ErrorCode,
+    /// The plugin's message for humans.
+    pub message: String,
+}
+
+impl PluginError {
+    /// A plugin error with this code and message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        PluginError {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// How a plugin failed to answer at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Failure {
+    /// The call used up its fuel budget (instructions).
+    OutOfFuel {
+        /// The fuel budget of one call.
+        budget: u64,
+    },
+    /// The call ran past its wall-clock deadline.
+    DeadlineExceeded {
+        /// The deadline of one call.
+        limit: Duration,
+    },
+    /// The guest tried to grow its memory (or tables, or instances) beyond its cap.
+    MemoryLimit {
+        /// The memory cap of one instance, in bytes.
+        limit_bytes: u64,
+    },
+    /// The guest overflowed its stack.
+    StackOverflow,
+    /// The guest panicked or executed `unreachable`.
+    Panicked {
+        /// What the runtime reported, including a guest backtrace when one exists.
+        detail: String,
+    },
+    /// Any other trap (out-of-bounds access, integer division by zero, ...).
+    Trap {
+        /// What the runtime reported.
+        detail: String,
+    },
+    /// The plugin answered something that breaks the contract (e.g. `raw` that is not a
+    /// JSON object, a missing required value).
+    InvalidOutput {
+        /// What was wrong, and where.
+        detail: String,
+    },
+    /// The plugin process crashed or exited.
+    Crashed {
+        /// Exit status and last words, when known.
+        detail: String,
+    },
+    /// The connection to the plugin failed.
+    Transport {
+        /// The transport's error.
+        detail: String,
+    },
+}
+
+impl Failure {
+    /// Stable snake_case label of the failure kind, used in JSON errors and metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Failure::OutOfFuel { .. } => "out_of_fuel",
+            Failure::DeadlineExceeded { .. } => "deadline_exceeded",
+            Failure::MemoryLimit { .. } => "memory_limit",
+            Failure::StackOverflow => "stack_overflow",
+            Failure::Panicked { .. } => "panicked",
+            Failure::Trap { .. } => "trap",
+            Failure::InvalidOutput { .. } => "invalid_output",
+            Failure::Crashed { .. } => "crashed",
+            Failure::Transport { .. } => "transport",
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::OutOfFuel { budget } => {
+                write!(f, "ran out of fuel (budget {budget} units per call)")
+            }
+            Failure::DeadlineExceeded { limit } => {
+                write!(f, "exceeded its deadline of {} ms", limit.as_millis())
+            }
+            Failure::MemoryLimit { limit_bytes } => write!(
+                f,
+                "hit its memory limit of {} MiB",
+                limit_bytes / (1024 * 1024)
+            ),
+            Failure::StackOverflow => f.write_str("overflowed its stack"),
+            Failure::Panicked { detail } => write!(f, "panicked: {detail}"),
+            Failure::Trap { detail } => write!(f, "trapped: {detail}"),
+            Failure::InvalidOutput { detail } => write!(f, "returned invalid output: {detail}"),
+            Failure::Crashed { detail } => write!(f, "crashed: {detail}"),
+            Failure::Transport { detail } => write!(f, "transport failed: {detail}"),
+        }
+    }
+}
+
+/// Which of the outcomes an [`Error`] is; callers and the CLI's exit codes branch on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The plugin answered with a domain error (CLI exit code 1).
+    Domain,
+    /// The host, its configuration or the caller's input was wrong (CLI exit code 2).
+    Host,
+    /// The plugin failed (CLI exit code 3).
+    Failed,
+    /// The host refused to load the plugin (CLI exit code 4).
+    Refused,
+}
+
+impl Outcome {
+    /// The exit code of the `robodev` CLI for this outcome.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Domain => 1,
+            Outcome::Host => 2,
+            Outcome::Failed => 3,
+            Outcome::Refused => 4,
+        }
+    }
+}
+
+/// Why the host refused to load a plugin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The file is not a WebAssembly component (a core module, or not WebAssembly at all).
+    NotAComponent {
+        /// What the file is instead.
+        detail: String,
+    },
+    /// The component exports no robodev interface.
+    NoRobodevExport {
+        /// The component's exports, for the message.
+        exports: Vec<String>,
+    },
+    /// The component exports a version of the interface this host does not support.
+    UnsupportedVersion {
+        /// The export name, e.g. `robodev:scm/backend@1.0.0`.
+        export: String,
+        /// The major version found.
+        found: u32,
+        /// The major version this host supports.
+        expected: u32,
+    },
+    /// The component imports something the host does not offer.
+    UnsupportedImport {
+        /// The import's name, e.g. `acme:secret/backdoor@1.0.0`.
+        import: String,
+        /// Why it cannot be satisfied.
+        detail: String,
+    },
+    /// The interface version declared in the config (or the handshake) is not the host's.
+    VersionMismatch {
+        /// The version declared.
+        declared: u32,
+        /// The version this host expects.
+        expected: u32,
+    },
+    /// The component is the wrong interface for where it was configured.
+    WrongInterface {
+        /// The interface the config asked for.
+        expected: Interface,
+        /// The interface the component exports.
+        found: Interface,
+    },
+    /// The runtime could not compile or link the component.
+    Invalid {
+        /// The runtime's reason.
+        detail: String,
+    },
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::NotAComponent { detail } => {
+                write!(f, "not a WebAssembly component: {detail}")
+            }
+            Refusal::NoRobodevExport { exports } if exports.is_empty() => {
+                f.write_str("exports no robodev interface (it exports nothing)")
+            }
+            Refusal::NoRobodevExport { exports } => write!(
+                f,
+                "exports no robodev interface (it exports: {})",
+                exports.join(", ")
+            ),
+            Refusal::UnsupportedVersion {
+                export,
+                found,
+                expected,
+            } => write!(
+                f,
+                "exports {export}: interface version {found} is not supported (this host implements version {expected})"
+            ),
+            Refusal::UnsupportedImport { import, detail } => {
+                write!(
+                    f,
+                    "imports {import}, which the host does not offer: {detail}"
+                )
+            }
+            Refusal::VersionMismatch { declared, expected } => write!(
+                f,
+                "interface version {declared} does not match the host's version {expected}"
+            ),
+            Refusal::WrongInterface { expected, found } => {
+                write!(f, "implements {found}, but was configured as {expected}")
+            }
+            Refusal::Invalid { detail } => write!(f, "invalid component: {detail}"),
+        }
+    }
+}
+
+/// The error of calling (or loading) a plugin.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The plugin answered with a domain error.
+    #[error("{interface} plugin {plugin:?} returned an error: {error}")]
+    Plugin {
+        /// The plugin's configured name.
+        plugin: String,
+        /// Its interface.
+        interface: Interface,
+        /// What it answered.
+        error: PluginError,
+    },
+    /// The plugin failed to answer.
+    #[error("{interface} plugin {plugin:?} {failure}")]
+    Failed {
+        /// The plugin's configured name.
+        plugin: String,
+        /// Its interface.
+        interface: Interface,
+        /// How it failed.
+        failure: Failure,
+    },
+    /// The host refused to load the plugin.
+    #[error("refused to load plugin {plugin:?}: {refusal}")]
+    Refused {
+        /// The plugin's configured name (or its file name).
+        plugin: String,
+        /// What was wrong.
+        refusal: Refusal,
+    },
+    /// The caller's input was wrong: an unknown method, input JSON that does not fit the
+    /// request message.
+    #[error("invalid input for {interface} plugin {plugin:?}: {message}")]
+    InvalidInput {
+        /// The plugin's configured name.
+        plugin: String,
+        /// Its interface.
+        interface: Interface,
+        /// What was wrong, and where.
+        message: String,
+    },
+    /// The host could not load the plugin for a reason of its own (the file cannot be read,
+    /// the engine cannot be set up), before the plugin's interface is known.
+    #[error("cannot load plugin {plugin:?}: {message}")]
+    Load {
+        /// The plugin's configured name (or its file name).
+        plugin: String,
+        /// What failed.
+        message: String,
+    },
+    /// The host failed (I/O, its own invariants), not the plugin.
+    #[error("host error serving {interface} plugin {plugin:?}: {message}")]
+    Host {
+        /// The plugin's configured name.
+        plugin: String,
+        /// Its interface.
+        interface: Interface,
+        /// What failed.
+        message: String,
+    },
+}
+
+impl Error {
+    /// Which outcome this is.
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            Error::Plugin { .. } => Outcome::Domain,
+            Error::Failed { .. } => Outcome::Failed,
+            Error::Refused { .. } => Outcome::Refused,
+            Error::InvalidInput { .. } | Error::Host { .. } | Error::Load { .. } => Outcome::Host,
+        }
+    }
+
+    /// Stable label of the error kind: the [`ErrorCode`] label of a domain error, the
+    /// [`Failure`] label of a failure, else `refused`, `invalid_input` or `host`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Error::Plugin { error, .. } => error.code.label(),
+            Error::Failed { failure, .. } => failure.label(),
+            Error::Refused { .. } => "refused",
+            Error::InvalidInput { .. } => "invalid_input",
+            Error::Host { .. } => "host",
+            Error::Load { .. } => "load",
+        }
+    }
+
+    /// The failure, if the plugin failed.
+    pub fn failure(&self) -> Option<&Failure> {
+        match self {
+            Error::Failed { failure, .. } => Some(failure),
+            _ => None,
+        }
+    }
+
+    /// The name of the plugin the error is about.
+    pub fn plugin(&self) -> &str {
+        match self {
+            Error::Plugin { plugin, .. }
+            | Error::Failed { plugin, .. }
+            | Error::Refused { plugin, .. }
+            | Error::InvalidInput { plugin, .. }
+            | Error::Host { plugin, .. }
+            | Error::Load { plugin, .. } => plugin,
+        }
+    }
+
+    /// A JSON description of the error, as `robodev ... --json` prints it.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut v = serde_json::json!({
+            "outcome": match self.outcome() {
+                Outcome::Domain => "plugin_error",
+                Outcome::Failed => "plugin_failed",
+                Outcome::Host => "host_error",
+                Outcome::Refused => "refused",
+            },
+            "kind": self.label(),
+            "message": self.to_string(),
+        });
+        let (plugin, interface) = match self {
+            Error::Plugin {
+                plugin, interface, ..
+            }
+            | Error::Failed {
+                plugin, interface, ..
+            }
+            | Error::InvalidInput {
+                plugin, interface, ..
+            }
+            | Error::Host {
+                plugin, interface, ..
+            } => (plugin, Some(*interface)),
+            Error::Refused { plugin, .. } | Error::Load { plugin, .. } => (plugin, None),
+        };
+        v["plugin"] = plugin.clone().into();
+        if let Some(i) = interface {
+            v["interface"] = i.name().into();
+        }
+        if let Error::Plugin { error, .. } = self {
+            v["grpcCode"] = error.code.grpc_code().into();
+        }
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_codes_round_trip() {
+        for (i, code) in ErrorCode::ALL.into_iter().enumerate() {
+            assert_eq!(code.grpc_code(), i as i32 + 1);
+            assert_eq!(ErrorCode::from_grpc(code.grpc_code()), Some(code));
+        }
+        assert_eq!(ErrorCode::NotFound.grpc_code(), 5);
+        assert_eq!(ErrorCode::Unauthenticated.grpc_code(), 16);
+        assert_eq!(ErrorCode::from_grpc(0), None);
+        assert_eq!(ErrorCode::from_grpc(17), None);
+    }
+
+    #[test]
+    fn outcomes_map_to_distinct_exit_codes() {
+        let failed = Error::Failed {
+            plugin: "p".into(),
+            interface: Interface::Ticketing,
+            failure: Failure::OutOfFuel { budget: 10 },
+        };
+        assert_eq!(failed.outcome().exit_code(), 3);
+        assert_eq!(failed.label(), "out_of_fuel");
+        let domain = Error::Plugin {
+            plugin: "p".into(),
+            interface: Interface::Ticketing,
+            error: PluginError::new(ErrorCode::NotFound, "no ticket 7"),
+        };
+        assert_eq!(domain.outcome().exit_code(), 1);
+        assert_eq!(domain.to_json()["grpcCode"], 5);
+        assert_eq!(
+            domain.to_string(),
+            "ticketing plugin \"p\" returned an error: not_found: no ticket 7"
+        );
+    }
+}

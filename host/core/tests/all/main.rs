@@ -1,0 +1,3 @@
+//! Integration tests for robodev-core, gathered into one test binary.
+
+mod proto_contract;

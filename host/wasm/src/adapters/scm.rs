@@ -1,0 +1,154 @@
+//! SCM over a component exporting `robodev:scm/backend@2`.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use robodev_core::scm::*;
+use robodev_core::{Empty, Error, PluginInfo};
+
+use super::{empty, invoke};
+use crate::bindings::guest::scm::backend as w;
+use crate::plugin::PluginInner;
+
+pub(crate) struct Adapter(pub(crate) Arc<PluginInner>);
+
+fn state(s: w::PullRequestState) -> PullRequestState {
+    match s {
+        w::PullRequestState::Unspecified => PullRequestState::Unspecified,
+        w::PullRequestState::Open => PullRequestState::Open,
+        w::PullRequestState::Closed => PullRequestState::Closed,
+        w::PullRequestState::Merged => PullRequestState::Merged,
+        w::PullRequestState::Draft => PullRequestState::Draft,
+    }
+}
+
+fn ci(s: w::CiStatus) -> CiStatus {
+    match s {
+        w::CiStatus::Unspecified => CiStatus::Unspecified,
+        w::CiStatus::Pending => CiStatus::Pending,
+        w::CiStatus::Passing => CiStatus::Passing,
+        w::CiStatus::Failing => CiStatus::Failing,
+    }
+}
+
+fn review(s: w::ReviewStatus) -> ReviewStatus {
+    match s {
+        w::ReviewStatus::Unspecified => ReviewStatus::Unspecified,
+        w::ReviewStatus::Pending => ReviewStatus::Pending,
+        w::ReviewStatus::Approved => ReviewStatus::Approved,
+        w::ReviewStatus::ChangesRequested => ReviewStatus::ChangesRequested,
+    }
+}
+
+#[async_trait]
+impl Backend for Adapter {
+    async fn handshake(&self) -> Result<PluginInfo, Error> {
+        Ok(self.0.info())
+    }
+
+    async fn create_branch(&self, r: CreateBranchRequest) -> Result<CreateBranchResponse, Error> {
+        let answer = invoke!(self.0, Scm, |g, s| g.call_create_branch(
+            s,
+            &r.repo_url,
+            &r.branch_name,
+            &r.base_ref
+        ))?;
+        self.0
+            .answer(answer, |sha| Ok(CreateBranchResponse { sha }))
+    }
+
+    async fn create_pull_request(
+        &self,
+        r: CreatePullRequestRequest,
+    ) -> Result<CreatePullRequestResponse, Error> {
+        let answer = invoke!(self.0, Scm, |g, s| g.call_create_pull_request(
+            s,
+            &r.repo_url,
+            &r.title,
+            &r.body,
+            &r.head_branch,
+            &r.base_branch,
+            &r.labels,
+            r.draft
+        ))?;
+        self.0.answer(answer, |pr| {
+            Ok(CreatePullRequestResponse {
+                pull_request_url: pr.pull_request_url,
+                pull_request_id: pr.pull_request_id,
+            })
+        })
+    }
+
+    async fn get_pull_request_status(
+        &self,
+        r: GetPullRequestStatusRequest,
+    ) -> Result<GetPullRequestStatusResponse, Error> {
+        let answer = invoke!(self.0, Scm, |g, s| g.call_get_pull_request_status(
+            s,
+            &r.repo_url,
+            &r.pull_request_id
+        ))?;
+        self.0.answer(answer, |st| {
+            Ok(GetPullRequestStatusResponse {
+                state: state(st.state),
+                mergeable: st.mergeable,
+                ci_status: ci(st.ci_status),
+                review_status: review(st.review_status),
+                pull_request_url: st.pull_request_url,
+            })
+        })
+    }
+
+    async fn list_review_comments(
+        &self,
+        r: ListReviewCommentsRequest,
+    ) -> Result<ListReviewCommentsResponse, Error> {
+        let answer = invoke!(self.0, Scm, |g, s| g
+            .call_list_review_comments(s, &r.pr_url))?;
+        self.0.answer(answer, |comments| {
+            Ok(ListReviewCommentsResponse {
+                comments: comments
+                    .into_iter()
+                    .map(|c| ReviewComment {
+                        id: c.id,
+                        thread_id: c.thread_id,
+                        author: c.author,
+                        body: c.body,
+                        file_path: c.file_path,
+                        line: c.line,
+                        created_unix: c.created_unix,
+                    })
+                    .collect(),
+            })
+        })
+    }
+
+    async fn reply_to_comment(&self, r: ReplyToCommentRequest) -> Result<Empty, Error> {
+        let answer = invoke!(self.0, Scm, |g, s| g.call_reply_to_comment(
+            s,
+            &r.pr_url,
+            &r.comment_id,
+            &r.body
+        ))?;
+        self.0.answer(answer, empty)
+    }
+
+    async fn resolve_thread(&self, r: ResolveThreadRequest) -> Result<Empty, Error> {
+        let answer = invoke!(self.0, Scm, |g, s| g.call_resolve_thread(
+            s,
+            &r.pr_url,
+            &r.thread_id
+        ))?;
+        self.0.answer(answer, empty)
+    }
+
+    async fn get_diff(&self, r: GetDiffRequest) -> Result<GetDiffResponse, Error> {
+        let answer = invoke!(self.0, Scm, |g, s| g.call_get_diff(
+            s,
+            &r.repo_url,
+            &r.base_branch,
+            &r.branch_name
+        ))?;
+        self.0.answer(answer, |diff| Ok(GetDiffResponse { diff }))
+    }
+}

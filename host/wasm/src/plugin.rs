@@ -1,0 +1,360 @@
+//! [`WasmPlugin`]: one loaded component with its `InstancePre`, limits and grants, and the
+//! per-call store lifecycle: a fresh `Store` per call (or a warm one from the plugin's pool),
+//! armed with the fuel budget and epoch deadline, limited in memory, tables and instances;
+//! any trap or timeout drops the store, so a trapped store is never entered again.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use robodev_core::{AnyBackend, Error, Failure, Interface, PluginInfo};
+use wasmtime::component::{Instance, InstancePre};
+use wasmtime::{Store, StoreLimitsBuilder, Trap};
+
+use crate::adapters::{self, Exports};
+use crate::cache::LoadPath;
+use crate::inspect::ComponentInfo;
+use crate::kv::KvStore;
+use crate::limits::Limits;
+use crate::runtime::{EPOCH_TICK, Loaded, PluginOptions, RuntimeInner};
+use crate::state::{PluginContext, StoreState};
+
+/// A store with its instance, ready for calls.
+pub(crate) struct Slot {
+    pub(crate) store: Store<StoreState>,
+    pub(crate) instance: Instance,
+}
+
+/// Why a call did not produce a value, before classification.
+pub(crate) enum RawFailure {
+    /// wasmtime reported an error (a trap, a limit, a link problem).
+    Wasm(wasmtime::Error),
+    /// The wall-clock deadline elapsed while the guest waited on the host.
+    Elapsed,
+}
+
+pub(crate) struct PluginInner {
+    pub(crate) ctx: Arc<PluginContext>,
+    runtime: Arc<RuntimeInner>,
+    pre: InstancePre<StoreState>,
+    pub(crate) exports: Exports,
+    pub(crate) limits: Limits,
+    warm: Option<(Mutex<Vec<Slot>>, usize)>,
+    pub(crate) plugin_info: PluginInfo,
+}
+
+/// A loaded Wasm component plugin. Cheap to clone.
+#[derive(Clone)]
+pub struct WasmPlugin {
+    pub(crate) inner: Arc<PluginInner>,
+    info: Arc<ComponentInfo>,
+    digest: Arc<str>,
+    size: u64,
+    load_path: LoadPath,
+    load_time: Duration,
+}
+
+impl std::fmt::Debug for WasmPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WasmPlugin")
+            .field("name", &self.name())
+            .field("interface", &self.interface())
+            .field("digest", &self.digest)
+            .finish()
+    }
+}
+
+impl WasmPlugin {
+    pub(crate) async fn new(
+        runtime: Arc<RuntimeInner>,
+        loaded: Loaded,
+        options: PluginOptions,
+    ) -> Result<WasmPlugin, Error> {
+        let interface = loaded.info.interface;
+        let name: Arc<str> = options.name.as_str().into();
+        let refused = |detail: String| Error::Refused {
+            plugin: options.name.clone(),
+            refusal: robodev_core::Refusal::Invalid { detail },
+        };
+        let pre = runtime
+            .linker
+            .instantiate_pre(&loaded.component)
+            .map_err(|e| Error::Refused {
+                plugin: options.name.clone(),
+                refusal: robodev_core::Refusal::UnsupportedImport {
+                    import: first_quoted(&format!("{e:#}")).unwrap_or_else(|| "?".into()),
+                    detail: format!("{e:#}"),
+                },
+            })?;
+        let exports = Exports::new(interface, &pre).map_err(|e| refused(format!("{e:#}")))?;
+        let kv = match &options.grants.kv_dir {
+            Some(dir) => Some(KvStore::open(dir, &options.name).map_err(|e| Error::Load {
+                plugin: options.name.clone(),
+                message: format!("key-value store: {e}"),
+            })?),
+            None => None,
+        };
+        let ctx = Arc::new(PluginContext {
+            name,
+            interface,
+            allowed_hosts: options.grants.allowed_hosts.clone().into(),
+            grants: options.grants,
+            kv,
+        });
+        let mut inner = PluginInner {
+            ctx,
+            runtime,
+            pre,
+            exports,
+            limits: options.limits,
+            warm: (options.warm_instances > 0)
+                .then(|| (Mutex::new(Vec::new()), options.warm_instances)),
+            plugin_info: PluginInfo::default(),
+        };
+        inner.plugin_info = adapters::handshake(&inner).await?;
+        Ok(WasmPlugin {
+            inner: Arc::new(inner),
+            info: Arc::new(loaded.info),
+            digest: loaded.digest.into(),
+            size: loaded.size,
+            load_path: loaded.load_path,
+            load_time: loaded.load_time,
+        })
+    }
+
+    /// The plugin's configured name.
+    pub fn name(&self) -> &str {
+        &self.inner.ctx.name
+    }
+
+    /// The interface it implements.
+    pub fn interface(&self) -> Interface {
+        self.inner.ctx.interface
+    }
+
+    /// What its handshake returned.
+    pub fn plugin_info(&self) -> &PluginInfo {
+        &self.inner.plugin_info
+    }
+
+    /// What its type says (exports, imports, capabilities).
+    pub fn component_info(&self) -> &ComponentInfo {
+        &self.info
+    }
+
+    /// The component's digest, `sha256:<hex>`.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// Size of the component in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Whether it was compiled or loaded from the cache, and how long that took.
+    pub fn load_path(&self) -> (LoadPath, Duration) {
+        (self.load_path, self.load_time)
+    }
+
+    /// Its limits.
+    pub fn limits(&self) -> Limits {
+        self.inner.limits
+    }
+
+    /// Instantiates the component in a fresh store and drops it: a liveness probe that runs
+    /// the guest's start-up code under its limits (benches use it to time instantiation).
+    pub async fn probe(&self) -> Result<(), Error> {
+        let slot = self.inner.checkout().await?;
+        drop(slot);
+        Ok(())
+    }
+
+    /// The plugin as a backend of its interface.
+    pub fn backend(&self) -> AnyBackend {
+        adapters::backend(self.inner.clone())
+    }
+}
+
+/// The first `quoted` name in a wasmtime link error, which names the missing import.
+fn first_quoted(message: &str) -> Option<String> {
+    let start = message.find('`')? + 1;
+    let len = message[start..].find('`')?;
+    Some(message[start..start + len].to_owned())
+}
+
+impl PluginInner {
+    fn deadline_ticks(&self) -> u64 {
+        let tick = EPOCH_TICK.as_nanos().max(1);
+        (self.limits.timeout.as_nanos().div_ceil(tick)) as u64
+    }
+
+    fn arm(&self, store: &mut Store<StoreState>) {
+        // Fuel is enabled on the engine, so set_fuel cannot fail.
+        let _ = store.set_fuel(self.limits.fuel);
+        store.set_epoch_deadline(self.deadline_ticks());
+        store.epoch_deadline_trap();
+    }
+
+    fn new_store(&self) -> Result<Store<StoreState>, Error> {
+        let mb = |b: u64| usize::try_from(b).unwrap_or(usize::MAX);
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(mb(self.limits.memory_bytes))
+            .table_elements(self.limits.table_elements)
+            .instances(self.limits.instances)
+            .memories(self.limits.instances)
+            .tables(self.limits.instances)
+            .trap_on_grow_failure(true)
+            .build();
+        let state = StoreState::new(self.ctx.clone(), limits).map_err(|message| Error::Host {
+            plugin: self.ctx.name.to_string(),
+            interface: self.ctx.interface,
+            message,
+        })?;
+        let mut store = Store::new(&self.runtime.engine, state);
+        store.limiter(|s| &mut s.limits);
+        Ok(store)
+    }
+
+    /// A store ready for one call: a warm one from the pool, or a fresh instantiation.
+    pub(crate) async fn checkout(&self) -> Result<Slot, Error> {
+        if let Some((pool, _)) = &self.warm {
+            let slot = pool.lock().unwrap_or_else(PoisonError::into_inner).pop();
+            if let Some(mut slot) = slot {
+                self.arm(&mut slot.store);
+                return Ok(slot);
+            }
+        }
+        let mut store = self.new_store()?;
+        self.arm(&mut store);
+        let instantiated = self.deadline(self.pre.instantiate_async(&mut store)).await;
+        match instantiated {
+            Ok(instance) => Ok(Slot { store, instance }),
+            Err(raw) => Err(self.fail(&mut store, raw)),
+        }
+    }
+
+    /// Runs `fut` under the call's wall-clock deadline. The epoch deadline normally fires
+    /// first (it interrupts running guest code); the timer catches guests waiting on the host.
+    pub(crate) async fn deadline<T>(
+        &self,
+        fut: impl Future<Output = wasmtime::Result<T>>,
+    ) -> Result<T, RawFailure> {
+        match tokio::time::timeout(self.limits.timeout + 2 * EPOCH_TICK, fut).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(RawFailure::Wasm(e)),
+            Err(_) => Err(RawFailure::Elapsed),
+        }
+    }
+
+    /// Ends a call: forwards the guest's output to tracing, returns a healthy warm store to
+    /// the pool, drops a failed one, and classifies the failure.
+    pub(crate) fn finish<T>(
+        &self,
+        mut slot: Slot,
+        result: Result<T, RawFailure>,
+    ) -> Result<T, Error> {
+        match result {
+            Ok(v) => {
+                self.forward_stdio(&slot.store);
+                if let Some((pool, max)) = &self.warm {
+                    let mut pool = pool.lock().unwrap_or_else(PoisonError::into_inner);
+                    if pool.len() < *max {
+                        pool.push(slot);
+                    }
+                }
+                Ok(v)
+            }
+            Err(raw) => Err(self.fail(&mut slot.store, raw)),
+        }
+    }
+
+    fn forward_stdio(&self, store: &Store<StoreState>) -> String {
+        let plugin = &*self.ctx.name;
+        let out = store.data().stdout.take();
+        let err = store.data().stderr.take();
+        for line in String::from_utf8_lossy(&out)
+            .lines()
+            .filter(|l| !l.is_empty())
+        {
+            tracing::info!(plugin, stream = "stdout", "{line}");
+        }
+        let err = String::from_utf8_lossy(&err).into_owned();
+        for line in err.lines().filter(|l| !l.is_empty()) {
+            tracing::warn!(plugin, stream = "stderr", "{line}");
+        }
+        err
+    }
+
+    /// Classifies a failure into the typed [`Failure`] and counts it.
+    pub(crate) fn fail(&self, store: &mut Store<StoreState>, raw: RawFailure) -> Error {
+        let stderr = self.forward_stdio(store);
+        let failure = match raw {
+            RawFailure::Elapsed => Failure::DeadlineExceeded {
+                limit: self.limits.timeout,
+            },
+            RawFailure::Wasm(e) => self.classify(&e, &stderr),
+        };
+        tracing::warn!(
+            plugin = &*self.ctx.name,
+            interface = self.ctx.interface.name(),
+            kind = failure.label(),
+            "plugin call failed: {failure}"
+        );
+        Error::Failed {
+            plugin: self.ctx.name.to_string(),
+            interface: self.ctx.interface,
+            failure,
+        }
+    }
+
+    fn classify(&self, e: &wasmtime::Error, stderr: &str) -> Failure {
+        let debug = format!("{e:?}");
+        if let Some(trap) = e.downcast_ref::<Trap>() {
+            return match trap {
+                Trap::OutOfFuel => Failure::OutOfFuel {
+                    budget: self.limits.fuel,
+                },
+                Trap::Interrupt => Failure::DeadlineExceeded {
+                    limit: self.limits.timeout,
+                },
+                Trap::StackOverflow => Failure::StackOverflow,
+                Trap::UnreachableCodeReached => Failure::Panicked {
+                    detail: panic_detail(stderr, &debug),
+                },
+                other => Failure::Trap {
+                    detail: format!("{other}: {}", first_line(&debug)),
+                },
+            };
+        }
+        if debug.contains("forcing trap when growing memory")
+            || debug.contains("forcing trap when growing table")
+            || debug.contains("memory minimum size")
+            || debug.contains("exceeds memory limits")
+            || debug.contains("resource limit exceeded")
+        {
+            return Failure::MemoryLimit {
+                limit_bytes: self.limits.memory_bytes,
+            };
+        }
+        Failure::Trap {
+            detail: format!("{e:#}"),
+        }
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s)
+}
+
+/// A guest panic's own message (from its stderr) if it printed one, else the trap.
+fn panic_detail(stderr: &str, debug: &str) -> String {
+    let said: Vec<&str> = stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.contains("note: run with `RUST_BACKTRACE"))
+        .collect();
+    if said.is_empty() {
+        format!("unreachable instruction executed ({})", first_line(debug))
+    } else {
+        said.join(" / ")
+    }
+}

@@ -1,0 +1,290 @@
+//! [`Runtime`]: the one shared wasmtime `Engine` (component model, async, fuel, epoch
+//! interruption, pooling allocator where the address space allows), the `Linker` with the whole
+//! WASI 0.2 surface and the robodev host capabilities, the epoch ticker and the compile cache.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use robodev_core::{Error, Interface, Refusal};
+use sha2::Digest;
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::bindings::All;
+use crate::cache::{CompileCache, LoadPath};
+use crate::grants::Grants;
+use crate::inspect::{self, ComponentInfo};
+use crate::limits::Limits;
+use crate::plugin::WasmPlugin;
+use crate::state::StoreState;
+
+/// How often the epoch advances: the granularity of call deadlines.
+pub const EPOCH_TICK: Duration = Duration::from_millis(1);
+/// Plugin instances the pooling allocator reserves slots for (each live Store holds one).
+pub const POOL_INSTANCES: u32 = 256;
+/// Largest linear memory any plugin may be granted when the pooling allocator is in use.
+pub const POOL_MAX_MEMORY_BYTES: usize = 4 << 30;
+
+/// How the runtime allocates instances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Allocation {
+    /// Use the pooling allocator; fall back to on-demand allocation if the machine's address
+    /// space cannot hold the pool.
+    #[default]
+    Auto,
+    /// Always allocate on demand.
+    OnDemand,
+}
+
+/// Settings of a [`Runtime`].
+#[derive(Debug, Clone, Default)]
+pub struct RuntimeConfig {
+    /// Where precompiled components are cached; `None` compiles every load.
+    pub cache_dir: Option<PathBuf>,
+    /// Instance allocation strategy.
+    pub allocation: Allocation,
+}
+
+/// Per-plugin settings for [`Runtime::load`].
+#[derive(Debug, Clone, Default)]
+pub struct PluginOptions {
+    /// The plugin's name (errors, logs, metrics and the kv file carry it).
+    pub name: String,
+    /// The interface the plugin must implement (from config); `None` accepts any.
+    pub expected: Option<Interface>,
+    /// Per-call limits.
+    pub limits: Limits,
+    /// Granted capabilities.
+    pub grants: Grants,
+    /// Keep up to this many instantiated stores between calls (0: a fresh store per call).
+    /// A store that trapped or timed out is always dropped.
+    pub warm_instances: usize,
+}
+
+pub(crate) struct RuntimeInner {
+    pub(crate) engine: Engine,
+    pub(crate) linker: Linker<StoreState>,
+    cache: Option<CompileCache>,
+    pooling: bool,
+}
+
+/// The Wasm component runtime. Cheap to clone; all clones share one engine.
+#[derive(Clone)]
+pub struct Runtime {
+    pub(crate) inner: Arc<RuntimeInner>,
+}
+
+/// A component loaded and checked, ready to instantiate.
+pub struct Loaded {
+    /// The component.
+    pub(crate) component: Component,
+    /// What its type says.
+    pub info: ComponentInfo,
+    /// Its sha256 digest, `sha256:<hex>`.
+    pub digest: String,
+    /// Size in bytes of the component file.
+    pub size: u64,
+    /// How it was made ready.
+    pub load_path: LoadPath,
+    /// How long that took.
+    pub load_time: Duration,
+}
+
+fn engine_config(pooling: bool) -> Config {
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .consume_fuel(true)
+        .epoch_interruption(true);
+    if pooling {
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(POOL_INSTANCES)
+            .total_core_instances(POOL_INSTANCES * 8)
+            .total_memories(POOL_INSTANCES * 2)
+            .total_tables(POOL_INSTANCES * 8)
+            .total_stacks(POOL_INSTANCES)
+            .max_core_instances_per_component(64)
+            .max_memories_per_component(16)
+            .max_tables_per_component(64)
+            .max_memory_size(POOL_MAX_MEMORY_BYTES);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
+    config
+}
+
+fn start_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    let spawned = std::thread::Builder::new()
+        .name("robodev-epoch".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(EPOCH_TICK);
+                match weak.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => break,
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!("cannot start the epoch ticker; deadlines will not hold: {e}");
+    }
+}
+
+impl Runtime {
+    /// A runtime with these settings.
+    pub fn new(config: RuntimeConfig) -> Result<Runtime, Error> {
+        let load_err = |message: String| Error::Load {
+            plugin: "(runtime)".to_owned(),
+            message,
+        };
+        let (engine, pooling) = match config.allocation {
+            Allocation::Auto => match Engine::new(&engine_config(true)) {
+                Ok(e) => (e, true),
+                Err(e) => {
+                    tracing::warn!("pooling allocator unavailable ({e:#}); allocating on demand");
+                    let e = Engine::new(&engine_config(false))
+                        .map_err(|e| load_err(format!("cannot create the engine: {e:#}")))?;
+                    (e, false)
+                }
+            },
+            Allocation::OnDemand => (
+                Engine::new(&engine_config(false))
+                    .map_err(|e| load_err(format!("cannot create the engine: {e:#}")))?,
+                false,
+            ),
+        };
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .and_then(|()| wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker))
+            .and_then(|()| All::add_to_linker::<_, HasSelf<StoreState>>(&mut linker, |s| s))
+            .map_err(|e| load_err(format!("cannot link host functions: {e:#}")))?;
+        start_ticker(&engine);
+        Ok(Runtime {
+            inner: Arc::new(RuntimeInner {
+                engine,
+                linker,
+                cache: config.cache_dir.map(CompileCache::new),
+                pooling,
+            }),
+        })
+    }
+
+    /// Whether the pooling allocator is in use.
+    pub fn pooling(&self) -> bool {
+        self.inner.pooling
+    }
+
+    /// The compile cache, if configured.
+    pub fn cache(&self) -> Option<&CompileCache> {
+        self.inner.cache.as_ref()
+    }
+
+    /// The engine (for benches and tools).
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// Reads, checks and compiles (or loads from cache) the component file at `path`;
+    /// nothing of it runs. `plugin` names it in errors.
+    pub async fn load_file(&self, plugin: &str, path: &Path) -> Result<Loaded, Error> {
+        let bytes = tokio::fs::read(path).await.map_err(|e| Error::Load {
+            plugin: plugin.to_owned(),
+            message: format!("cannot read {}: {e}", path.display()),
+        })?;
+        self.load_bytes(plugin, bytes).await
+    }
+
+    /// Like [`Runtime::load_file`] for bytes in memory.
+    pub async fn load_bytes(&self, plugin: &str, bytes: Vec<u8>) -> Result<Loaded, Error> {
+        let refused = |refusal: Refusal| Error::Refused {
+            plugin: plugin.to_owned(),
+            refusal,
+        };
+        inspect::check_header(&bytes).map_err(refused)?;
+        let started = Instant::now();
+        let size = bytes.len() as u64;
+        let inner = self.inner.clone();
+        let name = plugin.to_owned();
+        // Hashing and compiling are CPU-bound: keep them off the async runtime's threads.
+        let (component, digest_hex, load_path) = tokio::task::spawn_blocking(move || {
+            let digest_hex = hex::encode(sha2::Sha256::digest(&bytes));
+            let mut load_path = LoadPath::Compiled;
+            if let Some(cache) = &inner.cache {
+                match cache.load(&inner.engine, &digest_hex) {
+                    Ok(Some(c)) => return Ok((c, digest_hex, LoadPath::Cached)),
+                    Ok(None) => {}
+                    Err(reason) => {
+                        tracing::warn!(plugin = %name, "compile cache: {reason}");
+                        load_path = LoadPath::Rebuilt;
+                    }
+                }
+            }
+            let component =
+                Component::new(&inner.engine, &bytes).map_err(|e| Refusal::Invalid {
+                    detail: format!("{e:#}"),
+                })?;
+            if let Some(cache) = &inner.cache
+                && let Err(reason) = cache.store(&inner.engine, &digest_hex, &component)
+            {
+                tracing::warn!(plugin = %name, "compile cache: {reason}");
+            }
+            Ok((component, digest_hex, load_path))
+        })
+        .await
+        .map_err(|e| Error::Load {
+            plugin: plugin.to_owned(),
+            message: format!("compiler task failed: {e}"),
+        })?
+        .map_err(refused)?;
+        let ty = component.component_type();
+        let engine = &self.inner.engine;
+        let imports: Vec<String> = ty.imports(engine).map(|(n, _)| n.to_owned()).collect();
+        let exports: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_owned()).collect();
+        let (interface, interface_version, export) =
+            inspect::identify(&exports).map_err(refused)?;
+        inspect::check_imports(&imports).map_err(refused)?;
+        Ok(Loaded {
+            component,
+            info: ComponentInfo {
+                interface,
+                interface_version,
+                export,
+                capabilities: inspect::capabilities(&imports),
+                imports,
+                exports,
+            },
+            digest: format!("sha256:{digest_hex}"),
+            size,
+            load_path,
+            load_time: started.elapsed(),
+        })
+    }
+
+    /// Loads the component at `path` as a plugin: checks it, links it (refusing imports the
+    /// host cannot satisfy), and calls its `handshake` once under the plugin's limits.
+    pub async fn load(&self, path: &Path, options: PluginOptions) -> Result<WasmPlugin, Error> {
+        let loaded = self.load_file(&options.name, path).await?;
+        self.instantiate(loaded, options).await
+    }
+
+    /// Turns a loaded component into a plugin (see [`Runtime::load`]).
+    pub async fn instantiate(
+        &self,
+        loaded: Loaded,
+        options: PluginOptions,
+    ) -> Result<WasmPlugin, Error> {
+        if let Some(expected) = options.expected
+            && expected != loaded.info.interface
+        {
+            return Err(Error::Refused {
+                plugin: options.name,
+                refusal: Refusal::WrongInterface {
+                    expected,
+                    found: loaded.info.interface,
+                },
+            });
+        }
+        WasmPlugin::new(self.inner.clone(), loaded, options).await
+    }
+}

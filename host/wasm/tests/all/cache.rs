@@ -1,0 +1,60 @@
+//! The precompiled-component cache: compile once, deserialize after; corrupt or foreign
+//! entries are detected, discarded and rebuilt.
+
+use robodev_core::Interface;
+use robodev_wasm::{Grants, LoadPath, PluginOptions, Runtime, RuntimeConfig};
+
+use crate::{options, support};
+
+fn opts() -> PluginOptions {
+    options("chaos", Interface::Notifications, Grants::default())
+}
+
+#[tokio::test]
+async fn second_load_uses_the_cache_and_bad_entries_are_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = Runtime::new(RuntimeConfig {
+        cache_dir: Some(dir.path().to_owned()),
+        ..Default::default()
+    })
+    .unwrap();
+    let path = support::guest("chaos");
+    let first = rt.load(&path, opts()).await.unwrap();
+    assert_eq!(first.load_path().0, LoadPath::Compiled);
+    let second = rt.load(&path, opts()).await.unwrap();
+    assert_eq!(second.load_path().0, LoadPath::Cached);
+    assert_eq!(first.digest(), second.digest());
+
+    let digest_hex = first.digest().trim_start_matches("sha256:").to_owned();
+    let entry = rt.cache().unwrap().entry_path(&digest_hex, rt.engine());
+    assert!(entry.exists());
+
+    // Flip one byte in the payload: the checksum catches it.
+    let mut bytes = std::fs::read(&entry).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&entry, &bytes).unwrap();
+    let rebuilt = rt.load(&path, opts()).await.unwrap();
+    assert_eq!(rebuilt.load_path().0, LoadPath::Rebuilt);
+    let msg = rebuilt.backend();
+    let out = msg
+        .call_json("chaos", "notify", serde_json::json!({"message": "hi"}))
+        .await
+        .unwrap();
+    assert_eq!(out, serde_json::json!({}));
+    assert_eq!(
+        rt.load(&path, opts()).await.unwrap().load_path().0,
+        LoadPath::Cached
+    );
+
+    // Garbage in place of the entry (e.g. another tool's file): discarded and rebuilt.
+    std::fs::write(&entry, b"not a cache entry").unwrap();
+    assert_eq!(
+        rt.load(&path, opts()).await.unwrap().load_path().0,
+        LoadPath::Rebuilt
+    );
+    assert_eq!(
+        rt.load(&path, opts()).await.unwrap().load_path().0,
+        LoadPath::Cached
+    );
+}

@@ -1,0 +1,98 @@
+//! Components the host refuses before running any of their code, each with its own reason.
+
+use robodev_core::{Error, Interface, Outcome, Refusal};
+use robodev_wasm::{Grants, PluginOptions};
+
+use crate::{options, runtime, support};
+
+async fn refusal_of(path: &std::path::Path, options: PluginOptions) -> Refusal {
+    match runtime().load(path, options).await {
+        Err(Error::Refused { refusal, plugin }) => {
+            assert_eq!(plugin, "p");
+            refusal
+        }
+        Err(other) => panic!("expected a refusal, got {other}"),
+        Ok(_) => panic!("expected a refusal, the plugin loaded"),
+    }
+}
+
+fn any(name: &str) -> PluginOptions {
+    PluginOptions {
+        name: name.into(),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn an_import_the_host_does_not_offer_is_named() {
+    let r = refusal_of(&support::guest("bad_import"), any("p")).await;
+    match &r {
+        Refusal::UnsupportedImport { import, .. } => {
+            assert_eq!(import, "acme:backdoor/shell@1.0.0")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(r.to_string().contains("acme:backdoor/shell@1.0.0"));
+}
+
+#[tokio::test]
+async fn an_unsupported_major_version_is_refused() {
+    let r = refusal_of(&support::guest("scm_v1"), any("p")).await;
+    assert_eq!(
+        r,
+        Refusal::UnsupportedVersion {
+            export: "robodev:scm/backend@1.0.0".into(),
+            found: 1,
+            expected: 2
+        }
+    );
+}
+
+#[tokio::test]
+async fn the_wrong_interface_is_refused() {
+    let r = refusal_of(
+        &support::guest("chaos"),
+        options("p", Interface::Ticketing, Grants::default()),
+    )
+    .await;
+    assert_eq!(
+        r,
+        Refusal::WrongInterface {
+            expected: Interface::Ticketing,
+            found: Interface::Notifications
+        }
+    );
+}
+
+#[tokio::test]
+async fn files_that_are_not_components_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&str, &[u8], &str); 4] = [
+        ("module.wasm", b"\0asm\x01\0\0\0", "core WebAssembly module"),
+        ("text.wasm", b"#!/bin/sh\necho hi\n", "magic number"),
+        ("empty.wasm", b"", "empty"),
+        // A component header followed by garbage: it fails to compile.
+        (
+            "broken.wasm",
+            b"\0asm\x0d\0\x01\0\xff\xff\xff",
+            "invalid component",
+        ),
+    ];
+    for (file, bytes, expect) in cases {
+        let path = dir.path().join(file);
+        std::fs::write(&path, bytes).unwrap();
+        let err = runtime().load(&path, any("p")).await.unwrap_err();
+        assert_eq!(err.outcome(), Outcome::Refused, "{file}: {err}");
+        assert!(err.to_string().contains(expect), "{file}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn a_missing_file_is_a_host_error() {
+    let err = runtime()
+        .load("/nonexistent/x.wasm".as_ref(), any("p"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.outcome(), Outcome::Host);
+    assert!(err.to_string().contains("/nonexistent/x.wasm"), "{err}");
+}

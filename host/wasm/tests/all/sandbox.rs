@@ -1,0 +1,137 @@
+//! Deny by default: secrets, kv and config only as granted; kv survives a restart.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use robodev_core::{AnyBackend, Error, ErrorCode, Interface, notifications, ticketing};
+use robodev_wasm::{Grants, StaticSecrets};
+
+use crate::{config, load, options};
+
+async fn notify(b: &AnyBackend, message: &str) -> Result<(), Error> {
+    let AnyBackend::Notifications(n) = b else {
+        panic!()
+    };
+    n.notify(notifications::NotifyRequest {
+        message: message.into(),
+        ticket: None,
+    })
+    .await
+    .map(|_| ())
+}
+
+fn code(r: Result<(), Error>) -> ErrorCode {
+    match r {
+        Err(Error::Plugin { error, .. }) => error.code,
+        other => panic!("expected a domain error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn secrets_only_as_granted() {
+    let source = StaticSecrets(BTreeMap::from([
+        ("slack-bot-token".to_owned(), "xoxb-1".to_owned()),
+        ("other".to_owned(), "nope".to_owned()),
+    ]));
+    let grants = Grants {
+        secrets: BTreeMap::from([
+            ("token".to_owned(), "slack-bot-token".to_owned()),
+            ("gone".to_owned(), "deleted-secret".to_owned()),
+        ]),
+        secret_source: Some(Arc::new(source)),
+        ..Default::default()
+    };
+    let plugin = load("chaos", options("chaos", Interface::Notifications, grants)).await;
+    let b = plugin.backend();
+    notify(&b, "secret:token").await.expect("granted secret");
+    assert_eq!(
+        code(notify(&b, "secret:other").await),
+        ErrorCode::PermissionDenied
+    );
+    assert_eq!(code(notify(&b, "secret:gone").await), ErrorCode::NotFound);
+
+    let bare = load(
+        "chaos",
+        options("chaos", Interface::Notifications, Grants::default()),
+    )
+    .await;
+    assert_eq!(
+        code(notify(&bare.backend(), "secret:token").await),
+        ErrorCode::PermissionDenied
+    );
+}
+
+#[tokio::test]
+async fn kv_is_denied_unless_granted() {
+    let plugin = load(
+        "chaos",
+        options("chaos", Interface::Notifications, Grants::default()),
+    )
+    .await;
+    assert_eq!(
+        code(notify(&plugin.backend(), "kv").await),
+        ErrorCode::PermissionDenied
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let granted = load(
+        "chaos",
+        options(
+            "chaos",
+            Interface::Notifications,
+            Grants {
+                kv_dir: Some(dir.path().to_owned()),
+                ..Default::default()
+            },
+        ),
+    )
+    .await;
+    notify(&granted.backend(), "kv").await.expect("kv granted");
+}
+
+#[tokio::test]
+async fn kv_state_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let grants = || Grants {
+        config: config(&[("tickets", r#"[{"id":"K-1","labels":["robodev"]}]"#)]),
+        kv_dir: Some(dir.path().to_owned()),
+        ..Default::default()
+    };
+    let poll = ticketing::PollReadyTicketsRequest {
+        labels: vec!["robodev".into()],
+        max_results: 0,
+    };
+    {
+        let plugin = load(
+            "ticketing_kv",
+            options("tix", Interface::Ticketing, grants()),
+        )
+        .await;
+        let AnyBackend::Ticketing(t) = plugin.backend() else {
+            panic!()
+        };
+        assert_eq!(
+            t.poll_ready_tickets(poll.clone())
+                .await
+                .unwrap()
+                .tickets
+                .len(),
+            1
+        );
+        t.mark_in_progress(ticketing::MarkInProgressRequest {
+            ticket_id: "K-1".into(),
+        })
+        .await
+        .unwrap();
+    }
+    // A new plugin instance (as after a host restart) sees the same state.
+    let plugin = load(
+        "ticketing_kv",
+        options("tix", Interface::Ticketing, grants()),
+    )
+    .await;
+    let AnyBackend::Ticketing(t) = plugin.backend() else {
+        panic!()
+    };
+    assert!(t.poll_ready_tickets(poll).await.unwrap().tickets.is_empty());
+    assert!(dir.path().join("tix.kv").exists());
+}
