@@ -29,7 +29,10 @@ struct Component;
 
 impl Guest for Component {
     fn handshake() -> PluginInfo {
-        PluginInfo { name: "approval-kv".into(), version: env!("CARGO_PKG_VERSION").into() }
+        PluginInfo {
+            name: "approval-kv".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        }
     }
 
     fn request_approval(
@@ -59,9 +62,16 @@ impl Guest for Component {
             "options": options,
             "ticketId": ticket.map(|t| t.id),
         });
-        kv::set(&format!("pending/{task_run_id}/{n}"), request.to_string().as_bytes()).map_err(kv_error)?;
+        kv::set(
+            &format!("pending/{task_run_id}/{n}"),
+            request.to_string().as_bytes(),
+        )
+        .map_err(kv_error)?;
         let request_id = format!("{task_run_id}-{n}");
-        log::log(log::Level::Info, &format!("approval request {request_id} pending"));
+        log::log(
+            log::Level::Info,
+            &format!("approval request {request_id} pending"),
+        );
         Ok(request_id)
     }
 
@@ -69,12 +79,20 @@ impl Guest for Component {
         check_run_id(&task_run_id)?;
         let keys = kv::list_keys(&format!("pending/{task_run_id}/")).map_err(kv_error)?;
         if keys.is_empty() {
-            return Err(PluginError::NotFound(format!("task run {task_run_id} has no pending approval requests")));
+            return Err(PluginError::NotFound(format!(
+                "task run {task_run_id} has no pending approval requests"
+            )));
         }
         for key in &keys {
             kv::delete(key).map_err(kv_error)?;
         }
-        log::log(log::Level::Info, &format!("cancelled {} approval requests of {task_run_id}", keys.len()));
+        log::log(
+            log::Level::Info,
+            &format!(
+                "cancelled {} approval requests of {task_run_id}",
+                keys.len()
+            ),
+        );
         Ok(())
     }
 }
@@ -84,7 +102,9 @@ export!(Component);
 /// Task run ids become part of kv keys: keep them from reaching into another run's keys.
 fn check_run_id(task_run_id: &str) -> Result<(), PluginError> {
     if task_run_id.is_empty() || task_run_id.contains('/') {
-        Err(PluginError::InvalidArgument(format!("invalid task-run-id {task_run_id:?}")))
+        Err(PluginError::InvalidArgument(format!(
+            "invalid task-run-id {task_run_id:?}"
+        )))
     } else {
         Ok(())
     }
@@ -92,9 +112,9 @@ fn check_run_id(task_run_id: &str) -> Result<(), PluginError> {
 
 fn kv_error(e: kv::KvError) -> PluginError {
     match e {
-        kv::KvError::Denied => {
-            PluginError::PermissionDenied("the key-value store is not enabled in this plugin's config".into())
-        }
+        kv::KvError::Denied => PluginError::PermissionDenied(
+            "the key-value store is not enabled in this plugin's config".into(),
+        ),
         kv::KvError::TooLarge(m) => PluginError::ResourceExhausted(m),
         kv::KvError::Io(m) => PluginError::Unavailable(m),
     }

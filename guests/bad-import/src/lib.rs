@@ -19,7 +19,10 @@ struct Component;
 
 impl Guest for Component {
     fn handshake() -> PluginInfo {
-        PluginInfo { name: "bad-import".into(), version: env!("CARGO_PKG_VERSION").into() }
+        PluginInfo {
+            name: "bad-import".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        }
     }
 
     fn notify(message: String, _ticket: Option<Ticket>) -> Result<(), PluginError> {
@@ -28,7 +31,11 @@ impl Guest for Component {
         Ok(())
     }
 
-    fn notify_start(_ticket: Option<Ticket>, _task_run_id: String, _engine: String) -> Result<(), PluginError> {
+    fn notify_start(
+        _ticket: Option<Ticket>,
+        _task_run_id: String,
+        _engine: String,
+    ) -> Result<(), PluginError> {
         Ok(())
     }
 

@@ -39,7 +39,10 @@ struct Component;
 
 impl Guest for Component {
     fn handshake() -> PluginInfo {
-        PluginInfo { name: "chaos".into(), version: env!("CARGO_PKG_VERSION").into() }
+        PluginInfo {
+            name: "chaos".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        }
     }
 
     fn notify(message: String, _ticket: Option<Ticket>) -> Result<(), PluginError> {
@@ -67,7 +70,11 @@ impl Guest for Component {
         }
     }
 
-    fn notify_start(_ticket: Option<Ticket>, _task_run_id: String, _engine: String) -> Result<(), PluginError> {
+    fn notify_start(
+        _ticket: Option<Ticket>,
+        _task_run_id: String,
+        _engine: String,
+    ) -> Result<(), PluginError> {
         Ok(())
     }
 
@@ -131,7 +138,9 @@ fn kv_round_trip() -> Result<(), PluginError> {
     kv::set(KEY, VALUE).map_err(kv_error)?;
     match kv::get(KEY).map_err(kv_error)? {
         Some(value) if value == VALUE => Ok(()),
-        other => Err(PluginError::DataLoss(format!("kv read back {other:?} after set"))),
+        other => Err(PluginError::DataLoss(format!(
+            "kv read back {other:?} after set"
+        ))),
     }
 }
 
@@ -181,7 +190,8 @@ fn plugin_error(code: &str) -> PluginError {
 
 /// GET `url` and require a 2xx answer.
 fn http_get(url: &str) -> Result<(), PluginError> {
-    let invalid = || PluginError::InvalidArgument(format!("{url:?} is not an http:// or https:// URL"));
+    let invalid =
+        || PluginError::InvalidArgument(format!("{url:?} is not an http:// or https:// URL"));
     let (scheme, rest) = if let Some(rest) = url.strip_prefix("https://") {
         (Scheme::Https, rest)
     } else if let Some(rest) = url.strip_prefix("http://") {
@@ -191,7 +201,11 @@ fn http_get(url: &str) -> Result<(), PluginError> {
     };
     let end = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, path) = rest.split_at(end);
-    let path = if path.starts_with('/') { path.to_owned() } else { format!("/{path}") };
+    let path = if path.starts_with('/') {
+        path.to_owned()
+    } else {
+        format!("/{path}")
+    };
 
     let request = OutgoingRequest::new(Fields::new());
     let set = |ok: Result<(), ()>| ok.map_err(|()| invalid());
@@ -204,7 +218,10 @@ fn http_get(url: &str) -> Result<(), PluginError> {
     response.subscribe().block();
     match response.get() {
         Some(Ok(Ok(incoming))) if (200..300).contains(&incoming.status()) => Ok(()),
-        Some(Ok(Ok(incoming))) => Err(PluginError::Unavailable(format!("{url} answered {}", incoming.status()))),
+        Some(Ok(Ok(incoming))) => Err(PluginError::Unavailable(format!(
+            "{url} answered {}",
+            incoming.status()
+        ))),
         Some(Ok(Err(code))) => Err(http_error(code)),
         Some(Err(())) | None => Err(PluginError::Internal("no HTTP response".into())),
     }
@@ -212,7 +229,9 @@ fn http_get(url: &str) -> Result<(), PluginError> {
 
 fn http_error(code: ErrorCode) -> PluginError {
     match code {
-        ErrorCode::HttpRequestDenied => PluginError::PermissionDenied(format!("the host refused: {code:?}")),
+        ErrorCode::HttpRequestDenied => {
+            PluginError::PermissionDenied(format!("the host refused: {code:?}"))
+        }
         other => PluginError::Unavailable(format!("HTTP request failed: {other:?}")),
     }
 }

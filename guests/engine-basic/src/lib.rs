@@ -32,10 +32,16 @@ struct Component;
 
 impl Guest for Component {
     fn handshake() -> PluginInfo {
-        PluginInfo { name: "engine-basic".into(), version: env!("CARGO_PKG_VERSION").into() }
+        PluginInfo {
+            name: "engine-basic".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        }
     }
 
-    fn build_execution_spec(task: Option<Task>, config: Option<EngineConfig>) -> Result<ExecutionSpec, PluginError> {
+    fn build_execution_spec(
+        task: Option<Task>,
+        config: Option<EngineConfig>,
+    ) -> Result<ExecutionSpec, PluginError> {
         let task = task.ok_or_else(|| PluginError::InvalidArgument("task is missing".into()))?;
         let engine_config = config.unwrap_or_else(|| EngineConfig {
             image: String::new(),
@@ -46,13 +52,19 @@ impl Guest for Component {
         });
 
         let image = if engine_config.image.is_empty() {
-            config::get("default_image").filter(|image| !image.is_empty()).unwrap_or_else(|| DEFAULT_IMAGE.into())
+            config::get("default_image")
+                .filter(|image| !image.is_empty())
+                .unwrap_or_else(|| DEFAULT_IMAGE.into())
         } else {
             engine_config.image
         };
 
         let mut env = engine_config.env;
-        for (name, value) in [("TASK_ID", &task.id), ("TICKET_ID", &task.ticket_id), ("REPO_URL", &task.repo_url)] {
+        for (name, value) in [
+            ("TASK_ID", &task.id),
+            ("TICKET_ID", &task.ticket_id),
+            ("REPO_URL", &task.repo_url),
+        ] {
             env.retain(|(existing, _)| existing != name);
             env.push((name.into(), value.clone()));
         }
@@ -64,7 +76,11 @@ impl Guest for Component {
             secret_env: secret_env()?,
             resource_requests: engine_config.resource_requests,
             resource_limits: engine_config.resource_limits,
-            volumes: vec![VolumeMount { name: "workspace".into(), mount_path: "/workspace".into(), read_only: false }],
+            volumes: vec![VolumeMount {
+                name: "workspace".into(),
+                mount_path: "/workspace".into(),
+                read_only: false,
+            }],
             active_deadline_seconds: if engine_config.timeout_seconds > 0 {
                 engine_config.timeout_seconds
             } else {
@@ -75,7 +91,11 @@ impl Guest for Component {
 
     fn build_prompt(task: Option<Task>) -> Result<String, PluginError> {
         let task = task.ok_or_else(|| PluginError::InvalidArgument("task is missing".into()))?;
-        let labels = if task.labels.is_empty() { "(none)".into() } else { task.labels.join(", ") };
+        let labels = if task.labels.is_empty() {
+            "(none)".into()
+        } else {
+            task.labels.join(", ")
+        };
         Ok(format!(
             "# {title}\n\n\
              You are working on ticket {ticket_id} (task {task_id}) in the repository {repo_url}.\n\n\
@@ -98,8 +118,11 @@ export!(Component);
 
 /// The `secret_env` config key: a JSON object of variable name → secret reference.
 fn secret_env() -> Result<Vec<(String, String)>, PluginError> {
-    let Some(text) = config::get("secret_env") else { return Ok(Vec::new()) };
-    let invalid = |why: String| PluginError::FailedPrecondition(format!("config key secret_env: {why}"));
+    let Some(text) = config::get("secret_env") else {
+        return Ok(Vec::new());
+    };
+    let invalid =
+        |why: String| PluginError::FailedPrecondition(format!("config key secret_env: {why}"));
     let object: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(&text).map_err(|e| invalid(format!("not a JSON object: {e}")))?;
     // serde_json's map is sorted by key, which makes the spec deterministic.
@@ -128,9 +151,21 @@ mod tests {
             metadata: Vec::new(),
         };
         let prompt = Component::build_prompt(Some(task)).unwrap_or_default();
-        for expected in ["# Fix the login bug", "Users cannot log in.", "https://github.com/acme/app", "robodev, bug", "PROJ-7"] {
-            assert!(prompt.contains(expected), "{expected:?} missing from {prompt}");
+        for expected in [
+            "# Fix the login bug",
+            "Users cannot log in.",
+            "https://github.com/acme/app",
+            "robodev, bug",
+            "PROJ-7",
+        ] {
+            assert!(
+                prompt.contains(expected),
+                "{expected:?} missing from {prompt}"
+            );
         }
-        assert!(matches!(Component::build_prompt(None), Err(PluginError::InvalidArgument(_))));
+        assert!(matches!(
+            Component::build_prompt(None),
+            Err(PluginError::InvalidArgument(_))
+        ));
     }
 }

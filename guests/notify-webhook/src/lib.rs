@@ -39,7 +39,10 @@ struct Component;
 
 impl Guest for Component {
     fn handshake() -> PluginInfo {
-        PluginInfo { name: "notify-webhook".into(), version: env!("CARGO_PKG_VERSION").into() }
+        PluginInfo {
+            name: "notify-webhook".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        }
     }
 
     fn notify(message: String, ticket: Option<Ticket>) -> Result<(), PluginError> {
@@ -57,9 +60,16 @@ impl Guest for Component {
         post_json(url, &body)
     }
 
-    fn notify_start(ticket: Option<Ticket>, task_run_id: String, engine: String) -> Result<(), PluginError> {
+    fn notify_start(
+        ticket: Option<Ticket>,
+        task_run_id: String,
+        engine: String,
+    ) -> Result<(), PluginError> {
         let ticket_id = ticket.as_ref().map(|t| t.id.as_str());
-        let message = format!("started ticket {} with engine {engine}", ticket_id.unwrap_or("-"));
+        let message = format!(
+            "started ticket {} with engine {engine}",
+            ticket_id.unwrap_or("-")
+        );
         let Some(url) = webhook_url() else {
             log::log(log::Level::Debug, &message);
             return Ok(());
@@ -117,11 +127,16 @@ fn post_json(url: &str, body: &serde_json::Value) -> Result<(), PluginError> {
     ])
     .map_err(|e| PluginError::Internal(format!("building headers: {e:?}")))?;
     let request = OutgoingRequest::new(headers);
-    let bad_url = |()| PluginError::FailedPrecondition(format!("webhook_url {url:?} is not a valid URL"));
+    let bad_url =
+        |()| PluginError::FailedPrecondition(format!("webhook_url {url:?} is not a valid URL"));
     request.set_method(&Method::Post).map_err(bad_url)?;
     request.set_scheme(Some(&target.scheme)).map_err(bad_url)?;
-    request.set_authority(Some(target.authority)).map_err(bad_url)?;
-    request.set_path_with_query(Some(&target.path_and_query)).map_err(bad_url)?;
+    request
+        .set_authority(Some(target.authority))
+        .map_err(bad_url)?;
+    request
+        .set_path_with_query(Some(&target.path_and_query))
+        .map_err(bad_url)?;
     let outgoing_body = request
         .body()
         .map_err(|()| PluginError::Internal("request body already taken".into()))?;
@@ -140,7 +155,9 @@ fn post_json(url: &str, body: &serde_json::Value) -> Result<(), PluginError> {
     if (200..300).contains(&status) {
         Ok(())
     } else {
-        Err(PluginError::Unavailable(format!("webhook answered {status}")))
+        Err(PluginError::Unavailable(format!(
+            "webhook answered {status}"
+        )))
     }
 }
 
@@ -149,9 +166,9 @@ fn write_body(outgoing_body: OutgoingBody, bytes: &[u8]) -> Result<(), PluginErr
         .write()
         .map_err(|()| PluginError::Internal("request body stream already taken".into()))?;
     for chunk in bytes.chunks(MAX_WRITE) {
-        stream
-            .blocking_write_and_flush(chunk)
-            .map_err(|e| PluginError::Unavailable(format!("writing the webhook request body: {e:?}")))?;
+        stream.blocking_write_and_flush(chunk).map_err(|e| {
+            PluginError::Unavailable(format!("writing the webhook request body: {e:?}"))
+        })?;
     }
     // The stream is a child of the body: it must be gone before the body is finished.
     drop(stream);
@@ -177,7 +194,9 @@ struct Target<'a> {
 impl<'a> Target<'a> {
     fn parse(url: &'a str) -> Result<Self, PluginError> {
         let invalid = || {
-            PluginError::FailedPrecondition(format!("webhook_url {url:?} is not an http:// or https:// URL"))
+            PluginError::FailedPrecondition(format!(
+                "webhook_url {url:?} is not an http:// or https:// URL"
+            ))
         };
         let (scheme, rest) = if let Some(rest) = url.strip_prefix("https://") {
             (Scheme::Https, rest)
@@ -192,8 +211,16 @@ impl<'a> Target<'a> {
         if authority.is_empty() {
             return Err(invalid());
         }
-        let path_and_query = if path.starts_with('/') { path.to_owned() } else { format!("/{path}") };
-        Ok(Target { scheme, authority, path_and_query })
+        let path_and_query = if path.starts_with('/') {
+            path.to_owned()
+        } else {
+            format!("/{path}")
+        };
+        Ok(Target {
+            scheme,
+            authority,
+            path_and_query,
+        })
     }
 }
 
@@ -203,13 +230,23 @@ mod tests {
 
     fn parts(url: &str) -> Option<(bool, String, String)> {
         let t = Target::parse(url).ok()?;
-        Some((matches!(t.scheme, Scheme::Https), t.authority.to_owned(), t.path_and_query))
+        Some((
+            matches!(t.scheme, Scheme::Https),
+            t.authority.to_owned(),
+            t.path_and_query,
+        ))
     }
 
     #[test]
     fn parses_webhook_urls() {
-        assert_eq!(parts("https://hooks.example.com/a/b?x=1#f"), Some((true, "hooks.example.com".into(), "/a/b?x=1".into())));
-        assert_eq!(parts("http://127.0.0.1:8080"), Some((false, "127.0.0.1:8080".into(), "/".into())));
+        assert_eq!(
+            parts("https://hooks.example.com/a/b?x=1#f"),
+            Some((true, "hooks.example.com".into(), "/a/b?x=1".into()))
+        );
+        assert_eq!(
+            parts("http://127.0.0.1:8080"),
+            Some((false, "127.0.0.1:8080".into(), "/".into()))
+        );
         assert_eq!(parts("http://h?q"), Some((false, "h".into(), "/?q".into())));
         assert_eq!(parts("ftp://h/"), None);
         assert_eq!(parts("https:///path"), None);

@@ -46,7 +46,10 @@ struct Component;
 
 impl Guest for Component {
     fn handshake() -> PluginInfo {
-        PluginInfo { name: "review-rules".into(), version: env!("CARGO_PKG_VERSION").into() }
+        PluginInfo {
+            name: "review-rules".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        }
     }
 
     fn review_diff(
@@ -68,7 +71,10 @@ impl Guest for Component {
         let gate = findings.into_gate_result(threshold);
 
         store_gate_result(&review_id, &gate)?;
-        Ok(ReviewOutcome { review_id, gate_result: Some(gate) })
+        Ok(ReviewOutcome {
+            review_id,
+            gate_result: Some(gate),
+        })
     }
 
     fn get_gate_result(review_id: String) -> Result<GateResult, PluginError> {
@@ -78,7 +84,9 @@ impl Guest for Component {
             Ok(None) | Err(kv::KvError::Denied) => return Err(not_found()),
             Err(e) => return Err(kv_error(e)),
         };
-        serde_json::from_slice(&bytes).map_err(|e| PluginError::DataLoss(format!("stored review {review_id} is corrupt: {e}")))
+        serde_json::from_slice(&bytes).map_err(|e| {
+            PluginError::DataLoss(format!("stored review {review_id} is corrupt: {e}"))
+        })
     }
 }
 
@@ -88,7 +96,9 @@ fn threshold() -> Result<i32, PluginError> {
     match config::get("threshold") {
         None => Ok(DEFAULT_THRESHOLD),
         Some(text) => text.trim().trim_matches('"').parse().map_err(|_| {
-            PluginError::FailedPrecondition(format!("config key threshold must be an integer, got {text:?}"))
+            PluginError::FailedPrecondition(format!(
+                "config key threshold must be an integer, got {text:?}"
+            ))
         }),
     }
 }
@@ -100,11 +110,19 @@ fn gate_key(review_id: &str) -> String {
 /// Keep the result for `get-gate-result` if the config enables kv. The verdict was computed
 /// either way, so a store that cannot keep it only costs the later lookup.
 fn store_gate_result(review_id: &str, gate: &GateResult) -> Result<(), PluginError> {
+    let key = gate_key(review_id);
+    // A cheap probe first: without kv, skip serialising what cannot be kept.
+    if let Err(kv::KvError::Denied) = kv::get(&key) {
+        return Ok(());
+    }
     let bytes = serde_json::to_vec(gate).map_err(|e| PluginError::Internal(e.to_string()))?;
-    match kv::set(&gate_key(review_id), &bytes) {
+    match kv::set(&key, &bytes) {
         Ok(()) | Err(kv::KvError::Denied) => Ok(()),
         Err(e) => {
-            log::log(log::Level::Warn, &format!("review {review_id} not kept: {e:?}"));
+            log::log(
+                log::Level::Warn,
+                &format!("review {review_id} not kept: {e:?}"),
+            );
             Ok(())
         }
     }
@@ -121,16 +139,40 @@ impl Findings {
     fn check_line(&mut self, file: &str, line: i32, text: &str) {
         let hits = LineHits::scan(text);
         if hits.todo {
-            self.comment(file, line, Severity::Info, "TODO/FIXME left in the change: finish it or open a ticket");
+            self.comment(
+                file,
+                line,
+                Severity::Info,
+                "TODO/FIXME left in the change: finish it or open a ticket",
+            );
         }
         if hits.unwrap {
-            self.comment(file, line, Severity::Warning, "`.unwrap()` panics on error: handle or propagate the error");
+            self.comment(
+                file,
+                line,
+                Severity::Warning,
+                "`.unwrap()` panics on error: handle or propagate the error",
+            );
         }
         if hits.credential {
-            self.finding(file, line, "hardcoded-credential", "CWE-798", Severity::Critical, "hard-coded credential");
+            self.finding(
+                file,
+                line,
+                "hardcoded-credential",
+                "CWE-798",
+                Severity::Critical,
+                "hard-coded credential",
+            );
         }
         if hits.eval {
-            self.finding(file, line, "dynamic-eval", "CWE-95", Severity::Error, "dynamic code evaluation with eval()");
+            self.finding(
+                file,
+                line,
+                "dynamic-eval",
+                "CWE-95",
+                Severity::Error,
+                "dynamic code evaluation with eval()",
+            );
         }
     }
 
@@ -144,7 +186,15 @@ impl Findings {
         });
     }
 
-    fn finding(&mut self, file: &str, line: i32, rule_id: &str, cwe_id: &str, severity: Severity, description: &str) {
+    fn finding(
+        &mut self,
+        file: &str,
+        line: i32,
+        rule_id: &str,
+        cwe_id: &str,
+        severity: Severity,
+        description: &str,
+    ) {
         self.security.push(SecurityFinding {
             rule_id: rule_id.into(),
             severity,
@@ -157,7 +207,11 @@ impl Findings {
 
     fn into_gate_result(self, threshold: i32) -> GateResult {
         let (mut info, mut warning, mut error, mut critical) = (0i64, 0i64, 0i64, 0i64);
-        let severities = self.comments.iter().map(|c| c.severity).chain(self.security.iter().map(|f| f.severity));
+        let severities = self
+            .comments
+            .iter()
+            .map(|c| c.severity)
+            .chain(self.security.iter().map(|f| f.severity));
         for severity in severities {
             match severity {
                 Severity::Info => info += 1,
@@ -176,7 +230,13 @@ impl Findings {
              {error} error, {critical} critical",
             verdict = if passed { "passed" } else { "failed" },
         );
-        GateResult { passed, summary, comments: self.comments, security_findings: self.security, score }
+        GateResult {
+            passed,
+            summary,
+            comments: self.comments,
+            security_findings: self.security,
+            score,
+        }
     }
 }
 
@@ -294,7 +354,9 @@ impl LineHits {
                 [b'F', b'I', ..] => hits.todo |= rest.starts_with(b"FIXME"),
                 [b'.', b'u', ..] => hits.unwrap |= rest.starts_with(b".unwrap()"),
                 [b'p', b'a', ..] | [b'a', b'p', ..] | [b's', b'e', ..] => {
-                    hits.credential |= CREDENTIAL_PATTERNS.iter().any(|p| rest.starts_with(p.as_bytes()))
+                    hits.credential |= CREDENTIAL_PATTERNS
+                        .iter()
+                        .any(|p| rest.starts_with(p.as_bytes()))
                 }
                 // `eval(` but not the end of a longer name such as `retrieval(`.
                 [b'e', b'v', ..] => {
@@ -310,9 +372,9 @@ impl LineHits {
 
 fn kv_error(e: kv::KvError) -> PluginError {
     match e {
-        kv::KvError::Denied => {
-            PluginError::PermissionDenied("the key-value store is not enabled in this plugin's config".into())
-        }
+        kv::KvError::Denied => PluginError::PermissionDenied(
+            "the key-value store is not enabled in this plugin's config".into(),
+        ),
         kv::KvError::TooLarge(m) => PluginError::ResourceExhausted(m),
         kv::KvError::Io(m) => PluginError::Unavailable(m),
     }
@@ -352,8 +414,11 @@ diff --git a/web/app.js b/web/app.js
     #[test]
     fn finds_rules_with_files_and_lines() {
         let findings = scan(DIFF);
-        let comments: Vec<_> =
-            findings.comments.iter().map(|c| (c.file_path.as_str(), c.line, c.severity)).collect();
+        let comments: Vec<_> = findings
+            .comments
+            .iter()
+            .map(|c| (c.file_path.as_str(), c.line, c.severity))
+            .collect();
         assert_eq!(
             comments,
             [
@@ -366,12 +431,26 @@ diff --git a/web/app.js b/web/app.js
         let security: Vec<_> = findings
             .security
             .iter()
-            .map(|f| (f.rule_id.as_str(), f.cwe_id.as_str(), f.file_path.as_str(), f.line, f.severity))
+            .map(|f| {
+                (
+                    f.rule_id.as_str(),
+                    f.cwe_id.as_str(),
+                    f.file_path.as_str(),
+                    f.line,
+                    f.severity,
+                )
+            })
             .collect();
         assert_eq!(
             security,
             [
-                ("hardcoded-credential", "CWE-798", "src/db.rs", 12, Severity::Critical),
+                (
+                    "hardcoded-credential",
+                    "CWE-798",
+                    "src/db.rs",
+                    12,
+                    Severity::Critical
+                ),
                 ("dynamic-eval", "CWE-95", "src/db.rs", 42, Severity::Error),
             ]
         );
@@ -384,7 +463,8 @@ diff --git a/web/app.js b/web/app.js
         assert_eq!(gate.score, 29);
         assert!(!gate.passed);
 
-        let gate = scan("+++ b/a.rs\n@@ -1 +1 @@\n+x.unwrap();\n").into_gate_result(DEFAULT_THRESHOLD);
+        let gate =
+            scan("+++ b/a.rs\n@@ -1 +1 @@\n+x.unwrap();\n").into_gate_result(DEFAULT_THRESHOLD);
         assert_eq!((gate.score, gate.passed), (95, true));
 
         // A critical finding fails the gate whatever the score.

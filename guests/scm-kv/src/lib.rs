@@ -30,7 +30,8 @@ wit_bindgen::generate!({
 });
 
 use exports::robodev::scm::backend::{
-    CiStatus, CreatedPullRequest, Guest, PullRequestState, PullRequestStatus, ReviewComment, ReviewStatus,
+    CiStatus, CreatedPullRequest, Guest, PullRequestState, PullRequestStatus, ReviewComment,
+    ReviewStatus,
 };
 use robodev::host::{config, kv};
 use robodev::types::types::{PluginError, PluginInfo};
@@ -84,19 +85,34 @@ struct Component;
 
 impl Guest for Component {
     fn handshake() -> PluginInfo {
-        PluginInfo { name: "scm-kv".into(), version: env!("CARGO_PKG_VERSION").into() }
+        PluginInfo {
+            name: "scm-kv".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        }
     }
 
-    fn create_branch(repo_url: String, branch_name: String, base_ref: String) -> Result<String, PluginError> {
+    fn create_branch(
+        repo_url: String,
+        branch_name: String,
+        base_ref: String,
+    ) -> Result<String, PluginError> {
         require("repo-url", &repo_url)?;
         require("branch-name", &branch_name)?;
         require("base-ref", &base_ref)?;
         let key = branch_key(&repo_url, &branch_name);
         if kv::get(&key).map_err(kv_error)?.is_some() {
-            return Err(PluginError::AlreadyExists(format!("branch {branch_name} already exists in {repo_url}")));
+            return Err(PluginError::AlreadyExists(format!(
+                "branch {branch_name} already exists in {repo_url}"
+            )));
         }
         let sha = format!("{:016x}", fnv1a64([&repo_url, &branch_name, &base_ref]));
-        put_json(&key, &Branch { base: base_ref, sha: sha.clone() })?;
+        put_json(
+            &key,
+            &Branch {
+                base: base_ref,
+                sha: sha.clone(),
+            },
+        )?;
         Ok(sha)
     }
 
@@ -111,22 +127,48 @@ impl Guest for Component {
     ) -> Result<CreatedPullRequest, PluginError> {
         require("repo-url", &repo_url)?;
         require("base-branch", &base_branch)?;
-        if kv::get(&branch_key(&repo_url, &head_branch)).map_err(kv_error)?.is_none() {
-            return Err(PluginError::NotFound(format!("branch {head_branch:?} does not exist in {repo_url}")));
+        if kv::get(&branch_key(&repo_url, &head_branch))
+            .map_err(kv_error)?
+            .is_none()
+        {
+            return Err(PluginError::NotFound(format!(
+                "branch {head_branch:?} does not exist in {repo_url}"
+            )));
         }
         let id = next_pr_id()?.to_string();
         let url = format!("{}/pull/{id}", repo_url.trim_end_matches('/'));
-        let pr = PullRequest { repo_url, title, body, head_branch, base_branch, labels, draft, url: url.clone() };
+        let pr = PullRequest {
+            repo_url,
+            title,
+            body,
+            head_branch,
+            base_branch,
+            labels,
+            draft,
+            url: url.clone(),
+        };
         put_json(&format!("pr/{id}"), &pr)?;
-        Ok(CreatedPullRequest { pull_request_url: url, pull_request_id: id })
+        Ok(CreatedPullRequest {
+            pull_request_url: url,
+            pull_request_id: id,
+        })
     }
 
-    fn get_pull_request_status(repo_url: String, pull_request_id: String) -> Result<PullRequestStatus, PluginError> {
+    fn get_pull_request_status(
+        repo_url: String,
+        pull_request_id: String,
+    ) -> Result<PullRequestStatus, PluginError> {
         let pr: PullRequest = get_json(&format!("pr/{pull_request_id}"))?
             .filter(|pr: &PullRequest| pr.repo_url == repo_url)
-            .ok_or_else(|| PluginError::NotFound(format!("no pull request {pull_request_id} in {repo_url}")))?;
+            .ok_or_else(|| {
+                PluginError::NotFound(format!("no pull request {pull_request_id} in {repo_url}"))
+            })?;
         Ok(PullRequestStatus {
-            state: if pr.draft { PullRequestState::Draft } else { PullRequestState::Open },
+            state: if pr.draft {
+                PullRequestState::Draft
+            } else {
+                PullRequestState::Open
+            },
             mergeable: true,
             ci_status: CiStatus::Pending,
             review_status: ReviewStatus::Pending,
@@ -149,10 +191,16 @@ impl Guest for Component {
             .collect())
     }
 
-    fn reply_to_comment(pr_url: String, comment_id: String, body: String) -> Result<(), PluginError> {
+    fn reply_to_comment(
+        pr_url: String,
+        comment_id: String,
+        body: String,
+    ) -> Result<(), PluginError> {
         require("body", &body)?;
         if !config_comments()?.iter().any(|c| c.id == comment_id) {
-            return Err(PluginError::NotFound(format!("no review comment {comment_id:?}")));
+            return Err(PluginError::NotFound(format!(
+                "no review comment {comment_id:?}"
+            )));
         }
         let key = format!("replies/{comment_id}");
         let mut replies: Vec<Reply> = get_json(&key)?.unwrap_or_default();
@@ -162,12 +210,18 @@ impl Guest for Component {
 
     fn resolve_thread(pr_url: String, thread_id: String) -> Result<(), PluginError> {
         if thread_id.is_empty() || !config_comments()?.iter().any(|c| c.thread_id == thread_id) {
-            return Err(PluginError::NotFound(format!("no review thread {thread_id:?}")));
+            return Err(PluginError::NotFound(format!(
+                "no review thread {thread_id:?}"
+            )));
         }
         kv::set(&format!("resolved/{thread_id}"), pr_url.as_bytes()).map_err(kv_error)
     }
 
-    fn get_diff(repo_url: String, base_branch: String, branch_name: String) -> Result<String, PluginError> {
+    fn get_diff(
+        repo_url: String,
+        base_branch: String,
+        branch_name: String,
+    ) -> Result<String, PluginError> {
         require("base-branch", &base_branch)?;
         require("branch-name", &branch_name)?;
         Ok(format!(
@@ -184,7 +238,11 @@ impl Guest for Component {
 export!(Component);
 
 fn require(what: &str, value: &str) -> Result<(), PluginError> {
-    if value.is_empty() { Err(PluginError::InvalidArgument(format!("{what} is empty"))) } else { Ok(()) }
+    if value.is_empty() {
+        Err(PluginError::InvalidArgument(format!("{what} is empty")))
+    } else {
+        Ok(())
+    }
 }
 
 /// A space separates the parts: it can occur neither in a URL nor in a git branch name.
@@ -206,14 +264,18 @@ fn fnv1a64<const N: usize>(parts: [&str; N]) -> u64 {
     parts
         .iter()
         .flat_map(|part| part.bytes())
-        .fold(OFFSET, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(PRIME))
+        .fold(OFFSET, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(PRIME)
+        })
 }
 
 fn config_comments() -> Result<Vec<ConfigComment>, PluginError> {
     match config::get("comments") {
         None => Ok(Vec::new()),
         Some(text) => serde_json::from_str(&text).map_err(|e| {
-            PluginError::FailedPrecondition(format!("config key comments is not a JSON array of comments: {e}"))
+            PluginError::FailedPrecondition(format!(
+                "config key comments is not a JSON array of comments: {e}"
+            ))
         }),
     }
 }
@@ -234,9 +296,9 @@ fn put_json<T: Serialize>(key: &str, value: &T) -> Result<(), PluginError> {
 
 fn kv_error(e: kv::KvError) -> PluginError {
     match e {
-        kv::KvError::Denied => {
-            PluginError::PermissionDenied("the key-value store is not enabled in this plugin's config".into())
-        }
+        kv::KvError::Denied => PluginError::PermissionDenied(
+            "the key-value store is not enabled in this plugin's config".into(),
+        ),
         kv::KvError::TooLarge(m) => PluginError::ResourceExhausted(m),
         kv::KvError::Io(m) => PluginError::Unavailable(m),
     }
@@ -255,8 +317,12 @@ mod tests {
 
     #[test]
     fn diff_names_both_branches() {
-        let diff = Component::get_diff("https://x/r".into(), "main".into(), "feature/a".into()).unwrap_or_default();
-        assert!(diff.contains("feature/a") && diff.contains("main"), "{diff}");
+        let diff = Component::get_diff("https://x/r".into(), "main".into(), "feature/a".into())
+            .unwrap_or_default();
+        assert!(
+            diff.contains("feature/a") && diff.contains("main"),
+            "{diff}"
+        );
         assert!(diff.lines().any(|l| l.starts_with("+++ b/")));
     }
 }

@@ -19,10 +19,17 @@ struct Component;
 
 impl Guest for Component {
     fn handshake() -> PluginInfo {
-        PluginInfo { name: "scm-v1".into(), version: env!("CARGO_PKG_VERSION").into() }
+        PluginInfo {
+            name: "scm-v1".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        }
     }
 
-    fn create_branch(_repo_url: String, branch_name: String, _base_ref: String) -> Result<String, PluginError> {
+    fn create_branch(
+        _repo_url: String,
+        branch_name: String,
+        _base_ref: String,
+    ) -> Result<String, PluginError> {
         if branch_name.is_empty() {
             return Err(PluginError::InvalidArgument("branch-name is empty".into()));
         }
@@ -38,10 +45,16 @@ impl Guest for Component {
         _labels: Vec<String>,
         _draft: bool,
     ) -> Result<CreatedPullRequest, PluginError> {
-        Ok(CreatedPullRequest { pull_request_url: format!("{repo_url}/pull/1"), pull_request_id: "1".into() })
+        Ok(CreatedPullRequest {
+            pull_request_url: format!("{repo_url}/pull/1"),
+            pull_request_id: "1".into(),
+        })
     }
 
-    fn get_pull_request_status(repo_url: String, pull_request_id: String) -> Result<PullRequestStatus, PluginError> {
+    fn get_pull_request_status(
+        repo_url: String,
+        pull_request_id: String,
+    ) -> Result<PullRequestStatus, PluginError> {
         Ok(PullRequestStatus {
             state: PullRequestState::Open,
             mergeable: true,

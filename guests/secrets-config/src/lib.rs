@@ -27,7 +27,10 @@ struct Component;
 
 impl Guest for Component {
     fn handshake() -> PluginInfo {
-        PluginInfo { name: "secrets-config".into(), version: env!("CARGO_PKG_VERSION").into() }
+        PluginInfo {
+            name: "secrets-config".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        }
     }
 
     fn get_secret(key: String) -> Result<String, PluginError> {
@@ -54,12 +57,16 @@ fn lookup(key: &str) -> Result<String, PluginError> {
     if key.is_empty() {
         return Err(PluginError::InvalidArgument("empty secret key".into()));
     }
-    config::get(&format!("secret.{key}")).ok_or_else(|| PluginError::NotFound(format!("no secret {key:?}")))
+    config::get(&format!("secret.{key}"))
+        .ok_or_else(|| PluginError::NotFound(format!("no secret {key:?}")))
 }
 
 fn env_var(secret: SecretRef) -> Result<EnvVar, PluginError> {
     if secret.env_name.is_empty() {
-        return Err(PluginError::InvalidArgument(format!("secret {:?} has no env-name", secret.secret_key)));
+        return Err(PluginError::InvalidArgument(format!(
+            "secret {:?} has no env-name",
+            secret.secret_key
+        )));
     }
     if let Some(reference) = secret.secret_key.strip_prefix(K8S_PREFIX) {
         let (name, key) = reference
@@ -74,11 +81,18 @@ fn env_var(secret: SecretRef) -> Result<EnvVar, PluginError> {
         return Ok(EnvVar {
             name: secret.env_name,
             value: String::new(),
-            secret_ref: Some(SecretKeyRef { name: name.into(), key: key.into() }),
+            secret_ref: Some(SecretKeyRef {
+                name: name.into(),
+                key: key.into(),
+            }),
         });
     }
     let value = lookup(&secret.secret_key)?;
-    Ok(EnvVar { name: secret.env_name, value, secret_ref: None })
+    Ok(EnvVar {
+        name: secret.env_name,
+        value,
+        secret_ref: None,
+    })
 }
 
 #[cfg(test)]
@@ -86,15 +100,32 @@ mod tests {
     use super::*;
 
     fn k8s(secret_key: &str) -> Result<EnvVar, PluginError> {
-        env_var(SecretRef { env_name: "TOKEN".into(), secret_key: secret_key.into() })
+        env_var(SecretRef {
+            env_name: "TOKEN".into(),
+            secret_key: secret_key.into(),
+        })
     }
 
     #[test]
     fn kubernetes_references_become_secret_key_refs() {
         let var = k8s("k8s:github/token").ok();
-        let var = var.as_ref().map(|v| (v.name.as_str(), v.value.as_str(), v.secret_ref.as_ref().map(|r| (r.name.as_str(), r.key.as_str()))));
+        let var = var.as_ref().map(|v| {
+            (
+                v.name.as_str(),
+                v.value.as_str(),
+                v.secret_ref
+                    .as_ref()
+                    .map(|r| (r.name.as_str(), r.key.as_str())),
+            )
+        });
         assert_eq!(var, Some(("TOKEN", "", Some(("github", "token")))));
-        assert!(matches!(k8s("k8s:github"), Err(PluginError::InvalidArgument(_))));
-        assert!(matches!(k8s("k8s:/token"), Err(PluginError::InvalidArgument(_))));
+        assert!(matches!(
+            k8s("k8s:github"),
+            Err(PluginError::InvalidArgument(_))
+        ));
+        assert!(matches!(
+            k8s("k8s:/token"),
+            Err(PluginError::InvalidArgument(_))
+        ));
     }
 }

@@ -58,10 +58,16 @@ struct Component;
 
 impl Guest for Component {
     fn handshake() -> PluginInfo {
-        PluginInfo { name: "ticketing-kv".into(), version: env!("CARGO_PKG_VERSION").into() }
+        PluginInfo {
+            name: "ticketing-kv".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        }
     }
 
-    fn poll_ready_tickets(labels: Vec<String>, max_results: i32) -> Result<Vec<Ticket>, PluginError> {
+    fn poll_ready_tickets(
+        labels: Vec<String>,
+        max_results: i32,
+    ) -> Result<Vec<Ticket>, PluginError> {
         let limit = match usize::try_from(max_results) {
             Ok(0) => usize::MAX,
             Ok(n) => n,
@@ -78,11 +84,15 @@ impl Guest for Component {
             if tickets.len() >= limit {
                 break;
             }
-            let Some(id) = key.strip_prefix("state/") else { continue };
+            let Some(id) = key.strip_prefix("state/") else {
+                continue;
+            };
             if read_state(id)?.as_deref() != Some(READY) {
                 continue;
             }
-            let Some(stored) = read_ticket(id)? else { continue };
+            let Some(stored) = read_ticket(id)? else {
+                continue;
+            };
             if labels.iter().all(|wanted| stored.labels.contains(wanted)) {
                 tickets.push(to_ticket(stored, READY)?);
             }
@@ -100,7 +110,10 @@ impl Guest for Component {
         ensure_seeded()?;
         require_in_progress(&ticket_id, COMPLETE)?;
         if let Some(result) = result {
-            log::log(log::Level::Info, &format!("ticket {ticket_id} complete: {}", result.summary));
+            log::log(
+                log::Level::Info,
+                &format!("ticket {ticket_id} complete: {}", result.summary),
+            );
         }
         write_state(&ticket_id, COMPLETE)
     }
@@ -108,7 +121,10 @@ impl Guest for Component {
     fn mark_failed(ticket_id: String, reason: String) -> Result<(), PluginError> {
         ensure_seeded()?;
         require_in_progress(&ticket_id, FAILED)?;
-        log::log(log::Level::Info, &format!("ticket {ticket_id} failed: {reason}"));
+        log::log(
+            log::Level::Info,
+            &format!("ticket {ticket_id} failed: {reason}"),
+        );
         write_state(&ticket_id, FAILED)
     }
 
@@ -130,12 +146,16 @@ fn ensure_seeded() -> Result<(), PluginError> {
     }
     let tickets = if let Some(text) = config::get("generate") {
         let count: u32 = text.trim().trim_matches('"').parse().map_err(|_| {
-            PluginError::FailedPrecondition(format!("config key generate must be a number, got {text:?}"))
+            PluginError::FailedPrecondition(format!(
+                "config key generate must be a number, got {text:?}"
+            ))
         })?;
         (1..=count).map(synthetic_ticket).collect()
     } else if let Some(text) = config::get("tickets") {
         serde_json::from_str::<Vec<StoredTicket>>(&text).map_err(|e| {
-            PluginError::FailedPrecondition(format!("config key tickets is not a JSON array of tickets: {e}"))
+            PluginError::FailedPrecondition(format!(
+                "config key tickets is not a JSON array of tickets: {e}"
+            ))
         })?
     } else {
         Vec::new()
@@ -150,7 +170,10 @@ fn ensure_seeded() -> Result<(), PluginError> {
         kv_set(&format!("ticket/{}", ticket.id), &to_json(ticket)?)?;
         write_state(&ticket.id, READY)?;
     }
-    log::log(log::Level::Info, &format!("seeded {} tickets", tickets.len()));
+    log::log(
+        log::Level::Info,
+        &format!("seeded {} tickets", tickets.len()),
+    );
     kv_set("seeded", "true")
 }
 
@@ -242,9 +265,9 @@ fn to_json<T: Serialize>(value: &T) -> Result<String, PluginError> {
 
 fn kv_error(e: kv::KvError) -> PluginError {
     match e {
-        kv::KvError::Denied => {
-            PluginError::PermissionDenied("the key-value store is not enabled in this plugin's config".into())
-        }
+        kv::KvError::Denied => PluginError::PermissionDenied(
+            "the key-value store is not enabled in this plugin's config".into(),
+        ),
         kv::KvError::TooLarge(m) => PluginError::ResourceExhausted(m),
         kv::KvError::Io(m) => PluginError::Unavailable(m),
     }

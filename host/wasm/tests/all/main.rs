@@ -8,6 +8,7 @@ mod interfaces;
 mod misbehaving;
 mod refusals;
 mod sandbox;
+mod toolchains;
 
 use std::sync::OnceLock;
 

@@ -44,8 +44,11 @@ fn failure(r: Result<(), Error>) -> Failure {
 }
 
 async fn each_failure_then_a_good_call(warm: usize) {
+    // Fuel high enough that the deadline, not the fuel, stops the loop (1e9 units, the
+    // default, burn in about as long as 200 ms in a tight loop).
     let limits = Limits {
         timeout: Duration::from_millis(200),
+        fuel: 1_000_000_000_000,
         ..Limits::default().with_memory_mb(32)
     };
     let plugin = load("chaos", chaos_options(limits, warm)).await;

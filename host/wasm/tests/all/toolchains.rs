@@ -1,0 +1,1 @@
+//! Components built by other toolchains (Python, JavaScript) load and serve like Rust ones.
