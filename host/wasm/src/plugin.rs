@@ -276,11 +276,11 @@ impl PluginInner {
             .lines()
             .filter(|l| !l.is_empty())
         {
-            tracing::info!(plugin, stream = "stdout", "{line}");
+            tracing::debug!(plugin, stream = "stdout", "{line}");
         }
         let err = String::from_utf8_lossy(&err).into_owned();
         for line in err.lines().filter(|l| !l.is_empty()) {
-            tracing::warn!(plugin, stream = "stderr", "{line}");
+            tracing::info!(plugin, stream = "stderr", "{line}");
         }
         err
     }
@@ -294,7 +294,8 @@ impl PluginInner {
             },
             RawFailure::Wasm(e) => self.classify(&e, &stderr),
         };
-        tracing::warn!(
+        // The caller gets the typed error; this record is for tracing the call path.
+        tracing::debug!(
             plugin = &*self.ctx.name,
             interface = self.ctx.interface.name(),
             kind = failure.label(),

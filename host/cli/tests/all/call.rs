@@ -1,0 +1,359 @@
+//! `robodev plugin call`: results, domain errors, failures and refusals, each with its exit code.
+
+use serde_json::json;
+
+use crate::{code, guest, json_out, robodev, stderr, support};
+
+fn example(name: &str) -> String {
+    support::repo()
+        .join("examples")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn poll_tickets_with_the_example_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = robodev(
+        dir.path(),
+        &[
+            "plugin",
+            "call",
+            &guest("ticketing_kv"),
+            "PollReadyTickets",
+            "--plugin-config",
+            &example("ticketing-kv.yaml"),
+            "--input",
+            r#"{"labels":["robodev"],"maxResults":10}"#,
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let v = json_out(&out);
+    let ids: Vec<&str> = v["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["PROJ-1", "PROJ-2"]);
+    assert_eq!(v["tickets"][0]["ticketType"], "dependency_upgrade");
+
+    // The kv store persists between invocations: mark one in progress, poll again.
+    let out = robodev(
+        dir.path(),
+        &[
+            "plugin",
+            "call",
+            &guest("ticketing_kv"),
+            "mark-in-progress",
+            "--plugin-config",
+            &example("ticketing-kv.yaml"),
+            "--input",
+            r#"{"ticketId":"PROJ-1"}"#,
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json_out(&out), json!({}));
+    let out = robodev(
+        dir.path(),
+        &[
+            "plugin",
+            "call",
+            &guest("ticketing_kv"),
+            "poll-ready-tickets",
+            "--plugin-config",
+            &example("ticketing-kv.yaml"),
+            "--input",
+            r#"{"labels":["robodev"]}"#,
+        ],
+    );
+    assert_eq!(json_out(&out)["tickets"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn every_example_guest_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("secrets.yaml");
+    std::fs::write(&cfg, "config:\n  secret.api: k-123\n").unwrap();
+    let cases: [(&str, &str, &str, Option<&str>, serde_json::Value); 5] = [
+        (
+            "notify_webhook",
+            "notify",
+            r#"{"message":"hi","ticket":{"id":"T-1"}}"#,
+            None,
+            json!({}),
+        ),
+        (
+            "secrets_config",
+            "GetSecret",
+            r#"{"key":"api"}"#,
+            Some(cfg.to_str().unwrap()),
+            json!({"value":"k-123"}),
+        ),
+        (
+            "engine_basic",
+            "build-prompt",
+            r#"{"task":{"id":"t1","title":"Bump serde","description":"Update it."}}"#,
+            None,
+            serde_json::Value::Null,
+        ),
+        (
+            "review_rules",
+            "review-diff",
+            r#"{"taskRunId":"r1","diff":"+++ b/a.rs\n@@ -1 +1 @@\n+x.unwrap();\n"}"#,
+            None,
+            serde_json::Value::Null,
+        ),
+        (
+            "scm_kv",
+            "get-diff",
+            r#"{"repoUrl":"https://git.example/a","baseBranch":"main","branchName":"feature"}"#,
+            None,
+            serde_json::Value::Null,
+        ),
+    ];
+    for (name, method, input, config, expected) in cases {
+        let path = guest(name);
+        let mut args = vec!["plugin", "call", &path, method, "--input", input];
+        if let Some(c) = config {
+            args.extend(["--plugin-config", c]);
+        }
+        let out = robodev(dir.path(), &args);
+        assert_eq!(code(&out), 0, "{name}: {}", stderr(&out));
+        let v = json_out(&out);
+        match name {
+            "engine_basic" => assert!(v["prompt"].as_str().unwrap().contains("Bump serde")),
+            "review_rules" => {
+                assert_eq!(v["reviewId"], "review-r1");
+                assert_eq!(v["gateResult"]["score"], 95);
+                assert_eq!(
+                    v["gateResult"]["comments"][0]["severity"],
+                    "SEVERITY_WARNING"
+                );
+            }
+            "scm_kv" => assert!(v["diff"].as_str().unwrap().contains("feature")),
+            _ => assert_eq!(v, expected, "{name}"),
+        }
+    }
+}
+
+/// Runs the chaos guest with `message` and extra arguments.
+fn chaos(dir: &std::path::Path, message: &str, extra: &[&str]) -> std::process::Output {
+    let input = json!({ "message": message }).to_string();
+    let path = guest("chaos");
+    let mut args = vec![
+        "plugin", "call", &path, "notify", "--input", &input, "--json",
+    ];
+    args.extend_from_slice(extra);
+    robodev(dir, &args)
+}
+
+#[test]
+fn each_misbehaviour_has_its_own_error_and_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&str, &[&str], &str, &str); 6] = [
+        (
+            "loop",
+            &["--timeout-ms", "100", "--fuel", "1000000000000"],
+            "deadline_exceeded",
+            "deadline of 100 ms",
+        ),
+        (
+            "loop",
+            &["--fuel", "1000000"],
+            "out_of_fuel",
+            "ran out of fuel",
+        ),
+        (
+            "bomb",
+            &["--memory-mb", "16"],
+            "memory_limit",
+            "memory limit of 16 MiB",
+        ),
+        ("overflow", &[], "stack_overflow", "overflowed its stack"),
+        ("panic", &[], "panicked", "chaos asked to panic"),
+        ("trap", &[], "trap", "trapped"),
+    ];
+    for (message, extra, kind, text) in cases {
+        let out = chaos(dir.path(), message, extra);
+        assert_eq!(code(&out), 3, "{message}: {}", stderr(&out));
+        let err = &json_out(&out)["error"];
+        assert_eq!(err["outcome"], "plugin_failed", "{message}");
+        assert_eq!(err["kind"], kind, "{message}");
+        assert_eq!(err["plugin"], "chaos");
+        assert_eq!(err["interface"], "notifications");
+        assert!(stderr(&out).contains(text), "{message}: {}", stderr(&out));
+        // The next call succeeds.
+        let ok = chaos(dir.path(), "hello", extra);
+        assert_eq!(code(&ok), 0, "good call after {message}: {}", stderr(&ok));
+    }
+}
+
+#[test]
+fn domain_errors_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = chaos(dir.path(), "error:not-found", &[]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let err = &json_out(&out)["error"];
+    assert_eq!(err["outcome"], "plugin_error");
+    assert_eq!(err["kind"], "not_found");
+    assert_eq!(err["grpcCode"], 5);
+}
+
+#[test]
+fn refusals_exit_4_and_name_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = robodev(
+        dir.path(),
+        &["plugin", "call", &guest("bad_import"), "notify"],
+    );
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("acme:backdoor/shell@1.0.0"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = robodev(
+        dir.path(),
+        &["plugin", "call", &guest("scm_v1"), "create-branch"],
+    );
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("interface version 1 is not supported"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = robodev(
+        dir.path(),
+        &[
+            "plugin",
+            "call",
+            &guest("chaos"),
+            "notify",
+            "--type",
+            "ticketing",
+        ],
+    );
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    assert!(stderr(&out).contains("implements notifications, but was configured as ticketing"));
+
+    let module = dir.path().join("core.wasm");
+    std::fs::write(&module, b"\0asm\x01\0\0\0").unwrap();
+    let out = robodev(
+        dir.path(),
+        &["plugin", "call", module.to_str().unwrap(), "notify"],
+    );
+    assert_eq!(code(&out), 4);
+    assert!(
+        stderr(&out).contains("core WebAssembly module"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let chaos = guest("chaos");
+    for (args, text) in [
+        (
+            vec!["plugin", "call", chaos.as_str(), "no-such-method"],
+            "unknown method",
+        ),
+        (
+            vec![
+                "plugin",
+                "call",
+                chaos.as_str(),
+                "notify",
+                "--input",
+                "{oops",
+            ],
+            "not valid JSON",
+        ),
+        (
+            vec![
+                "plugin",
+                "call",
+                chaos.as_str(),
+                "notify",
+                "--input",
+                r#"{"mesage":"x"}"#,
+            ],
+            "mesage",
+        ),
+        (
+            vec!["plugin", "call", "/nonexistent.wasm", "notify"],
+            "/nonexistent.wasm",
+        ),
+        (
+            vec![
+                "plugin",
+                "call",
+                chaos.as_str(),
+                "notify",
+                "--plugin-config",
+                "/nonexistent.yaml",
+            ],
+            "/nonexistent.yaml",
+        ),
+    ] {
+        let out = robodev(dir.path(), &args);
+        assert_eq!(code(&out), 2, "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(text), "{args:?}: {}", stderr(&out));
+    }
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "limits: { fuel: lots }\n").unwrap();
+    let out = robodev(
+        dir.path(),
+        &[
+            "plugin",
+            "call",
+            &chaos,
+            "notify",
+            "--plugin-config",
+            bad.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("bad.yaml") && stderr(&out).contains("fuel"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn allowed_hosts_from_the_plugin_config() {
+    // A real HTTP server on loopback; the chaos guest GETs it when granted.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut s, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 4096];
+        let n = s.read(&mut buf).unwrap();
+        s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+            .unwrap();
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("http.yaml");
+    std::fs::write(&cfg, format!("allowed_hosts: [\"127.0.0.1:{port}\"]\n")).unwrap();
+    let url = format!("http:http://127.0.0.1:{port}/ping");
+    let out = chaos(
+        dir.path(),
+        &url,
+        &["--plugin-config", cfg.to_str().unwrap()],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(server.join().unwrap().starts_with("GET /ping "));
+
+    // Without the grant: a domain error (permission denied), not a failure.
+    let out = chaos(dir.path(), &url, &[]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert_eq!(json_out(&out)["error"]["kind"], "permission_denied");
+}

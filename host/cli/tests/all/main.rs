@@ -1,0 +1,53 @@
+//! Integration tests of the `robodev` binary: what a user sees (stdout, stderr, exit codes)
+//! when calling real guest components.
+
+#[path = "../../../wasm/tests/all/support.rs"]
+mod support;
+
+mod call;
+mod inspect;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Runs `robodev` with `args`, a private cache and data directory, and returns its output.
+pub fn robodev(dirs: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_robodev"))
+        .args(args)
+        .env("ROBODEV_CACHE_DIR", dirs.join("cache"))
+        .env("ROBODEV_DATA_DIR", dirs.join("data"))
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run robodev")
+}
+
+/// The guest's path as a string argument.
+pub fn guest(name: &str) -> String {
+    support::guest(name).display().to_string()
+}
+
+/// stdout parsed as JSON.
+pub fn json_out(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// The exit code, with stderr in the message if the process was killed.
+pub fn code(out: &Output) -> i32 {
+    out.status.code().unwrap_or_else(|| {
+        panic!(
+            "killed by a signal; stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// stderr as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
