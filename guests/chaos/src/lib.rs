@@ -16,6 +16,9 @@
 //! | `secret:<name>` | reads host secret `<name>` (never logged): ok, `permission-denied` if not granted, `not-found`, `unavailable` |
 //! | `kv` | sets then reads back a kv key: ok, `permission-denied` if kv is not enabled |
 //! | `error:<code>` | returns plugin-error `<code>` (kebab-case, e.g. `not-found`) with message "chaos error" |
+//! | `env` | ok if the guest sees no environment variables and no arguments, `failed-precondition` naming them otherwise |
+//! | `read:<path>=<text>` | reads file `<path>`: ok if it holds exactly `<text>`, `not-found`/`permission-denied` with the I/O error otherwise |
+//! | `write:<path>` | creates file `<path>`: ok if that worked, `permission-denied` with the I/O error otherwise |
 //! | anything else | ok |
 //!
 //! `notify-start` and `notify-complete` always succeed.
@@ -61,6 +64,12 @@ impl Guest for Component {
                     http_get(url)
                 } else if let Some(name) = other.strip_prefix("secret:") {
                     read_secret(name)
+                } else if let Some(spec) = other.strip_prefix("read:") {
+                    read_file(spec)
+                } else if let Some(path) = other.strip_prefix("write:") {
+                    write_file(path)
+                } else if other == "env" {
+                    no_ambient_env()
                 } else if let Some(code) = other.strip_prefix("error:") {
                     Err(plugin_error(code))
                 } else {
@@ -233,5 +242,38 @@ fn http_error(code: ErrorCode) -> PluginError {
             PluginError::PermissionDenied(format!("the host refused: {code:?}"))
         }
         other => PluginError::Unavailable(format!("HTTP request failed: {other:?}")),
+    }
+}
+
+fn io_error(what: &str, e: std::io::Error) -> PluginError {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => PluginError::NotFound(format!("{what}: {e}")),
+        _ => PluginError::PermissionDenied(format!("{what}: {e}")),
+    }
+}
+
+fn read_file(spec: &str) -> Result<(), PluginError> {
+    let (path, want) = spec.split_once('=').unwrap_or((spec, ""));
+    let text = std::fs::read_to_string(path).map_err(|e| io_error(path, e))?;
+    if text == want {
+        Ok(())
+    } else {
+        Err(PluginError::DataLoss(format!("{path} holds {text:?}")))
+    }
+}
+
+fn write_file(path: &str) -> Result<(), PluginError> {
+    std::fs::write(path, b"chaos was here").map_err(|e| io_error(path, e))
+}
+
+fn no_ambient_env() -> Result<(), PluginError> {
+    let vars: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
+    let args: Vec<String> = std::env::args().collect();
+    if vars.is_empty() && args.is_empty() {
+        Ok(())
+    } else {
+        Err(PluginError::FailedPrecondition(format!(
+            "environment {vars:?}, arguments {args:?}"
+        )))
     }
 }

@@ -50,7 +50,7 @@ pub use cache::{CompileCache, LoadPath};
 pub use grants::{EnvSecrets, Grants, Preopen, SecretSource, StaticSecrets};
 pub use inspect::ComponentInfo;
 pub use limits::*;
-pub use plugin::WasmPlugin;
+pub use plugin::{CallStats, WasmPlugin};
 pub use runtime::{
     Allocation, EPOCH_TICK, Loaded, POOL_INSTANCES, POOL_MAX_MEMORY_BYTES, PluginOptions, Runtime,
     RuntimeConfig,

@@ -3,6 +3,7 @@
 //! armed with the fuel budget and epoch deadline, limited in memory, tables and instances;
 //! any trap or timeout drops the store, so a trapped store is never entered again.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -40,6 +41,55 @@ pub(crate) struct PluginInner {
     pub(crate) limits: Limits,
     warm: Option<(Mutex<Vec<Slot>>, usize)>,
     pub(crate) plugin_info: PluginInfo,
+    pub(crate) stats: Stats,
+}
+
+/// Failure labels counted per plugin, in the order of [`CallStats::failures`].
+const FAILURE_LABELS: [&str; 9] = [
+    "out_of_fuel",
+    "deadline_exceeded",
+    "memory_limit",
+    "stack_overflow",
+    "panicked",
+    "trap",
+    "invalid_output",
+    "crashed",
+    "transport",
+];
+
+/// Lock-free call counters of one plugin.
+#[derive(Default)]
+pub(crate) struct Stats {
+    calls: AtomicU64,
+    domain_errors: AtomicU64,
+    failures: [AtomicU64; FAILURE_LABELS.len()],
+}
+
+impl Stats {
+    pub(crate) fn call(&self) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn domain_error(&self) {
+        self.domain_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn failure(&self, failure: &Failure) {
+        if let Some(i) = FAILURE_LABELS.iter().position(|l| *l == failure.label()) {
+            self.failures[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A snapshot of a plugin's call counters, for metrics.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CallStats {
+    /// Calls started (including the load-time handshake).
+    pub calls: u64,
+    /// Calls that ended in a domain error.
+    pub domain_errors: u64,
+    /// Failures by kind ([`Failure::label`]), only kinds that occurred.
+    pub failures: Vec<(&'static str, u64)>,
 }
 
 /// A loaded Wasm component plugin. Cheap to clone.
@@ -109,6 +159,7 @@ impl WasmPlugin {
             warm: (options.warm_instances > 0)
                 .then(|| (Mutex::new(Vec::new()), options.warm_instances)),
             plugin_info: PluginInfo::default(),
+            stats: Stats::default(),
         };
         inner.plugin_info = adapters::handshake(&inner).await?;
         Ok(WasmPlugin {
@@ -156,6 +207,21 @@ impl WasmPlugin {
         (self.load_path, self.load_time)
     }
 
+    /// Its call counters.
+    pub fn stats(&self) -> CallStats {
+        let s = &self.inner.stats;
+        CallStats {
+            calls: s.calls.load(Ordering::Relaxed),
+            domain_errors: s.domain_errors.load(Ordering::Relaxed),
+            failures: FAILURE_LABELS
+                .iter()
+                .zip(&s.failures)
+                .map(|(l, n)| (*l, n.load(Ordering::Relaxed)))
+                .filter(|(_, n)| *n > 0)
+                .collect(),
+        }
+    }
+
     /// Its limits.
     pub fn limits(&self) -> Limits {
         self.inner.limits
@@ -183,6 +249,18 @@ fn first_quoted(message: &str) -> Option<String> {
 }
 
 impl PluginInner {
+    /// The span of one call: interface, plugin, runtime, version, method.
+    pub(crate) fn span(&self, method: &'static str) -> tracing::Span {
+        tracing::debug_span!(
+            "plugin_call",
+            interface = self.ctx.interface.name(),
+            plugin = &*self.ctx.name,
+            runtime = "wasm",
+            version = %self.plugin_info.version,
+            method,
+        )
+    }
+
     fn deadline_ticks(&self) -> u64 {
         let tick = EPOCH_TICK.as_nanos().max(1);
         (self.limits.timeout.as_nanos().div_ceil(tick)) as u64
@@ -294,6 +372,7 @@ impl PluginInner {
             },
             RawFailure::Wasm(e) => self.classify(&e, &stderr),
         };
+        self.stats.failure(&failure);
         // The caller gets the typed error; this record is for tracing the call path.
         tracing::debug!(
             plugin = &*self.ctx.name,

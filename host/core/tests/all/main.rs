@@ -1,3 +1,4 @@
 //! Integration tests for robodev-core, gathered into one test binary.
 
 mod proto_contract;
+mod wit_contract;

@@ -22,20 +22,21 @@ impl Backend for Adapter {
         r: RequestApprovalRequest,
     ) -> Result<RequestApprovalResponse, Error> {
         let ticket = r.ticket.map(ticket_in);
-        let answer = invoke!(self.0, Approval, |g, s| g.call_request_approval(
-            s,
-            &r.question,
-            ticket.as_ref(),
-            &r.task_run_id,
-            &r.options
-        ))?;
+        let answer = invoke!(self.0, Approval, "request-approval", |g, s| g
+            .call_request_approval(
+                s,
+                &r.question,
+                ticket.as_ref(),
+                &r.task_run_id,
+                &r.options
+            ))?;
         self.0.answer(answer, |request_id| {
             Ok(RequestApprovalResponse { request_id })
         })
     }
 
     async fn cancel_pending(&self, r: CancelPendingRequest) -> Result<Empty, Error> {
-        let answer = invoke!(self.0, Approval, |g, s| g
+        let answer = invoke!(self.0, Approval, "cancel-pending", |g, s| g
             .call_cancel_pending(s, &r.task_run_id))?;
         self.0.answer(answer, empty)
     }

@@ -56,11 +56,8 @@ impl Backend for Adapter {
             timeout_seconds: c.timeout_seconds,
             env: c.env.into_iter().collect(),
         });
-        let answer = invoke!(self.0, Engine, |g, s| g.call_build_execution_spec(
-            s,
-            task.as_ref(),
-            config.as_ref()
-        ))?;
+        let answer = invoke!(self.0, Engine, "build-execution-spec", |g, s| g
+            .call_build_execution_spec(s, task.as_ref(), config.as_ref()))?;
         self.0.answer(answer, |spec| {
             Ok(BuildExecutionSpecResponse {
                 spec: Some(ExecutionSpec {
@@ -87,7 +84,8 @@ impl Backend for Adapter {
 
     async fn build_prompt(&self, r: BuildPromptRequest) -> Result<BuildPromptResponse, Error> {
         let task = r.task.map(task_in);
-        let answer = invoke!(self.0, Engine, |g, s| g.call_build_prompt(s, task.as_ref()))?;
+        let answer = invoke!(self.0, Engine, "build-prompt", |g, s| g
+            .call_build_prompt(s, task.as_ref()))?;
         self.0
             .answer(answer, |prompt| Ok(BuildPromptResponse { prompt }))
     }

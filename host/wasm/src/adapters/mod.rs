@@ -54,28 +54,36 @@ impl Exports {
     }
 }
 
-/// Calls one export on a checked-out store under the plugin's limits:
-/// `invoke!(plugin, Variant, |guest, store| guest.call_x(store, args))` evaluates to
-/// `Result<R, Error>` where `R` is what the export returns.
+/// Calls one export on a checked-out store under the plugin's limits, inside the call's
+/// tracing span: `invoke!(plugin, Variant, "method", |guest, store| guest.call_x(store, args))`
+/// evaluates to `Result<R, Error>` where `R` is what the export returns.
 macro_rules! invoke {
-    ($plugin:expr, $variant:ident, |$guest:ident, $store:ident| $call:expr) => {{
+    ($plugin:expr, $variant:ident, $method:literal, |$guest:ident, $store:ident| $call:expr) => {{
         let plugin: &$crate::plugin::PluginInner = &$plugin;
-        let mut slot = plugin.checkout().await?;
-        let result = match &plugin.exports {
-            $crate::adapters::Exports::$variant(indices) => {
-                match indices.load(&mut slot.store, &slot.instance) {
-                    Ok($guest) => {
-                        let $store = &mut slot.store;
-                        plugin.deadline($call).await
+        let span = plugin.span($method);
+        tracing::Instrument::instrument(
+            async {
+                plugin.stats.call();
+                let mut slot = plugin.checkout().await?;
+                let result = match &plugin.exports {
+                    $crate::adapters::Exports::$variant(indices) => {
+                        match indices.load(&mut slot.store, &slot.instance) {
+                            Ok($guest) => {
+                                let $store = &mut slot.store;
+                                plugin.deadline($call).await
+                            }
+                            Err(e) => Err($crate::plugin::RawFailure::Wasm(e)),
+                        }
                     }
-                    Err(e) => Err($crate::plugin::RawFailure::Wasm(e)),
-                }
-            }
-            _ => Err($crate::plugin::RawFailure::Wasm(wasmtime::format_err!(
-                "the plugin's exports do not match its interface"
-            ))),
-        };
-        plugin.finish(slot, result)
+                    _ => Err($crate::plugin::RawFailure::Wasm(wasmtime::format_err!(
+                        "the plugin's exports do not match its interface"
+                    ))),
+                };
+                plugin.finish(slot, result)
+            },
+            span,
+        )
+        .await
     }};
 }
 pub(crate) use invoke;
@@ -83,13 +91,16 @@ pub(crate) use invoke;
 /// Calls the plugin's `handshake`.
 pub(crate) async fn handshake(plugin: &PluginInner) -> Result<PluginInfo, Error> {
     let info = match plugin.exports {
-        Exports::Ticketing(_) => invoke!(plugin, Ticketing, |g, s| g.call_handshake(s))?,
-        Exports::Notifications(_) => invoke!(plugin, Notifications, |g, s| g.call_handshake(s))?,
-        Exports::Approval(_) => invoke!(plugin, Approval, |g, s| g.call_handshake(s))?,
-        Exports::Secrets(_) => invoke!(plugin, Secrets, |g, s| g.call_handshake(s))?,
-        Exports::Scm(_) => invoke!(plugin, Scm, |g, s| g.call_handshake(s))?,
-        Exports::Review(_) => invoke!(plugin, Review, |g, s| g.call_handshake(s))?,
-        Exports::Engine(_) => invoke!(plugin, Engine, |g, s| g.call_handshake(s))?,
+        Exports::Ticketing(_) => {
+            invoke!(plugin, Ticketing, "handshake", |g, s| g.call_handshake(s))?
+        }
+        Exports::Notifications(_) => invoke!(plugin, Notifications, "handshake", |g, s| g
+            .call_handshake(s))?,
+        Exports::Approval(_) => invoke!(plugin, Approval, "handshake", |g, s| g.call_handshake(s))?,
+        Exports::Secrets(_) => invoke!(plugin, Secrets, "handshake", |g, s| g.call_handshake(s))?,
+        Exports::Scm(_) => invoke!(plugin, Scm, "handshake", |g, s| g.call_handshake(s))?,
+        Exports::Review(_) => invoke!(plugin, Review, "handshake", |g, s| g.call_handshake(s))?,
+        Exports::Engine(_) => invoke!(plugin, Engine, "handshake", |g, s| g.call_handshake(s))?,
     };
     Ok(PluginInfo {
         name: info.name,
@@ -121,16 +132,23 @@ impl PluginInner {
         convert: impl FnOnce(T) -> Result<U, String>,
     ) -> Result<U, Error> {
         match answer {
-            Ok(v) => convert(v).map_err(|detail| Error::Failed {
-                plugin: self.ctx.name.to_string(),
-                interface: self.ctx.interface,
-                failure: Failure::InvalidOutput { detail },
+            Ok(v) => convert(v).map_err(|detail| {
+                let failure = Failure::InvalidOutput { detail };
+                self.stats.failure(&failure);
+                Error::Failed {
+                    plugin: self.ctx.name.to_string(),
+                    interface: self.ctx.interface,
+                    failure,
+                }
             }),
-            Err(e) => Err(Error::Plugin {
-                plugin: self.ctx.name.to_string(),
-                interface: self.ctx.interface,
-                error: plugin_error(e),
-            }),
+            Err(e) => {
+                self.stats.domain_error();
+                Err(Error::Plugin {
+                    plugin: self.ctx.name.to_string(),
+                    interface: self.ctx.interface,
+                    error: plugin_error(e),
+                })
+            }
         }
     }
 

@@ -19,7 +19,7 @@ impl Backend for Adapter {
 
     async fn notify(&self, r: NotifyRequest) -> Result<Empty, Error> {
         let ticket = r.ticket.map(ticket_in);
-        let answer = invoke!(self.0, Notifications, |g, s| g.call_notify(
+        let answer = invoke!(self.0, Notifications, "notify", |g, s| g.call_notify(
             s,
             &r.message,
             ticket.as_ref()
@@ -29,24 +29,16 @@ impl Backend for Adapter {
 
     async fn notify_start(&self, r: NotifyStartRequest) -> Result<Empty, Error> {
         let ticket = r.ticket.map(ticket_in);
-        let answer = invoke!(self.0, Notifications, |g, s| g.call_notify_start(
-            s,
-            ticket.as_ref(),
-            &r.task_run_id,
-            &r.engine
-        ))?;
+        let answer = invoke!(self.0, Notifications, "notify-start", |g, s| g
+            .call_notify_start(s, ticket.as_ref(), &r.task_run_id, &r.engine))?;
         self.0.answer(answer, empty)
     }
 
     async fn notify_complete(&self, r: NotifyCompleteRequest) -> Result<Empty, Error> {
         let ticket = r.ticket.map(ticket_in);
         let result = r.result.map(task_result_in);
-        let answer = invoke!(self.0, Notifications, |g, s| g.call_notify_complete(
-            s,
-            ticket.as_ref(),
-            &r.task_run_id,
-            result.as_ref()
-        ))?;
+        let answer = invoke!(self.0, Notifications, "notify-complete", |g, s| g
+            .call_notify_complete(s, ticket.as_ref(), &r.task_run_id, result.as_ref()))?;
         self.0.answer(answer, empty)
     }
 }

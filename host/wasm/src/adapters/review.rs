@@ -62,7 +62,7 @@ impl Backend for Adapter {
     async fn review_diff(&self, r: ReviewDiffRequest) -> Result<ReviewDiffResponse, Error> {
         let ticket = r.ticket.map(ticket_in);
         let result = r.result.map(task_result_in);
-        let answer = invoke!(self.0, Review, |g, s| g.call_review_diff(
+        let answer = invoke!(self.0, Review, "review-diff", |g, s| g.call_review_diff(
             s,
             &r.task_run_id,
             ticket.as_ref(),
@@ -83,7 +83,7 @@ impl Backend for Adapter {
         &self,
         r: GetGateResultRequest,
     ) -> Result<GetGateResultResponse, Error> {
-        let answer = invoke!(self.0, Review, |g, s| g
+        let answer = invoke!(self.0, Review, "get-gate-result", |g, s| g
             .call_get_gate_result(s, &r.review_id))?;
         self.0.answer(answer, |g| {
             Ok(GetGateResultResponse {

@@ -47,7 +47,7 @@ impl Backend for Adapter {
     }
 
     async fn create_branch(&self, r: CreateBranchRequest) -> Result<CreateBranchResponse, Error> {
-        let answer = invoke!(self.0, Scm, |g, s| g.call_create_branch(
+        let answer = invoke!(self.0, Scm, "create-branch", |g, s| g.call_create_branch(
             s,
             &r.repo_url,
             &r.branch_name,
@@ -61,16 +61,17 @@ impl Backend for Adapter {
         &self,
         r: CreatePullRequestRequest,
     ) -> Result<CreatePullRequestResponse, Error> {
-        let answer = invoke!(self.0, Scm, |g, s| g.call_create_pull_request(
-            s,
-            &r.repo_url,
-            &r.title,
-            &r.body,
-            &r.head_branch,
-            &r.base_branch,
-            &r.labels,
-            r.draft
-        ))?;
+        let answer = invoke!(self.0, Scm, "create-pull-request", |g, s| g
+            .call_create_pull_request(
+                s,
+                &r.repo_url,
+                &r.title,
+                &r.body,
+                &r.head_branch,
+                &r.base_branch,
+                &r.labels,
+                r.draft
+            ))?;
         self.0.answer(answer, |pr| {
             Ok(CreatePullRequestResponse {
                 pull_request_url: pr.pull_request_url,
@@ -83,11 +84,8 @@ impl Backend for Adapter {
         &self,
         r: GetPullRequestStatusRequest,
     ) -> Result<GetPullRequestStatusResponse, Error> {
-        let answer = invoke!(self.0, Scm, |g, s| g.call_get_pull_request_status(
-            s,
-            &r.repo_url,
-            &r.pull_request_id
-        ))?;
+        let answer = invoke!(self.0, Scm, "get-pull-request-status", |g, s| g
+            .call_get_pull_request_status(s, &r.repo_url, &r.pull_request_id))?;
         self.0.answer(answer, |st| {
             Ok(GetPullRequestStatusResponse {
                 state: state(st.state),
@@ -103,7 +101,7 @@ impl Backend for Adapter {
         &self,
         r: ListReviewCommentsRequest,
     ) -> Result<ListReviewCommentsResponse, Error> {
-        let answer = invoke!(self.0, Scm, |g, s| g
+        let answer = invoke!(self.0, Scm, "list-review-comments", |g, s| g
             .call_list_review_comments(s, &r.pr_url))?;
         self.0.answer(answer, |comments| {
             Ok(ListReviewCommentsResponse {
@@ -124,17 +122,13 @@ impl Backend for Adapter {
     }
 
     async fn reply_to_comment(&self, r: ReplyToCommentRequest) -> Result<Empty, Error> {
-        let answer = invoke!(self.0, Scm, |g, s| g.call_reply_to_comment(
-            s,
-            &r.pr_url,
-            &r.comment_id,
-            &r.body
-        ))?;
+        let answer = invoke!(self.0, Scm, "reply-to-comment", |g, s| g
+            .call_reply_to_comment(s, &r.pr_url, &r.comment_id, &r.body))?;
         self.0.answer(answer, empty)
     }
 
     async fn resolve_thread(&self, r: ResolveThreadRequest) -> Result<Empty, Error> {
-        let answer = invoke!(self.0, Scm, |g, s| g.call_resolve_thread(
+        let answer = invoke!(self.0, Scm, "resolve-thread", |g, s| g.call_resolve_thread(
             s,
             &r.pr_url,
             &r.thread_id
@@ -143,7 +137,7 @@ impl Backend for Adapter {
     }
 
     async fn get_diff(&self, r: GetDiffRequest) -> Result<GetDiffResponse, Error> {
-        let answer = invoke!(self.0, Scm, |g, s| g.call_get_diff(
+        let answer = invoke!(self.0, Scm, "get-diff", |g, s| g.call_get_diff(
             s,
             &r.repo_url,
             &r.base_branch,

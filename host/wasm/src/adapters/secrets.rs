@@ -19,13 +19,15 @@ impl Backend for Adapter {
     }
 
     async fn get_secret(&self, r: GetSecretRequest) -> Result<GetSecretResponse, Error> {
-        let answer = invoke!(self.0, Secrets, |g, s| g.call_get_secret(s, &r.key))?;
+        let answer = invoke!(self.0, Secrets, "get-secret", |g, s| g
+            .call_get_secret(s, &r.key))?;
         self.0
             .answer(answer, |value| Ok(GetSecretResponse { value }))
     }
 
     async fn get_secrets(&self, r: GetSecretsRequest) -> Result<GetSecretsResponse, Error> {
-        let answer = invoke!(self.0, Secrets, |g, s| g.call_get_secrets(s, &r.keys))?;
+        let answer = invoke!(self.0, Secrets, "get-secrets", |g, s| g
+            .call_get_secrets(s, &r.keys))?;
         self.0.answer(answer, |pairs| {
             Ok(GetSecretsResponse {
                 secrets: pairs.into_iter().collect(),
@@ -42,7 +44,8 @@ impl Backend for Adapter {
                 secret_key: s.secret_key,
             })
             .collect();
-        let answer = invoke!(self.0, Secrets, |g, s| g.call_build_env_vars(s, &refs))?;
+        let answer = invoke!(self.0, Secrets, "build-env-vars", |g, s| g
+            .call_build_env_vars(s, &refs))?;
         self.0.answer(answer, |vars| {
             Ok(BuildEnvVarsResponse {
                 env_vars: vars

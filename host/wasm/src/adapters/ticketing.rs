@@ -21,11 +21,8 @@ impl Backend for Adapter {
         &self,
         r: PollReadyTicketsRequest,
     ) -> Result<PollReadyTicketsResponse, Error> {
-        let answer = invoke!(self.0, Ticketing, |g, s| g.call_poll_ready_tickets(
-            s,
-            &r.labels,
-            r.max_results
-        ))?;
+        let answer = invoke!(self.0, Ticketing, "poll-ready-tickets", |g, s| g
+            .call_poll_ready_tickets(s, &r.labels, r.max_results))?;
         self.0.answer(answer, |tickets| {
             Ok(PollReadyTicketsResponse {
                 tickets: tickets
@@ -37,23 +34,20 @@ impl Backend for Adapter {
     }
 
     async fn mark_in_progress(&self, r: MarkInProgressRequest) -> Result<Empty, Error> {
-        let answer = invoke!(self.0, Ticketing, |g, s| g
+        let answer = invoke!(self.0, Ticketing, "mark-in-progress", |g, s| g
             .call_mark_in_progress(s, &r.ticket_id))?;
         self.0.answer(answer, empty)
     }
 
     async fn mark_complete(&self, r: MarkCompleteRequest) -> Result<Empty, Error> {
         let result = r.result.map(task_result_in);
-        let answer = invoke!(self.0, Ticketing, |g, s| g.call_mark_complete(
-            s,
-            &r.ticket_id,
-            result.as_ref()
-        ))?;
+        let answer = invoke!(self.0, Ticketing, "mark-complete", |g, s| g
+            .call_mark_complete(s, &r.ticket_id, result.as_ref()))?;
         self.0.answer(answer, empty)
     }
 
     async fn mark_failed(&self, r: MarkFailedRequest) -> Result<Empty, Error> {
-        let answer = invoke!(self.0, Ticketing, |g, s| g.call_mark_failed(
+        let answer = invoke!(self.0, Ticketing, "mark-failed", |g, s| g.call_mark_failed(
             s,
             &r.ticket_id,
             &r.reason
@@ -62,7 +56,7 @@ impl Backend for Adapter {
     }
 
     async fn add_comment(&self, r: AddCommentRequest) -> Result<Empty, Error> {
-        let answer = invoke!(self.0, Ticketing, |g, s| g.call_add_comment(
+        let answer = invoke!(self.0, Ticketing, "add-comment", |g, s| g.call_add_comment(
             s,
             &r.ticket_id,
             &r.comment

@@ -97,6 +97,21 @@ async fn each_failure_then_a_good_call(warm: usize) {
     let f = failure(notify(&b, "trap").await);
     assert!(matches!(f, Failure::Trap { .. }), "{f:?}");
     notify(&b, "hello").await.expect("good call after the trap");
+
+    // Every limit hit is counted under its own label (metrics read these).
+    let stats = plugin.stats();
+    assert_eq!(
+        stats.failures,
+        vec![
+            ("deadline_exceeded", 1),
+            ("memory_limit", 1),
+            ("stack_overflow", 1),
+            ("panicked", 1),
+            ("trap", 1)
+        ]
+    );
+    assert_eq!(stats.calls, 12, "handshake + 11 notify calls");
+    assert_eq!(stats.domain_errors, 0);
 }
 
 #[tokio::test]
@@ -149,4 +164,31 @@ async fn concurrent_calls_on_one_plugin() {
     for c in calls {
         c.await.unwrap().unwrap();
     }
+}
+
+#[tokio::test]
+async fn on_demand_allocation_enforces_the_same_limits() {
+    let rt = robodev_wasm::Runtime::new(robodev_wasm::RuntimeConfig {
+        allocation: robodev_wasm::Allocation::OnDemand,
+        ..Default::default()
+    })
+    .unwrap();
+    assert!(!rt.pooling());
+    assert!(
+        crate::runtime().pooling(),
+        "the default runtime pools on this machine"
+    );
+    let limits = Limits::default().with_memory_mb(16);
+    let plugin = rt
+        .load(&crate::support::guest("chaos"), chaos_options(limits, 0))
+        .await
+        .unwrap();
+    let b = plugin.backend();
+    assert_eq!(
+        failure(notify(&b, "bomb").await),
+        Failure::MemoryLimit {
+            limit_bytes: 16 * 1024 * 1024
+        }
+    );
+    notify(&b, "hello").await.unwrap();
 }

@@ -135,3 +135,64 @@ async fn kv_state_survives_a_restart() {
     assert!(t.poll_ready_tickets(poll).await.unwrap().tickets.is_empty());
     assert!(dir.path().join("tix.kv").exists());
 }
+
+#[tokio::test]
+async fn no_ambient_environment_or_arguments() {
+    // The host process has plenty of environment; the guest must see none of it.
+    assert!(std::env::vars().next().is_some());
+    let plugin = load(
+        "chaos",
+        options("chaos", Interface::Notifications, Grants::default()),
+    )
+    .await;
+    notify(&plugin.backend(), "env")
+        .await
+        .expect("empty environment");
+}
+
+#[tokio::test]
+async fn files_only_through_read_only_grants() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hello.txt"), "hi there").unwrap();
+    let host_file = dir.path().join("hello.txt").display().to_string();
+
+    // No grant: the guest sees no filesystem at all, not even by host path.
+    let bare = load(
+        "chaos",
+        options("chaos", Interface::Notifications, Grants::default()),
+    )
+    .await;
+    let b = bare.backend();
+    let r = notify(&b, &format!("read:{host_file}=hi there")).await;
+    assert!(
+        matches!(code(r), ErrorCode::NotFound | ErrorCode::PermissionDenied),
+        "an ungranted host path is unreadable"
+    );
+
+    // Granted read-only at /data: reads work, writes are refused.
+    let grants = Grants {
+        preopens: vec![robodev_wasm::Preopen {
+            host: dir.path().to_owned(),
+            guest: "/data".into(),
+        }],
+        ..Default::default()
+    };
+    let plugin = load("chaos", options("chaos", Interface::Notifications, grants)).await;
+    let b = plugin.backend();
+    notify(&b, "read:/data/hello.txt=hi there")
+        .await
+        .expect("granted directory is readable");
+    assert_eq!(
+        code(notify(&b, "write:/data/new.txt").await),
+        ErrorCode::PermissionDenied
+    );
+    assert!(!dir.path().join("new.txt").exists(), "nothing was written");
+    assert_eq!(
+        code(notify(&b, "write:/data/hello.txt").await),
+        ErrorCode::PermissionDenied
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("hello.txt")).unwrap(),
+        "hi there"
+    );
+}
