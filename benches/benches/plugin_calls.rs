@@ -76,6 +76,17 @@ fn small_call(c: &mut Criterion) {
             )),
         ),
         (
+            "wasm_warm_no_host_call",
+            notif(load(
+                &tokio,
+                &runtime,
+                "chaos",
+                Interface::Notifications,
+                BTreeMap::new(),
+                1,
+            )),
+        ),
+        (
             "wasm_warm",
             notif(load(
                 &tokio,
@@ -89,7 +100,9 @@ fn small_call(c: &mut Criterion) {
     ];
     for (name, b) in backends {
         group.bench_function(name, |bench| {
-            bench.iter(|| tokio.block_on(b.notify(notify_request())).expect("notify"))
+            bench
+                .to_async(&tokio)
+                .iter(|| async { b.notify(notify_request()).await.expect("notify") })
         });
     }
     group.finish();
@@ -237,7 +250,9 @@ fn loading(c: &mut Criterion) {
         0,
     );
     c.bench_function("instantiate_fresh_store", |bench| {
-        bench.iter(|| tokio.block_on(plugin.probe()).expect("instantiate"))
+        bench
+            .to_async(&tokio)
+            .iter(|| async { plugin.probe().await.expect("instantiate") })
     });
 }
 

@@ -23,6 +23,9 @@ use crate::state::{PluginContext, StoreState};
 pub(crate) struct Slot {
     pub(crate) store: Store<StoreState>,
     pub(crate) instance: Instance,
+    /// The instance's typed exports, once loaded (kept with a warm slot so a warm call does
+    /// not look up and type-check the exports again).
+    pub(crate) guest: Option<adapters::Guests>,
 }
 
 /// Why a call did not produce a value, before classification.
@@ -306,7 +309,11 @@ impl PluginInner {
         self.arm(&mut store);
         let instantiated = self.deadline(self.pre.instantiate_async(&mut store)).await;
         match instantiated {
-            Ok(instance) => Ok(Slot { store, instance }),
+            Ok(instance) => Ok(Slot {
+                store,
+                instance,
+                guest: None,
+            }),
             Err(raw) => Err(self.fail(&mut store, raw)),
         }
     }

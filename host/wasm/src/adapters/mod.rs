@@ -54,6 +54,17 @@ impl Exports {
     }
 }
 
+/// The loaded typed exports of one instance.
+pub(crate) enum Guests {
+    Ticketing(guest::ticketing::backend::Guest),
+    Notifications(guest::notifications::channel::Guest),
+    Approval(guest::approval::backend::Guest),
+    Secrets(guest::secrets::backend::Guest),
+    Scm(guest::scm::backend::Guest),
+    Review(guest::review::backend::Guest),
+    Engine(guest::engine::engine::Guest),
+}
+
 /// Calls one export on a checked-out store under the plugin's limits, inside the call's
 /// tracing span: `invoke!(plugin, Variant, "method", |guest, store| guest.call_x(store, args))`
 /// evaluates to `Result<R, Error>` where `R` is what the export returns.
@@ -65,19 +76,26 @@ macro_rules! invoke {
             async {
                 plugin.stats.call();
                 let mut slot = plugin.checkout().await?;
-                let result = match &plugin.exports {
-                    $crate::adapters::Exports::$variant(indices) => {
-                        match indices.load(&mut slot.store, &slot.instance) {
-                            Ok($guest) => {
-                                let $store = &mut slot.store;
-                                plugin.deadline($call).await
-                            }
-                            Err(e) => Err($crate::plugin::RawFailure::Wasm(e)),
-                        }
-                    }
+                let loaded = match (slot.guest.take(), &plugin.exports) {
+                    (Some($crate::adapters::Guests::$variant(g)), _) => Ok(g),
+                    (_, $crate::adapters::Exports::$variant(indices)) => indices
+                        .load(&mut slot.store, &slot.instance)
+                        .map_err($crate::plugin::RawFailure::Wasm),
                     _ => Err($crate::plugin::RawFailure::Wasm(wasmtime::format_err!(
                         "the plugin's exports do not match its interface"
                     ))),
+                };
+                let result = match loaded {
+                    Ok($guest) => {
+                        let result = {
+                            let $guest = &$guest;
+                            let $store = &mut slot.store;
+                            plugin.deadline($call).await
+                        };
+                        slot.guest = Some($crate::adapters::Guests::$variant($guest));
+                        result
+                    }
+                    Err(e) => Err(e),
                 };
                 plugin.finish(slot, result)
             },

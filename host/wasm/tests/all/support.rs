@@ -8,9 +8,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-/// The repository root.
+/// The repository root: the nearest ancestor of the crate holding `scripts/build-guests`.
 pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .find(|dir| dir.join("scripts/build-guests").exists())
+        .expect("the crate lives inside the robodev repository")
+        .to_owned()
 }
 
 /// Builds every guest (once) and returns the directory holding the `.wasm` files.
