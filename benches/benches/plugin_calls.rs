@@ -29,16 +29,28 @@ fn load(
     config: BTreeMap<String, String>,
     warm: usize,
 ) -> WasmPlugin {
+    let grants = Grants {
+        config,
+        ..Default::default()
+    };
+    load_with(tokio, runtime, guest, interface, grants, warm)
+}
+
+fn load_with(
+    tokio: &tokio::runtime::Runtime,
+    runtime: &Runtime,
+    guest: &str,
+    interface: Interface,
+    grants: Grants,
+    warm: usize,
+) -> WasmPlugin {
     tokio
         .block_on(runtime.load(
             &support::guest(guest),
             PluginOptions {
                 name: guest.into(),
                 expected: Some(interface),
-                grants: Grants {
-                    config,
-                    ..Default::default()
-                },
+                grants,
                 warm_instances: warm,
                 ..Default::default()
             },
@@ -122,23 +134,21 @@ fn large_calls(c: &mut Criterion) {
     // The guest seeds its synthetic tickets into kv on first use: give it a temporary store.
     let kv = tempfile::tempdir().expect("tempdir");
     let tix_kv = |warm| {
-        let plugin = tokio
-            .block_on(runtime.load(
-                &support::guest("ticketing_kv"),
-                PluginOptions {
-                    name: "ticketing_kv".into(),
-                    expected: Some(Interface::Ticketing),
-                    grants: Grants {
-                        config: gen100.clone(),
-                        kv_dir: Some(kv.path().to_owned()),
-                        ..Default::default()
-                    },
-                    warm_instances: warm,
-                    ..Default::default()
-                },
-            ))
-            .expect("load");
-        match plugin.backend() {
+        let grants = Grants {
+            config: gen100.clone(),
+            kv_dir: Some(kv.path().to_owned()),
+            ..Default::default()
+        };
+        match load_with(
+            &tokio,
+            &runtime,
+            "ticketing_kv",
+            Interface::Ticketing,
+            grants,
+            warm,
+        )
+        .backend()
+        {
             AnyBackend::Ticketing(t) => t,
             other => panic!("{other:?}"),
         }
@@ -267,8 +277,10 @@ fn deadline(c: &mut Criterion) {
             PluginOptions {
                 name: "chaos".into(),
                 expected: Some(Interface::Notifications),
+                // Fuel out of the way: the deadline alone must stop the loop.
                 limits: Limits {
                     timeout: Duration::from_millis(100),
+                    fuel: u64::MAX,
                     ..Limits::default()
                 },
                 ..Default::default()
@@ -288,13 +300,16 @@ fn deadline(c: &mut Criterion) {
                     ticket: None,
                 }));
                 total += start.elapsed();
-                assert!(matches!(
-                    r,
-                    Err(robodev_core::Error::Failed {
-                        failure: robodev_core::Failure::DeadlineExceeded { .. },
-                        ..
-                    })
-                ));
+                assert!(
+                    matches!(
+                        r,
+                        Err(robodev_core::Error::Failed {
+                            failure: robodev_core::Failure::DeadlineExceeded { .. },
+                            ..
+                        })
+                    ),
+                    "{r:?}"
+                );
             }
             total
         })

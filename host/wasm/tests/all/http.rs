@@ -2,12 +2,12 @@
 
 use std::sync::{Arc, Mutex};
 
-use robodev_core::{AnyBackend, Error, ErrorCode, Interface, notifications};
+use robodev_core::{ErrorCode, Interface};
 use robodev_wasm::Grants;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use crate::{config, load, options};
+use crate::{config, domain_code, load, notify, options};
 
 /// A minimal HTTP/1.1 server on 127.0.0.1:0 that records each request's first line and body
 /// and answers `status`.
@@ -60,28 +60,6 @@ async fn server(status: u16) -> (String, Arc<Mutex<Vec<(String, String)>>>) {
     (format!("127.0.0.1:{}", addr.port()), seen)
 }
 
-async fn notify(b: &AnyBackend, message: &str) -> Result<(), Error> {
-    let AnyBackend::Notifications(n) = b else {
-        panic!()
-    };
-    n.notify(notifications::NotifyRequest {
-        message: message.into(),
-        ticket: Some(robodev_core::Ticket {
-            id: "T-1".into(),
-            ..Default::default()
-        }),
-    })
-    .await
-    .map(|_| ())
-}
-
-fn code(r: Result<(), Error>) -> ErrorCode {
-    match r {
-        Err(Error::Plugin { error, .. }) => error.code,
-        other => panic!("expected a domain error, got {other:?}"),
-    }
-}
-
 #[tokio::test]
 async fn webhook_reaches_an_allowed_host() {
     let (addr, seen) = server(200).await;
@@ -121,7 +99,7 @@ async fn a_host_not_on_the_list_is_denied_and_nothing_is_sent() {
     .await;
     let b = plugin.backend();
     let r = notify(&b, "deployed").await;
-    assert_eq!(code(r), ErrorCode::PermissionDenied);
+    assert_eq!(domain_code(r), ErrorCode::PermissionDenied);
     assert!(
         seen.lock().unwrap().is_empty(),
         "the request must not leave the host"
@@ -146,7 +124,7 @@ async fn no_grant_means_no_http_at_all() {
     .await;
     let b = plugin.backend();
     assert_eq!(
-        code(notify(&b, &format!("http:http://{addr}/")).await),
+        domain_code(notify(&b, &format!("http:http://{addr}/")).await),
         ErrorCode::PermissionDenied
     );
     assert!(seen.lock().unwrap().is_empty());
@@ -167,7 +145,7 @@ async fn upstream_errors_are_domain_errors() {
     )
     .await;
     assert_eq!(
-        code(notify(&plugin.backend(), "x").await),
+        domain_code(notify(&plugin.backend(), "x").await),
         ErrorCode::Unavailable
     );
 }

@@ -6,14 +6,7 @@ use robodev_core::{
 use robodev_wasm::Grants;
 use serde_json::json;
 
-use crate::{config, load, options};
-
-fn domain_code(err: &robodev_core::Error) -> ErrorCode {
-    match err {
-        robodev_core::Error::Plugin { error, .. } => error.code,
-        other => panic!("expected a domain error, got {other}"),
-    }
-}
+use crate::{config, domain_code, load, options};
 
 const TICKETS: &str = r#"[
   {"id":"A-1","title":"one","labels":["robodev"]},
@@ -80,7 +73,7 @@ async fn ticketing_lifecycle_through_the_trait() {
         })
         .await
         .unwrap_err();
-    assert_eq!(domain_code(&err), ErrorCode::NotFound);
+    assert_eq!(domain_code::<()>(Err(err.clone())), ErrorCode::NotFound);
     let err = t
         .mark_failed(ticketing::MarkFailedRequest {
             ticket_id: "A-3".into(),
@@ -88,7 +81,7 @@ async fn ticketing_lifecycle_through_the_trait() {
         })
         .await
         .unwrap_err();
-    assert_eq!(domain_code(&err), ErrorCode::FailedPrecondition);
+    assert_eq!(domain_code::<()>(Err(err.clone())), ErrorCode::FailedPrecondition);
     t.mark_complete(ticketing::MarkCompleteRequest {
         ticket_id: "A-1".into(),
         result: Some(robodev_core::TaskResult {
@@ -180,7 +173,7 @@ async fn approval_requests_and_cancellation() {
         "run-7-2"
     );
     let err = a.request_approval(req("")).await.unwrap_err();
-    assert_eq!(domain_code(&err), ErrorCode::InvalidArgument);
+    assert_eq!(domain_code::<()>(Err(err.clone())), ErrorCode::InvalidArgument);
     a.cancel_pending(approval::CancelPendingRequest {
         task_run_id: "run-7".into(),
     })
@@ -192,7 +185,7 @@ async fn approval_requests_and_cancellation() {
         })
         .await
         .unwrap_err();
-    assert_eq!(domain_code(&err), ErrorCode::NotFound);
+    assert_eq!(domain_code::<()>(Err(err.clone())), ErrorCode::NotFound);
 }
 
 #[tokio::test]
@@ -230,7 +223,7 @@ async fn secrets_from_granted_config() {
         })
         .await
         .unwrap_err();
-    assert_eq!(domain_code(&err), ErrorCode::NotFound);
+    assert_eq!(domain_code::<()>(Err(err.clone())), ErrorCode::NotFound);
     assert!(err.to_string().contains("missing"), "{err}");
     let env = s
         .build_env_vars(secrets::BuildEnvVarsRequest {
@@ -291,7 +284,7 @@ async fn scm_branches_pull_requests_and_comments() {
         })
         .await
         .unwrap_err();
-    assert_eq!(domain_code(&err), ErrorCode::AlreadyExists);
+    assert_eq!(domain_code::<()>(Err(err.clone())), ErrorCode::AlreadyExists);
     let pr = s
         .create_pull_request(scm::CreatePullRequestRequest {
             repo_url: repo.into(),
@@ -338,7 +331,7 @@ async fn scm_branches_pull_requests_and_comments() {
         })
         .await
         .unwrap_err();
-    assert_eq!(domain_code(&err), ErrorCode::NotFound);
+    assert_eq!(domain_code::<()>(Err(err.clone())), ErrorCode::NotFound);
     let diff = s
         .get_diff(scm::GetDiffRequest {
             repo_url: repo.into(),
@@ -460,5 +453,5 @@ async fn engine_builds_spec_and_prompt() {
         .build_execution_spec(engine::BuildExecutionSpecRequest::default())
         .await
         .unwrap_err();
-    assert_eq!(domain_code(&err), ErrorCode::InvalidArgument);
+    assert_eq!(domain_code::<()>(Err(err.clone())), ErrorCode::InvalidArgument);
 }

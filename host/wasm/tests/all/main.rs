@@ -12,7 +12,7 @@ mod toolchains;
 
 use std::sync::OnceLock;
 
-use robodev_core::Interface;
+use robodev_core::{AnyBackend, Error, ErrorCode, Interface, Ticket, notifications};
 use robodev_wasm::{Grants, PluginOptions, Runtime, RuntimeConfig, WasmPlugin};
 
 /// One runtime for the whole test binary, as in the host (no compile cache: tests of the
@@ -47,4 +47,28 @@ pub fn config(pairs: &[(&str, &str)]) -> std::collections::BTreeMap<String, Stri
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
+}
+
+/// Sends `message` (with a ticket T-1) to a notifications plugin.
+pub async fn notify(b: &AnyBackend, message: &str) -> Result<(), Error> {
+    let AnyBackend::Notifications(n) = b else {
+        panic!("not a notifications plugin: {b:?}")
+    };
+    n.notify(notifications::NotifyRequest {
+        message: message.into(),
+        ticket: Some(Ticket {
+            id: "T-1".into(),
+            ..Default::default()
+        }),
+    })
+    .await
+    .map(|_| ())
+}
+
+/// The code of a domain error; panics on anything else.
+pub fn domain_code<T: std::fmt::Debug>(r: Result<T, Error>) -> ErrorCode {
+    match r {
+        Err(Error::Plugin { error, .. }) => error.code,
+        other => panic!("expected a domain error, got {other:?}"),
+    }
 }

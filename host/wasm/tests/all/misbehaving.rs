@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use robodev_core::{AnyBackend, Error, Failure, Interface, Outcome, notifications};
+use robodev_core::{Error, Failure, Interface, Outcome};
 use robodev_wasm::{Grants, Limits, PluginOptions};
 
-use crate::{load, options};
+use crate::{load, notify, options};
 
 fn chaos_options(limits: Limits, warm: usize) -> PluginOptions {
     PluginOptions {
@@ -14,18 +14,6 @@ fn chaos_options(limits: Limits, warm: usize) -> PluginOptions {
         warm_instances: warm,
         ..options("chaos", Interface::Notifications, Grants::default())
     }
-}
-
-async fn notify(b: &AnyBackend, message: &str) -> Result<(), Error> {
-    let AnyBackend::Notifications(n) = b else {
-        panic!("chaos is a notifications plugin")
-    };
-    n.notify(notifications::NotifyRequest {
-        message: message.into(),
-        ticket: None,
-    })
-    .await
-    .map(|_| ())
 }
 
 fn failure(r: Result<(), Error>) -> Failure {

@@ -3,29 +3,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use robodev_core::{AnyBackend, Error, ErrorCode, Interface, notifications, ticketing};
+use robodev_core::{AnyBackend, ErrorCode, Interface, ticketing};
 use robodev_wasm::{Grants, StaticSecrets};
 
-use crate::{config, load, options};
-
-async fn notify(b: &AnyBackend, message: &str) -> Result<(), Error> {
-    let AnyBackend::Notifications(n) = b else {
-        panic!()
-    };
-    n.notify(notifications::NotifyRequest {
-        message: message.into(),
-        ticket: None,
-    })
-    .await
-    .map(|_| ())
-}
-
-fn code(r: Result<(), Error>) -> ErrorCode {
-    match r {
-        Err(Error::Plugin { error, .. }) => error.code,
-        other => panic!("expected a domain error, got {other:?}"),
-    }
-}
+use crate::{config, domain_code, load, notify, options};
 
 #[tokio::test]
 async fn secrets_only_as_granted() {
@@ -45,10 +26,13 @@ async fn secrets_only_as_granted() {
     let b = plugin.backend();
     notify(&b, "secret:token").await.expect("granted secret");
     assert_eq!(
-        code(notify(&b, "secret:other").await),
+        domain_code(notify(&b, "secret:other").await),
         ErrorCode::PermissionDenied
     );
-    assert_eq!(code(notify(&b, "secret:gone").await), ErrorCode::NotFound);
+    assert_eq!(
+        domain_code(notify(&b, "secret:gone").await),
+        ErrorCode::NotFound
+    );
 
     let bare = load(
         "chaos",
@@ -56,7 +40,7 @@ async fn secrets_only_as_granted() {
     )
     .await;
     assert_eq!(
-        code(notify(&bare.backend(), "secret:token").await),
+        domain_code(notify(&bare.backend(), "secret:token").await),
         ErrorCode::PermissionDenied
     );
 }
@@ -69,7 +53,7 @@ async fn kv_is_denied_unless_granted() {
     )
     .await;
     assert_eq!(
-        code(notify(&plugin.backend(), "kv").await),
+        domain_code(notify(&plugin.backend(), "kv").await),
         ErrorCode::PermissionDenied
     );
     let dir = tempfile::tempdir().unwrap();
@@ -165,7 +149,10 @@ async fn files_only_through_read_only_grants() {
     let b = bare.backend();
     let r = notify(&b, &format!("read:{host_file}=hi there")).await;
     assert!(
-        matches!(code(r), ErrorCode::NotFound | ErrorCode::PermissionDenied),
+        matches!(
+            domain_code(r),
+            ErrorCode::NotFound | ErrorCode::PermissionDenied
+        ),
         "an ungranted host path is unreadable"
     );
 
@@ -183,12 +170,12 @@ async fn files_only_through_read_only_grants() {
         .await
         .expect("granted directory is readable");
     assert_eq!(
-        code(notify(&b, "write:/data/new.txt").await),
+        domain_code(notify(&b, "write:/data/new.txt").await),
         ErrorCode::PermissionDenied
     );
     assert!(!dir.path().join("new.txt").exists(), "nothing was written");
     assert_eq!(
-        code(notify(&b, "write:/data/hello.txt").await),
+        domain_code(notify(&b, "write:/data/hello.txt").await),
         ErrorCode::PermissionDenied
     );
     assert_eq!(
