@@ -128,8 +128,21 @@ fn start_ticker(engine: &Engine) {
     let spawned = std::thread::Builder::new()
         .name("robodev-epoch".into())
         .spawn(move || {
+            // Tick on an absolute schedule: `sleep` overshoots by tens of microseconds, and
+            // a relative sleep would let a 100 ms deadline stretch to 110 ms and more. A late
+            // tick is followed at once by the next one, so the epoch tracks wall time.
+            let mut start = Instant::now();
+            let mut ticks: u32 = 0;
             loop {
-                std::thread::sleep(EPOCH_TICK);
+                ticks += 1;
+                let due = start + EPOCH_TICK * ticks;
+                if ticks == 1_000_000 {
+                    // Re-anchor the schedule now and then so the tick count never overflows.
+                    (start, ticks) = (due, 0);
+                }
+                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
                 match weak.upgrade() {
                     Some(engine) => engine.increment_epoch(),
                     None => break,

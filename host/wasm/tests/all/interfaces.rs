@@ -81,7 +81,10 @@ async fn ticketing_lifecycle_through_the_trait() {
         })
         .await
         .unwrap_err();
-    assert_eq!(domain_code::<()>(Err(err.clone())), ErrorCode::FailedPrecondition);
+    assert_eq!(
+        domain_code::<()>(Err(err.clone())),
+        ErrorCode::FailedPrecondition
+    );
     t.mark_complete(ticketing::MarkCompleteRequest {
         ticket_id: "A-1".into(),
         result: Some(robodev_core::TaskResult {
@@ -173,7 +176,10 @@ async fn approval_requests_and_cancellation() {
         "run-7-2"
     );
     let err = a.request_approval(req("")).await.unwrap_err();
-    assert_eq!(domain_code::<()>(Err(err.clone())), ErrorCode::InvalidArgument);
+    assert_eq!(
+        domain_code::<()>(Err(err.clone())),
+        ErrorCode::InvalidArgument
+    );
     a.cancel_pending(approval::CancelPendingRequest {
         task_run_id: "run-7".into(),
     })
@@ -284,7 +290,10 @@ async fn scm_branches_pull_requests_and_comments() {
         })
         .await
         .unwrap_err();
-    assert_eq!(domain_code::<()>(Err(err.clone())), ErrorCode::AlreadyExists);
+    assert_eq!(
+        domain_code::<()>(Err(err.clone())),
+        ErrorCode::AlreadyExists
+    );
     let pr = s
         .create_pull_request(scm::CreatePullRequestRequest {
             repo_url: repo.into(),
@@ -453,5 +462,8 @@ async fn engine_builds_spec_and_prompt() {
         .build_execution_spec(engine::BuildExecutionSpecRequest::default())
         .await
         .unwrap_err();
-    assert_eq!(domain_code::<()>(Err(err.clone())), ErrorCode::InvalidArgument);
+    assert_eq!(
+        domain_code::<()>(Err(err.clone())),
+        ErrorCode::InvalidArgument
+    );
 }
