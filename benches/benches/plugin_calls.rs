@@ -110,13 +110,24 @@ fn small_call(c: &mut Criterion) {
             )),
         ),
     ];
-    for (name, b) in backends {
-        group.bench_function(name, |bench| {
+    for (name, b) in &backends {
+        group.bench_function(*name, |bench| {
             bench
                 .to_async(&tokio)
                 .iter(|| async { b.notify(notify_request()).await.expect("notify") })
         });
     }
+    // The floor: the smallest request (an empty message, no ticket: nothing to copy into the
+    // guest but one empty string) to a warm instance that makes no host call.
+    let (_, chaos) = &backends[2];
+    group.bench_function("wasm_warm_empty_request", |bench| {
+        bench.to_async(&tokio).iter(|| async {
+            chaos
+                .notify(notifications::NotifyRequest::default())
+                .await
+                .expect("notify")
+        })
+    });
     group.finish();
 }
 
