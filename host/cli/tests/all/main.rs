@@ -1,6 +1,12 @@
 //! Integration tests of the `robodev` binary: what a user sees (stdout, stderr, exit codes)
 //! when calling real guest components.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests fail loudly on the first unexpected value"
+)]
+
 #[path = "../../../wasm/tests/all/support.rs"]
 mod support;
 

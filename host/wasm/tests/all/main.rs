@@ -1,5 +1,11 @@
 //! Integration tests of robodev-wasm against real guest components built from `guests/`.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests fail loudly on the first unexpected value"
+)]
+
 mod support;
 
 mod cache;
