@@ -204,54 +204,27 @@ fn domain_errors_exit_1() {
 #[test]
 fn refusals_exit_4_and_name_the_reason() {
     let dir = tempfile::tempdir().unwrap();
-    let out = robodev(
-        dir.path(),
-        &["plugin", "call", &guest("bad_import"), "notify"],
-    );
-    assert_eq!(code(&out), 4, "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("acme:backdoor/shell@1.0.0"),
-        "{}",
-        stderr(&out)
-    );
-
-    let out = robodev(
-        dir.path(),
-        &["plugin", "call", &guest("scm_v1"), "create-branch"],
-    );
-    assert_eq!(code(&out), 4, "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("interface version 1 is not supported"),
-        "{}",
-        stderr(&out)
-    );
-
-    let out = robodev(
-        dir.path(),
-        &[
-            "plugin",
-            "call",
-            &guest("chaos"),
-            "notify",
-            "--type",
-            "ticketing",
-        ],
-    );
-    assert_eq!(code(&out), 4, "{}", stderr(&out));
-    assert!(stderr(&out).contains("implements notifications, but was configured as ticketing"));
-
     let module = dir.path().join("core.wasm");
     std::fs::write(&module, b"\0asm\x01\0\0\0").unwrap();
-    let out = robodev(
-        dir.path(),
-        &["plugin", "call", module.to_str().unwrap(), "notify"],
-    );
-    assert_eq!(code(&out), 4);
-    assert!(
-        stderr(&out).contains("core WebAssembly module"),
-        "{}",
-        stderr(&out)
-    );
+    let module = module.display().to_string();
+    let (bad_import, scm_v1, chaos) = (guest("bad_import"), guest("scm_v1"), guest("chaos"));
+    let cases: [(&[&str], &str); 4] = [
+        (&[&bad_import, "notify"], "acme:backdoor/shell@1.0.0"),
+        (
+            &[&scm_v1, "create-branch"],
+            "interface version 1 is not supported",
+        ),
+        (
+            &[&chaos, "notify", "--type", "ticketing"],
+            "implements notifications, but was configured as ticketing",
+        ),
+        (&[&module, "notify"], "core WebAssembly module"),
+    ];
+    for (args, text) in cases {
+        let out = robodev(dir.path(), &[&["plugin", "call"], args].concat());
+        assert_eq!(code(&out), 4, "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(text), "{args:?}: {}", stderr(&out));
+    }
 }
 
 #[test]
