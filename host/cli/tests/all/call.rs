@@ -76,7 +76,16 @@ fn every_example_guest_answers() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("secrets.yaml");
     std::fs::write(&cfg, "config:\n  secret.api: k-123\n").unwrap();
-    let cases: [(&str, &str, &str, Option<&str>, serde_json::Value); 5] = [
+    let kv = dir.path().join("kv.yaml");
+    std::fs::write(&kv, "kv: true\n").unwrap();
+    let cases: [(&str, &str, &str, Option<&str>, serde_json::Value); 6] = [
+        (
+            "approval_kv",
+            "RequestApproval",
+            r#"{"question":"Merge?","taskRunId":"run-1","options":["yes","no"]}"#,
+            Some(kv.to_str().unwrap()),
+            json!({"requestId":"run-1-1"}),
+        ),
         (
             "notify_webhook",
             "notify",
