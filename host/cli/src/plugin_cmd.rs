@@ -1,4 +1,5 @@
-//! `robodev plugin inspect|call`.
+//! `robodev plugin inspect|call`. SOURCE is a `.wasm` component (run in the sandboxed Wasm
+//! runtime) or an executable (a go-plugin gRPC subprocess plugin).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -7,7 +8,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use robodev_core::{Interface, Outcome};
+use robodev_core::{AnyBackend, Interface, Outcome};
+use robodev_grpc::{SubprocessConfig, SubprocessPlugin};
 use robodev_wasm::{
     EnvSecrets, Grants, Limits, PluginOptions, Preopen, Runtime, RuntimeConfig, WasmPlugin,
 };
@@ -19,13 +21,19 @@ use crate::plugin_config::RawPluginConfig;
 pub enum PluginCommand {
     /// Show what a plugin is: interface, version, name, imports, capabilities, digest, size.
     Inspect {
-        /// A `.wasm` component file.
+        /// A `.wasm` component file, or a plugin executable (go-plugin gRPC).
         source: PathBuf,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// For an executable: the interface it serves [default: found by asking each
+        /// service's Handshake].
+        #[arg(long = "type", value_name = "INTERFACE")]
+        interface: Option<Interface>,
         #[command(flatten)]
         host: HostArgs,
+        #[command(flatten)]
+        process: ProcessArgs,
     },
     /// Call one method of a plugin with proto3 JSON input; prints the JSON response.
     Call(CallArgs),
@@ -45,9 +53,69 @@ pub struct HostArgs {
     data_dir: Option<PathBuf>,
 }
 
+/// How a subprocess plugin (an executable SOURCE) is run.
+#[derive(Debug, Args)]
+pub struct ProcessArgs {
+    /// An argument for the plugin executable (repeatable).
+    #[arg(long = "arg", value_name = "ARG", allow_hyphen_values = true)]
+    args: Vec<String>,
+    /// An environment variable for the plugin executable, KEY=VALUE (repeatable).
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
+    env: Vec<(String, String)>,
+    /// Do not use go-plugin's AutoMTLS for the connection (it is on by default).
+    #[arg(long)]
+    no_mtls: bool,
+    /// How long the executable has to print its handshake line and answer, in milliseconds
+    /// [default: 30000].
+    #[arg(long, value_name = "MS")]
+    start_timeout_ms: Option<u64>,
+}
+
+fn parse_env(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("{text:?} is not KEY=VALUE")),
+    }
+}
+
+/// Whether SOURCE is a WebAssembly file (by its magic number, or its `.wasm` name when it
+/// cannot be read); anything else is run as a subprocess plugin.
+fn is_wasm(source: &Path) -> bool {
+    let mut magic = [0u8; 4];
+    match std::fs::File::open(source).and_then(|mut f| f.read_exact(&mut magic)) {
+        Ok(()) => &magic == b"\0asm",
+        Err(_) => source.extension().is_some_and(|e| e == "wasm"),
+    }
+}
+
+impl ProcessArgs {
+    fn config(
+        &self,
+        name: String,
+        source: &Path,
+        interface: Option<Interface>,
+        call_timeout_ms: Option<u64>,
+    ) -> SubprocessConfig {
+        let mut config = SubprocessConfig::new(name, source);
+        config.args = self.args.clone();
+        config.env = self.env.clone();
+        config.interface = interface;
+        config.auto_mtls = !self.no_mtls;
+        if let Some(ms) = self.start_timeout_ms {
+            config.start_timeout = Duration::from_millis(ms);
+        }
+        if let Some(ms) = call_timeout_ms {
+            config.call_timeout = Duration::from_millis(ms);
+        }
+        // A one-shot command does not restart a crashed plugin.
+        config.restart.max_restarts = 0;
+        config
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct CallArgs {
-    /// A `.wasm` component file.
+    /// A `.wasm` component file, or a plugin executable (go-plugin gRPC).
     source: PathBuf,
     /// The method: WIT name (`poll-ready-tickets`) or RPC name (`PollReadyTickets`).
     method: String,
@@ -66,7 +134,8 @@ pub struct CallArgs {
     /// Fuel per call [default: 1000000000].
     #[arg(long)]
     fuel: Option<u64>,
-    /// Deadline per call in milliseconds [default: 5000].
+    /// Deadline per call in milliseconds [default: 5000 for components, 30000 for
+    /// executables].
     #[arg(long)]
     timeout_ms: Option<u64>,
     /// Memory cap per linear memory in MiB [default: 256].
@@ -77,6 +146,8 @@ pub struct CallArgs {
     json: bool,
     #[command(flatten)]
     host: HostArgs,
+    #[command(flatten)]
+    process: ProcessArgs,
 }
 
 fn default_dir(env: &str, fallback: &str, leaf: &str) -> PathBuf {
@@ -141,9 +212,104 @@ fn usage(err: anyhow::Error, json: bool) -> u8 {
 
 pub async fn run(command: PluginCommand) -> u8 {
     match command {
-        PluginCommand::Inspect { source, json, host } => inspect(&source, json, &host).await,
+        PluginCommand::Inspect {
+            source,
+            json,
+            host,
+            interface,
+            process,
+        } => {
+            if is_wasm(&source) {
+                inspect(&source, json, &host).await
+            } else {
+                inspect_process(&source, json, interface, &process).await
+            }
+        }
+        PluginCommand::Call(args) if !is_wasm(&args.source) => call_process(args).await,
         PluginCommand::Call(args) => call(args).await,
     }
+}
+
+async fn inspect_process(
+    source: &Path,
+    json_out: bool,
+    interface: Option<Interface>,
+    process: &ProcessArgs,
+) -> u8 {
+    let name = plugin_name(source, None);
+    let started = std::time::Instant::now();
+    let plugin = match SubprocessPlugin::launch(process.config(name, source, interface, None)).await
+    {
+        Ok(p) => p,
+        Err(e) => return report(&e, json_out),
+    };
+    let ready = started.elapsed();
+    let info = plugin.info();
+    let interface = plugin.interface();
+    let (address, tls) = plugin.endpoint().unwrap_or_default();
+    if json_out {
+        let v = json!({
+            "source": source.display().to_string(),
+            "runtime": "subprocess",
+            "interface": interface.name(),
+            "interfaceVersion": interface.version(),
+            "service": interface.proto_service(),
+            "name": info.name,
+            "version": info.version,
+            "pid": plugin.pid(),
+            "address": address,
+            "autoMtls": tls,
+            "readyMs": ready.as_secs_f64() * 1000.0,
+        });
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    } else {
+        println!("source:            {}", source.display());
+        println!("runtime:           subprocess (go-plugin gRPC)");
+        println!(
+            "interface:         {interface} (interface version {})",
+            interface.version()
+        );
+        println!("service:           {}", interface.proto_service());
+        println!("plugin:            {} {}", info.name, info.version);
+        println!(
+            "address:           {address}{}",
+            if tls { " (AutoMTLS)" } else { "" }
+        );
+        println!(
+            "ready:             {:.1} ms after spawn",
+            ready.as_secs_f64() * 1000.0
+        );
+    }
+    plugin.shutdown().await;
+    0
+}
+
+async fn call_process(args: CallArgs) -> u8 {
+    let input = match read_input(&args.input) {
+        Ok(v) => v,
+        Err(e) => return usage(e, args.json),
+    };
+    let name = plugin_name(&args.source, args.name.as_deref());
+    let config = args
+        .process
+        .config(name.clone(), &args.source, args.interface, args.timeout_ms);
+    let plugin = match SubprocessPlugin::launch(config).await {
+        Ok(p) => p,
+        Err(e) => return report(&e, args.json),
+    };
+    let backend: AnyBackend = plugin.backend();
+    let code = match backend.call_json(&name, &args.method, input).await {
+        Ok(out) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&out).unwrap_or_else(|_| out.to_string())
+            );
+            0
+        }
+        Err(e) => report(&e, args.json),
+    };
+    plugin.shutdown().await;
+    code
 }
 
 async fn inspect(source: &Path, json_out: bool, host: &HostArgs) -> u8 {

@@ -186,6 +186,17 @@ pub enum Failure {
         /// The transport's error.
         detail: String,
     },
+    /// A subprocess plugin did not print its handshake line within the start timeout.
+    StartTimeout {
+        /// The start timeout.
+        limit: Duration,
+    },
+    /// The plugin is not serving: it is being restarted after a crash, or it crashed more often
+    /// than its restart policy allows.
+    Unavailable {
+        /// Why, and what happens next.
+        detail: String,
+    },
 }
 
 impl Failure {
@@ -201,6 +212,8 @@ impl Failure {
             Failure::InvalidOutput { .. } => "invalid_output",
             Failure::Crashed { .. } => "crashed",
             Failure::Transport { .. } => "transport",
+            Failure::StartTimeout { .. } => "start_timeout",
+            Failure::Unavailable { .. } => "unavailable",
         }
     }
 }
@@ -225,6 +238,12 @@ impl fmt::Display for Failure {
             Failure::InvalidOutput { detail } => write!(f, "returned invalid output: {detail}"),
             Failure::Crashed { detail } => write!(f, "crashed: {detail}"),
             Failure::Transport { detail } => write!(f, "transport failed: {detail}"),
+            Failure::StartTimeout { limit } => write!(
+                f,
+                "printed no handshake line within its start timeout of {} ms",
+                limit.as_millis()
+            ),
+            Failure::Unavailable { detail } => write!(f, "is unavailable: {detail}"),
         }
     }
 }
@@ -298,6 +317,14 @@ pub enum Refusal {
         /// The interface the component exports.
         found: Interface,
     },
+    /// A subprocess plugin does not serve the service it was configured for (its `Handshake`
+    /// RPC is unimplemented).
+    NotServing {
+        /// The gRPC service, e.g. `robodev.v1.TicketingBackend`.
+        service: String,
+    },
+    /// A subprocess plugin broke the go-plugin handshake protocol.
+    Handshake(HandshakeProblem),
     /// The runtime could not compile or link the component.
     Invalid {
         /// The runtime's reason.
@@ -340,7 +367,70 @@ impl fmt::Display for Refusal {
             Refusal::WrongInterface { expected, found } => {
                 write!(f, "implements {found}, but was configured as {expected}")
             }
+            Refusal::NotServing { service } => write!(
+                f,
+                "does not serve {service} (its Handshake RPC is unimplemented)"
+            ),
+            Refusal::Handshake(problem) => write!(f, "{problem}"),
             Refusal::Invalid { detail } => write!(f, "invalid component: {detail}"),
+        }
+    }
+}
+
+/// How a subprocess plugin broke the go-plugin handshake (its first stdout line,
+/// `CORE|APP|NETWORK|ADDR|PROTOCOL|CERT`). None of these is retried: a restart cannot fix them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HandshakeProblem {
+    /// The plugin printed something else on stdout before its handshake line.
+    StdoutNoise {
+        /// The line it printed (truncated to 200 characters).
+        line: String,
+    },
+    /// The plugin speaks go-plugin's net/rpc protocol, which robodev does not host.
+    NetRpc,
+    /// The core protocol version (first field) is not 1.
+    CoreVersion {
+        /// What the plugin sent.
+        found: String,
+    },
+    /// The negotiated app protocol version (second field) is not one the host offered.
+    AppVersion {
+        /// What the plugin sent.
+        found: String,
+        /// What the host offered in `PLUGIN_PROTOCOL_VERSIONS`.
+        offered: u32,
+    },
+    /// The line is not a handshake line at all, or a field of it is invalid.
+    Malformed {
+        /// The line (truncated to 200 characters).
+        line: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+impl fmt::Display for HandshakeProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HandshakeProblem::StdoutNoise { line } => write!(
+                f,
+                "printed {line:?} on stdout before its handshake line (a go-plugin plugin must print nothing to stdout before the handshake)"
+            ),
+            HandshakeProblem::NetRpc => f.write_str(
+                "speaks go-plugin's net/rpc protocol; robodev hosts gRPC plugins only (serve it with GRPCServer)",
+            ),
+            HandshakeProblem::CoreVersion { found } => write!(
+                f,
+                "handshake has core protocol version {found:?}; this host speaks core version 1 (incompatible core API version)"
+            ),
+            HandshakeProblem::AppVersion { found, offered } => write!(
+                f,
+                "handshake has app protocol version {found:?}; this host offered {offered} (incompatible API version)"
+            ),
+            HandshakeProblem::Malformed { line, reason } => {
+                write!(f, "malformed handshake line {line:?}: {reason}")
+            }
         }
     }
 }

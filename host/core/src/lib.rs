@@ -34,6 +34,6 @@ pub mod ticketing;
 mod types;
 
 pub use dispatch::AnyBackend;
-pub use error::{Error, ErrorCode, Failure, Outcome, PluginError, Refusal};
+pub use error::{Error, ErrorCode, Failure, HandshakeProblem, Outcome, PluginError, Refusal};
 pub use interface::{Interface, Method, UnknownInterface};
 pub use types::{Empty, PluginInfo, TaskResult, Ticket, TokenUsage};

@@ -1,0 +1,356 @@
+// robodev-go-host: a plugin host built with the real hashicorp/go-plugin client (Debian's
+// 1.0.1). It launches any plugin that implements the shared ticketing behaviour of
+// examples/plugins/README.md (Go, Python or Rust), calls it, and prints what it got as JSON, so
+// that the interop tests can check a non-Go plugin against a real go-plugin host.
+//
+// Usage: robodev-go-host [-mtls] [-bench N] PLUGIN_PATH
+//
+// Default mode prints one JSON object on stdout:
+//
+//	{"handshake":{"interfaceVersion":1,"pluginName":"...","pluginVersion":"..."},
+//	 "tickets":["T-1","T-2"],"firstRaw":{...},"notFound":"no ticket nope"}
+//
+// -bench N prints one JSON object with the spawn-to-ready time and the median and mean
+// durations of N sequential small (MarkInProgress) and N large (PollReadyTickets "bulk") calls.
+//
+// Any unexpected result: a message on stderr and exit status 1 (2 for a usage error). The
+// plugin's logs are re-logged by go-plugin's hclog logger on stderr; its level is debug unless
+// ROBODEV_GO_HOST_LOG_LEVEL says otherwise (trace, debug, info, warn, error, off).
+//
+// Built by scripts/build-go-plugins in GOPATH mode, against stubs generated from proto/*.proto.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"sort"
+	"strings"
+	"time"
+
+	structpb "github.com/golang/protobuf/ptypes/struct"
+	hclog "github.com/hashicorp/go-hclog"
+	plugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/unitaryai/robodev/proto/v1"
+)
+
+// Handshake is RoboDev's go-plugin handshake: app protocol version 1, cookie ROBODEV_PLUGIN=robodev.
+var Handshake = plugin.HandshakeConfig{
+	ProtocolVersion:  1,
+	MagicCookieKey:   "ROBODEV_PLUGIN",
+	MagicCookieValue: "robodev",
+}
+
+const (
+	callTimeout  = 30 * time.Second
+	benchTimeout = 10 * time.Minute
+	bulkTickets  = 200
+)
+
+// ticketingPlugin is the go-plugin Plugin for the "ticketing" key. Only its client half is used.
+type ticketingPlugin struct {
+	plugin.NetRPCUnsupportedPlugin
+}
+
+func (p *ticketingPlugin) GRPCServer(broker *plugin.GRPCBroker, s *grpc.Server) error {
+	return errors.New("robodev-go-host only consumes ticketing plugins")
+}
+
+func (p *ticketingPlugin) GRPCClient(ctx context.Context, broker *plugin.GRPCBroker, c *grpc.ClientConn) (interface{}, error) {
+	return pb.NewTicketingBackendClient(c), nil
+}
+
+// client is the running plugin client, killed before every exit.
+var client *plugin.Client
+
+// fail reports an unexpected result, stops the plugin and exits with status 1.
+func fail(format string, args ...interface{}) {
+	fmt.Fprintf(os.Stderr, "robodev-go-host: "+format+"\n", args...)
+	if client != nil {
+		client.Kill()
+	}
+	os.Exit(1)
+}
+
+// ---- JSON output ---------------------------------------------------------------------------
+
+type handshakeOut struct {
+	InterfaceVersion int32  `json:"interfaceVersion"`
+	PluginName       string `json:"pluginName"`
+	PluginVersion    string `json:"pluginVersion"`
+}
+
+type defaultOut struct {
+	Handshake handshakeOut `json:"handshake"`
+	Tickets   []string     `json:"tickets"`
+	FirstRaw  interface{}  `json:"firstRaw"`
+	NotFound  string       `json:"notFound"`
+}
+
+type benchOut struct {
+	SmallMedianNs  int64 `json:"smallMedianNs"`
+	LargeMedianNs  int64 `json:"largeMedianNs"`
+	SmallMeanNs    int64 `json:"smallMeanNs"`
+	LargeMeanNs    int64 `json:"largeMeanNs"`
+	N              int   `json:"n"`
+	SpawnToReadyNs int64 `json:"spawnToReadyNs"`
+}
+
+// printJSON writes v as one line of JSON on stdout.
+func printJSON(v interface{}) {
+	line, err := json.Marshal(v)
+	if err != nil {
+		fail("encoding the output: %v", err)
+	}
+	fmt.Println(string(line))
+}
+
+// valueToJSON turns a protobuf Value into what encoding/json writes as the same JSON.
+func valueToJSON(v *structpb.Value) interface{} {
+	switch k := v.GetKind().(type) {
+	case nil, *structpb.Value_NullValue:
+		return nil
+	case *structpb.Value_NumberValue:
+		return k.NumberValue
+	case *structpb.Value_StringValue:
+		return k.StringValue
+	case *structpb.Value_BoolValue:
+		return k.BoolValue
+	case *structpb.Value_StructValue:
+		return structToJSON(k.StructValue)
+	case *structpb.Value_ListValue:
+		items := make([]interface{}, 0, len(k.ListValue.GetValues()))
+		for _, item := range k.ListValue.GetValues() {
+			items = append(items, valueToJSON(item))
+		}
+		return items
+	default:
+		fail("unknown google.protobuf.Value kind %T", k)
+		return nil
+	}
+}
+
+// structToJSON turns a protobuf Struct into a JSON object (null when unset).
+func structToJSON(s *structpb.Struct) interface{} {
+	if s == nil {
+		return nil
+	}
+	m := make(map[string]interface{}, len(s.GetFields()))
+	for k, v := range s.GetFields() {
+		m[k] = valueToJSON(v)
+	}
+	return m
+}
+
+// ---- the checks ------------------------------------------------------------------------------
+
+func withTimeout() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), callTimeout)
+}
+
+// runDefault makes the fixed sequence of calls and prints what came back.
+func runDefault(tb pb.TicketingBackendClient, hs *pb.HandshakeResponse) {
+	out := defaultOut{
+		Handshake: handshakeOut{
+			InterfaceVersion: hs.GetInterfaceVersion(),
+			PluginName:       hs.GetPluginName(),
+			PluginVersion:    hs.GetPluginVersion(),
+		},
+		Tickets: []string{},
+	}
+
+	ctx, cancel := withTimeout()
+	polled, err := tb.PollReadyTickets(ctx, &pb.PollReadyTicketsRequest{Labels: []string{"robodev"}})
+	cancel()
+	if err != nil {
+		fail("PollReadyTickets{labels: [robodev]} failed: %v", err)
+	}
+	for _, t := range polled.GetTickets() {
+		out.Tickets = append(out.Tickets, t.GetId())
+	}
+	if len(polled.GetTickets()) == 0 {
+		fail("PollReadyTickets{labels: [robodev]} returned no tickets")
+	}
+	out.FirstRaw = structToJSON(polled.GetTickets()[0].GetRaw())
+
+	ctx, cancel = withTimeout()
+	_, err = tb.MarkInProgress(ctx, &pb.MarkInProgressRequest{TicketId: "T-1"})
+	cancel()
+	if err != nil {
+		fail("MarkInProgress{ticket_id: T-1} failed: %v", err)
+	}
+
+	ctx, cancel = withTimeout()
+	_, err = tb.MarkInProgress(ctx, &pb.MarkInProgressRequest{TicketId: "nope"})
+	cancel()
+	if err == nil {
+		fail("MarkInProgress{ticket_id: nope} succeeded; expected a NOT_FOUND status")
+	}
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.NotFound {
+		fail("MarkInProgress{ticket_id: nope}: expected a NOT_FOUND status, got %v", err)
+	}
+	out.NotFound = st.Message()
+
+	printJSON(out)
+}
+
+// median of the durations (sorts them).
+func median(d []time.Duration) time.Duration {
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	n := len(d)
+	if n%2 == 1 {
+		return d[n/2]
+	}
+	return (d[n/2-1] + d[n/2]) / 2
+}
+
+func mean(d []time.Duration) time.Duration {
+	var sum time.Duration
+	for _, x := range d {
+		sum += x
+	}
+	return sum / time.Duration(len(d))
+}
+
+// runBench times n sequential small and n sequential large calls.
+func runBench(tb pb.TicketingBackendClient, n int, spawnToReady time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), benchTimeout)
+	defer cancel()
+	small := &pb.MarkInProgressRequest{TicketId: "T-1"}
+	large := &pb.PollReadyTicketsRequest{Labels: []string{"bulk"}}
+
+	callSmall := func() {
+		if _, err := tb.MarkInProgress(ctx, small); err != nil {
+			fail("MarkInProgress{ticket_id: T-1} failed: %v", err)
+		}
+	}
+	callLarge := func() {
+		resp, err := tb.PollReadyTickets(ctx, large)
+		if err != nil {
+			fail("PollReadyTickets{labels: [bulk]} failed: %v", err)
+		}
+		if got := len(resp.GetTickets()); got != bulkTickets {
+			fail("PollReadyTickets{labels: [bulk]} returned %d tickets, expected %d", got, bulkTickets)
+		}
+	}
+
+	// Warm up both paths once.
+	callSmall()
+	callLarge()
+
+	smallTimes := make([]time.Duration, n)
+	for i := range smallTimes {
+		start := time.Now()
+		callSmall()
+		smallTimes[i] = time.Since(start)
+	}
+	largeTimes := make([]time.Duration, n)
+	for i := range largeTimes {
+		start := time.Now()
+		callLarge()
+		largeTimes[i] = time.Since(start)
+	}
+
+	printJSON(benchOut{
+		SmallMeanNs:    mean(smallTimes).Nanoseconds(),
+		LargeMeanNs:    mean(largeTimes).Nanoseconds(),
+		SmallMedianNs:  median(smallTimes).Nanoseconds(),
+		LargeMedianNs:  median(largeTimes).Nanoseconds(),
+		N:              n,
+		SpawnToReadyNs: spawnToReady.Nanoseconds(),
+	})
+}
+
+func main() {
+	flag.Usage = func() {
+		fmt.Fprintf(os.Stderr, "usage: robodev-go-host [-mtls] [-bench N] PLUGIN_PATH\n")
+		flag.PrintDefaults()
+	}
+	mtls := flag.Bool("mtls", false, "use go-plugin's AutoMTLS and check that the connection is TLS")
+	bench := flag.Int("bench", 0, "time N small and N large sequential calls instead of the default checks")
+	flag.Parse()
+	if flag.NArg() != 1 || *bench < 0 {
+		flag.Usage()
+		os.Exit(2)
+	}
+	pluginPath := flag.Arg(0)
+
+	level := hclog.Debug
+	if name := os.Getenv("ROBODEV_GO_HOST_LOG_LEVEL"); name != "" {
+		if level = hclog.LevelFromString(strings.ToLower(name)); level == hclog.NoLevel {
+			fmt.Fprintf(os.Stderr, "robodev-go-host: unknown ROBODEV_GO_HOST_LOG_LEVEL %q\n", name)
+			os.Exit(2)
+		}
+	}
+	logger := hclog.New(&hclog.LoggerOptions{
+		Name:   "robodev-go-host",
+		Level:  level,
+		Output: os.Stderr,
+	})
+
+	start := time.Now()
+	client = plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  Handshake,
+		Plugins:          map[string]plugin.Plugin{"ticketing": &ticketingPlugin{}},
+		Cmd:              exec.Command(pluginPath),
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		AutoMTLS:         *mtls,
+		Logger:           logger,
+	})
+	defer client.Kill()
+
+	rpcClient, err := client.Client()
+	if err != nil {
+		fail("starting the plugin %s: %v", pluginPath, err)
+	}
+	raw, err := rpcClient.Dispense("ticketing")
+	if err != nil {
+		fail("dispensing \"ticketing\": %v", err)
+	}
+	tb, ok := raw.(pb.TicketingBackendClient)
+	if !ok {
+		fail("dispensed %T, not a TicketingBackendClient", raw)
+	}
+
+	var p peer.Peer
+	ctx, cancel := withTimeout()
+	hs, err := tb.Handshake(ctx, &pb.HandshakeRequest{InterfaceVersion: 1}, grpc.Peer(&p))
+	cancel()
+	spawnToReady := time.Since(start)
+	if err != nil {
+		fail("Handshake{interface_version: 1} failed: %v", err)
+	}
+	if hs.GetInterfaceVersion() != 1 {
+		fail("Handshake: the plugin implements interface version %d, expected 1", hs.GetInterfaceVersion())
+	}
+	if *mtls {
+		info, isTLS := p.AuthInfo.(credentials.TLSInfo)
+		if !isTLS {
+			fail("-mtls: the connection to the plugin is not TLS (auth info %T)", p.AuthInfo)
+		}
+		if len(info.State.PeerCertificates) == 0 {
+			fail("-mtls: the plugin presented no certificate")
+		}
+		logger.Info("connected with mTLS", "tls_version", fmt.Sprintf("%#04x", info.State.Version),
+			"cipher_suite", tls.CipherSuiteName(info.State.CipherSuite),
+			"plugin_cert_subject", info.State.PeerCertificates[0].Subject.String())
+	}
+
+	if *bench > 0 {
+		runBench(tb, *bench, spawnToReady)
+	} else {
+		runDefault(tb, hs)
+	}
+}

@@ -1,0 +1,224 @@
+//! A running plugin's life: deadlines, crashes during calls, restarts with backoff, giving
+//! up, and shutdown.
+
+use std::time::Duration;
+
+use robodev_core::ticketing::{AddCommentRequest, MarkInProgressRequest};
+use robodev_core::{AnyBackend, Error, Failure};
+use robodev_grpc::{Health, SubprocessPlugin};
+
+use crate::support::{self, alive, eventually};
+
+fn ticketing(plugin: &SubprocessPlugin) -> std::sync::Arc<dyn robodev_core::ticketing::Backend> {
+    match plugin.backend() {
+        AnyBackend::Ticketing(b) => b,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn comment(text: &str) -> AddCommentRequest {
+    AddCommentRequest {
+        ticket_id: "T-1".into(),
+        comment: text.into(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_that_stops_answering_hits_the_call_deadline() {
+    let mut config = support::config("sleepy", &support::rust_plugin());
+    config.call_timeout = Duration::from_millis(300);
+    let plugin = SubprocessPlugin::launch(config).await.unwrap();
+    let backend = ticketing(&plugin);
+    let err = backend
+        .add_comment(comment("chaos:sleep"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.failure(),
+        Some(&Failure::DeadlineExceeded {
+            limit: Duration::from_millis(300)
+        })
+    );
+    // The plugin itself is fine: the next call works.
+    backend
+        .mark_in_progress(MarkInProgressRequest {
+            ticket_id: "T-1".into(),
+        })
+        .await
+        .unwrap();
+    plugin.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_during_a_call_is_typed_and_the_plugin_restarts() {
+    let plugin = SubprocessPlugin::launch(support::config("crashy", &support::rust_plugin()))
+        .await
+        .unwrap();
+    let backend = ticketing(&plugin);
+    let first_pid = plugin.pid().unwrap();
+    let err = backend
+        .add_comment(comment("chaos:exit"))
+        .await
+        .unwrap_err();
+    match &err {
+        Error::Failed {
+            failure: Failure::Crashed { detail },
+            ..
+        } => {
+            assert!(
+                detail.starts_with("exited with code 3 during AddComment"),
+                "{detail}"
+            );
+            assert!(
+                detail.contains("chaos: exiting with code 3 in the middle of AddComment"),
+                "{detail}"
+            );
+        }
+        other => panic!("expected a crash, got {other:?}"),
+    }
+    // Restarted in the background (backoff 50 ms in tests).
+    assert!(
+        eventually(Duration::from_secs(20), || plugin.health()
+            == Health::Serving
+            && plugin.pid() != Some(first_pid))
+        .await,
+        "not restarted: {:?}",
+        plugin.health()
+    );
+    assert_eq!(plugin.restarts(), 1);
+    assert!(!alive(first_pid));
+    backend
+        .mark_in_progress(MarkInProgressRequest {
+            ticket_id: "T-2".into(),
+        })
+        .await
+        .unwrap();
+
+    // A death by signal is reported as such.
+    let err = backend
+        .add_comment(comment("chaos:abort"))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("was killed by signal 6 (SIGABRT) during AddComment"),
+        "{err}"
+    );
+    plugin.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_max_restarts_the_plugin_is_permanently_unhealthy() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken");
+    let mut config = support::config("fragile", &support::rust_plugin());
+    config.env.push((
+        "ROBODEV_TEST_FAIL_START_FILE".into(),
+        broken.display().to_string(),
+    ));
+    let plugin = SubprocessPlugin::launch(config).await.unwrap();
+    let backend = ticketing(&plugin);
+    // From now on every start fails.
+    std::fs::write(&broken, "").unwrap();
+    let _ = backend
+        .add_comment(comment("chaos:exit"))
+        .await
+        .unwrap_err();
+    let unhealthy = eventually(Duration::from_secs(20), || {
+        matches!(plugin.health(), Health::Unhealthy { .. })
+    })
+    .await;
+    assert!(unhealthy, "{:?}", plugin.health());
+    let Health::Unhealthy { reason } = plugin.health() else {
+        unreachable!()
+    };
+    assert!(reason.starts_with("crashed after 2 restarts"), "{reason}");
+    assert!(
+        reason.contains("exited with code 7 before its handshake"),
+        "{reason}"
+    );
+    assert!(reason.contains("cannot start"), "{reason}");
+    assert_eq!(plugin.restarts(), 2);
+    let err = backend
+        .mark_in_progress(MarkInProgressRequest {
+            ticket_id: "T-1".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.label(), "unavailable");
+    assert!(err.to_string().contains("permanently unhealthy"), "{err}");
+    // It stays that way.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(matches!(plugin.health(), Health::Unhealthy { .. }));
+    plugin.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_during_a_restart_fail_fast_with_the_reason() {
+    let mut config = support::config("slowstart", &support::rust_plugin());
+    config.restart.backoff = vec![Duration::from_secs(3)];
+    let plugin = SubprocessPlugin::launch(config).await.unwrap();
+    let backend = ticketing(&plugin);
+    let _ = backend
+        .add_comment(comment("chaos:exit"))
+        .await
+        .unwrap_err();
+    assert!(
+        eventually(Duration::from_secs(2), || matches!(
+            plugin.health(),
+            Health::Restarting {
+                attempt: 1,
+                max: 2,
+                ..
+            }
+        ))
+        .await
+    );
+    let started = std::time::Instant::now();
+    let err = backend
+        .mark_in_progress(MarkInProgressRequest {
+            ticket_id: "T-1".into(),
+        })
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert!(
+        err.to_string()
+            .contains("it is restarting (restart 1 of 2)"),
+        "{err}"
+    );
+    plugin.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_handle_kills_the_process() {
+    let plugin = SubprocessPlugin::launch(support::config("dropped", &support::rust_plugin()))
+        .await
+        .unwrap();
+    let pid = plugin.pid().unwrap();
+    drop(plugin);
+    assert!(eventually(Duration::from_secs(5), || !alive(pid)).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_go_plugin_leaves_no_socket_behind() {
+    // go-plugin 1.0.1 ignores PLUGIN_UNIX_SOCKET_DIR and puts its socket in $TMPDIR; robodev
+    // removes it when the process dies without doing so itself.
+    let plugin = SubprocessPlugin::launch(support::config("go", &support::go_plugin()))
+        .await
+        .unwrap();
+    let (address, _) = plugin.endpoint().unwrap();
+    let socket = std::path::PathBuf::from(address.strip_prefix("unix ").unwrap());
+    assert!(socket.exists());
+    let pid = plugin.pid().unwrap();
+    std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(
+        eventually(Duration::from_secs(5), || !socket.exists()).await,
+        "{} left behind",
+        socket.display()
+    );
+    plugin.shutdown().await;
+}
