@@ -40,6 +40,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 
 PLUGIN_NAME = "python-ticketing"
 PLUGIN_VERSION = "1.0.0"
@@ -382,6 +383,9 @@ def main():
             return ticketing_pb2.MarkFailedResponse()
 
         def AddComment(self, request, context):
+            if request.comment == "chaos:sleep":
+                # A plugin that stops answering (the host's tests kill robodev meanwhile).
+                time.sleep(3600)
             self._known(request.ticket_id, context)
             return ticketing_pb2.AddCommentResponse()
 

@@ -12,6 +12,7 @@ mod support;
 
 mod call;
 mod inspect;
+mod subprocess;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -1,0 +1,442 @@
+//! `robodev plugin call|inspect` with executables: go-plugin gRPC plugins in Rust, Python and
+//! Go, and every start failure as the user sees it (message and exit code). Plus the promise
+//! that no plugin process outlives robodev, even when robodev is SIGKILLed.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::{code, json_out, robodev, stderr};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .find(|dir| dir.join("scripts/build-go-plugins").exists())
+        .unwrap()
+        .to_owned()
+}
+
+fn build_once(cell: &'static OnceLock<()>, script: &str) {
+    cell.get_or_init(|| {
+        let status = Command::new("bash")
+            .arg(repo().join("scripts").join(script))
+            .arg("--quiet")
+            .status()
+            .unwrap();
+        assert!(status.success(), "scripts/{script} failed");
+    });
+}
+
+/// The Rust example plugin of robodev-grpc (built by `cargo test --workspace`).
+fn rust_plugin() -> String {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .join("examples/ticketing_plugin");
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo test --workspace` or `cargo build -p robodev-grpc --examples`",
+        path.display()
+    );
+    path.display().to_string()
+}
+
+fn go_plugin() -> String {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    build_once(&BUILT, "build-go-plugins");
+    repo()
+        .join("target/interop/go/robodev-plugin-go-ticketing")
+        .display()
+        .to_string()
+}
+
+fn python_plugin() -> String {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    build_once(&BUILT, "build-python-plugins");
+    repo()
+        .join("target/interop/python/robodev-plugin-python-ticketing")
+        .display()
+        .to_string()
+}
+
+fn script(dir: &Path, name: &str, body: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn go_plugin_poll_prints_proto3_json() {
+    let dir = tempfile::tempdir().unwrap();
+    // The issue's acceptance command, verbatim apart from the path.
+    let out = robodev(
+        dir.path(),
+        &[
+            "plugin",
+            "call",
+            &go_plugin(),
+            "PollReadyTickets",
+            "--input",
+            "{}",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let v = json_out(&out);
+    let tickets = v["tickets"].as_array().unwrap();
+    assert_eq!(tickets.len(), 3);
+    assert_eq!(
+        tickets[0],
+        json!({
+            "id": "T-1",
+            "title": "Fix login bug",
+            "description": "Users cannot log in with SSO.",
+            "ticketType": "bug_fix",
+            "labels": ["robodev", "backend"],
+            "repoUrl": "https://git.example.com/acme/app.git",
+            "externalUrl": "https://tracker.example.com/T-1",
+            "raw": {"priority": "high", "points": 3, "nested": {"ok": true}, "tags": ["a", "b"], "none": null}
+        })
+    );
+    assert!(tickets[2].get("raw").is_none());
+}
+
+#[test]
+fn every_language_answers_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    for (plugin, name) in [
+        (rust_plugin(), "rust-ticketing"),
+        (python_plugin(), "python-ticketing"),
+        (go_plugin(), "go-ticketing"),
+    ] {
+        for extra in [&[][..], &["--no-mtls", "--type", "ticketing"][..]] {
+            let mut args = vec![
+                "plugin",
+                "call",
+                &plugin,
+                "poll-ready-tickets",
+                "--input",
+                r#"{"labels":["robodev"],"maxResults":1}"#,
+            ];
+            args.extend_from_slice(extra);
+            let out = robodev(dir.path(), &args);
+            assert_eq!(code(&out), 0, "{name} {extra:?}: {}", stderr(&out));
+            let ids: Vec<_> = json_out(&out)["tickets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["id"].clone())
+                .collect();
+            assert_eq!(ids, [json!("T-1")], "{name}");
+        }
+        let out = robodev(dir.path(), &["plugin", "call", &plugin, "Handshake"]);
+        assert_eq!(code(&out), 0, "{name}: {}", stderr(&out));
+        assert_eq!(json_out(&out), json!({"name": name, "version": "1.0.0"}));
+
+        let out = robodev(dir.path(), &["plugin", "inspect", &plugin, "--json"]);
+        assert_eq!(code(&out), 0, "{name}: {}", stderr(&out));
+        let v = json_out(&out);
+        assert_eq!(v["runtime"], "subprocess");
+        assert_eq!(v["interface"], "ticketing");
+        assert_eq!(v["interfaceVersion"], 1);
+        assert_eq!(v["service"], "robodev.v1.TicketingBackend");
+        assert_eq!(v["name"], name);
+        assert_eq!(v["autoMtls"], true);
+        assert!(v["address"].as_str().unwrap().starts_with("unix /"));
+    }
+}
+
+#[test]
+fn text_inspect_of_an_executable() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = robodev(
+        dir.path(),
+        &["plugin", "inspect", &rust_plugin(), "--no-mtls"],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("runtime:           subprocess (go-plugin gRPC)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("interface:         ticketing (interface version 1)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("plugin:            rust-ticketing 1.0.0"),
+        "{text}"
+    );
+    assert!(!text.contains("AutoMTLS"), "{text}");
+}
+
+#[test]
+fn plugin_logs_and_stdout_reach_robodevs_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = robodev(
+        dir.path(),
+        &[
+            "-v",
+            "plugin",
+            "call",
+            &rust_plugin(),
+            "PollReadyTickets",
+            "--name",
+            "tix",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let err = stderr(&out);
+    // The plugin's hclog line, re-logged at INFO under the plugin's configured name.
+    let line = err
+        .lines()
+        .find(|l| l.contains("polled tickets"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(
+        line.contains("INFO") && line.contains("plugin=\"tix\"") && line.contains("count=3"),
+        "{line}"
+    );
+
+    // stdout after the handshake goes through go-plugin's stdio stream.
+    let out = robodev(
+        dir.path(),
+        &[
+            "-v",
+            "plugin",
+            "call",
+            &rust_plugin(),
+            "AddComment",
+            "--input",
+            r#"{"ticketId":"T-1","comment":"chaos:stdout"}"#,
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("chaos stdout line 0"), "{err}");
+}
+
+#[test]
+fn each_start_failure_has_its_message_and_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let missing = d.join("robodev-plugin-missing").display().to_string();
+    let crash = script(d, "crash", "echo 'JIRA_URL is not set' >&2\nexit 7");
+    let noise = script(
+        d,
+        "noise",
+        &format!("echo 'hello world'\nexec {}", rust_plugin()),
+    );
+    let netrpc = script(
+        d,
+        "netrpc",
+        "echo '1|1|unix|/tmp/x.sock|netrpc'\nexec sleep 30",
+    );
+    let core = script(
+        d,
+        "core",
+        "echo '2|1|unix|/tmp/x.sock|grpc|'\nexec sleep 30",
+    );
+    let app = script(d, "app", "echo '1|5|unix|/tmp/x.sock|grpc|'\nexec sleep 30");
+    let slow = script(d, "slow", "exec sleep 30");
+    let python = python_plugin();
+    let rust = rust_plugin();
+    let cases: Vec<(Vec<&str>, i32, String)> = vec![
+        (
+            vec![&missing],
+            2,
+            format!("error: cannot load plugin \"robodev-plugin-missing\": plugin binary {missing} does not exist"),
+        ),
+        (
+            vec![&crash],
+            3,
+            "error: ticketing plugin \"crash\" crashed: exited with code 7 before its handshake; last stderr lines: JIRA_URL is not set".into(),
+        ),
+        (
+            vec![&noise],
+            4,
+            "error: refused to load plugin \"noise\": printed \"hello world\" on stdout before its handshake line (a go-plugin plugin must print nothing to stdout before the handshake)".into(),
+        ),
+        (
+            vec![&netrpc],
+            4,
+            "error: refused to load plugin \"netrpc\": speaks go-plugin's net/rpc protocol; robodev hosts gRPC plugins only (serve it with GRPCServer)".into(),
+        ),
+        (
+            vec![&core],
+            4,
+            "error: refused to load plugin \"core\": handshake has core protocol version \"2\"; this host speaks core version 1 (incompatible core API version)".into(),
+        ),
+        (
+            vec![&app],
+            4,
+            "error: refused to load plugin \"app\": handshake has app protocol version \"5\"; this host offered 1 (incompatible API version)".into(),
+        ),
+        (
+            vec![&slow, "--start-timeout-ms", "300"],
+            3,
+            "error: ticketing plugin \"slow\" printed no handshake line within its start timeout of 300 ms".into(),
+        ),
+        (
+            vec![&python, "--env", "ROBODEV_TEST_INTERFACE_VERSION=2", "--type", "ticketing"],
+            4,
+            "error: refused to load plugin \"robodev-plugin-python-ticketing\": interface version 2 does not match the host's version 1".into(),
+        ),
+        (
+            vec![&rust, "--type", "scm"],
+            4,
+            "error: refused to load plugin \"ticketing_plugin\": does not serve robodev.v1.SCMBackend (its Handshake RPC is unimplemented)".into(),
+        ),
+    ];
+    for (args, expected_code, expected) in cases {
+        let mut all = vec!["plugin", "call"];
+        all.push(args[0]);
+        all.push("Handshake");
+        all.extend_from_slice(&args[1..]);
+        let out = robodev(d, &all);
+        let err = stderr(&out);
+        assert_eq!(code(&out), expected_code, "{args:?}: {err}");
+        assert!(
+            err.lines().any(|l| l == expected),
+            "{args:?}: expected the line\n  {expected}\nin stderr:\n{err}"
+        );
+    }
+}
+
+#[test]
+fn call_errors_have_their_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let rust = rust_plugin();
+    let out = robodev(
+        dir.path(),
+        &[
+            "plugin",
+            "call",
+            &rust,
+            "MarkInProgress",
+            "--input",
+            r#"{"ticketId":"T-9"}"#,
+        ],
+    );
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("returned an error: not_found: no ticket T-9"),
+        "{}",
+        stderr(&out)
+    );
+    let out = robodev(
+        dir.path(),
+        &[
+            "plugin",
+            "call",
+            &rust,
+            "AddComment",
+            "--timeout-ms",
+            "300",
+            "--input",
+            r#"{"ticketId":"T-1","comment":"chaos:sleep"}"#,
+        ],
+    );
+    assert_eq!(code(&out), 3);
+    assert!(
+        stderr(&out)
+            .contains("ticketing plugin \"ticketing_plugin\" exceeded its deadline of 300 ms"),
+        "{}",
+        stderr(&out)
+    );
+    let out = robodev(
+        dir.path(),
+        &[
+            "plugin",
+            "call",
+            &rust,
+            "AddComment",
+            "--input",
+            r#"{"ticketId":"T-1","comment":"chaos:exit"}"#,
+            "--json",
+        ],
+    );
+    assert_eq!(code(&out), 3);
+    let v = json_out(&out);
+    assert_eq!(v["error"]["kind"], "crashed");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("exited with code 3 during AddComment"),
+        "{v}"
+    );
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .and_then(|(_, rest)| rest.trim_start().chars().next())
+        })
+        .is_some_and(|state| state != 'Z')
+}
+
+fn wait_for(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    check()
+}
+
+/// robodev is SIGKILLed in the middle of a call to each plugin: it cannot shut anything down,
+/// yet no plugin process is left (the kernel's parent-death signal kills them).
+#[test]
+fn no_plugin_survives_robodev_being_sigkilled() {
+    let dir = tempfile::tempdir().unwrap();
+    for plugin in [rust_plugin(), python_plugin(), go_plugin()] {
+        let pid_file = dir.path().join("plugin.pid");
+        let _ = std::fs::remove_file(&pid_file);
+        let mut robodev = Command::new(env!("CARGO_BIN_EXE_robodev"))
+            .args([
+                "plugin",
+                "call",
+                &plugin,
+                "AddComment",
+                "--input",
+                r#"{"ticketId":"T-1","comment":"chaos:sleep"}"#,
+                "--timeout-ms",
+                "600000",
+            ])
+            .env("ROBODEV_TEST_PID_FILE", &pid_file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid =
+            || -> Option<u32> { std::fs::read_to_string(&pid_file).ok()?.trim().parse().ok() };
+        assert!(
+            wait_for(Duration::from_secs(30), || pid().is_some()),
+            "{plugin}: no pid file"
+        );
+        let plugin_pid = pid().unwrap();
+        assert!(alive(plugin_pid));
+        // Let the call get in flight.
+        std::thread::sleep(Duration::from_millis(1500));
+        assert!(
+            robodev.try_wait().unwrap().is_none(),
+            "{plugin}: robodev ended early"
+        );
+        robodev.kill().unwrap(); // SIGKILL
+        robodev.wait().unwrap();
+        assert!(
+            wait_for(Duration::from_secs(5), || !alive(plugin_pid)),
+            "{plugin}: plugin process {plugin_pid} survived robodev's SIGKILL"
+        );
+    }
+}
