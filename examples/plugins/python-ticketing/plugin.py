@@ -457,6 +457,9 @@ def main():
     class Controller(grpc_controller_pb2_grpc.GRPCControllerServicer):
         def Shutdown(self, request, context):
             log("debug", "shutdown requested by the host")
+            if os.environ.get("ROBODEV_TEST_IGNORE_SHUTDOWN"):
+                # A plugin that answers Shutdown but never exits (the host must SIGKILL it).
+                return grpc_controller_pb2.Empty()
             # Stop from another thread so this reply still goes out: stop() lets calls in flight
             # finish within the grace period and cancels the streams still open after it.
             begin_shutdown(grace=0.5)

@@ -222,3 +222,34 @@ async fn a_killed_go_plugin_leaves_no_socket_behind() {
     );
     plugin.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_is_graceful_first_then_sigkill_after_the_grace() {
+    // A plugin that exits on Shutdown is gone quickly...
+    let plugin = SubprocessPlugin::launch(support::config("polite", &support::rust_plugin()))
+        .await
+        .unwrap();
+    let pid = plugin.pid().unwrap();
+    let started = std::time::Instant::now();
+    plugin.shutdown().await;
+    assert!(
+        started.elapsed() < robodev_grpc::SHUTDOWN_GRACE,
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(eventually(Duration::from_secs(2), || !alive(pid)).await);
+
+    // ...one that answers Shutdown and keeps running is SIGKILLed after the grace period.
+    let mut config = support::config("stubborn", &support::python_plugin());
+    config
+        .env
+        .push(("ROBODEV_TEST_IGNORE_SHUTDOWN".into(), "1".into()));
+    let plugin = SubprocessPlugin::launch(config).await.unwrap();
+    let pid = plugin.pid().unwrap();
+    let started = std::time::Instant::now();
+    plugin.shutdown().await;
+    let took = started.elapsed();
+    assert!(took >= robodev_grpc::SHUTDOWN_GRACE, "{took:?}");
+    assert!(took < robodev_grpc::SHUTDOWN_GRACE * 3, "{took:?}");
+    assert!(eventually(Duration::from_secs(2), || !alive(pid)).await);
+}
