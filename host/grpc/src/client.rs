@@ -41,6 +41,7 @@ use robodev_core::{AnyBackend, Error, Failure, Interface, PluginInfo, Refusal};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, BufReader};
 use tokio::sync::{oneshot, watch};
 use tonic::transport::{Channel, Endpoint, Uri};
+use tracing::Instrument;
 
 use crate::handshake::{self, Address};
 use crate::logs::{self, Tail};
@@ -400,8 +401,10 @@ impl Plugin {
             runtime = "subprocess",
             rpc
         );
-        let _enter = span.enter();
-        match tokio::time::timeout(limit, f(process.channel.clone())).await {
+        let answer = tokio::time::timeout(limit, f(process.channel.clone()))
+            .instrument(span)
+            .await;
+        match answer {
             Ok(Ok(response)) => Ok(response.into_inner()),
             Ok(Err(status)) => Err(self.status_error(&process, rpc, status).await),
             Err(_) => {

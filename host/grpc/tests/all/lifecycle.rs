@@ -253,3 +253,49 @@ async fn shutdown_is_graceful_first_then_sigkill_after_the_grace() {
     assert!(took < robodev_grpc::SHUTDOWN_GRACE * 3, "{took:?}");
     assert!(eventually(Duration::from_secs(2), || !alive(pid)).await);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_mismatch_on_restart_is_final_and_never_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let flag = dir.path().join("upgraded");
+    // The binary is replaced under robodev's feet by one implementing interface version 2.
+    let wrapper = support::script(
+        dir.path(),
+        "plugin",
+        &format!(
+            "if [ -f {flag} ]; then export ROBODEV_TEST_INTERFACE_VERSION=2; fi\nexec {python}",
+            flag = flag.display(),
+            python = support::python_plugin().display()
+        ),
+    );
+    let mut config = support::config("upgraded", &wrapper);
+    config.restart.max_restarts = 3;
+    let plugin = SubprocessPlugin::launch(config).await.unwrap();
+    std::fs::write(&flag, "").unwrap();
+    let pid = plugin.pid().unwrap();
+    std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(
+        eventually(Duration::from_secs(20), || matches!(
+            plugin.health(),
+            Health::Unhealthy { .. }
+        ))
+        .await,
+        "{:?}",
+        plugin.health()
+    );
+    let Health::Unhealthy { reason } = plugin.health() else {
+        unreachable!()
+    };
+    assert!(
+        reason.contains("refused on restart")
+            && reason.contains("interface version 2 does not match the host's version 1"),
+        "{reason}"
+    );
+    // One restart attempt, refused, and no more.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(plugin.restarts(), 1);
+    plugin.shutdown().await;
+}
