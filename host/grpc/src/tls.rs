@@ -3,8 +3,8 @@
 //! handshake line, and each side trusts exactly the other's one certificate.
 //!
 //! Standard WebPKI verification rejects these certificates (go-plugin marks them CA:TRUE), so
-//! the verifiers here pin the peer's exact DER and then check the handshake signature with the
-//! aws-lc-rs provider, which (unlike ring) handles the P-521 / SHA-512 certificates Go makes.
+//! the verifiers here pin the peer's exact DER and then check the handshake signature with
+//! aws-lc-rs's verifiers, which (unlike ring's) handle the P-521 / SHA-512 certificates Go makes.
 //! robodev's own certificates are P-256: Go accepts any curve, and Python's grpcio (BoringSSL)
 //! does not ask for P-521 client certificates.
 
@@ -71,9 +71,17 @@ impl Identity {
     }
 }
 
-/// The crypto provider for every AutoMTLS connection (aws-lc-rs: P-521 support).
+/// The crypto provider for every AutoMTLS connection: ring for randomness, key exchange,
+/// signing and ciphers, aws-lc-rs only to verify signatures, because ring cannot verify the
+/// ECDSA P-521 / SHA-512 signatures of Go's certificates. Verification draws no random
+/// numbers, so aws-lc's DRBG, whose first use seeds itself from CPU jitter for about 80 ms,
+/// is never started: a plugin with AutoMTLS is ready as fast as one without.
 fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+    Arc::new(CryptoProvider {
+        signature_verification_algorithms: rustls::crypto::aws_lc_rs::default_provider()
+            .signature_verification_algorithms,
+        ..rustls::crypto::ring::default_provider()
+    })
 }
 
 /// Parses the peer certificate of `PLUGIN_CLIENT_CERT` (PEM).
@@ -214,5 +222,77 @@ impl ClientCertVerifier for Pinned {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs one handshake; returns the client's and the server's outcome.
+    async fn handshake(
+        client: rustls::ClientConfig,
+        server: rustls::ServerConfig,
+    ) -> (Result<(), String>, Result<(), String>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (a, b) = tokio::io::duplex(1 << 16);
+        let server = tokio::spawn(async move {
+            let mut s = tokio_rustls::TlsAcceptor::from(Arc::new(server))
+                .accept(b)
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut buf = [0u8; 4];
+            s.read_exact(&mut buf).await.map_err(|e| e.to_string())?;
+            Ok::<_, String>(())
+        });
+        let name = ServerName::try_from("localhost").unwrap();
+        let client = async {
+            let mut c = tokio_rustls::TlsConnector::from(Arc::new(client))
+                .connect(name, a)
+                .await
+                .map_err(|e| e.to_string())?;
+            c.write_all(b"ping").await.map_err(|e| e.to_string())?;
+            c.flush().await.map_err(|e| e.to_string())?;
+            Ok::<_, String>(c)
+        }
+        .await;
+        // Keep the client open until the server has read: it writes session tickets meanwhile.
+        let server = server.await.unwrap();
+        (client.map(drop), server)
+    }
+
+    #[tokio::test]
+    async fn pinned_certificates_both_ways() {
+        let host = Identity::generate().unwrap();
+        let plugin = Identity::generate().unwrap();
+        assert!(host.pem.starts_with("-----BEGIN CERTIFICATE-----"));
+        assert_eq!(cert_from_pem(&host.pem).unwrap(), host.cert);
+        let client = client_config(&host, plugin.cert.clone()).unwrap();
+        let server = server_config(&plugin, host.cert.clone()).unwrap();
+        let (c, s) = handshake(client, server).await;
+        assert_eq!(c, Ok(()));
+        assert_eq!(s, Ok(()));
+
+        // A server presenting another certificate than the one from the handshake line.
+        let stranger = Identity::generate().unwrap();
+        let client = client_config(&host, plugin.cert.clone()).unwrap();
+        let server = server_config(&stranger, host.cert.clone()).unwrap();
+        let (c, _) = handshake(client, server).await;
+        assert!(c.unwrap_err().contains("other than the one exchanged"));
+
+        // A client presenting another certificate than PLUGIN_CLIENT_CERT.
+        let client = client_config(&stranger, plugin.cert.clone()).unwrap();
+        let server = server_config(&plugin, host.cert.clone()).unwrap();
+        let (_, s) = handshake(client, server).await;
+        assert!(s.unwrap_err().contains("other than the one exchanged"));
+    }
+
+    #[test]
+    fn verifies_go_p521_signatures() {
+        // Go's AutoMTLS certificates are ECDSA P-521 / SHA-512: the verifier must offer it.
+        let schemes = provider()
+            .signature_verification_algorithms
+            .supported_schemes();
+        assert!(schemes.contains(&SignatureScheme::ECDSA_NISTP521_SHA512));
     }
 }
