@@ -10,6 +10,10 @@
 #[path = "../../../wasm/tests/all/support.rs"]
 mod support;
 
+/// Finds and builds the subprocess plugins (Rust, Python, Go) of robodev-grpc's tests.
+#[path = "../../../grpc/tests/all/support.rs"]
+mod grpc_support;
+
 mod call;
 mod inspect;
 mod subprocess;

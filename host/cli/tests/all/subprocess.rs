@@ -2,74 +2,32 @@
 //! Go, and every start failure as the user sees it (message and exit code). Plus the promise
 //! that no plugin process outlives robodev, even when robodev is SIGKILLed.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use crate::grpc_support::alive;
 use crate::{code, json_out, robodev, stderr};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .find(|dir| dir.join("scripts/build-go-plugins").exists())
-        .unwrap()
-        .to_owned()
-}
-
-fn build_once(cell: &'static OnceLock<()>, script: &str) {
-    cell.get_or_init(|| {
-        let status = Command::new("bash")
-            .arg(repo().join("scripts").join(script))
-            .arg("--quiet")
-            .status()
-            .unwrap();
-        assert!(status.success(), "scripts/{script} failed");
-    });
-}
 
 /// The Rust example plugin of robodev-grpc (built by `cargo test --workspace`).
 fn rust_plugin() -> String {
-    let exe = std::env::current_exe().unwrap();
-    let path = exe
-        .parent()
-        .and_then(Path::parent)
-        .unwrap()
-        .join("examples/ticketing_plugin");
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo test --workspace` or `cargo build -p robodev-grpc --examples`",
-        path.display()
-    );
-    path.display().to_string()
+    crate::grpc_support::rust_plugin().display().to_string()
 }
 
 fn go_plugin() -> String {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    build_once(&BUILT, "build-go-plugins");
-    repo()
-        .join("target/interop/go/robodev-plugin-go-ticketing")
-        .display()
-        .to_string()
+    crate::grpc_support::go_plugin().display().to_string()
 }
 
 fn python_plugin() -> String {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    build_once(&BUILT, "build-python-plugins");
-    repo()
-        .join("target/interop/python/robodev-plugin-python-ticketing")
-        .display()
-        .to_string()
+    crate::grpc_support::python_plugin().display().to_string()
 }
 
 fn script(dir: &Path, name: &str, body: &str) -> String {
-    use std::os::unix::fs::PermissionsExt;
-    let path = dir.join(name);
-    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    path.display().to_string()
+    crate::grpc_support::script(dir, name, body)
+        .display()
+        .to_string()
 }
 
 #[test]
@@ -371,16 +329,6 @@ fn call_errors_have_their_exit_codes() {
             .contains("exited with code 3 during AddComment"),
         "{v}"
     );
-}
-
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            s.rsplit_once(')')
-                .and_then(|(_, rest)| rest.trim_start().chars().next())
-        })
-        .is_some_and(|state| state != 'Z')
 }
 
 fn wait_for(limit: Duration, mut check: impl FnMut() -> bool) -> bool {

@@ -9,6 +9,7 @@
 )]
 
 mod failures;
+mod interfaces;
 mod interop;
 mod lifecycle;
 mod support;

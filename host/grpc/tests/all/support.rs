@@ -39,7 +39,11 @@ pub fn rust_plugin() -> PathBuf {
         .and_then(Path::parent)
         .unwrap()
         .join("examples/ticketing_plugin");
-    assert!(path.exists(), "{} was not built", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo test --workspace` or `cargo build -p robodev-grpc --examples`",
+        path.display()
+    );
     path
 }
 
