@@ -122,7 +122,8 @@ pub struct CallArgs {
     /// The request as proto3 JSON, `@FILE` to read it from a file, or `-` for stdin.
     #[arg(long, short, default_value = "{}")]
     input: String,
-    /// The interface the plugin must implement (refused otherwise).
+    /// The interface the plugin must implement (refused otherwise). Without it, a component's
+    /// export says, and an executable is asked through each service's Handshake.
     #[arg(long = "type", value_name = "INTERFACE")]
     interface: Option<Interface>,
     /// The plugin's settings: config, secrets, allowed_hosts, kv, limits (YAML or JSON).
