@@ -3,6 +3,7 @@
 //! codes: 0 success; 1 the plugin returned a domain error; 2 usage, config or host error;
 //! 3 the plugin failed (trap, out of fuel, deadline, memory cap, crash); 4 refused to load.
 
+mod config_cmd;
 mod plugin_cmd;
 mod plugin_config;
 
@@ -24,6 +25,11 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Check robodev-config.yaml.
+    Config {
+        #[command(subcommand)]
+        command: config_cmd::ConfigCommand,
+    },
     /// Work with one plugin directly: inspect it, call a method.
     Plugin {
         #[command(subcommand)]
@@ -64,6 +70,7 @@ fn main() -> ExitCode {
     let code = runtime.block_on(async {
         match cli.command {
             Command::Plugin { command } => plugin_cmd::run(command).await,
+            Command::Config { command } => config_cmd::run(command).await,
         }
     });
     ExitCode::from(code)

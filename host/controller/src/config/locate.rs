@@ -1,0 +1,1 @@
+//! Line numbers for key paths.

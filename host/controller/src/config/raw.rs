@@ -1,0 +1,1 @@
+//! The raw, serde form of robodev-config.yaml.

@@ -1,0 +1,6 @@
+//! `robodev-controller`: robodev as a product. It reads `robodev-config.yaml` ([`config`]),
+//! loads every configured plugin into one registry whichever way it runs (built-in, Wasm
+//! component, go-plugin subprocess), and drives tickets through their life ([`run`]).
+
+pub mod builtin;
+pub mod config;

@@ -1,0 +1,1 @@
+//! robodev-controller's integration tests.
