@@ -6,6 +6,7 @@
 mod config_cmd;
 mod plugin_cmd;
 mod plugin_config;
+mod run_cmd;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -25,6 +26,18 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the controller: poll tickets, drive the plugins, report.
+    Run(run_cmd::RunArgs),
+    /// Task runs: list them, approve or reject one that waits for a human.
+    Task {
+        #[command(subcommand)]
+        command: run_cmd::TaskCommand,
+    },
+    /// The configured plugins.
+    Plugins {
+        #[command(subcommand)]
+        command: PluginsCommand,
+    },
     /// Check robodev-config.yaml.
     Config {
         #[command(subcommand)]
@@ -33,12 +46,22 @@ enum Command {
     /// Work with one plugin directly: inspect it, call a method.
     Plugin {
         #[command(subcommand)]
-        command: plugin_cmd::PluginCommand,
+        command: Box<plugin_cmd::PluginCommand>,
     },
 }
 
-fn init_tracing(verbose: u8) {
+#[derive(Debug, Subcommand)]
+enum PluginsCommand {
+    /// Every configured plugin: interface, runtime, version, source, health; and the task runs.
+    List(run_cmd::ListArgs),
+}
+
+fn init_tracing(verbose: u8, progress: bool) {
     let default = match verbose {
+        // The controller's progress (polls, task runs, plugin loads) is its log.
+        0 if progress => {
+            "warn,robodev=info,robodev_controller=info,robodev_grpc=info,robodev_wasm=info"
+        }
         0 => "warn",
         1 => "info",
         2 => "debug",
@@ -56,7 +79,7 @@ fn init_tracing(verbose: u8) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.verbose);
+    init_tracing(cli.verbose, matches!(cli.command, Command::Run(_)));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -69,8 +92,13 @@ fn main() -> ExitCode {
     };
     let code = runtime.block_on(async {
         match cli.command {
-            Command::Plugin { command } => plugin_cmd::run(command).await,
+            Command::Plugin { command } => plugin_cmd::run(*command).await,
             Command::Config { command } => config_cmd::run(command).await,
+            Command::Run(args) => run_cmd::run(args).await,
+            Command::Task { command } => run_cmd::task(command).await,
+            Command::Plugins {
+                command: PluginsCommand::List(args),
+            } => run_cmd::list(args).await,
         }
     });
     ExitCode::from(code)

@@ -115,10 +115,21 @@ impl ProcessArgs {
 
 #[derive(Debug, Args)]
 pub struct CallArgs {
-    /// A `.wasm` component file, or a plugin executable (go-plugin gRPC).
-    source: PathBuf,
-    /// The method: WIT name (`poll-ready-tickets`) or RPC name (`PollReadyTickets`).
-    method: String,
+    /// SOURCE METHOD: SOURCE is a `.wasm` component file or a plugin executable (go-plugin
+    /// gRPC); with `--config FILE --plugin NAME`, just METHOD. METHOD is the WIT name
+    /// (`poll-ready-tickets`) or the RPC name (`PollReadyTickets`).
+    #[arg(value_name = "[SOURCE] METHOD", num_args = 1..=2, required = true)]
+    targets: Vec<String>,
+    /// Call the plugin (or selected built-in backend) NAME of the `--config` file, loaded
+    /// exactly as `robodev run` loads it, instead of a SOURCE.
+    #[arg(long, value_name = "NAME", requires = "config")]
+    plugin: Option<String>,
+    /// The robodev-config.yaml for `--plugin`.
+    #[arg(long, value_name = "FILE", requires = "plugin")]
+    config: Option<PathBuf>,
+    /// With `--config`: the state directory [default: the config's `state_dir`].
+    #[arg(long, value_name = "DIR", env = "ROBODEV_STATE_DIR")]
+    state_dir: Option<PathBuf>,
     /// The request as proto3 JSON, `@FILE` to read it from a file, or `-` for stdin.
     #[arg(long, short, default_value = "{}")]
     input: String,
@@ -151,7 +162,77 @@ pub struct CallArgs {
     process: ProcessArgs,
 }
 
-fn default_dir(env: &str, fallback: &str, leaf: &str) -> PathBuf {
+impl CallArgs {
+    fn source(&self) -> PathBuf {
+        PathBuf::from(self.targets.first().map(String::as_str).unwrap_or_default())
+    }
+
+    fn method(&self) -> &str {
+        self.targets.last().map(String::as_str).unwrap_or_default()
+    }
+}
+
+/// `robodev plugin call --config FILE --plugin NAME METHOD`.
+async fn call_configured(args: CallArgs) -> u8 {
+    if args.targets.len() != 1 {
+        return usage(
+            anyhow::anyhow!("with --plugin, give only METHOD (the plugin comes from the config)"),
+            args.json,
+        );
+    }
+    let input = match read_input(&args.input) {
+        Ok(v) => v,
+        Err(e) => return usage(e, args.json),
+    };
+    let (Some(path), Some(name)) = (&args.config, &args.plugin) else {
+        return usage(anyhow::anyhow!("--plugin needs --config"), args.json);
+    };
+    let config = match robodev_controller::config::Config::load(path) {
+        Ok(mut c) => {
+            if let Some(dir) = &args.state_dir {
+                c.state_dir = dir.clone();
+            }
+            c
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Outcome::Host.exit_code();
+        }
+    };
+    let options = robodev_controller::registry::LoadOptions {
+        cache_dir: (!args.host.no_cache).then(|| {
+            args.host
+                .cache_dir
+                .clone()
+                .or_else(|| config.cache_dir.clone())
+                .unwrap_or_else(|| default_dir("XDG_CACHE_HOME", ".cache", "components"))
+        }),
+        enforce_critical: false,
+    };
+    let registry =
+        match robodev_controller::registry::Registry::load_one(&config, options, name).await {
+            Ok(r) => r,
+            Err(e) => return report(&e, args.json),
+        };
+    let Some(entry) = registry.entries().find(|e| &e.name == name).cloned() else {
+        registry.shutdown().await;
+        return usage(anyhow::anyhow!("plugin {name:?} did not load"), args.json);
+    };
+    let code = match entry.backend.call_json(name, args.method(), input).await {
+        Ok(out) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&out).unwrap_or_else(|_| out.to_string())
+            );
+            0
+        }
+        Err(e) => report(&e, args.json),
+    };
+    registry.shutdown().await;
+    code
+}
+
+pub fn default_dir(env: &str, fallback: &str, leaf: &str) -> PathBuf {
     let base = std::env::var_os(env)
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(fallback)))
@@ -226,7 +307,15 @@ pub async fn run(command: PluginCommand) -> u8 {
                 inspect_process(&source, json, interface, &process).await
             }
         }
-        PluginCommand::Call(args) if !is_wasm(&args.source) => call_process(args).await,
+        PluginCommand::Call(args) if args.plugin.is_some() => call_configured(args).await,
+        PluginCommand::Call(args) if args.targets.len() != 2 => usage(
+            anyhow::anyhow!(
+                "expected SOURCE METHOD (or METHOD with --config FILE --plugin NAME), got {} argument(s)",
+                args.targets.len()
+            ),
+            args.json,
+        ),
+        PluginCommand::Call(args) if !is_wasm(&args.source()) => call_process(args).await,
         PluginCommand::Call(args) => call(args).await,
     }
 }
@@ -290,16 +379,19 @@ async fn call_process(args: CallArgs) -> u8 {
         Ok(v) => v,
         Err(e) => return usage(e, args.json),
     };
-    let name = plugin_name(&args.source, args.name.as_deref());
-    let config = args
-        .process
-        .config(name.clone(), &args.source, args.interface, args.timeout_ms);
+    let name = plugin_name(&args.source(), args.name.as_deref());
+    let config = args.process.config(
+        name.clone(),
+        &args.source(),
+        args.interface,
+        args.timeout_ms,
+    );
     let plugin = match SubprocessPlugin::launch(config).await {
         Ok(p) => p,
         Err(e) => return report(&e, args.json),
     };
     let backend: AnyBackend = plugin.backend();
-    let code = match backend.call_json(&name, &args.method, input).await {
+    let code = match backend.call_json(&name, args.method(), input).await {
         Ok(out) => {
             println!(
                 "{}",
@@ -400,7 +492,7 @@ async fn load_for_call(args: &CallArgs) -> anyhow::Result<(Runtime, PluginOption
         Some(path) => RawPluginConfig::load(path)?,
         None => RawPluginConfig::default(),
     };
-    let name = plugin_name(&args.source, args.name.as_deref());
+    let name = plugin_name(&args.source(), args.name.as_deref());
     let mut limits = Limits::default();
     if let Some(f) = raw.limits.fuel {
         limits.fuel = f;
@@ -463,11 +555,15 @@ async fn call(args: CallArgs) -> u8 {
         }
     };
     let name = options.name.clone();
-    let plugin: WasmPlugin = match runtime.load(&args.source, options).await {
+    let plugin: WasmPlugin = match runtime.load(&args.source(), options).await {
         Ok(p) => p,
         Err(e) => return report(&e, args.json),
     };
-    match plugin.backend().call_json(&name, &args.method, input).await {
+    match plugin
+        .backend()
+        .call_json(&name, args.method(), input)
+        .await
+    {
         Ok(out) => {
             println!(
                 "{}",

@@ -4,3 +4,9 @@
 
 pub mod builtin;
 pub mod config;
+pub mod controller;
+pub mod exec;
+pub mod glob;
+pub mod registry;
+pub mod runs;
+pub mod store;

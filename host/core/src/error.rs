@@ -305,10 +305,19 @@ pub enum Refusal {
     },
     /// The interface version declared in the config (or the handshake) is not the host's.
     VersionMismatch {
+        /// The interface whose version is wrong.
+        interface: Interface,
         /// The version declared.
         declared: u32,
         /// The version this host expects.
         expected: u32,
+    },
+    /// The component's digest is not the one pinned in the config.
+    DigestMismatch {
+        /// The pinned digest (`sha256:...`).
+        expected: String,
+        /// The component's digest.
+        found: String,
     },
     /// The component is the wrong interface for where it was configured.
     WrongInterface {
@@ -360,9 +369,17 @@ impl fmt::Display for Refusal {
                     "imports {import}, which the host does not offer: {detail}"
                 )
             }
-            Refusal::VersionMismatch { declared, expected } => write!(
+            Refusal::VersionMismatch {
+                interface,
+                declared,
+                expected,
+            } => write!(
                 f,
-                "interface version {declared} does not match the host's version {expected}"
+                "it declares {interface} interface version {declared}, but robodev implements {interface} version {expected}"
+            ),
+            Refusal::DigestMismatch { expected, found } => write!(
+                f,
+                "its digest {found} does not match the pinned digest {expected}"
             ),
             Refusal::WrongInterface { expected, found } => {
                 write!(f, "implements {found}, but was configured as {expected}")
@@ -576,6 +593,20 @@ impl Error {
         }
         if let Error::Plugin { error, .. } = self {
             v["grpcCode"] = error.code.grpc_code().into();
+        }
+        if let Error::Refused {
+            refusal:
+                Refusal::VersionMismatch {
+                    interface,
+                    declared,
+                    expected,
+                },
+            ..
+        } = self
+        {
+            v["interface"] = interface.name().into();
+            v["declared"] = (*declared).into();
+            v["expected"] = (*expected).into();
         }
         v
     }

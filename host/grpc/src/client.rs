@@ -907,6 +907,7 @@ async fn identify(
             return Err(Error::Refused {
                 plugin: name.to_owned(),
                 refusal: Refusal::VersionMismatch {
+                    interface: candidate,
                     declared: u32::try_from(response.interface_version).unwrap_or(0),
                     expected,
                 },

@@ -6,7 +6,7 @@ mod convert;
 mod handshake;
 mod logs;
 mod pb;
-mod process;
+pub mod process;
 mod services;
 mod tls;
 

@@ -39,7 +39,7 @@ fn spawner() -> io::Result<&'static Mutex<mpsc::Sender<Job>>> {
 
 /// Spawns `command` from the spawner thread with the parent-death signal set, inside the
 /// current tokio runtime (which reaps the child).
-pub(crate) async fn spawn(mut command: Command) -> io::Result<Child> {
+pub async fn spawn(mut command: Command) -> io::Result<Child> {
     let runtime = tokio::runtime::Handle::current();
     let parent = std::process::id();
     set_parent_death_signal(&mut command, parent);
@@ -81,7 +81,7 @@ fn set_parent_death_signal(command: &mut Command, parent: u32) {
 }
 
 /// Sends SIGKILL to the plugin's whole process group.
-pub(crate) fn kill_group(pid: u32) {
+pub fn kill_group(pid: u32) {
     use nix::sys::signal::{Signal, killpg};
     use nix::unistd::Pid;
     if let Ok(pid) = i32::try_from(pid) {
@@ -90,7 +90,7 @@ pub(crate) fn kill_group(pid: u32) {
 }
 
 /// "exited with code 3" / "was killed by signal 9 (SIGKILL)".
-pub(crate) fn describe_exit(status: &ExitStatus) -> String {
+pub fn describe_exit(status: &ExitStatus) -> String {
     if let Some(code) = status.code() {
         format!("exited with code {code}")
     } else if let Some(signal) = status.signal() {

@@ -15,7 +15,9 @@ mod support;
 mod grpc_support;
 
 mod call;
+mod config_check;
 mod inspect;
+mod run;
 mod subprocess;
 
 use std::path::Path;

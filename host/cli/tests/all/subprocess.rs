@@ -243,7 +243,7 @@ fn each_start_failure_has_its_message_and_exit_code() {
         (
             vec![&python, "--env", "ROBODEV_TEST_INTERFACE_VERSION=2", "--type", "ticketing"],
             4,
-            "error: refused to load plugin \"robodev-plugin-python-ticketing\": interface version 2 does not match the host's version 1".into(),
+            "error: refused to load plugin \"robodev-plugin-python-ticketing\": it declares ticketing interface version 2, but robodev implements ticketing version 1".into(),
         ),
         (
             vec![&rust, "--type", "scm"],

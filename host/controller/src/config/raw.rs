@@ -1,1 +1,397 @@
-//! The raw, serde form of robodev-config.yaml.
+//! The raw, serde form of robodev-config.yaml: the file's keys as written, before validation.
+//!
+//! Every struct refuses unknown keys, and optional keys are `Option` or take their
+//! `#[serde(default)]`, so "was it written?" stays visible to validation (a component-only key
+//! on a command plugin is an error even when its value is the default). Values are checked only
+//! as far as their types go; ranges, names, paths and backend selections are checked by
+//! [`Config::load`](super::Config::load), which turns these into the validated
+//! [`Config`](super::Config).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::{self, MapAccess, Unexpected, Visitor};
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// `poll_interval`.
+    #[serde(default)]
+    pub poll_interval: Option<RawDuration>,
+    /// `state_dir`.
+    #[serde(default)]
+    pub state_dir: Option<String>,
+    /// `cache_dir`.
+    #[serde(default)]
+    pub cache_dir: Option<String>,
+    /// `plugins`.
+    #[serde(default)]
+    pub plugins: Vec<RawPlugin>,
+    /// `plugin_health`.
+    #[serde(default)]
+    pub plugin_health: RawPluginHealth,
+    /// `ticketing` (required).
+    pub ticketing: RawTicketing,
+    /// `notifications`.
+    #[serde(default)]
+    pub notifications: RawNotifications,
+    /// `approval`.
+    #[serde(default)]
+    pub approval: Option<RawBackend>,
+    /// `secrets`.
+    #[serde(default)]
+    pub secrets: Option<RawBackend>,
+    /// `scm`.
+    #[serde(default)]
+    pub scm: Option<RawBackend>,
+    /// `review`.
+    #[serde(default)]
+    pub review: Option<RawReview>,
+    /// `engines`.
+    #[serde(default)]
+    pub engines: Option<RawEngines>,
+    /// `guardrails`.
+    #[serde(default)]
+    pub guardrails: RawGuardrails,
+}
+
+/// One entry of `plugins:`, with the keys of both kinds of plugin; validation checks that
+/// only the keys of its kind are present.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPlugin {
+    /// `name`.
+    pub name: String,
+    /// `type`: the interface's name.
+    #[serde(rename = "type")]
+    pub interface: String,
+    /// `interface_version`.
+    pub interface_version: u32,
+    /// `command` (subprocess plugins).
+    #[serde(default)]
+    pub command: Option<String>,
+    /// `args` (subprocess plugins).
+    #[serde(default)]
+    pub args: Option<Vec<String>>,
+    /// `env` (subprocess plugins).
+    #[serde(default)]
+    pub env: Option<BTreeMap<String, String>>,
+    /// `auto_mtls` (subprocess plugins).
+    #[serde(default)]
+    pub auto_mtls: Option<bool>,
+    /// `start_timeout` (subprocess plugins).
+    #[serde(default)]
+    pub start_timeout: Option<RawDuration>,
+    /// `call_timeout` (subprocess plugins).
+    #[serde(default)]
+    pub call_timeout: Option<RawDuration>,
+    /// `component` (component plugins).
+    #[serde(default)]
+    pub component: Option<String>,
+    /// `digest` (component plugins).
+    #[serde(default)]
+    pub digest: Option<String>,
+    /// `config` (component plugins): any YAML values.
+    #[serde(default)]
+    pub config: Option<BTreeMap<String, serde_json::Value>>,
+    /// `secrets` (component plugins).
+    #[serde(default)]
+    pub secrets: Option<BTreeMap<String, String>>,
+    /// `allowed_hosts` (component plugins).
+    #[serde(default)]
+    pub allowed_hosts: Option<Vec<String>>,
+    /// `kv` (component plugins).
+    #[serde(default)]
+    pub kv: Option<bool>,
+    /// `limits` (component plugins).
+    #[serde(default)]
+    pub limits: Option<RawLimits>,
+    /// `instance` (component plugins).
+    #[serde(default)]
+    pub instance: Option<RawInstance>,
+}
+
+/// `limits:` of a component plugin.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLimits {
+    /// `fuel`.
+    pub fuel: Option<u64>,
+    /// `timeout_ms`.
+    pub timeout_ms: Option<u64>,
+    /// `memory_mb`.
+    pub memory_mb: Option<u64>,
+}
+
+/// `instance:` of a component plugin: `fresh` or `{ warm: N }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RawInstance {
+    /// `fresh`.
+    Fresh,
+    /// `{ warm: N }`, N as written (validation requires N >= 1).
+    Warm(u64),
+}
+
+impl<'de> Deserialize<'de> for RawInstance {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct InstanceVisitor;
+
+        impl<'de> Visitor<'de> for InstanceVisitor {
+            type Value = RawInstance;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("\"fresh\" or { warm: N }")
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawInstance, E> {
+                match v {
+                    "fresh" => Ok(RawInstance::Fresh),
+                    _ => Err(E::invalid_value(Unexpected::Str(v), &self)),
+                }
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawInstance, A::Error> {
+                let mut warm = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == "warm" {
+                        warm = Some(map.next_value::<u64>()?);
+                    } else {
+                        return Err(de::Error::unknown_field(&key, &["warm"]));
+                    }
+                }
+                warm.map(RawInstance::Warm)
+                    .ok_or_else(|| de::Error::missing_field("warm"))
+            }
+        }
+
+        deserializer.deserialize_any(InstanceVisitor)
+    }
+}
+
+/// `plugin_health`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawPluginHealth {
+    /// `max_plugin_restarts`.
+    pub max_plugin_restarts: Option<u32>,
+    /// `restart_backoff`.
+    pub restart_backoff: Option<Vec<RawDuration>>,
+    /// `critical_plugins`.
+    pub critical_plugins: Vec<String>,
+}
+
+/// A backend selection: `{ backend: NAME, config: {...} }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBackend {
+    /// `backend`.
+    pub backend: String,
+    /// `config`: a built-in's options, any YAML value (validation requires a map).
+    #[serde(default)]
+    pub config: Option<serde_json::Value>,
+}
+
+/// `ticketing`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTicketing {
+    /// `backend`.
+    pub backend: String,
+    /// `config`.
+    #[serde(default)]
+    pub config: Option<serde_json::Value>,
+    /// `labels`.
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// `max_results`.
+    #[serde(default)]
+    pub max_results: Option<i32>,
+}
+
+/// `notifications`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawNotifications {
+    /// `channels`.
+    pub channels: Vec<RawBackend>,
+}
+
+/// `review`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReview {
+    /// `backend`.
+    pub backend: String,
+    /// `config`.
+    #[serde(default)]
+    pub config: Option<serde_json::Value>,
+    /// `min_score`.
+    #[serde(default)]
+    pub min_score: Option<i32>,
+}
+
+/// `engines`: `default` and one section per engine name, in file order.
+#[derive(Debug, Clone, Default)]
+pub struct RawEngines {
+    /// `default`.
+    pub default: Option<String>,
+    /// The per-engine sections: (engine name, section).
+    pub sections: Vec<(String, RawEngineSection)>,
+}
+
+impl<'de> Deserialize<'de> for RawEngines {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct EnginesVisitor;
+
+        impl<'de> Visitor<'de> for EnginesVisitor {
+            type Value = RawEngines;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map of `default` and engine sections")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawEngines, A::Error> {
+                let mut engines = RawEngines::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == "default" {
+                        engines.default = Some(map.next_value()?);
+                    } else {
+                        let section = map.next_value()?;
+                        engines.sections.push((key, section));
+                    }
+                }
+                Ok(engines)
+            }
+        }
+
+        deserializer.deserialize_map(EnginesVisitor)
+    }
+}
+
+/// One engine's section of `engines`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawEngineSection {
+    /// `image`.
+    pub image: Option<String>,
+    /// `timeout_seconds`.
+    pub timeout_seconds: Option<i32>,
+    /// `env`.
+    pub env: BTreeMap<String, String>,
+    /// `resource_requests`.
+    pub resource_requests: Option<RawResources>,
+    /// `resource_limits`.
+    pub resource_limits: Option<RawResources>,
+    /// `command`: an option of the built-in `local` engine.
+    pub command: Option<Vec<String>>,
+}
+
+/// `resource_requests` / `resource_limits` of an engine section.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawResources {
+    /// `cpu`, e.g. `500m`.
+    pub cpu: String,
+    /// `memory`, e.g. `1Gi`.
+    pub memory: String,
+}
+
+/// `guardrails`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawGuardrails {
+    /// `allowed_repos`.
+    pub allowed_repos: Vec<String>,
+    /// `allowed_task_types`.
+    pub allowed_task_types: Vec<String>,
+    /// `max_concurrent_jobs`.
+    pub max_concurrent_jobs: Option<u64>,
+    /// `max_job_duration_minutes`.
+    pub max_job_duration_minutes: Option<u64>,
+    /// `require_approval_before_start`.
+    pub require_approval_before_start: bool,
+    /// `max_retries`.
+    pub max_retries: u32,
+}
+
+/// A duration: an integer number of seconds, or a string of digits and a unit (`250ms`,
+/// `30s`, `5m`, `1h`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawDuration(pub Duration);
+
+/// What a duration looks like, for messages.
+pub(crate) const DURATION_EXPECTED: &str =
+    "a duration (seconds as an integer, or a string such as \"30s\", \"5m\", \"1h\", \"250ms\")";
+
+impl RawDuration {
+    /// Parses `250ms`, `30s`, `5m`, `1h`; `None` when `text` is none of these.
+    pub fn parse(text: &str) -> Option<Duration> {
+        let digits = text.find(|c: char| !c.is_ascii_digit())?;
+        let (number, unit) = text.split_at(digits);
+        let number: u64 = number.parse().ok()?;
+        match unit {
+            "ms" => Some(Duration::from_millis(number)),
+            "s" => Some(Duration::from_secs(number)),
+            "m" => number.checked_mul(60).map(Duration::from_secs),
+            "h" => number.checked_mul(60 * 60).map(Duration::from_secs),
+            _ => None,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for RawDuration {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct DurationVisitor;
+
+        impl Visitor<'_> for DurationVisitor {
+            type Value = RawDuration;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(DURATION_EXPECTED)
+            }
+
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawDuration, E> {
+                Ok(RawDuration(Duration::from_secs(v)))
+            }
+
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawDuration, E> {
+                match u64::try_from(v) {
+                    Ok(v) => self.visit_u64(v),
+                    Err(_) => Err(E::invalid_value(Unexpected::Signed(v), &self)),
+                }
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawDuration, E> {
+                RawDuration::parse(v)
+                    .map(RawDuration)
+                    .ok_or_else(|| E::invalid_value(Unexpected::Str(v), &self))
+            }
+        }
+
+        deserializer.deserialize_any(DurationVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(
+            RawDuration::parse("250ms"),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(RawDuration::parse("30s"), Some(Duration::from_secs(30)));
+        assert_eq!(RawDuration::parse("5m"), Some(Duration::from_secs(300)));
+        assert_eq!(RawDuration::parse("1h"), Some(Duration::from_secs(3600)));
+        assert_eq!(RawDuration::parse("30"), None);
+        assert_eq!(RawDuration::parse("s"), None);
+        assert_eq!(RawDuration::parse("1.5s"), None);
+        assert_eq!(RawDuration::parse("30 s"), None);
+        assert_eq!(RawDuration::parse("-1s"), None);
+    }
+}

@@ -1,1 +1,4 @@
 //! robodev-controller's integration tests.
+
+mod builtin;
+mod config;

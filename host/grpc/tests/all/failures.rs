@@ -245,6 +245,7 @@ async fn interface_version_mismatch_is_refused() {
         Error::Refused {
             plugin: "py".into(),
             refusal: Refusal::VersionMismatch {
+                interface: Interface::Ticketing,
                 declared: 2,
                 expected: 1
             }

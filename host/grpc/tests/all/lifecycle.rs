@@ -291,7 +291,7 @@ async fn a_version_mismatch_on_restart_is_final_and_never_retried() {
     };
     assert!(
         reason.contains("refused on restart")
-            && reason.contains("interface version 2 does not match the host's version 1"),
+            && reason.contains("it declares ticketing interface version 2, but robodev implements ticketing version 1"),
         "{reason}"
     );
     // One restart attempt, refused, and no more.

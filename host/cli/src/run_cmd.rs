@@ -1,0 +1,441 @@
+//! `robodev run` and `robodev plugins list`: the controller on a config file.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Args;
+use robodev_controller::config::Config;
+use robodev_controller::controller::{Controller, StateLock};
+use robodev_controller::registry::{LoadOptions, Registry};
+use robodev_controller::runs::{RunStore, TaskRun, TaskState};
+use serde_json::json;
+
+use crate::plugin_cmd::default_dir;
+
+/// Which config file, and where compiled components are cached.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// The config file.
+    #[arg(
+        long,
+        short,
+        default_value = "robodev-config.yaml",
+        env = "ROBODEV_CONFIG"
+    )]
+    pub config: PathBuf,
+    /// Directory of precompiled components [default: the config's `cache_dir`, else
+    /// $XDG_CACHE_HOME/robodev/components].
+    #[arg(long, env = "ROBODEV_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Directory of task runs and built-in backends' state [default: the config's
+    /// `state_dir`].
+    #[arg(long, env = "ROBODEV_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+impl ConfigArgs {
+    /// Reads and validates the config; prints the error and returns the exit code if invalid.
+    pub fn load(&self) -> Result<Config, u8> {
+        let mut config = Config::load(&self.config).map_err(|e| {
+            eprintln!("error: {e}");
+            2u8
+        })?;
+        if let Some(dir) = &self.state_dir {
+            config.state_dir = dir.clone();
+        }
+        Ok(config)
+    }
+
+    /// The registry's load options.
+    pub fn options(&self, config: &Config, enforce_critical: bool) -> LoadOptions {
+        LoadOptions {
+            cache_dir: Some(
+                self.cache_dir
+                    .clone()
+                    .or_else(|| config.cache_dir.clone())
+                    .unwrap_or_else(|| default_dir("XDG_CACHE_HOME", ".cache", "components")),
+            ),
+            enforce_critical,
+        }
+    }
+}
+
+/// `robodev run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Poll once, finish every run that poll started or resumed, print a summary and exit.
+    #[arg(long)]
+    once: bool,
+}
+
+async fn load_registry(args: &ConfigArgs, config: &Config, enforce: bool) -> Result<Registry, u8> {
+    eprintln!(
+        "robodev: loading {} plugin(s) from {}",
+        config.plugins.len(),
+        config.path.display()
+    );
+    match Registry::load(config, args.options(config, enforce)).await {
+        Ok(registry) => {
+            for failure in registry.failures() {
+                eprintln!("warning: {}", failure.error);
+            }
+            Ok(registry)
+        }
+        Err(critical) => {
+            for failure in &critical.failures {
+                eprintln!(
+                    "error: critical plugin {:?} did not load: {}",
+                    failure.name, failure.error
+                );
+            }
+            Err(critical.exit_code())
+        }
+    }
+}
+
+pub async fn run(args: RunArgs) -> u8 {
+    let config = match args.config.load() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let _lock = match StateLock::acquire(&config.state_dir) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return e.exit_code();
+        }
+    };
+    let registry = match load_registry(&args.config, &config, true).await {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let config = Arc::new(config);
+    let controller = match Controller::new(config.clone(), &registry) {
+        Ok(c) => Arc::new(c),
+        Err(e) => {
+            eprintln!("error: {e}");
+            registry.shutdown().await;
+            return e.exit_code();
+        }
+    };
+    let code = if args.once {
+        match controller.run_once().await {
+            Ok((report, runs)) => {
+                print_summary(&report, &runs);
+                0
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                e.exit_code()
+            }
+        }
+    } else {
+        eprintln!(
+            "robodev: polling {} every {} s (Ctrl-C to stop)",
+            config.ticketing.backend.name(),
+            config.poll_interval.as_secs_f64()
+        );
+        match controller.run_until_signalled().await {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("error: {e}");
+                e.exit_code()
+            }
+        }
+    };
+    registry.shutdown().await;
+    code
+}
+
+fn outcome(run: &TaskRun) -> String {
+    let detail = match run.state {
+        TaskState::Succeeded => run
+            .result
+            .as_ref()
+            .map(|r| {
+                let mut parts = Vec::new();
+                if !r.merge_request_url.is_empty() {
+                    parts.push(r.merge_request_url.clone());
+                } else if !r.branch_name.is_empty() {
+                    parts.push(format!("branch {}", r.branch_name));
+                }
+                if !r.summary.is_empty() {
+                    parts.push(r.summary.clone());
+                }
+                parts.join(": ")
+            })
+            .unwrap_or_default(),
+        TaskState::NeedsHuman => format!(
+            "waiting for approval ({})",
+            run.approval_request.clone().unwrap_or_default()
+        ),
+        _ => run.reason.clone().unwrap_or_default(),
+    };
+    let unreported = if run.state.is_final() && !run.is_settled() {
+        " [not yet reported to the ticketing backend; retried on the next pass]"
+    } else {
+        ""
+    };
+    format!(
+        "  {:<10} {:<10} {:<40} {detail}{unreported}",
+        run.ticket.id,
+        run.state.to_string(),
+        truncate(&run.ticket.title, 40)
+    )
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_owned()
+    } else {
+        let mut t: String = s.chars().take(n - 1).collect();
+        t.push('…');
+        t
+    }
+}
+
+fn print_summary(report: &robodev_controller::controller::PassReport, runs: &[TaskRun]) {
+    if runs.is_empty() {
+        println!(
+            "robodev: nothing to do ({} ready ticket(s) polled, {} already handled, no unfinished runs)",
+            report.polled,
+            report.already_handled.len()
+        );
+        return;
+    }
+    println!(
+        "robodev: {} ticket(s) polled, {} task run(s) processed, {} already handled",
+        report.polled,
+        runs.len(),
+        report.already_handled.len()
+    );
+    let mut runs: Vec<&TaskRun> = runs.iter().collect();
+    runs.sort_by_key(|r| {
+        report
+            .dispatched
+            .iter()
+            .position(|id| *id == r.id)
+            .unwrap_or(usize::MAX)
+    });
+    for run in runs {
+        println!("{}", outcome(run));
+    }
+}
+
+/// `robodev plugins list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn list(args: ListArgs) -> u8 {
+    let config = match args.config.load() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let registry = match Registry::load(&config, args.config.options(&config, false)).await {
+        Ok(r) => r,
+        Err(critical) => {
+            // Not reached: critical plugins are not enforced here.
+            eprintln!("error: {critical}");
+            return critical.exit_code();
+        }
+    };
+    let runs = RunStore::new(&config.state_dir).all().unwrap_or_else(|e| {
+        eprintln!(
+            "warning: cannot read the task runs in {}: {e}",
+            config.state_dir.display()
+        );
+        Vec::new()
+    });
+    let mut rows = Vec::new();
+    for entry in registry.entries() {
+        rows.push(json!({
+            "name": entry.name,
+            "interface": entry.interface.name(),
+            "interfaceVersion": entry.interface.version(),
+            "runtime": entry.runtime.label(),
+            "pluginName": entry.info.name,
+            "version": entry.info.version,
+            "source": entry.source,
+            "digest": entry.digest,
+            "health": entry.health().to_string(),
+            "counters": entry.counters(),
+            "critical": config.plugin_health.critical_plugins.contains(&entry.name),
+        }));
+    }
+    for failure in registry.failures() {
+        rows.push(json!({
+            "name": failure.name,
+            "interface": failure.interface.name(),
+            "interfaceVersion": failure.interface.version(),
+            "runtime": failure.runtime.label(),
+            "source": failure.source,
+            "health": if failure.error.outcome() == robodev_core::Outcome::Refused { "refused" } else { "failed" },
+            "error": failure.error.to_json(),
+            "critical": failure.critical,
+        }));
+    }
+    let code = registry
+        .failures()
+        .first()
+        .map_or(0, |f| f.error.outcome().exit_code());
+    registry.shutdown().await;
+    if args.json {
+        let runs: Vec<_> = runs
+            .iter()
+            .map(|r| {
+                json!({
+                    "ticket": r.ticket.id,
+                    "taskRunId": r.id,
+                    "state": r.state.to_string(),
+                    "attempts": r.attempts,
+                    "settled": r.is_settled(),
+                    "reason": r.reason,
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "plugins": rows, "taskRuns": runs }))
+                .unwrap_or_default()
+        );
+        return code;
+    }
+    println!(
+        "{:<16} {:<14} {:<11} {:<9} {:<10} SOURCE",
+        "NAME", "INTERFACE", "RUNTIME", "VERSION", "HEALTH"
+    );
+    for row in &rows {
+        let s = |k: &str| row[k].as_str().unwrap_or("-").to_owned();
+        let mut source = s("source");
+        if let Some(d) = row["digest"].as_str() {
+            source = format!("{source} ({})", &d[..d.len().min(19)]);
+        }
+        if let Some(msg) = row["error"]["message"].as_str() {
+            source = format!("{source}: {msg}");
+        }
+        println!(
+            "{:<16} {:<14} {:<11} {:<9} {:<10} {source}",
+            s("name"),
+            s("interface"),
+            s("runtime"),
+            s("version"),
+            s("health"),
+        );
+    }
+    let mut counts = std::collections::BTreeMap::new();
+    for run in &runs {
+        *counts.entry(run.state.to_string()).or_insert(0) += 1;
+    }
+    println!();
+    if runs.is_empty() {
+        println!("task runs: none yet ({})", config.state_dir.display());
+    } else {
+        let counts: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
+        println!(
+            "task runs: {} ({})",
+            counts.join(", "),
+            config.state_dir.display()
+        );
+        for run in &runs {
+            println!("{}", outcome(run));
+        }
+    }
+    code
+}
+
+/// `robodev task approve|reject|list`: the human side of pre-start approval, and the task
+/// runs of a state directory.
+#[derive(Debug, clap::Subcommand)]
+pub enum TaskCommand {
+    /// Approve a task run that waits for a human; the next pass of `robodev run` starts it.
+    Approve(DecideArgs),
+    /// Reject a task run that waits for a human; the next pass reports it failed.
+    Reject(DecideArgs),
+    /// Every task run: ticket, state, what happened.
+    List {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Which run, and why.
+#[derive(Debug, Args)]
+pub struct DecideArgs {
+    /// The ticket id.
+    ticket: String,
+    /// A note recorded with the decision (and, for a rejection, reported as the reason).
+    #[arg(long, default_value = "")]
+    note: String,
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+pub async fn task(command: TaskCommand) -> u8 {
+    let (args, approve) = match command {
+        TaskCommand::Approve(a) => (a, true),
+        TaskCommand::Reject(a) => (a, false),
+        TaskCommand::List { config, json } => return list_runs(&config, json),
+    };
+    let config = match args.config.load() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let who = std::env::var("USER").unwrap_or_else(|_| "a human".into());
+    match RunStore::new(&config.state_dir).decide(
+        config.ticketing.backend.name(),
+        &args.ticket,
+        approve,
+        &who,
+        &args.note,
+    ) {
+        Ok(run) => {
+            println!("{}", outcome(&run));
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            2
+        }
+    }
+}
+
+fn list_runs(args: &ConfigArgs, json_out: bool) -> u8 {
+    let config = match args.load() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let runs = match RunStore::new(&config.state_dir).all() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!(
+                "error: cannot read the task runs in {}: {e}",
+                config.state_dir.display()
+            );
+            return 2;
+        }
+    };
+    if json_out {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&runs).unwrap_or_default()
+        );
+    } else if runs.is_empty() {
+        println!("no task runs yet ({})", config.state_dir.display());
+    } else {
+        for run in &runs {
+            println!("{}", outcome(run));
+        }
+    }
+    0
+}

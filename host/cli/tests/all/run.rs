@@ -1,0 +1,569 @@
+//! `robodev run`, `robodev plugins list` and `robodev plugin call --config`: the controller
+//! on real configs, with built-in backends, a real Wasm component and a real subprocess plugin.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::{code, grpc_support, json_out, robodev, stderr};
+
+fn repo() -> PathBuf {
+    grpc_support::repo()
+}
+
+/// The bundled example config, run as the README runs it, but with its state in `state`.
+fn example(dirs: &Path, state: &Path, args: &[&str]) -> std::process::Output {
+    // The example refers to the review_rules component and the notify_plugin example binary.
+    crate::support::guest("review_rules");
+    let notify = grpc_support::rust_plugin().with_file_name("notify_plugin");
+    assert!(notify.exists(), "{} is missing", notify.display());
+    let config = repo().join("examples/robodev-config.yaml");
+    let mut all = args.to_vec();
+    let config = config.display().to_string();
+    let state = state.display().to_string();
+    all.extend(["--config", &config, "--state-dir", &state]);
+    Command::new(env!("CARGO_BIN_EXE_robodev"))
+        .args(&all)
+        .env("ROBODEV_CACHE_DIR", dirs.join("cache"))
+        // The console subprocess plugin inherits robodev's environment.
+        .env("ROBODEV_NOTIFY_FILE", dirs.join("console.jsonl"))
+        .env_remove("RUST_LOG")
+        .env_remove("ROBODEV_STATE_DIR")
+        .output()
+        .unwrap()
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_example_processes_every_ticket_once_through_builtin_wasm_and_subprocess_plugins() {
+    let dirs = tempfile::tempdir().unwrap();
+    let state = dirs.path().join("state");
+    let out = example(dirs.path(), &state, &["run", "--once"]);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 0, "{text}\n{}", stderr(&out));
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0], "robodev: 4 ticket(s) polled, 4 task run(s) processed, 0 already handled",
+        "{text}"
+    );
+    let line = |id: &str| -> String {
+        lines
+            .iter()
+            .find(|l| l.trim_start().starts_with(&format!("{id} ")))
+            .unwrap_or_else(|| panic!("no line for {id} in:\n{text}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(
+        line("RD-1"),
+        "RD-1 Succeeded Fix the off-by-one in pagination branch robodev/RD-1: Fixed the page end bound and clamped it to the item count"
+    );
+    // The Wasm review gate found the hard-coded password.
+    assert!(
+        line("RD-2")
+            .starts_with("RD-2 Failed Add the staging database settings review gate failed:"),
+        "{}",
+        line("RD-2")
+    );
+    assert_eq!(
+        line("RD-3"),
+        "RD-3 Failed Rewrite the billing service in Haskell guard rail: task type \"rewrite\" is not in allowed_task_types"
+    );
+    assert_eq!(
+        line("RD-4"),
+        "RD-4 Failed Document the release process the agent reported failure: The wiki page with the release steps does not exist"
+    );
+    assert!(
+        !text.contains("RD-5"),
+        "RD-5 lacks the robodev label: {text}"
+    );
+    let log = stderr(&out);
+    // Progress is in the log, including the subprocess plugin's own lines under its name.
+    assert!(log.contains("polled local: 4 ready ticket(s)"), "{log}");
+    assert!(log.contains("notify_complete"), "{log}");
+
+    // The subprocess channel saw every start and completion.
+    let notes = std::fs::read_to_string(dirs.path().join("console.jsonl")).unwrap_or_default();
+    let events: Vec<serde_json::Value> = notes
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let count = |event: &str| events.iter().filter(|e| e["event"] == event).count();
+    assert_eq!(count("notify_complete"), 4, "{notes}");
+    // RD-3 was stopped by a guard rail before it started.
+    assert_eq!(count("notify_start"), 3, "{notes}");
+
+    // A second run finds nothing left to do.
+    let again = example(dirs.path(), &state, &["run", "--once"]);
+    assert_eq!(code(&again), 0, "{}", stderr(&again));
+    assert_eq!(
+        stdout(&again).trim(),
+        "robodev: nothing to do (0 ready ticket(s) polled, 0 already handled, no unfinished runs)"
+    );
+}
+
+#[test]
+fn plugins_list_shows_every_runtime_with_health_and_the_task_runs() {
+    let dirs = tempfile::tempdir().unwrap();
+    let state = dirs.path().join("state");
+    let out = example(dirs.path(), &state, &["plugins", "list", "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let v = json_out(&out);
+    let plugins = v["plugins"].as_array().unwrap();
+    let find = |name: &str| {
+        plugins
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {v}"))
+    };
+    let gate = find("review-gate");
+    assert_eq!(gate["runtime"], "wasm");
+    assert_eq!(gate["interface"], "review");
+    assert_eq!(gate["health"], "serving");
+    assert!(gate["digest"].as_str().unwrap().starts_with("sha256:"));
+    let console = find("console");
+    assert_eq!(console["runtime"], "subprocess");
+    assert_eq!(console["pluginName"], "console");
+    assert_eq!(console["health"], "serving");
+    for builtin in ["local", "log", "env"] {
+        assert_eq!(find(builtin)["runtime"], "builtin", "{builtin}");
+    }
+    assert_eq!(v["taskRuns"], serde_json::json!([]));
+
+    let table = example(dirs.path(), &state, &["plugins", "list"]);
+    let text = stdout(&table);
+    assert!(text.starts_with("NAME "), "{text}");
+    assert!(text.contains("task runs: none yet"), "{text}");
+}
+
+#[test]
+fn plugin_call_reaches_a_configured_plugin() {
+    let dirs = tempfile::tempdir().unwrap();
+    let state = dirs.path().join("state");
+    let input = r#"{"taskRunId":"t1","diff":"--- a/x.py\n+++ b/x.py\n@@ -0,0 +1 @@\n+api_key = \"abc\"\n"}"#;
+    let out = example(
+        dirs.path(),
+        &state,
+        &[
+            "plugin",
+            "call",
+            "ReviewDiff",
+            "--plugin",
+            "review-gate",
+            "--input",
+            input,
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let v = json_out(&out);
+    assert_eq!(v["gateResult"]["passed"], false, "{v}");
+    assert_eq!(
+        v["gateResult"]["securityFindings"][0]["ruleId"],
+        "hardcoded-credential"
+    );
+
+    let out = example(
+        dirs.path(),
+        &state,
+        &["plugin", "call", "notify", "--plugin", "nope"],
+    );
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("no plugin or selected built-in backend named \"nope\""),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// A config for the failure tests: local tickets, the given agent, state in `dir`.
+fn write_config(dir: &Path, tickets: &str, agent: &str, extra: &str) -> PathBuf {
+    std::fs::write(dir.join("tickets.yaml"), tickets).unwrap();
+    let agent_path = dir.join("agent.sh");
+    std::fs::write(&agent_path, agent).unwrap();
+    let mut perms = std::fs::metadata(&agent_path).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&agent_path, perms).unwrap();
+    let config = dir.join("robodev-config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "state_dir: state\n\
+             ticketing: {{ backend: local, config: {{ file: tickets.yaml }} }}\n\
+             notifications: {{ channels: [ {{ backend: log, config: {{ file: state/notes.jsonl }} }} ] }}\n\
+             engines: {{ default: local, local: {{ command: [./agent.sh], env: {{ RUNS_LOG: {} }} }} }}\n\
+             {extra}",
+            dir.join("runs.log").display()
+        ),
+    )
+    .unwrap();
+    config
+}
+
+const TICKETS: &str = "\
+- { id: FAST-1, title: quick one }
+- { id: SLOW-2, title: slow one }
+- { id: DONE-3, title: finishes then lingers }
+";
+
+/// Records every start (ticket and pid) in $RUNS_LOG; SLOW-2 never finishes; DONE-3 writes
+/// its result, then lingers so robodev is still waiting for it when killed.
+const AGENT: &str = r#"#!/bin/sh
+echo "$ROBODEV_TICKET_ID $$" >> "$RUNS_LOG"
+case "$ROBODEV_TICKET_ID" in
+FAST-1) echo '{"success": true, "summary": "fast"}' > "$ROBODEV_RESULT_FILE" ;;
+SLOW-2) sleep 60 ;;
+DONE-3) echo '{"success": true, "summary": "done before the crash"}' > "$ROBODEV_RESULT_FILE"; sleep 60 ;;
+esac
+"#;
+
+fn starts(dir: &Path) -> Vec<(String, u32)> {
+    std::fs::read_to_string(dir.join("runs.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| {
+            let (id, pid) = l.split_once(' ').unwrap();
+            (id.to_owned(), pid.parse().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn killing_robodev_mid_run_loses_no_ticket_and_runs_none_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        TICKETS,
+        AGENT,
+        "guardrails: { max_concurrent_jobs: 3 }\n",
+    );
+    let config = config.display().to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_robodev"))
+        .args(["run", "--once", "--config", &config])
+        .env("ROBODEV_CACHE_DIR", dir.path().join("cache"))
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until every agent has started, FAST-1 is recorded as done, and DONE-3 wrote its
+    // result; then SIGKILL robodev while SLOW-2 and DONE-3 still run.
+    let done_result = dir.path().join("state/workspaces/tr-DONE-3/result.json");
+    let fast_run = dir.path().join("state/runs/local--FAST-1.json");
+    let started = Instant::now();
+    loop {
+        let fast_settled = std::fs::read_to_string(&fast_run)
+            .map(|t| t.contains("\"complete_notified\": true"))
+            .unwrap_or(false);
+        if starts(dir.path()).len() == 3 && done_result.exists() && fast_settled {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "agents did not start: {:?}",
+            starts(dir.path())
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The agents die with robodev (parent-death signal on their process group leader).
+    for (id, pid) in starts(dir.path()) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while grpc_support::alive(pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(!grpc_support::alive(pid), "agent of {id} outlived robodev");
+    }
+
+    let out = robodev(dir.path(), &["run", "--once", "--config", &config]);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 0, "{text}\n{}", stderr(&out));
+    // No agent started again.
+    let ids: Vec<String> = starts(dir.path()).into_iter().map(|(id, _)| id).collect();
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    for id in ["FAST-1", "SLOW-2", "DONE-3"] {
+        assert_eq!(
+            ids.iter().filter(|i| *i == id).count(),
+            1,
+            "{id} ran twice: {ids:?}"
+        );
+    }
+    let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let lines: Vec<String> = text.lines().map(norm).collect();
+    assert!(
+        lines.contains(&"SLOW-2 Failed slow one interrupted: robodev stopped while the agent was running (attempt 1) and the agent left no result".to_owned()),
+        "{text}"
+    );
+    assert!(
+        lines.contains(&"DONE-3 Succeeded finishes then lingers done before the crash".to_owned()),
+        "{text}"
+    );
+    assert!(
+        !text.contains("FAST-1"),
+        "FAST-1 was settled before the kill: {text}"
+    );
+
+    // Every ticket ended exactly once in the ticketing backend and the channel.
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("state/ticketing-local/state.json")).unwrap(),
+    )
+    .unwrap();
+    let notes = std::fs::read_to_string(dir.path().join("state/notes.jsonl")).unwrap();
+    for (id, status) in [
+        ("FAST-1", "complete"),
+        ("SLOW-2", "failed"),
+        ("DONE-3", "complete"),
+    ] {
+        assert!(
+            state.to_string().contains(&format!("\"{id}\"")),
+            "{id} missing from {state}"
+        );
+        let completes = notes
+            .lines()
+            .filter(|l| l.contains("notify_complete") && l.contains(id))
+            .count();
+        assert_eq!(completes, 1, "{id}: {notes}");
+        let _ = status;
+    }
+
+    // And a third run has nothing to do.
+    let out = robodev(dir.path(), &["run", "--once", "--config", &config]);
+    assert!(
+        stdout(&out).starts_with("robodev: nothing to do"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn a_critical_plugin_that_is_refused_stops_robodev_without_running_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("executed");
+    let plugin = dir.path().join("robodev-plugin-jira");
+    std::fs::write(&plugin, format!("#!/bin/sh\ntouch {}\n", marker.display())).unwrap();
+    let mut perms = std::fs::metadata(&plugin).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&plugin, perms).unwrap();
+    let plugins = format!(
+        "plugins:\n  - {{ name: jira, type: ticketing, interface_version: 2, command: {} }}\n",
+        plugin.display()
+    );
+    // Not critical: a warning, and robodev runs on its other backends.
+    let config = write_config(dir.path(), TICKETS, "#!/bin/sh\nexit 1\n", &plugins);
+    let config = config.display().to_string();
+    let out = robodev(dir.path(), &["run", "--once", "--config", &config]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "warning: refused to load plugin \"jira\": it declares ticketing interface version 2"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!marker.exists(), "the plugin binary was executed");
+    let listed = robodev(
+        dir.path(),
+        &["plugins", "list", "--json", "--config", &config],
+    );
+    assert_eq!(code(&listed), 4, "{}", stderr(&listed));
+    let v = json_out(&listed);
+    let jira = v["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "jira")
+        .unwrap()
+        .clone();
+    assert_eq!(jira["health"], "refused");
+    assert_eq!(jira["error"]["declared"], 2);
+    assert_eq!(jira["error"]["expected"], 1);
+
+    // Critical: robodev exits 4 saying why.
+    let critical = format!("{plugins}plugin_health: {{ critical_plugins: [jira] }}\n");
+    let config = write_config(dir.path(), TICKETS, "#!/bin/sh\nexit 1\n", &critical);
+    let out = robodev(
+        dir.path(),
+        &["run", "--once", "--config", &config.display().to_string()],
+    );
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "error: critical plugin \"jira\" did not load: refused to load plugin \"jira\": it declares ticketing interface version 2, but robodev implements ticketing version 1"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!marker.exists(), "the plugin binary was executed");
+}
+
+#[test]
+fn a_components_granted_secrets_resolve_through_the_configured_secrets_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let chaos = crate::support::guest("chaos").display().to_string();
+    let vault = crate::support::guest("secrets_config")
+        .display()
+        .to_string();
+    // The secrets backend is itself a plugin (a Wasm component serving secrets from its config).
+    let config = dir.path().join("robodev-config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "state_dir: state\n\
+             plugins:\n\
+             \x20 - {{ name: chaos, type: notifications, interface_version: 1, component: {chaos},\n\
+             \x20     secrets: {{ token: app-token, missing: no-such-key }} }}\n\
+             \x20 - {{ name: vault, type: secrets, interface_version: 1, component: {vault},\n\
+             \x20     config: {{ secret.app-token: s3cret }} }}\n\
+             secrets: {{ backend: vault }}\n\
+             ticketing: {{ backend: local, config: {{ file: tickets.yaml }} }}\n\
+             notifications: {{ channels: [ {{ backend: chaos }} ] }}\n\
+             engines: {{ default: local, local: {{ command: [./agent.sh] }} }}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("tickets.yaml"), "[]").unwrap();
+    let config = config.display().to_string();
+    let call = |message: &str| {
+        robodev(
+            dir.path(),
+            &[
+                "plugin",
+                "call",
+                "notify",
+                "--config",
+                &config,
+                "--plugin",
+                "chaos",
+                "--input",
+                &format!(r#"{{"message":"secret:{message}"}}"#),
+            ],
+        )
+    };
+    let out = call("token");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // Granted, but the backend has no such secret: the guest's not-found, a domain error.
+    let out = call("missing");
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(stderr(&out).contains("not_found"), "{}", stderr(&out));
+    // Not granted at all.
+    let out = call("app-token");
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("permission_denied"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn pre_start_approval_waits_for_a_human_decision() {
+    let dir = tempfile::tempdir().unwrap();
+    let approvals = crate::support::guest("approval_kv").display().to_string();
+    let extra = format!(
+        "plugins:\n\
+         \x20 - {{ name: approvals, type: approval, interface_version: 1, component: {approvals}, kv: true }}\n\
+         approval: {{ backend: approvals }}\n\
+         guardrails: {{ require_approval_before_start: true }}\n"
+    );
+    let agent = "#!/bin/sh\necho \"$ROBODEV_TICKET_ID $$\" >> \"$RUNS_LOG\"\necho '{\"success\": true, \"summary\": \"ok\"}' > \"$ROBODEV_RESULT_FILE\"\n";
+    let config = write_config(
+        dir.path(),
+        "- { id: A-1, title: approve me }\n- { id: A-2, title: reject me }\n",
+        agent,
+        &extra,
+    );
+    let config = config.display().to_string();
+    let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let out = robodev(dir.path(), &["run", "--once", "--config", &config]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = norm(&stdout(&out));
+    assert!(
+        text.contains("A-1 NeedsHuman approve me waiting for approval (tr-A-1-1)"),
+        "{text}"
+    );
+    assert!(
+        starts(dir.path()).is_empty(),
+        "an agent ran before approval"
+    );
+
+    let out = robodev(dir.path(), &["task", "approve", "A-1", "--config", &config]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = robodev(
+        dir.path(),
+        &[
+            "task", "reject", "A-2", "--note", "not now", "--config", &config,
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // Deciding twice is an error naming the state.
+    let out = robodev(dir.path(), &["task", "approve", "A-2", "--config", &config]);
+    assert_eq!(code(&out), 2);
+    assert_eq!(
+        stderr(&out).trim(),
+        "error: the task run of ticket \"A-2\" is Failed, not waiting for approval"
+    );
+
+    let out = robodev(dir.path(), &["run", "--once", "--config", &config]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = norm(&stdout(&out));
+    assert!(text.contains("A-1 Succeeded approve me ok"), "{text}");
+    assert!(text.contains("A-2 Failed reject me rejected by"), "{text}");
+    assert!(text.contains(": not now"), "{text}");
+    let ids: Vec<String> = starts(dir.path()).into_iter().map(|(id, _)| id).collect();
+    assert_eq!(ids, vec!["A-1".to_owned()]);
+}
+
+#[test]
+fn the_version_a_plugin_reports_itself_must_agree_with_the_declared_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let scm_v1 = crate::support::guest("scm_v1").display().to_string();
+    let python = grpc_support::python_plugin().display().to_string();
+    // Both declare the version robodev expects, so the pre-spawn check passes; but the
+    // component exports scm version 1 and the Python plugin's Handshake answers version 2.
+    let extra = format!(
+        "plugins:\n\
+         \x20 - {{ name: old-scm, type: scm, interface_version: 2, component: {scm_v1} }}\n\
+         \x20 - {{ name: py, type: ticketing, interface_version: 1, command: {python},\n\
+         \x20     env: {{ ROBODEV_TEST_INTERFACE_VERSION: \"2\" }} }}\n\
+         scm: {{ backend: old-scm }}\n"
+    );
+    let config = write_config(dir.path(), TICKETS, "#!/bin/sh\nexit 1\n", &extra);
+    let out = robodev(
+        dir.path(),
+        &[
+            "plugins",
+            "list",
+            "--json",
+            "--config",
+            &config.display().to_string(),
+        ],
+    );
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    let v = json_out(&out);
+    let find = |name: &str| {
+        v["plugins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    let scm = find("old-scm");
+    assert_eq!(scm["health"], "refused");
+    assert_eq!(
+        scm["error"]["message"],
+        "refused to load plugin \"old-scm\": exports robodev:scm/backend@1.0.0: interface version 1 is not supported (this host implements version 2)"
+    );
+    let py = find("py");
+    assert_eq!(py["health"], "refused");
+    assert_eq!(
+        py["error"]["message"],
+        "refused to load plugin \"py\": it declares ticketing interface version 2, but robodev implements ticketing version 1"
+    );
+    assert_eq!(find("local")["health"], "serving");
+}

@@ -1,0 +1,911 @@
+//! The controller loop (`robodev run`): poll the ticketing backend, and drive each ticket
+//! through its life: guard rails, optional pre-start approval, the engine's spec and prompt,
+//! mark in progress, notify start, the agent run, the optional review gate, mark complete or
+//! failed, notify complete.
+//!
+//! Every step is recorded in the ticket's [`TaskRun`] before the next one starts, so a robodev
+//! killed at any point and started again finishes what was left (a run whose agent had already
+//! written its result is resumed; one whose agent was cut off is failed, or retried when
+//! `guardrails.max_retries` allows) and never starts a ticket that already has a run.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use robodev_core::approval::{CancelPendingRequest, RequestApprovalRequest};
+use robodev_core::engine::{BuildExecutionSpecRequest, BuildPromptRequest, Task};
+use robodev_core::notifications::{NotifyCompleteRequest, NotifyStartRequest};
+use robodev_core::review::{GateResult, GetGateResultRequest, ReviewDiffRequest};
+use robodev_core::scm::GetDiffRequest;
+use robodev_core::secrets::GetSecretsRequest;
+use robodev_core::ticketing::{
+    MarkCompleteRequest, MarkFailedRequest, MarkInProgressRequest, PollReadyTicketsRequest,
+};
+use robodev_core::{
+    AnyBackend, Error, Interface, TaskResult, Ticket, approval, engine, notifications, review, scm,
+    secrets, ticketing,
+};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::config::{BackendRef, Config};
+use crate::exec::{self, Ending, Job};
+use crate::registry::{Registry, config_dir};
+use crate::runs::{RunStore, TaskRun, TaskState};
+
+/// How often an asynchronous review backend is asked for its gate result, and how many times.
+const GATE_POLL: (Duration, u32) = (Duration::from_secs(1), 60);
+
+/// Why the controller cannot run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ControllerError {
+    /// A backend the loop needs is not available.
+    #[error("{0}")]
+    Backend(#[from] Error),
+    /// The state directory cannot be used.
+    #[error("state directory {}: {message}", dir.display())]
+    State {
+        /// The directory.
+        dir: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+impl ControllerError {
+    /// The CLI exit code.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ControllerError::Backend(e) => e.outcome().exit_code(),
+            ControllerError::State { .. } => 2,
+        }
+    }
+}
+
+/// What one pass did.
+#[derive(Debug, Default)]
+pub struct PassReport {
+    /// Tickets the ticketing backend returned.
+    pub polled: usize,
+    /// Tickets skipped because they already have a run.
+    pub already_handled: Vec<(String, TaskState)>,
+    /// Runs this pass started or resumed (ids).
+    pub dispatched: Vec<String>,
+}
+
+fn backend_of<T: ?Sized>(
+    registry: &Registry,
+    selection: &BackendRef,
+    pick: impl Fn(AnyBackend) -> Option<Arc<T>>,
+) -> Result<Arc<T>, Error> {
+    let any = registry.resolve(selection)?;
+    pick(any).ok_or_else(|| Error::Host {
+        plugin: selection.name().to_owned(),
+        interface: selection.interface(),
+        message: "the registry holds a different interface under this name".into(),
+    })
+}
+
+/// The controller: the backends the loop uses, the run store, and the runs in flight.
+pub struct Controller {
+    config: Arc<Config>,
+    runs: RunStore,
+    ticketing_name: String,
+    ticketing: Arc<dyn ticketing::Backend>,
+    engine_name: String,
+    engine: Arc<dyn engine::Backend>,
+    channels: Vec<(String, Arc<dyn notifications::Backend>)>,
+    approval: Option<Arc<dyn approval::Backend>>,
+    secrets: Option<Arc<dyn secrets::Backend>>,
+    scm: Option<Arc<dyn scm::Backend>>,
+    review: Option<(Arc<dyn review::Backend>, Option<i32>)>,
+    slots: Arc<Semaphore>,
+    in_flight: Mutex<HashSet<String>>,
+}
+
+impl Controller {
+    /// Wires the loop to the registry's backends. The ticketing backend, the engine, the
+    /// review backend (when a gate is configured) and the approval backend (when approval is
+    /// required) must be available; a notification channel that is not is skipped with a
+    /// warning.
+    pub fn new(config: Arc<Config>, registry: &Registry) -> Result<Controller, ControllerError> {
+        let ticketing = backend_of(registry, &config.ticketing.backend, |b| match b {
+            AnyBackend::Ticketing(t) => Some(t),
+            _ => None,
+        })?;
+        let engine = backend_of(registry, &config.engine.backend, |b| match b {
+            AnyBackend::Engine(e) => Some(e),
+            _ => None,
+        })?;
+        let mut channels = Vec::new();
+        for channel in &config.notifications {
+            match backend_of(registry, channel, |b| match b {
+                AnyBackend::Notifications(n) => Some(n),
+                _ => None,
+            }) {
+                Ok(n) => channels.push((channel.name().to_owned(), n)),
+                Err(e) => tracing::warn!("notification channel skipped: {e}"),
+            }
+        }
+        let approval = match &config.approval {
+            Some(selection) => match backend_of(registry, selection, |b| match b {
+                AnyBackend::Approval(a) => Some(a),
+                _ => None,
+            }) {
+                Ok(a) => Some(a),
+                Err(e) if config.guardrails.require_approval_before_start => return Err(e.into()),
+                Err(e) => {
+                    tracing::warn!("approval backend unavailable: {e}");
+                    None
+                }
+            },
+            None => None,
+        };
+        let secrets = match backend_of(registry, &config.secrets, |b| match b {
+            AnyBackend::Secrets(s) => Some(s),
+            _ => None,
+        }) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!(
+                    "secrets backend unavailable (runs that need secrets will fail): {e}"
+                );
+                None
+            }
+        };
+        let scm = match &config.scm {
+            Some(selection) => match backend_of(registry, selection, |b| match b {
+                AnyBackend::Scm(s) => Some(s),
+                _ => None,
+            }) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    tracing::warn!("SCM backend unavailable: {e}");
+                    None
+                }
+            },
+            None => None,
+        };
+        let review = match &config.review {
+            Some(settings) => Some((
+                backend_of(registry, &settings.backend, |b| match b {
+                    AnyBackend::Review(r) => Some(r),
+                    _ => None,
+                })?,
+                settings.min_score,
+            )),
+            None => None,
+        };
+        Ok(Controller {
+            runs: RunStore::new(&config.state_dir),
+            ticketing_name: config.ticketing.backend.name().to_owned(),
+            ticketing,
+            engine_name: config.engine.backend.name().to_owned(),
+            engine,
+            channels,
+            approval,
+            secrets,
+            scm,
+            review,
+            slots: Arc::new(Semaphore::new(config.guardrails.max_concurrent_jobs.max(1))),
+            in_flight: Mutex::new(HashSet::new()),
+            config,
+        })
+    }
+
+    /// The run store.
+    pub fn runs(&self) -> &RunStore {
+        &self.runs
+    }
+
+    fn state_err(&self, e: std::io::Error) -> ControllerError {
+        ControllerError::State {
+            dir: self.config.state_dir.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    /// One pass: resume every unfinished run, poll for tickets, and start a run for each new
+    /// one that passes the guard rails. Runs go into `tasks`; each ends with its [`TaskRun`].
+    pub async fn pass(
+        self: &Arc<Self>,
+        tasks: &mut JoinSet<TaskRun>,
+    ) -> Result<PassReport, ControllerError> {
+        let mut report = PassReport::default();
+        // Unfinished runs first: from an earlier pass, or from a robodev that was stopped.
+        for run in self.runs.all().map_err(|e| self.state_err(e))? {
+            if run.ticketing == self.ticketing_name
+                && !run.is_settled()
+                && run.state != TaskState::NeedsHuman
+                && self.claim(&run.id)
+            {
+                report.dispatched.push(run.id.clone());
+                let this = self.clone();
+                tasks.spawn(async move { this.drive(run).await });
+            }
+        }
+        let polled = self
+            .ticketing
+            .poll_ready_tickets(PollReadyTicketsRequest {
+                labels: self.config.ticketing.labels.clone(),
+                max_results: self.config.ticketing.max_results,
+            })
+            .await?;
+        report.polled = polled.tickets.len();
+        tracing::info!(
+            "polled {}: {} ready ticket(s)",
+            self.ticketing_name,
+            polled.tickets.len()
+        );
+        for ticket in polled.tickets {
+            if let Some(existing) = self
+                .runs
+                .get(&self.ticketing_name, &ticket.id)
+                .map_err(|e| self.state_err(e))?
+            {
+                // Never run a ticket twice: it has a run already (finished, waiting, or being
+                // resumed above).
+                tracing::info!(ticket = %ticket.id, "already handled ({}); skipped", existing.state);
+                report.already_handled.push((ticket.id, existing.state));
+                continue;
+            }
+            let mut run = TaskRun::new(&self.ticketing_name, ticket, &self.engine_name);
+            if !self.claim(&run.id) {
+                continue;
+            }
+            if let Some(reason) = self.guard_rails(&run.ticket) {
+                run.result = Some(TaskResult {
+                    success: false,
+                    summary: reason.clone(),
+                    exit_code: 2,
+                    ..Default::default()
+                });
+                run.reason = Some(reason.clone());
+                run.transition(TaskState::Failed, reason);
+            }
+            // Recorded before any plugin hears of it.
+            self.runs.put(&run).map_err(|e| self.state_err(e))?;
+            report.dispatched.push(run.id.clone());
+            let this = self.clone();
+            tasks.spawn(async move { this.drive(run).await });
+        }
+        Ok(report)
+    }
+
+    fn claim(&self, id: &str) -> bool {
+        self.in_flight
+            .lock()
+            .map(|mut set| set.insert(id.to_owned()))
+            .unwrap_or(false)
+    }
+
+    fn release(&self, id: &str) {
+        if let Ok(mut set) = self.in_flight.lock() {
+            set.remove(id);
+        }
+    }
+
+    /// Why the guard rails block `ticket`, if they do.
+    pub fn guard_rails(&self, ticket: &Ticket) -> Option<String> {
+        let rails = &self.config.guardrails;
+        if !rails.allowed_repos.is_empty() {
+            let repo = normalise_repo(&ticket.repo_url);
+            if !rails.allowed_repos.iter().any(|p| {
+                crate::glob::matches(p, &repo) || crate::glob::matches(p, &ticket.repo_url)
+            }) {
+                return Some(format!(
+                    "guard rail: repository {:?} is not in allowed_repos",
+                    ticket.repo_url
+                ));
+            }
+        }
+        if !rails.allowed_task_types.is_empty()
+            && !rails.allowed_task_types.contains(&ticket.ticket_type)
+        {
+            return Some(format!(
+                "guard rail: task type {:?} is not in allowed_task_types",
+                ticket.ticket_type
+            ));
+        }
+        None
+    }
+
+    fn save(&self, run: &TaskRun) {
+        if let Err(e) = self.runs.put(run) {
+            // The run goes on; the next save (or the next start) records it.
+            tracing::error!(run = %run.id, "cannot save the task run: {e}");
+        }
+    }
+
+    /// Drives one run as far as it can go, saving it at every step.
+    async fn drive(self: Arc<Self>, mut run: TaskRun) -> TaskRun {
+        loop {
+            match run.state {
+                TaskState::Queued | TaskState::Retrying => {
+                    if self.config.guardrails.require_approval_before_start
+                        && run.approved_by.is_none()
+                    {
+                        self.ask_approval(&mut run).await;
+                        if run.state == TaskState::NeedsHuman {
+                            break;
+                        }
+                        continue;
+                    }
+                    self.attempt(&mut run).await;
+                }
+                TaskState::Running => self.recover(&mut run).await,
+                TaskState::NeedsHuman => break,
+                TaskState::Succeeded | TaskState::Failed | TaskState::TimedOut => {
+                    self.report(&mut run).await;
+                    break;
+                }
+            }
+        }
+        self.release(&run.id);
+        run
+    }
+
+    async fn ask_approval(&self, run: &mut TaskRun) {
+        let Some(approval) = &self.approval else {
+            self.fail(
+                run,
+                "approval is required but no approval backend is available".into(),
+            );
+            return;
+        };
+        match approval
+            .request_approval(RequestApprovalRequest {
+                question: format!(
+                    "May robodev run the agent on ticket {} ({})?",
+                    run.ticket.id, run.ticket.title
+                ),
+                ticket: Some(run.ticket.clone()),
+                task_run_id: run.id.clone(),
+                options: vec!["approve".into(), "reject".into()],
+            })
+            .await
+        {
+            Ok(response) => {
+                run.approval_request = Some(response.request_id.clone());
+                run.transition(
+                    TaskState::NeedsHuman,
+                    format!("approval requested ({})", response.request_id),
+                );
+                self.save(run);
+            }
+            Err(e) => self.fail(run, format!("cannot request approval: {e}")),
+        }
+    }
+
+    fn fail(&self, run: &mut TaskRun, reason: String) {
+        run.reason = Some(reason.clone());
+        if run.result.is_none() {
+            run.result = Some(TaskResult {
+                success: false,
+                summary: reason.clone(),
+                exit_code: 1,
+                ..Default::default()
+            });
+        }
+        run.transition(TaskState::Failed, reason);
+        self.save(run);
+    }
+
+    /// After a failed attempt: retry when attempts remain, else fail.
+    fn fail_or_retry(&self, run: &mut TaskRun, reason: String) {
+        if run.attempts <= self.config.guardrails.max_retries {
+            run.reason = Some(reason.clone());
+            run.transition(
+                TaskState::Retrying,
+                format!("attempt {} failed: {reason}", run.attempts),
+            );
+            self.save(run);
+        } else {
+            self.fail(run, reason);
+        }
+    }
+
+    fn task(&self, run: &TaskRun) -> Task {
+        let t = &run.ticket;
+        Task {
+            id: run.id.clone(),
+            ticket_id: t.id.clone(),
+            title: t.title.clone(),
+            description: t.description.clone(),
+            repo_url: t.repo_url.clone(),
+            labels: t.labels.clone(),
+            metadata: BTreeMap::from([("ticket_type".to_owned(), t.ticket_type.clone())]),
+        }
+    }
+
+    /// The human decided: withdraw the request at the approval backend (best effort).
+    async fn close_approval(&self, run: &mut TaskRun) {
+        let (Some(request), Some(approval)) = (&run.approval_request, &self.approval) else {
+            return;
+        };
+        if let Err(e) = approval
+            .cancel_pending(CancelPendingRequest {
+                task_run_id: run.id.clone(),
+            })
+            .await
+        {
+            tracing::warn!(ticket = %run.ticket.id, "cannot cancel approval request {request}: {e}");
+        }
+        run.approval_request = None;
+        self.save(run);
+    }
+
+    async fn attempt(&self, run: &mut TaskRun) {
+        self.close_approval(run).await;
+        let _slot = match self.slots.clone().acquire_owned().await {
+            Ok(permit) => permit,
+            Err(_) => return self.fail(run, "the controller is shutting down".into()),
+        };
+        run.attempts += 1;
+        let task = self.task(run);
+        let spec = match self
+            .engine
+            .build_execution_spec(BuildExecutionSpecRequest {
+                task: Some(task.clone()),
+                config: Some(self.config.engine.config.clone()),
+            })
+            .await
+        {
+            Ok(r) => match r.spec {
+                Some(spec) => spec,
+                None => {
+                    return self.fail_or_retry(
+                        run,
+                        format!("engine {:?} returned no execution spec", self.engine_name),
+                    );
+                }
+            },
+            Err(e) => {
+                return self.fail_or_retry(run, format!("cannot build the execution spec: {e}"));
+            }
+        };
+        let prompt = match self
+            .engine
+            .build_prompt(BuildPromptRequest { task: Some(task) })
+            .await
+        {
+            Ok(r) => r.prompt,
+            Err(e) => return self.fail_or_retry(run, format!("cannot build the prompt: {e}")),
+        };
+        if !run.steps.marked_in_progress {
+            if let Err(e) = self
+                .ticketing
+                .mark_in_progress(MarkInProgressRequest {
+                    ticket_id: run.ticket.id.clone(),
+                })
+                .await
+            {
+                return self.fail_or_retry(run, format!("cannot mark the ticket in progress: {e}"));
+            }
+            run.steps.marked_in_progress = true;
+            self.save(run);
+        }
+        if !run.steps.start_notified {
+            for (name, channel) in &self.channels {
+                if let Err(e) = channel
+                    .notify_start(NotifyStartRequest {
+                        ticket: Some(run.ticket.clone()),
+                        task_run_id: run.id.clone(),
+                        engine: self.engine_name.clone(),
+                    })
+                    .await
+                {
+                    tracing::warn!(channel = %name, "NotifyStart failed: {e}");
+                }
+            }
+            run.steps.start_notified = true;
+            self.save(run);
+        }
+        let secret_env = match self.resolve_secret_env(&spec.secret_env).await {
+            Ok(env) => env,
+            Err(e) => return self.fail_or_retry(run, e),
+        };
+        let workspace = self.config.state_dir.join("workspaces").join(&run.id);
+        let mut deadline = self.config.guardrails.max_job_duration;
+        if spec.active_deadline_seconds > 0 {
+            deadline = deadline.min(Duration::from_secs(spec.active_deadline_seconds as u64));
+        }
+        let base_dir = config_dir(&self.config.path);
+        let (run_id, ticket) = (run.id.clone(), run.ticket.clone());
+        let job = Job {
+            task_run_id: &run_id,
+            ticket: &ticket,
+            spec: &spec,
+            prompt: &prompt,
+            secret_env,
+            workspace: &workspace,
+            base_dir: &base_dir,
+            deadline,
+        };
+        if let Err(e) = exec::prepare(&job) {
+            return self.fail_or_retry(
+                run,
+                format!("cannot prepare the workspace {}: {e}", workspace.display()),
+            );
+        }
+        run.workspace = Some(workspace.clone());
+        run.transition(
+            TaskState::Running,
+            format!(
+                "attempt {}: agent started in {}",
+                run.attempts,
+                workspace.display()
+            ),
+        );
+        self.save(run);
+        let ending = exec::run(&job).await;
+        match ending {
+            Err(e) => self.fail_or_retry(run, e),
+            Ok(Ending::TimedOut { limit }) => {
+                let reason = format!(
+                    "the agent ran past its deadline of {} s and was stopped",
+                    limit.as_secs()
+                );
+                run.reason = Some(reason.clone());
+                run.result = Some(TaskResult {
+                    success: false,
+                    summary: reason.clone(),
+                    exit_code: 1,
+                    ..Default::default()
+                });
+                run.transition(TaskState::TimedOut, reason);
+                self.save(run);
+            }
+            Ok(Ending::Broken { reason }) => self.fail_or_retry(run, reason),
+            Ok(Ending::Finished { result, diff }) => self.finished(run, result, diff).await,
+        }
+    }
+
+    /// A run found `Running` with no agent behind it: robodev was stopped during the run.
+    async fn recover(&self, run: &mut TaskRun) {
+        match run.workspace.as_deref().map(exec::read_result) {
+            Some(Ok((result, diff))) => {
+                tracing::info!(ticket = %run.ticket.id, "resuming: the agent had finished before robodev stopped");
+                self.finished(run, result, diff).await;
+            }
+            _ => self.fail_or_retry(
+                run,
+                format!(
+                    "interrupted: robodev stopped while the agent was running (attempt {}) and the agent left no result",
+                    run.attempts
+                ),
+            ),
+        }
+    }
+
+    /// The agent exited with a result: its verdict, then the review gate.
+    async fn finished(&self, run: &mut TaskRun, result: TaskResult, diff: String) {
+        run.result = Some(result.clone());
+        if !result.success {
+            let why = if result.summary.is_empty() {
+                format!(
+                    "the agent reported failure (exit code {})",
+                    result.exit_code
+                )
+            } else {
+                format!("the agent reported failure: {}", result.summary)
+            };
+            return self.fail_or_retry(run, why);
+        }
+        if let Some((review, min_score)) = &self.review {
+            match self.gate(run, review.as_ref(), &result, diff).await {
+                Ok(gate) => {
+                    let score_ok = min_score.is_none_or(|min| gate.score >= min);
+                    let passed = gate.passed && score_ok;
+                    let summary = gate.summary.clone();
+                    let score = gate.score;
+                    run.gate = Some(gate);
+                    if !passed {
+                        let why = if score_ok {
+                            format!("review gate failed: {summary}")
+                        } else {
+                            format!(
+                                "review gate failed: score {score} is below min_score {}: {summary}",
+                                min_score.unwrap_or_default()
+                            )
+                        };
+                        // A gate verdict is not retried: the same diff would fail again.
+                        return self.fail(run, why);
+                    }
+                }
+                Err(e) => return self.fail(run, format!("review gate unavailable: {e}")),
+            }
+        }
+        let note = if result.summary.is_empty() {
+            "the agent succeeded".to_owned()
+        } else {
+            format!("the agent succeeded: {}", result.summary)
+        };
+        run.reason = None;
+        run.transition(TaskState::Succeeded, note);
+        self.save(run);
+        if let Some(ws) = &run.workspace
+            && let Err(e) = std::fs::remove_dir_all(ws)
+        {
+            tracing::debug!("cannot remove workspace {}: {e}", ws.display());
+        }
+    }
+
+    async fn gate(
+        &self,
+        run: &TaskRun,
+        review: &dyn review::Backend,
+        result: &TaskResult,
+        workspace_diff: String,
+    ) -> Result<GateResult, Error> {
+        // The SCM's view of the branch wins over what the agent wrote locally.
+        let diff = match (&self.scm, result.branch_name.is_empty()) {
+            (Some(scm), false) => {
+                scm.get_diff(GetDiffRequest {
+                    repo_url: run.ticket.repo_url.clone(),
+                    base_branch: String::new(),
+                    branch_name: result.branch_name.clone(),
+                })
+                .await?
+                .diff
+            }
+            _ => workspace_diff,
+        };
+        let response = review
+            .review_diff(ReviewDiffRequest {
+                task_run_id: run.id.clone(),
+                ticket: Some(run.ticket.clone()),
+                diff,
+                branch_name: result.branch_name.clone(),
+                repo_url: run.ticket.repo_url.clone(),
+                result: Some(result.clone()),
+            })
+            .await?;
+        if let Some(gate) = response.gate_result {
+            return Ok(gate);
+        }
+        let (every, times) = GATE_POLL;
+        for _ in 0..times {
+            tokio::time::sleep(every).await;
+            if let Some(gate) = review
+                .get_gate_result(GetGateResultRequest {
+                    review_id: response.review_id.clone(),
+                })
+                .await?
+                .gate_result
+            {
+                return Ok(gate);
+            }
+        }
+        Err(Error::Host {
+            plugin: self
+                .config
+                .review
+                .as_ref()
+                .map(|r| r.backend.name().to_owned())
+                .unwrap_or_default(),
+            interface: Interface::Review,
+            message: format!(
+                "no gate result for review {:?} after {} s",
+                response.review_id,
+                every.as_secs() * u64::from(times)
+            ),
+        })
+    }
+
+    /// Final state reached: tell the ticketing backend and the channels, once each.
+    async fn report(&self, run: &mut TaskRun) {
+        self.close_approval(run).await;
+        if !run.steps.reported {
+            let outcome = if run.state == TaskState::Succeeded {
+                self.ticketing
+                    .mark_complete(MarkCompleteRequest {
+                        ticket_id: run.ticket.id.clone(),
+                        result: run.result.clone(),
+                    })
+                    .await
+            } else {
+                self.ticketing
+                    .mark_failed(MarkFailedRequest {
+                        ticket_id: run.ticket.id.clone(),
+                        reason: run.reason.clone().unwrap_or_else(|| run.state.to_string()),
+                    })
+                    .await
+            };
+            match outcome {
+                Ok(_) => {
+                    run.steps.reported = true;
+                    self.save(run);
+                }
+                Err(e) => {
+                    // Left unreported: the next pass (or the next start) tries again.
+                    tracing::error!(ticket = %run.ticket.id, "cannot report the outcome to {}: {e}", self.ticketing_name);
+                    return;
+                }
+            }
+        }
+        if !run.steps.complete_notified {
+            for (name, channel) in &self.channels {
+                if let Err(e) = channel
+                    .notify_complete(NotifyCompleteRequest {
+                        ticket: Some(run.ticket.clone()),
+                        task_run_id: run.id.clone(),
+                        result: run.result.clone(),
+                    })
+                    .await
+                {
+                    tracing::warn!(channel = %name, "NotifyComplete failed: {e}");
+                }
+            }
+            run.steps.complete_notified = true;
+            self.save(run);
+        }
+    }
+
+    async fn resolve_secret_env(
+        &self,
+        secret_env: &BTreeMap<String, String>,
+    ) -> Result<BTreeMap<String, String>, String> {
+        if secret_env.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let Some(secrets) = &self.secrets else {
+            return Err(
+                "the execution spec needs secrets, but no secrets backend is available".into(),
+            );
+        };
+        let keys: Vec<String> = secret_env.values().cloned().collect();
+        let found = secrets
+            .get_secrets(GetSecretsRequest { keys })
+            .await
+            .map_err(|e| format!("cannot resolve the agent's secrets: {e}"))?
+            .secrets;
+        secret_env
+            .iter()
+            .map(|(env, key)| match found.get(key) {
+                Some(v) => Ok((env.clone(), v.clone())),
+                None => Err(format!(
+                    "the secrets backend has no secret {key:?} (for {env})"
+                )),
+            })
+            .collect()
+    }
+}
+
+/// `https://github.com/acme/api.git/` -> `github.com/acme/api`.
+fn normalise_repo(url: &str) -> String {
+    let s = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let s = s.trim_end_matches('/');
+    s.strip_suffix(".git").unwrap_or(s).to_owned()
+}
+
+impl Controller {
+    /// One pass, then waits for every run it started or resumed (`robodev run --once`).
+    /// Returns what the pass did and the runs as they ended.
+    pub async fn run_once(self: &Arc<Self>) -> Result<(PassReport, Vec<TaskRun>), ControllerError> {
+        let mut tasks = JoinSet::new();
+        let report = self.pass(&mut tasks).await;
+        // Even when the poll failed, the runs resumed before it are finished first.
+        let mut done = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(run) => done.push(run),
+                Err(e) => tracing::error!("a task run panicked: {e}"),
+            }
+        }
+        Ok((report?, done))
+    }
+
+    /// Polls every `poll_interval` until SIGINT or SIGTERM; then stops polling and waits for
+    /// the runs in flight (a second signal abandons them: their agents are killed and the next
+    /// start fails or resumes them cleanly).
+    pub async fn run_until_signalled(self: &Arc<Self>) -> Result<(), ControllerError> {
+        let mut signals = Signals::new().map_err(|e| self.state_err(e))?;
+        let mut tasks = JoinSet::new();
+        let interval = self.config.poll_interval;
+        loop {
+            match self.pass(&mut tasks).await {
+                Ok(report) if !report.dispatched.is_empty() => {
+                    tracing::info!("{} task run(s) started or resumed", report.dispatched.len());
+                }
+                Ok(_) => {}
+                Err(ControllerError::Backend(e)) => {
+                    tracing::error!("poll failed: {e}; next poll in {} s", interval.as_secs());
+                }
+                Err(e) => return Err(e),
+            }
+            let sleep = tokio::time::sleep(interval);
+            tokio::pin!(sleep);
+            loop {
+                tokio::select! {
+                    _ = signals.next() => {
+                        let running = tasks.len();
+                        if running > 0 {
+                            tracing::warn!("stopping: waiting for {running} task run(s) to finish; signal again to abandon them");
+                            tokio::select! {
+                                _ = async { while tasks.join_next().await.is_some() {} } => {}
+                                _ = signals.next() => {
+                                    tracing::warn!("abandoning {} task run(s); the next start settles them", tasks.len());
+                                    tasks.abort_all();
+                                }
+                            }
+                        }
+                        return Ok(());
+                    }
+                    _ = &mut sleep => break,
+                    Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
+                        if let Ok(run) = joined {
+                            tracing::info!(ticket = %run.ticket.id, "task run ended: {}", run.state);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// SIGINT and SIGTERM as one stream.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    async fn next(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+    }
+}
+
+/// Holds `state_dir/lock` so that two robodevs never drive the same state at once.
+#[derive(Debug)]
+pub struct StateLock {
+    _file: std::fs::File,
+}
+
+impl StateLock {
+    /// Takes the lock of `state_dir` (creating the directory), or says who holds it.
+    pub fn acquire(state_dir: &std::path::Path) -> Result<StateLock, ControllerError> {
+        let err = |message: String| ControllerError::State {
+            dir: state_dir.to_owned(),
+            message,
+        };
+        std::fs::create_dir_all(state_dir).map_err(|e| err(format!("cannot create it: {e}")))?;
+        let path = state_dir.join("lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| err(format!("cannot open {}: {e}", path.display())))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                return Err(err(format!(
+                    "another robodev (pid {}) is running on it",
+                    holder.trim()
+                )));
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(err(format!("cannot lock {}: {e}", path.display())));
+            }
+        }
+        let _ = file.set_len(0);
+        let _ = std::io::Write::write_all(&mut &file, std::process::id().to_string().as_bytes());
+        Ok(StateLock { _file: file })
+    }
+}

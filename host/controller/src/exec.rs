@@ -1,0 +1,184 @@
+//! Running an agent locally: the command of an [`ExecutionSpec`] in a fresh workspace
+//! directory, under a deadline, and its `result.json` read back.
+//!
+//! (RoboDev runs agents as Kubernetes Jobs; robodev's local executor runs the same spec as a
+//! process, which is what a laptop, CI and the tests have.) The agent gets:
+//!
+//! - its working directory: the workspace, empty but for `prompt.md` and `ticket.json`;
+//! - `ROBODEV_WORKSPACE`, `ROBODEV_PROMPT_FILE`, `ROBODEV_TICKET_FILE`, `ROBODEV_RESULT_FILE`
+//!   (where to write its [`TaskResult`] as proto3 JSON), `ROBODEV_DIFF_FILE` (where it may
+//!   write the diff it produced, for the review gate), `ROBODEV_TASK_RUN_ID`, plus the spec's
+//!   `env` and resolved `secret_env`;
+//! - no stdin; stdout and stderr go to `agent.log` in the workspace.
+//!
+//! The agent runs in its own process group with the parent-death signal, so it never
+//! outlives robodev; past its deadline the whole group is killed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use robodev_core::engine::ExecutionSpec;
+use robodev_core::{TaskResult, Ticket};
+
+/// The file the agent writes its result to, in its workspace.
+pub const RESULT_FILE: &str = "result.json";
+/// The file the agent may write its diff to, in its workspace.
+pub const DIFF_FILE: &str = "changes.diff";
+/// The agent's combined stdout and stderr, in its workspace.
+pub const LOG_FILE: &str = "agent.log";
+/// The most of `agent.log` quoted in a failure reason.
+const LOG_TAIL_BYTES: usize = 600;
+
+/// How an agent run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ending {
+    /// The agent exited and left a readable result.
+    Finished {
+        /// Its result.
+        result: TaskResult,
+        /// The diff it left in `changes.diff` (empty if none).
+        diff: String,
+    },
+    /// The agent exited without a usable result.
+    Broken {
+        /// What happened: exit status, what was wrong with `result.json`, the log's tail.
+        reason: String,
+    },
+    /// The agent ran past its deadline and was killed.
+    TimedOut {
+        /// The deadline.
+        limit: Duration,
+    },
+}
+
+/// What to run, and where.
+#[derive(Debug, Clone)]
+pub struct Job<'a> {
+    /// The run's id.
+    pub task_run_id: &'a str,
+    /// The ticket.
+    pub ticket: &'a Ticket,
+    /// The engine's spec.
+    pub spec: &'a ExecutionSpec,
+    /// The engine's prompt.
+    pub prompt: &'a str,
+    /// The spec's `secret_env`, resolved to values.
+    pub secret_env: BTreeMap<String, String>,
+    /// The workspace directory (created empty by [`prepare`]).
+    pub workspace: &'a Path,
+    /// Relative command paths resolve against this directory (the config file's).
+    pub base_dir: &'a Path,
+    /// The deadline.
+    pub deadline: Duration,
+}
+
+/// Creates the workspace, empty, with the prompt and the ticket in it.
+pub fn prepare(job: &Job<'_>) -> std::io::Result<()> {
+    if job.workspace.exists() {
+        std::fs::remove_dir_all(job.workspace)?;
+    }
+    std::fs::create_dir_all(job.workspace)?;
+    std::fs::write(job.workspace.join("prompt.md"), job.prompt)?;
+    let ticket = serde_json::to_vec_pretty(job.ticket).map_err(std::io::Error::other)?;
+    std::fs::write(job.workspace.join("ticket.json"), ticket)
+}
+
+/// Reads what an agent left in `workspace` (also used to resume a run whose agent finished
+/// while robodev was down).
+pub fn read_result(workspace: &Path) -> Result<(TaskResult, String), String> {
+    let path = workspace.join(RESULT_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(format!("it wrote no {RESULT_FILE}"));
+        }
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    let result: TaskResult = serde_json::from_str(&text)
+        .map_err(|e| format!("{RESULT_FILE} is not a TaskResult (proto3 JSON): {e}"))?;
+    let diff = std::fs::read_to_string(workspace.join(DIFF_FILE)).unwrap_or_default();
+    Ok((result, diff))
+}
+
+fn log_tail(workspace: &Path) -> String {
+    let Ok(bytes) = std::fs::read(workspace.join(LOG_FILE)) else {
+        return String::new();
+    };
+    let start = bytes.len().saturating_sub(LOG_TAIL_BYTES);
+    let tail = String::from_utf8_lossy(&bytes[start..]);
+    let tail = tail.trim();
+    if tail.is_empty() {
+        String::new()
+    } else {
+        format!("; last output: {}", tail.replace('\n', " | "))
+    }
+}
+
+/// Runs the agent; `Err` only when it could not be started at all.
+pub async fn run(job: &Job<'_>) -> Result<Ending, String> {
+    let Some((program, args)) = job.spec.command.split_first() else {
+        return Err("the engine's execution spec has an empty command".into());
+    };
+    let program = PathBuf::from(program);
+    // `./agent.sh` is relative to the config file; a bare name is looked up in PATH. The
+    // agent's working directory is its workspace, so the path must be absolute.
+    let program = if program.is_relative() && program.components().count() > 1 {
+        std::path::absolute(job.base_dir.join(program))
+            .map_err(|e| format!("cannot resolve the agent command: {e}"))?
+    } else {
+        program
+    };
+    let log = std::fs::File::create(job.workspace.join(LOG_FILE))
+        .map_err(|e| format!("cannot create {LOG_FILE}: {e}"))?;
+    let log2 = log
+        .try_clone()
+        .map_err(|e| format!("cannot share {LOG_FILE}: {e}"))?;
+    let mut command = tokio::process::Command::new(&program);
+    command
+        .args(args)
+        .current_dir(job.workspace)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(log))
+        .stderr(Stdio::from(log2))
+        .kill_on_drop(true)
+        .envs(&job.spec.env)
+        .envs(&job.secret_env)
+        .env("ROBODEV_WORKSPACE", job.workspace)
+        .env("ROBODEV_PROMPT_FILE", job.workspace.join("prompt.md"))
+        .env("ROBODEV_TICKET_FILE", job.workspace.join("ticket.json"))
+        .env("ROBODEV_RESULT_FILE", job.workspace.join(RESULT_FILE))
+        .env("ROBODEV_DIFF_FILE", job.workspace.join(DIFF_FILE))
+        .env("ROBODEV_TASK_RUN_ID", job.task_run_id);
+    let mut child = robodev_grpc::process::spawn(command)
+        .await
+        .map_err(|e| format!("cannot start {}: {e}", program.display()))?;
+    let pid = child.id();
+    let status = match tokio::time::timeout(job.deadline, child.wait()).await {
+        Ok(status) => status.map_err(|e| format!("cannot wait for the agent: {e}"))?,
+        Err(_) => {
+            if let Some(pid) = pid {
+                robodev_grpc::process::kill_group(pid);
+            }
+            let _ = child.wait().await;
+            return Ok(Ending::TimedOut {
+                limit: job.deadline,
+            });
+        }
+    };
+    // Whatever the agent started in its group goes with it.
+    if let Some(pid) = pid {
+        robodev_grpc::process::kill_group(pid);
+    }
+    match read_result(job.workspace) {
+        Ok((result, diff)) => Ok(Ending::Finished { result, diff }),
+        Err(why) => Ok(Ending::Broken {
+            reason: format!(
+                "the agent {} and {why}{}",
+                robodev_grpc::process::describe_exit(&status),
+                log_tail(job.workspace)
+            ),
+        }),
+    }
+}

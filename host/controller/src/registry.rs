@@ -1,0 +1,772 @@
+//! The registry: every plugin robodev runs, whichever way it runs (built-in, Wasm component,
+//! go-plugin subprocess), behind one lookup by (interface, name).
+//!
+//! [`Registry::load`] loads the `plugins:` list and the built-in backends the config selects,
+//! all at once. Before anything of a plugin is read, compiled or spawned, [`precheck`] compares
+//! the `interface_version` it declares with the one robodev implements; a mismatch refuses that
+//! plugin with [`Refusal::VersionMismatch`]. After loading, the version the plugin reports
+//! itself must agree too (a component's export, a subprocess's `Handshake` RPC; the runtimes
+//! check it). A plugin that fails to load is recorded in [`Registry::failures`] and the others
+//! carry on, unless it is in `plugin_health.critical_plugins`: then [`Registry::load`] fails.
+//!
+//! A Wasm plugin's granted secrets resolve through the configured secrets backend, which may
+//! itself be a plugin: the link is made once everything is loaded ([`BackendSecrets`]).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use robodev_core::secrets::GetSecretRequest;
+use robodev_core::{AnyBackend, Error, ErrorCode, Interface, PluginInfo, Refusal};
+use robodev_grpc::{RestartPolicy, SubprocessConfig, SubprocessPlugin};
+use robodev_wasm::{
+    Grants, Limits, PluginOptions, Runtime, RuntimeConfig, SecretSource, WasmPlugin,
+};
+use sha2::{Digest, Sha256};
+
+use crate::builtin::{self, BuiltinContext};
+use crate::config::{
+    BackendRef, ComponentSpec, Config, InstanceMode, PluginSource, PluginSpec, SubprocessSpec,
+};
+
+/// How a plugin runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RuntimeKind {
+    /// Compiled into robodev.
+    Builtin,
+    /// A Wasm component, in-process.
+    Wasm,
+    /// A go-plugin gRPC subprocess.
+    Subprocess,
+}
+
+impl RuntimeKind {
+    /// Stable lowercase label (`builtin`, `wasm`, `subprocess`).
+    pub fn label(self) -> &'static str {
+        match self {
+            RuntimeKind::Builtin => "builtin",
+            RuntimeKind::Wasm => "wasm",
+            RuntimeKind::Subprocess => "subprocess",
+        }
+    }
+}
+
+impl fmt::Display for RuntimeKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// Whether a loaded plugin can take calls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    /// Ready for calls.
+    Serving,
+    /// A subprocess crashed and is being restarted.
+    Restarting {
+        /// Which restart.
+        attempt: u32,
+        /// The policy's maximum.
+        max: u32,
+        /// Why.
+        cause: String,
+    },
+    /// Permanently out of service.
+    Unhealthy {
+        /// Why.
+        reason: String,
+    },
+    /// Shut down.
+    Stopped,
+}
+
+impl fmt::Display for Health {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Health::Serving => f.write_str("serving"),
+            Health::Restarting {
+                attempt,
+                max,
+                cause,
+            } => write!(f, "restarting ({attempt}/{max}): {cause}"),
+            Health::Unhealthy { reason } => write!(f, "unhealthy: {reason}"),
+            Health::Stopped => f.write_str("stopped"),
+        }
+    }
+}
+
+enum Handle {
+    Builtin,
+    Wasm(WasmPlugin),
+    Subprocess(Arc<SubprocessPlugin>),
+}
+
+/// One loaded plugin.
+pub struct Entry {
+    /// The configured name.
+    pub name: String,
+    /// The interface it serves.
+    pub interface: Interface,
+    /// How it runs.
+    pub runtime: RuntimeKind,
+    /// Where it came from: `built-in`, the component's path, the command.
+    pub source: String,
+    /// The component's digest (`sha256:...`), for Wasm plugins.
+    pub digest: Option<String>,
+    /// Who the plugin says it is (its handshake).
+    pub info: PluginInfo,
+    /// Its trait object.
+    pub backend: AnyBackend,
+    handle: Handle,
+}
+
+impl fmt::Debug for Entry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Entry")
+            .field("name", &self.name)
+            .field("interface", &self.interface)
+            .field("runtime", &self.runtime)
+            .field("source", &self.source)
+            .field("info", &self.info)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Entry {
+    /// Whether it can take calls now.
+    pub fn health(&self) -> Health {
+        match &self.handle {
+            Handle::Builtin | Handle::Wasm(_) => Health::Serving,
+            Handle::Subprocess(p) => match p.health() {
+                robodev_grpc::Health::Serving => Health::Serving,
+                robodev_grpc::Health::Restarting {
+                    attempt,
+                    max,
+                    cause,
+                } => Health::Restarting {
+                    attempt,
+                    max,
+                    cause,
+                },
+                robodev_grpc::Health::Unhealthy { reason } => Health::Unhealthy { reason },
+                robodev_grpc::Health::Stopped => Health::Stopped,
+            },
+        }
+    }
+
+    /// Calls so far and failures by kind (Wasm plugins), restarts (subprocesses).
+    pub fn counters(&self) -> serde_json::Value {
+        match &self.handle {
+            Handle::Builtin => serde_json::json!({}),
+            Handle::Wasm(p) => {
+                let stats = p.stats();
+                serde_json::json!({
+                    "calls": stats.calls,
+                    "domainErrors": stats.domain_errors,
+                    "failures": stats.failures.iter().map(|(k, n)| (k.to_string(), *n)).collect::<BTreeMap<_, _>>(),
+                })
+            }
+            Handle::Subprocess(p) => serde_json::json!({
+                "restarts": p.restarts(),
+                "pid": p.pid(),
+            }),
+        }
+    }
+}
+
+/// A plugin that did not load.
+#[derive(Debug, Clone)]
+pub struct LoadFailure {
+    /// The configured name.
+    pub name: String,
+    /// The configured interface.
+    pub interface: Interface,
+    /// How it would have run.
+    pub runtime: RuntimeKind,
+    /// Where it would have come from.
+    pub source: String,
+    /// Why it did not load.
+    pub error: Error,
+    /// Whether it is in `plugin_health.critical_plugins`.
+    pub critical: bool,
+}
+
+/// Critical plugins failed to load: robodev must not run.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", describe_critical(.failures))]
+pub struct CriticalFailure {
+    /// The critical plugins that failed, with why.
+    pub failures: Vec<LoadFailure>,
+}
+
+fn describe_critical(failures: &[LoadFailure]) -> String {
+    failures
+        .iter()
+        .map(|f| format!("critical plugin {:?} did not load: {}", f.name, f.error))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl CriticalFailure {
+    /// The CLI exit code: 4 when every failure is a refusal, else that of the first failure.
+    pub fn exit_code(&self) -> u8 {
+        self.failures
+            .first()
+            .map_or(2, |f| f.error.outcome().exit_code())
+    }
+}
+
+/// Where the registry keeps what it needs on disk.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// Precompiled component cache; `None` compiles on every load.
+    pub cache_dir: Option<PathBuf>,
+    /// Fail when a critical plugin does not load (`robodev run`); `robodev plugins list`
+    /// reports instead.
+    pub enforce_critical: bool,
+}
+
+/// The pre-spawn check: does the plugin declare the interface version robodev implements?
+/// Reads nothing and runs nothing of the plugin.
+pub fn precheck(spec: &PluginSpec) -> Result<(), Error> {
+    let expected = spec.interface.version();
+    if spec.interface_version == expected {
+        Ok(())
+    } else {
+        Err(Error::Refused {
+            plugin: spec.name.clone(),
+            refusal: Refusal::VersionMismatch {
+                interface: spec.interface,
+                declared: spec.interface_version,
+                expected,
+            },
+        })
+    }
+}
+
+/// Resolves a Wasm plugin's granted secrets through the configured secrets backend, once the
+/// registry has linked it (until then, and if that backend failed to load, a read fails with
+/// a message saying so).
+#[derive(Clone, Default)]
+pub struct BackendSecrets {
+    slot: Arc<OnceLock<(String, AnyBackend)>>,
+}
+
+impl BackendSecrets {
+    fn link(&self, name: String, backend: AnyBackend) {
+        let _ = self.slot.set((name, backend));
+    }
+}
+
+#[async_trait]
+impl SecretSource for BackendSecrets {
+    async fn get(&self, key: &str) -> Result<Option<String>, String> {
+        let Some((name, AnyBackend::Secrets(backend))) = self.slot.get() else {
+            return Err("the secrets backend is not loaded".into());
+        };
+        match backend
+            .get_secret(GetSecretRequest {
+                key: key.to_owned(),
+            })
+            .await
+        {
+            Ok(response) => Ok(Some(response.value)),
+            Err(Error::Plugin { error, .. }) if error.code == ErrorCode::NotFound => Ok(None),
+            // The backend's message, never a value: backends do not put values in errors.
+            Err(e) => Err(format!("secrets backend {name:?}: {e}")),
+        }
+    }
+}
+
+/// Every loaded plugin, by (interface, name).
+pub struct Registry {
+    entries: BTreeMap<(Interface, String), Arc<Entry>>,
+    failures: Vec<LoadFailure>,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry")
+            .field("entries", &self.entries.keys().collect::<Vec<_>>())
+            .field("failures", &self.failures.len())
+            .finish()
+    }
+}
+
+/// What to load: a configured plugin or a selected built-in.
+#[derive(Debug, Clone)]
+enum Item {
+    Plugin(PluginSpec),
+    Builtin {
+        interface: Interface,
+        name: String,
+        config: serde_json::Value,
+    },
+}
+
+impl Item {
+    fn name(&self) -> &str {
+        match self {
+            Item::Plugin(spec) => &spec.name,
+            Item::Builtin { name, .. } => name,
+        }
+    }
+
+    fn interface(&self) -> Interface {
+        match self {
+            Item::Plugin(spec) => spec.interface,
+            Item::Builtin { interface, .. } => *interface,
+        }
+    }
+
+    fn runtime(&self) -> RuntimeKind {
+        match self {
+            Item::Plugin(PluginSpec {
+                source: PluginSource::Component(_),
+                ..
+            }) => RuntimeKind::Wasm,
+            Item::Plugin(_) => RuntimeKind::Subprocess,
+            Item::Builtin { .. } => RuntimeKind::Builtin,
+        }
+    }
+
+    fn source(&self) -> String {
+        match self {
+            Item::Plugin(PluginSpec {
+                source: PluginSource::Component(c),
+                ..
+            }) => c.path.display().to_string(),
+            Item::Plugin(PluginSpec {
+                source: PluginSource::Subprocess(s),
+                ..
+            }) => s.command.display().to_string(),
+            Item::Builtin { .. } => "built-in".into(),
+        }
+    }
+}
+
+/// Every backend selection of the config: ticketing, channels, approval, secrets, scm,
+/// review, engine.
+pub fn selections(config: &Config) -> Vec<&BackendRef> {
+    let mut all = vec![&config.ticketing.backend];
+    all.extend(config.notifications.iter());
+    all.extend(config.approval.iter());
+    all.push(&config.secrets);
+    all.extend(config.scm.iter());
+    all.extend(config.review.iter().map(|r| &r.backend));
+    all.push(&config.engine.backend);
+    all
+}
+
+/// The shared pieces every load needs.
+struct Loader {
+    runtime: OnceLock<Result<Runtime, Error>>,
+    cache_dir: Option<PathBuf>,
+    state_dir: PathBuf,
+    config_dir: PathBuf,
+    restart: RestartPolicy,
+    secrets: BackendSecrets,
+}
+
+impl Loader {
+    fn runtime(&self) -> Result<&Runtime, Error> {
+        self.runtime
+            .get_or_init(|| {
+                Runtime::new(RuntimeConfig {
+                    cache_dir: self.cache_dir.clone(),
+                    ..Default::default()
+                })
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    async fn load(&self, item: &Item) -> Result<Entry, Error> {
+        match item {
+            Item::Builtin {
+                interface,
+                name,
+                config,
+            } => {
+                let context = BuiltinContext {
+                    config_dir: self.config_dir.clone(),
+                    state_dir: self.state_dir.clone(),
+                };
+                let backend = builtin::create(*interface, name, config, &context).await?;
+                let info = backend.handshake().await?;
+                Ok(Entry {
+                    name: name.clone(),
+                    interface: *interface,
+                    runtime: RuntimeKind::Builtin,
+                    source: "built-in".into(),
+                    digest: None,
+                    info,
+                    backend,
+                    handle: Handle::Builtin,
+                })
+            }
+            Item::Plugin(spec) => {
+                precheck(spec)?;
+                match &spec.source {
+                    PluginSource::Component(c) => self.load_component(spec, c).await,
+                    PluginSource::Subprocess(s) => self.load_subprocess(spec, s).await,
+                }
+            }
+        }
+    }
+
+    async fn load_component(&self, spec: &PluginSpec, c: &ComponentSpec) -> Result<Entry, Error> {
+        let host_err = |message: String| Error::Load {
+            plugin: spec.name.clone(),
+            message,
+        };
+        let bytes = tokio::fs::read(&c.path)
+            .await
+            .map_err(|e| host_err(format!("cannot read {}: {e}", c.path.display())))?;
+        let found = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
+        if let Some(expected) = &c.digest
+            && *expected != found
+        {
+            // Refused before a byte of it is compiled.
+            return Err(Error::Refused {
+                plugin: spec.name.clone(),
+                refusal: Refusal::DigestMismatch {
+                    expected: expected.clone(),
+                    found,
+                },
+            });
+        }
+        let runtime = self.runtime()?;
+        let mut limits = Limits::default();
+        if let Some(fuel) = c.fuel {
+            limits.fuel = fuel;
+        }
+        if let Some(timeout) = c.timeout {
+            limits.timeout = timeout;
+        }
+        if let Some(mb) = c.memory_mb {
+            limits = limits.with_memory_mb(mb);
+        }
+        let grants = Grants {
+            config: c.config.clone(),
+            secrets: c.secrets.clone(),
+            secret_source: Some(Arc::new(self.secrets.clone())),
+            allowed_hosts: c.allowed_hosts.clone(),
+            kv_dir: c.kv.then(|| self.state_dir.join("kv")),
+            preopens: Vec::new(),
+        };
+        let loaded = runtime.load_bytes(&spec.name, bytes).await?;
+        let plugin = runtime
+            .instantiate(
+                loaded,
+                PluginOptions {
+                    name: spec.name.clone(),
+                    expected: Some(spec.interface),
+                    limits,
+                    grants,
+                    warm_instances: match c.instance {
+                        InstanceMode::Fresh => 0,
+                        InstanceMode::Warm(n) => n,
+                    },
+                },
+            )
+            .await?;
+        Ok(Entry {
+            name: spec.name.clone(),
+            interface: spec.interface,
+            runtime: RuntimeKind::Wasm,
+            source: c.path.display().to_string(),
+            digest: Some(plugin.digest().to_owned()),
+            info: plugin.plugin_info().clone(),
+            backend: plugin.backend(),
+            handle: Handle::Wasm(plugin),
+        })
+    }
+
+    async fn load_subprocess(&self, spec: &PluginSpec, s: &SubprocessSpec) -> Result<Entry, Error> {
+        let mut config = SubprocessConfig::new(spec.name.clone(), s.command.clone());
+        config.args = s.args.clone();
+        config.env = s.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        config.interface = Some(spec.interface);
+        config.auto_mtls = s.auto_mtls;
+        config.start_timeout = s.start_timeout;
+        config.call_timeout = s.call_timeout;
+        config.restart = self.restart.clone();
+        let plugin = SubprocessPlugin::launch(config).await?;
+        Ok(Entry {
+            name: spec.name.clone(),
+            interface: spec.interface,
+            runtime: RuntimeKind::Subprocess,
+            source: s.command.display().to_string(),
+            digest: None,
+            info: plugin.info(),
+            backend: plugin.backend(),
+            handle: Handle::Subprocess(Arc::new(plugin)),
+        })
+    }
+}
+
+impl Registry {
+    /// Loads every plugin of `config` and every built-in it selects, concurrently. Fails only
+    /// when a critical plugin did not load (after shutting down what did).
+    pub async fn load(config: &Config, options: LoadOptions) -> Result<Registry, CriticalFailure> {
+        let mut items: Vec<Item> = config.plugins.iter().cloned().map(Item::Plugin).collect();
+        for selection in selections(config) {
+            if let BackendRef::Builtin {
+                interface,
+                name,
+                config: options,
+            } = selection
+            {
+                let duplicate = items.iter().any(|i| {
+                    matches!(i, Item::Builtin { interface: j, name: n, .. } if j == interface && n == name)
+                });
+                if !duplicate {
+                    items.push(Item::Builtin {
+                        interface: *interface,
+                        name: name.clone(),
+                        config: options.clone(),
+                    });
+                }
+            }
+        }
+        Self::load_items(config, options, items).await
+    }
+
+    /// Loads only the plugin (or selected built-in) `name`, and the secrets backend when it is
+    /// a component that is granted secrets (`robodev plugin call --config`).
+    pub async fn load_one(
+        config: &Config,
+        options: LoadOptions,
+        name: &str,
+    ) -> Result<Registry, Error> {
+        let mut items = Vec::new();
+        if let Some(spec) = config.plugins.iter().find(|p| p.name == name) {
+            items.push(Item::Plugin(spec.clone()));
+            let wants_secrets =
+                matches!(&spec.source, PluginSource::Component(c) if !c.secrets.is_empty());
+            if wants_secrets && config.secrets.name() != name {
+                items.push(item_for(config, &config.secrets));
+            }
+        } else if let Some(selection) = selections(config).into_iter().find(|s| s.name() == name) {
+            items.push(item_for(config, selection));
+        } else {
+            let mut known: Vec<&str> = config.plugins.iter().map(|p| p.name.as_str()).collect();
+            known.extend(selections(config).iter().map(|s| s.name()));
+            known.sort_unstable();
+            known.dedup();
+            return Err(Error::Load {
+                plugin: name.to_owned(),
+                message: format!(
+                    "no plugin or selected built-in backend named {name:?} in {} (it has: {})",
+                    config.path.display(),
+                    known.join(", ")
+                ),
+            });
+        }
+        let mut registry = Self::load_items(config, options, items)
+            .await
+            .map_err(|c| c.failures.into_iter().next().map(|f| f.error))
+            .map_err(|e| {
+                e.unwrap_or_else(|| Error::Load {
+                    plugin: name.to_owned(),
+                    message: "did not load".into(),
+                })
+            })?;
+        if let Some(failure) = registry.failures.iter().position(|f| f.name == name) {
+            return Err(registry.failures.remove(failure).error);
+        }
+        Ok(registry)
+    }
+
+    async fn load_items(
+        config: &Config,
+        options: LoadOptions,
+        items: Vec<Item>,
+    ) -> Result<Registry, CriticalFailure> {
+        let enforce_critical = options.enforce_critical;
+        let loader = Arc::new(Loader {
+            runtime: OnceLock::new(),
+            cache_dir: options.cache_dir,
+            state_dir: config.state_dir.clone(),
+            config_dir: config_dir(&config.path),
+            restart: RestartPolicy {
+                max_restarts: config.plugin_health.max_plugin_restarts,
+                backoff: config.plugin_health.restart_backoff.clone(),
+            },
+            secrets: BackendSecrets::default(),
+        });
+        let mut tasks = tokio::task::JoinSet::new();
+        for (index, item) in items.iter().cloned().enumerate() {
+            let loader = loader.clone();
+            tasks.spawn(async move {
+                let started = std::time::Instant::now();
+                let result = loader.load(&item).await;
+                (index, result, started.elapsed())
+            });
+        }
+        let mut results: Vec<Option<(Result<Entry, Error>, Duration)>> =
+            (0..items.len()).map(|_| None).collect();
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok((index, result, took)) => results[index] = Some((result, took)),
+                Err(e) => tracing::error!("a plugin load task failed: {e}"),
+            }
+        }
+        let mut registry = Registry {
+            entries: BTreeMap::new(),
+            failures: Vec::new(),
+        };
+        for (item, result) in items.iter().zip(results) {
+            let critical = config
+                .plugin_health
+                .critical_plugins
+                .iter()
+                .any(|c| c == item.name());
+            let result = result.unwrap_or_else(|| {
+                (
+                    Err(Error::Load {
+                        plugin: item.name().to_owned(),
+                        message: "its load task panicked".into(),
+                    }),
+                    Duration::ZERO,
+                )
+            });
+            match result {
+                (Ok(entry), took) => {
+                    tracing::info!(
+                        plugin = %entry.name,
+                        interface = %entry.interface,
+                        runtime = %entry.runtime,
+                        version = %entry.info.version,
+                        "loaded in {:.1} ms",
+                        took.as_secs_f64() * 1000.0
+                    );
+                    registry
+                        .entries
+                        .insert((entry.interface, entry.name.clone()), Arc::new(entry));
+                }
+                (Err(error), _) => {
+                    if critical {
+                        tracing::error!(
+                            plugin = item.name(),
+                            "critical plugin did not load: {error}"
+                        );
+                    } else {
+                        tracing::warn!(plugin = item.name(), "plugin did not load: {error}");
+                    }
+                    registry.failures.push(LoadFailure {
+                        name: item.name().to_owned(),
+                        interface: item.interface(),
+                        runtime: item.runtime(),
+                        source: item.source(),
+                        error,
+                        critical,
+                    });
+                }
+            }
+        }
+        if let Some(secrets) = registry
+            .entries
+            .get(&(Interface::Secrets, config.secrets.name().to_owned()))
+        {
+            loader
+                .secrets
+                .link(secrets.name.clone(), secrets.backend.clone());
+        }
+        let critical: Vec<LoadFailure> = registry
+            .failures
+            .iter()
+            .filter(|f| f.critical)
+            .cloned()
+            .collect();
+        if enforce_critical && !critical.is_empty() {
+            registry.shutdown().await;
+            return Err(CriticalFailure { failures: critical });
+        }
+        Ok(registry)
+    }
+
+    /// The plugin `name` of `interface`.
+    pub fn get(&self, interface: Interface, name: &str) -> Option<&Arc<Entry>> {
+        self.entries.get(&(interface, name.to_owned()))
+    }
+
+    /// The backend a selection names, or why there is none.
+    pub fn resolve(&self, selection: &BackendRef) -> Result<AnyBackend, Error> {
+        let interface = selection.interface();
+        let name = selection.name();
+        if let Some(entry) = self.get(interface, name) {
+            return Ok(entry.backend.clone());
+        }
+        let why = self
+            .failures
+            .iter()
+            .find(|f| f.name == name && f.interface == interface)
+            .map(|f| f.error.to_string())
+            .unwrap_or_else(|| "it is not loaded".into());
+        Err(Error::Host {
+            plugin: name.to_owned(),
+            interface,
+            message: format!("the {interface} backend {name:?} is not available: {why}"),
+        })
+    }
+
+    /// Every loaded plugin, ordered by interface and name.
+    pub fn entries(&self) -> impl Iterator<Item = &Arc<Entry>> {
+        self.entries.values()
+    }
+
+    /// The plugins that did not load.
+    pub fn failures(&self) -> &[LoadFailure] {
+        &self.failures
+    }
+
+    /// Stops every plugin: subprocesses get their graceful Shutdown, then SIGKILL.
+    pub async fn shutdown(&self) {
+        let mut stops = tokio::task::JoinSet::new();
+        for entry in self.entries.values() {
+            if let Handle::Subprocess(p) = &entry.handle {
+                let p = p.clone();
+                stops.spawn(async move { p.shutdown().await });
+            }
+        }
+        while stops.join_next().await.is_some() {}
+    }
+}
+
+fn item_for(config: &Config, selection: &BackendRef) -> Item {
+    match selection {
+        BackendRef::Builtin {
+            interface,
+            name,
+            config,
+        } => Item::Builtin {
+            interface: *interface,
+            name: name.clone(),
+            config: config.clone(),
+        },
+        BackendRef::Plugin { name, .. } => config
+            .plugins
+            .iter()
+            .find(|p| &p.name == name)
+            .cloned()
+            .map(Item::Plugin)
+            .unwrap_or_else(|| Item::Builtin {
+                interface: selection.interface(),
+                name: name.clone(),
+                config: serde_json::Value::Null,
+            }),
+    }
+}
+
+/// The directory relative paths of a config file resolve against.
+pub fn config_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+        _ => PathBuf::from("."),
+    }
+}

@@ -1,0 +1,711 @@
+//! robodev-config.yaml: what a valid file turns into, and the exact message of each kind of
+//! mistake (file, line, key path, what was expected).
+
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests fail loudly on the first unexpected value"
+)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use robodev_controller::config::{
+    BackendRef, ComponentSpec, Config, ConfigError, InstanceMode, PluginSource, SubprocessSpec,
+};
+use robodev_core::Interface;
+use robodev_core::engine::{EngineConfig, Resources};
+use serde_json::json;
+
+/// The smallest valid file: the built-in ticketing and engine with their required options.
+const BASE: &str = "\
+ticketing: { backend: local, config: { file: tickets.yaml } }
+engines: { local: { command: [agent] } }
+";
+
+/// Writes `text` as robodev-config.yaml in a fresh directory and loads it.
+fn load(text: &str) -> (tempfile::TempDir, PathBuf, Result<Config, ConfigError>) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("robodev-config.yaml");
+    std::fs::write(&path, text).unwrap();
+    let result = Config::load(&path);
+    (dir, path, result)
+}
+
+/// The error a user sees for `text`, with the temp directory left out of the file name.
+fn error(text: &str) -> String {
+    let (_dir, path, result) = load(text);
+    let e = result.expect_err("the config should be refused");
+    assert_eq!(e.file, path);
+    let shown = e.to_string();
+    assert!(!shown.contains('\n'), "one line: {shown}");
+    shown.replacen(&path.display().to_string(), "robodev-config.yaml", 1)
+}
+
+const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+#[test]
+fn a_full_config_round_trips_into_validated_values() {
+    let text = format!(
+        r##"
+poll_interval: 5m
+state_dir: state
+cache_dir: /var/cache/robodev
+plugins:
+  - name: jira
+    type: ticketing
+    interface_version: 1
+    command: ./bin/robodev-plugin-jira
+    args: [--verbose]
+    env: {{ JIRA_URL: "https://jira.example.com" }}
+    auto_mtls: false
+    start_timeout: 250ms
+    call_timeout: 2
+  - name: slack
+    type: notifications
+    interface_version: 1
+    component: plugins/slack.wasm
+    digest: {DIGEST}
+    config: {{ channel: "#robots", n: 3, tags: [a, b], nested: {{ x: true }} }}
+    secrets: {{ token: slack-bot-token }}
+    allowed_hosts: [hooks.slack.com]
+    kv: true
+    limits: {{ fuel: 50000000, timeout_ms: 2000, memory_mb: 64 }}
+    instance: {{ warm: 2 }}
+  - name: gate
+    type: approval
+    interface_version: 1
+    command: robodev-plugin-gate
+  - name: scm-v1
+    type: scm
+    interface_version: 1
+    component: /opt/plugins/scm.wasm
+    instance: fresh
+plugin_health:
+  max_plugin_restarts: 5
+  restart_backoff: [1, 10s, 1m]
+  critical_plugins: [jira, log]
+ticketing:
+  backend: jira
+  labels: [robodev]
+  max_results: 5
+notifications:
+  channels:
+    - backend: log
+    - backend: slack
+approval: {{ backend: gate }}
+scm: {{ backend: scm-v1 }}
+review: {{ backend: rules, config: {{ max_diff_lines: 400 }}, min_score: 70 }}
+engines:
+  default: local
+  local:
+    image: ghcr.io/acme/agent:1
+    timeout_seconds: 600
+    env: {{ MODE: fast }}
+    resource_requests: {{ cpu: 500m, memory: 1Gi }}
+    resource_limits: {{ cpu: "2", memory: 4Gi }}
+    command: [claude, --print]
+guardrails:
+  allowed_repos: ["github.com/acme/*"]
+  allowed_task_types: [bug_fix]
+  max_concurrent_jobs: 4
+  max_job_duration_minutes: 30
+  require_approval_before_start: true
+  max_retries: 1
+"##
+    );
+    let (dir, path, result) = load(&text);
+    let config = result.unwrap();
+    let d = dir.path();
+    assert_eq!(config.path, path);
+    assert_eq!(config.poll_interval, Duration::from_secs(300));
+    assert_eq!(config.state_dir, d.join("state"));
+    assert_eq!(config.cache_dir, Some(PathBuf::from("/var/cache/robodev")));
+
+    assert_eq!(config.plugins.len(), 4);
+    let jira = &config.plugins[0];
+    assert_eq!(
+        (
+            jira.name.as_str(),
+            jira.interface,
+            jira.interface_version,
+            jira.line
+        ),
+        ("jira", Interface::Ticketing, 1, 6)
+    );
+    assert_eq!(
+        jira.source,
+        PluginSource::Subprocess(SubprocessSpec {
+            command: d.join("bin/robodev-plugin-jira"),
+            args: vec!["--verbose".into()],
+            env: BTreeMap::from([("JIRA_URL".into(), "https://jira.example.com".into())]),
+            auto_mtls: false,
+            start_timeout: Duration::from_millis(250),
+            call_timeout: Duration::from_secs(2),
+        })
+    );
+    let slack = &config.plugins[1];
+    assert_eq!(
+        (slack.name.as_str(), slack.interface, slack.line),
+        ("slack", Interface::Notifications, 15)
+    );
+    assert_eq!(
+        slack.source,
+        PluginSource::Component(ComponentSpec {
+            path: d.join("plugins/slack.wasm"),
+            digest: Some(DIGEST.into()),
+            config: BTreeMap::from([
+                ("channel".into(), "#robots".into()),
+                ("n".into(), "3".into()),
+                ("tags".into(), r#"["a","b"]"#.into()),
+                ("nested".into(), r#"{"x":true}"#.into()),
+            ]),
+            secrets: BTreeMap::from([("token".into(), "slack-bot-token".into())]),
+            allowed_hosts: vec!["hooks.slack.com".into()],
+            kv: true,
+            fuel: Some(50_000_000),
+            timeout: Some(Duration::from_millis(2000)),
+            memory_mb: Some(64),
+            instance: InstanceMode::Warm(2),
+        })
+    );
+    // A bare command is left for PATH lookup.
+    let PluginSource::Subprocess(gate) = &config.plugins[2].source else {
+        panic!("gate is a subprocess plugin");
+    };
+    assert_eq!(gate.command, PathBuf::from("robodev-plugin-gate"));
+    assert!(gate.auto_mtls);
+    assert_eq!(gate.start_timeout, Duration::from_secs(30));
+    assert_eq!(gate.call_timeout, Duration::from_secs(30));
+    // The declared version is kept as written: comparing it is the registry's job.
+    let scm = &config.plugins[3];
+    assert_eq!((scm.interface, scm.interface_version), (Interface::Scm, 1));
+    let PluginSource::Component(scm_component) = &scm.source else {
+        panic!("scm-v1 is a component plugin");
+    };
+    assert_eq!(scm_component.path, PathBuf::from("/opt/plugins/scm.wasm"));
+    assert_eq!(scm_component.instance, InstanceMode::Fresh);
+    assert_eq!(scm_component.fuel, None);
+
+    assert_eq!(config.plugin_health.max_plugin_restarts, 5);
+    assert_eq!(
+        config.plugin_health.restart_backoff,
+        [1, 10, 60].map(Duration::from_secs)
+    );
+    assert_eq!(config.plugin_health.critical_plugins, ["jira", "log"]);
+
+    let plugin = |interface, name: &str| BackendRef::Plugin {
+        interface,
+        name: name.into(),
+    };
+    let builtin = |interface, name: &str, config| BackendRef::Builtin {
+        interface,
+        name: name.into(),
+        config,
+    };
+    assert_eq!(
+        config.ticketing.backend,
+        plugin(Interface::Ticketing, "jira")
+    );
+    assert_eq!(config.ticketing.labels, ["robodev"]);
+    assert_eq!(config.ticketing.max_results, 5);
+    assert_eq!(
+        config.notifications,
+        [
+            builtin(Interface::Notifications, "log", json!({})),
+            plugin(Interface::Notifications, "slack"),
+        ]
+    );
+    assert_eq!(config.approval, Some(plugin(Interface::Approval, "gate")));
+    assert_eq!(
+        config.secrets,
+        builtin(Interface::Secrets, "env", json!({}))
+    );
+    assert_eq!(config.scm, Some(plugin(Interface::Scm, "scm-v1")));
+    let review = config.review.as_ref().unwrap();
+    assert_eq!(
+        review.backend,
+        builtin(Interface::Review, "rules", json!({ "max_diff_lines": 400 }))
+    );
+    assert_eq!(review.min_score, Some(70));
+    assert_eq!(
+        config.engine.backend,
+        builtin(
+            Interface::Engine,
+            "local",
+            json!({ "command": ["claude", "--print"] })
+        )
+    );
+    assert_eq!(
+        config.engine.config,
+        EngineConfig {
+            image: "ghcr.io/acme/agent:1".into(),
+            resource_requests: Some(Resources {
+                cpu: "500m".into(),
+                memory: "1Gi".into()
+            }),
+            resource_limits: Some(Resources {
+                cpu: "2".into(),
+                memory: "4Gi".into()
+            }),
+            timeout_seconds: 600,
+            env: BTreeMap::from([("MODE".into(), "fast".into())]),
+        }
+    );
+    let g = &config.guardrails;
+    assert_eq!(g.allowed_repos, ["github.com/acme/*"]);
+    assert_eq!(g.allowed_task_types, ["bug_fix"]);
+    assert_eq!(g.max_concurrent_jobs, 4);
+    assert_eq!(g.max_job_duration, Duration::from_secs(30 * 60));
+    assert!(g.require_approval_before_start);
+    assert_eq!(g.max_retries, 1);
+}
+
+#[test]
+fn defaults_fill_in_what_the_file_leaves_out() {
+    let (dir, _path, result) = load(BASE);
+    let config = result.unwrap();
+    assert_eq!(config.poll_interval, Duration::from_secs(30));
+    assert_eq!(config.state_dir, dir.path().join(".robodev"));
+    assert_eq!(config.cache_dir, None);
+    assert!(config.plugins.is_empty());
+    assert_eq!(config.plugin_health.max_plugin_restarts, 3);
+    assert_eq!(
+        config.plugin_health.restart_backoff,
+        [1, 5, 30].map(Duration::from_secs)
+    );
+    assert!(config.plugin_health.critical_plugins.is_empty());
+    assert_eq!(
+        config.ticketing.backend,
+        BackendRef::Builtin {
+            interface: Interface::Ticketing,
+            name: "local".into(),
+            config: json!({ "file": "tickets.yaml" }),
+        }
+    );
+    assert!(config.ticketing.labels.is_empty());
+    assert_eq!(config.ticketing.max_results, 10);
+    assert!(config.notifications.is_empty());
+    assert_eq!(config.approval, None);
+    assert_eq!(
+        config.secrets,
+        BackendRef::Builtin {
+            interface: Interface::Secrets,
+            name: "env".into(),
+            config: json!({}),
+        }
+    );
+    assert_eq!(config.scm, None);
+    assert_eq!(config.review, None);
+    assert_eq!(config.engine.backend.name(), "local");
+    assert_eq!(config.engine.config, EngineConfig::default());
+    let g = &config.guardrails;
+    assert!(g.allowed_repos.is_empty() && g.allowed_task_types.is_empty());
+    assert_eq!(g.max_concurrent_jobs, 2);
+    assert_eq!(g.max_job_duration, Duration::from_secs(3600));
+    assert!(!g.require_approval_before_start);
+    assert_eq!(g.max_retries, 0);
+}
+
+#[test]
+fn json_is_yaml_too_and_relative_paths_follow_the_file() {
+    let text = r#"{"ticketing": {"backend": "local", "config": {"file": "t.yaml"}},
+ "engines": {"local": {"command": ["agent"]}},
+ "state_dir": "../state", "poll_interval": 7,
+ "plugins": [{"name": "p", "type": "review", "interface_version": 1, "component": "./p.wasm"}]}"#;
+    let config = Config::parse(text, Path::new("/etc/robodev/robodev-config.yaml")).unwrap();
+    assert_eq!(config.state_dir, PathBuf::from("/etc/robodev/../state"));
+    assert_eq!(config.poll_interval, Duration::from_secs(7));
+    let PluginSource::Component(c) = &config.plugins[0].source else {
+        panic!("a component");
+    };
+    assert_eq!(c.path, PathBuf::from("/etc/robodev/p.wasm"));
+}
+
+#[test]
+fn a_yaml_syntax_error_names_its_line() {
+    assert_eq!(
+        error("ticketing:\n  backend: local\n config: {}\n"),
+        "robodev-config.yaml:3: invalid YAML: while parsing a block mapping, did not find expected key"
+    );
+    assert_eq!(
+        error(&format!(
+            "{BASE}plugins: []\nticketing: {{ backend: local }}\n"
+        )),
+        r#"robodev-config.yaml:4: ticketing: key "ticketing" appears twice (first on line 1)"#
+    );
+}
+
+#[test]
+fn an_unknown_top_level_key_suggests_the_known_one() {
+    assert_eq!(
+        error("poll_interval: 30s\ntiketing: { backend: local }\n"),
+        r#"robodev-config.yaml:2: tiketing: unknown key "tiketing" (did you mean "ticketing"?)"#
+    );
+    assert_eq!(
+        error(&format!("{BASE}colour: blue\n")),
+        "robodev-config.yaml:3: colour: unknown key \"colour\"; expected one of: poll_interval, \
+         state_dir, cache_dir, plugins, plugin_health, ticketing, notifications, approval, \
+         secrets, scm, review, engines, guardrails"
+    );
+}
+
+#[test]
+fn an_unknown_plugin_key_suggests_the_known_one() {
+    let text = format!(
+        "{BASE}plugins:\n  - name: jira\n    type: ticketing\n    interface_verison: 1\n    command: jira\n"
+    );
+    assert_eq!(
+        error(&text),
+        r#"robodev-config.yaml:6: plugins[0].interface_verison: unknown key "interface_verison" (did you mean "interface_version"?)"#
+    );
+}
+
+#[test]
+fn a_wrong_type_says_what_was_expected_and_found() {
+    let text = format!(
+        "{BASE}plugins:
+  - {{ name: jira, type: ticketing, interface_version: 1, command: jira }}
+  - name: slack
+    type: notifications
+    interface_version: one
+    component: slack.wasm
+"
+    );
+    assert_eq!(
+        error(&text),
+        r#"robodev-config.yaml:7: plugins[1].interface_version: expected an integer, found "one""#
+    );
+    assert_eq!(
+        error(&format!("{BASE}guardrails:\n  max_retries: -1\n")),
+        "robodev-config.yaml:4: guardrails.max_retries: expected an integer from 0 to 4294967295, found -1"
+    );
+    assert_eq!(
+        error(&format!(
+            "{BASE}notifications: {{ channels: {{ backend: log }} }}\n"
+        )),
+        "robodev-config.yaml:3: notifications.channels: expected a list, found a map"
+    );
+    assert_eq!(
+        error(&format!(
+            "{BASE}plugins:\n  - {{ name: p, type: review, interface_version: 0, command: p }}\n"
+        )),
+        "robodev-config.yaml:4: plugins[0].interface_version: expected an integer >= 1, found 0"
+    );
+}
+
+#[test]
+fn an_unknown_plugin_type_suggests_the_known_one() {
+    let text = format!(
+        "{BASE}plugins:\n  - name: jira\n    type: tiketing\n    interface_version: 1\n    command: jira\n"
+    );
+    assert_eq!(
+        error(&text),
+        "robodev-config.yaml:5: plugins[0].type: unknown plugin type \"tiketing\"; expected one of: \
+         ticketing, notifications, approval, secrets, scm, review, engine (did you mean \"ticketing\"?)"
+    );
+}
+
+#[test]
+fn a_missing_required_key_or_section_is_named() {
+    let text = format!("{BASE}plugins:\n  - name: jira\n    type: ticketing\n    command: jira\n");
+    assert_eq!(
+        error(&text),
+        r#"robodev-config.yaml:4: plugins[0]: missing required key "interface_version""#
+    );
+    assert_eq!(
+        error("poll_interval: 30s\n"),
+        r#"robodev-config.yaml: missing required section "ticketing" (it selects the ticketing backend, e.g. "ticketing: { backend: local }")"#
+    );
+    assert_eq!(
+        error("ticketing:\n  labels: [a]\n"),
+        r#"robodev-config.yaml:1: ticketing: missing required key "backend""#
+    );
+    assert_eq!(
+        error("# nothing here yet\n"),
+        r#"robodev-config.yaml: the file is empty; expected a map of settings with at least a "ticketing" section"#
+    );
+    assert_eq!(
+        error("- ticketing\n"),
+        "robodev-config.yaml:1: expected a map of settings at the top level, found a list"
+    );
+}
+
+#[test]
+fn a_plugin_has_exactly_one_of_command_and_component() {
+    let neither =
+        format!("{BASE}plugins:\n  - name: jira\n    type: ticketing\n    interface_version: 1\n");
+    assert_eq!(
+        error(&neither),
+        "robodev-config.yaml:4: plugins[0]: expected one of `command` (subprocess plugin) or `component` (Wasm component)"
+    );
+    let both = format!(
+        "{BASE}plugins:\n  - name: jira\n    type: ticketing\n    interface_version: 1\n    command: jira\n    component: jira.wasm\n"
+    );
+    assert_eq!(
+        error(&both),
+        "robodev-config.yaml:4: plugins[0]: has both `command` and `component`; a plugin is either a subprocess (`command`) or a Wasm component (`component`)"
+    );
+}
+
+#[test]
+fn keys_of_the_other_kind_of_plugin_are_refused() {
+    let text = format!(
+        "{BASE}plugins:
+  - name: jira
+    type: ticketing
+    interface_version: 1
+    command: jira
+    kv: true
+    allowed_hosts: [jira.example.com]
+"
+    );
+    assert_eq!(
+        error(&text),
+        "robodev-config.yaml:8: plugins[0].kv: `kv` only applies to component plugins; this is a subprocess plugin (it has `command`)"
+    );
+    let text = format!(
+        "{BASE}plugins:\n  - {{ name: slack, type: notifications, interface_version: 1, component: s.wasm }}\n  - name: x\n    type: review\n    interface_version: 1\n    component: x.wasm\n    env: {{ A: b }}\n"
+    );
+    assert_eq!(
+        error(&text),
+        "robodev-config.yaml:9: plugins[1].env: `env` only applies to subprocess plugins; this is a component plugin (it has `component`)"
+    );
+}
+
+#[test]
+fn plugin_names_are_unique_and_not_built_in_names() {
+    let text = format!(
+        "{BASE}plugins:
+  - {{ name: jira, type: ticketing, interface_version: 1, command: jira }}
+  - {{ name: slack, type: notifications, interface_version: 1, component: s.wasm }}
+  - {{ name: jira, type: ticketing, interface_version: 1, command: jira2 }}
+"
+    );
+    assert_eq!(
+        error(&text),
+        r#"robodev-config.yaml:6: plugins[2].name: "jira" is already the name of plugins[0] (line 4)"#
+    );
+    let text = format!(
+        "{BASE}plugins:\n  - {{ name: log, type: ticketing, interface_version: 1, command: jira }}\n"
+    );
+    assert_eq!(
+        error(&text),
+        "robodev-config.yaml:4: plugins[0].name: \"log\" is the name of a built-in backend; plugin names \
+         must differ from every built-in backend name (env, file, local, log, rules, webhook)"
+    );
+    let text = format!(
+        "{BASE}plugins:\n  - {{ name: Jira, type: ticketing, interface_version: 1, command: jira }}\n"
+    );
+    assert_eq!(
+        error(&text),
+        "robodev-config.yaml:4: plugins[0].name: \"Jira\" is not a valid plugin name (expected lowercase \
+         letters, digits, '_' and '-', starting with a letter or digit)"
+    );
+}
+
+#[test]
+fn a_backend_naming_an_unknown_plugin_suggests_a_close_one() {
+    let text = "\
+plugins:
+  - { name: jira, type: ticketing, interface_version: 1, command: jira }
+ticketing:
+  backend: jirra
+engines: { local: { command: [agent] } }
+";
+    assert_eq!(
+        error(text),
+        r#"robodev-config.yaml:4: ticketing.backend: unknown ticketing backend "jirra"; expected one of: local (built-in), jira (plugin) (did you mean "jira"?)"#
+    );
+    assert_eq!(
+        error(&format!("{BASE}approval: {{ backend: human }}\n")),
+        r#"robodev-config.yaml:3: approval.backend: unknown approval backend "human"; robodev has no built-in approval backend and no approval plugin is configured"#
+    );
+}
+
+#[test]
+fn a_backend_naming_a_plugin_of_another_interface_is_refused() {
+    let text = "\
+plugins:
+  - { name: slack, type: notifications, interface_version: 1, component: s.wasm }
+ticketing: { backend: slack }
+engines: { local: { command: [agent] } }
+";
+    assert_eq!(
+        error(text),
+        r#"robodev-config.yaml:3: ticketing.backend: plugin "slack" is a notifications plugin, expected a ticketing plugin"#
+    );
+}
+
+#[test]
+fn config_is_for_built_in_backends_only() {
+    let text = "\
+plugins:
+  - { name: jira, type: ticketing, interface_version: 1, command: jira }
+ticketing:
+  backend: jira
+  config: { project: ROBO }
+engines: { local: { command: [agent] } }
+";
+    assert_eq!(
+        error(text),
+        r#"robodev-config.yaml:5: ticketing.config: config applies to built-in backends only; plugin "jira" takes its settings in its plugins entry"#
+    );
+}
+
+#[test]
+fn a_built_in_backend_checks_its_own_options() {
+    // What the built-in says is its own business; the key path and line are ours.
+    let shown = error(
+        "ticketing:\n  backend: local\n  config: { file: t.yaml, no_such_option: 1 }\nengines: { local: { command: [agent] } }\n",
+    );
+    assert!(
+        shown.starts_with("robodev-config.yaml:3: ticketing.config"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn component_references_are_checked() {
+    let text = format!(
+        "{BASE}plugins:\n  - name: slack\n    type: notifications\n    interface_version: 1\n    component: s.wasm\n    digest: sha256:ABC\n"
+    );
+    assert_eq!(
+        error(&text),
+        r#"robodev-config.yaml:8: plugins[0].digest: expected "sha256:" followed by 64 lowercase hex digits, found "sha256:ABC""#
+    );
+    let text = format!(
+        "{BASE}plugins:\n  - name: slack\n    type: notifications\n    interface_version: 1\n    component: oci://ghcr.io/acme/slack:1\n"
+    );
+    assert_eq!(
+        error(&text),
+        "robodev-config.yaml:7: plugins[0].component: OCI references are not supported yet; give a path to a .wasm file"
+    );
+    let text = format!(
+        "{BASE}plugins:\n  - {{ name: s, type: review, interface_version: 1, component: s.wasm, instance: {{ warm: 0 }} }}\n"
+    );
+    assert_eq!(
+        error(&text),
+        "robodev-config.yaml:4: plugins[0].instance.warm: expected an integer >= 1, found 0"
+    );
+    let text = format!(
+        "{BASE}plugins:\n  - name: s\n    type: review\n    interface_version: 1\n    component: s.wasm\n    limits:\n      fuel: 0\n"
+    );
+    assert_eq!(
+        error(&text),
+        "robodev-config.yaml:9: plugins[0].limits.fuel: expected an integer >= 1, found 0"
+    );
+    let text = format!(
+        "{BASE}plugins:\n  - {{ name: s, type: review, interface_version: 1, component: s.wasm, instance: hot }}\n"
+    );
+    assert_eq!(
+        error(&text),
+        r#"robodev-config.yaml:4: plugins[0].instance: expected "fresh" or { warm: N }, found "hot""#
+    );
+}
+
+#[test]
+fn a_bad_duration_says_what_a_duration_looks_like() {
+    assert_eq!(
+        error(&format!("poll_interval: 30x\n{BASE}")),
+        r#"robodev-config.yaml:1: poll_interval: expected a duration (seconds as an integer, or a string such as "30s", "5m", "1h", "250ms"), found "30x""#
+    );
+    assert_eq!(
+        error(&format!("{BASE}poll_interval: 0s\n")),
+        "robodev-config.yaml:3: poll_interval: expected a duration above 0, found 0"
+    );
+    let text = format!(
+        "{BASE}plugins:\n  - name: jira\n    type: ticketing\n    interface_version: 1\n    command: jira\n    start_timeout: -5\n"
+    );
+    assert_eq!(
+        error(&text),
+        r#"robodev-config.yaml:8: plugins[0].start_timeout: expected a duration (seconds as an integer, or a string such as "30s", "5m", "1h", "250ms"), found -5"#
+    );
+}
+
+#[test]
+fn approval_before_start_needs_an_approval_backend() {
+    assert_eq!(
+        error(&format!(
+            "{BASE}guardrails:\n  require_approval_before_start: true\n"
+        )),
+        "robodev-config.yaml:4: guardrails.require_approval_before_start: is true, but no approval backend \
+         is configured (add an `approval: { backend: NAME }` section naming an approval plugin)"
+    );
+}
+
+#[test]
+fn critical_plugins_must_name_something() {
+    let text = format!(
+        "{BASE}plugins:
+  - {{ name: jira, type: ticketing, interface_version: 1, command: jira }}
+plugin_health:
+  critical_plugins: [jirra]
+"
+    );
+    assert_eq!(
+        error(&text),
+        r#"robodev-config.yaml:6: plugin_health.critical_plugins[0]: "jirra" is neither a configured plugin nor a selected built-in backend; expected one of: jira, local, env (did you mean "jira"?)"#
+    );
+    assert_eq!(
+        error(&format!("{BASE}plugin_health:\n  restart_backoff: []\n")),
+        "robodev-config.yaml:4: plugin_health.restart_backoff: expected at least one delay, since \
+         max_plugin_restarts is 3 (set it to 0 to never restart)"
+    );
+}
+
+#[test]
+fn engine_sections_are_named_after_engines() {
+    assert_eq!(
+        error(
+            "ticketing: { backend: local, config: { file: t.yaml } }\nengines:\n  lcoal: { command: [agent] }\n"
+        ),
+        r#"robodev-config.yaml:3: engines.lcoal: no engine is called "lcoal"; an engine section is named after a built-in engine or an engine plugin (expected `default` or one of: local) (did you mean "local"?)"#
+    );
+    let text = "\
+plugins:
+  - { name: codex, type: engine, interface_version: 1, command: codex }
+ticketing: { backend: local, config: { file: t.yaml } }
+engines:
+  default: codex
+  codex: { image: agent:1, command: [codex] }
+";
+    assert_eq!(
+        error(text),
+        r#"robodev-config.yaml:6: engines.codex.command: `command` is an option of the built-in local engine; engine plugin "codex" takes its settings in its plugins entry"#
+    );
+    let text = "\
+plugins:
+  - { name: codex, type: engine, interface_version: 1, command: codex }
+ticketing: { backend: local, config: { file: t.yaml } }
+engines:
+  default: codex
+  codex: { image: agent:1 }
+";
+    let (_dir, _path, result) = load(text);
+    let config = result.unwrap();
+    assert_eq!(
+        config.engine.backend,
+        BackendRef::Plugin {
+            interface: Interface::Engine,
+            name: "codex".into()
+        }
+    );
+    assert_eq!(config.engine.config.image, "agent:1");
+}
+
+#[test]
+fn an_unreadable_file_names_the_file_and_the_os_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("missing.yaml");
+    let e = Config::load(&path).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}: cannot read the config file: No such file or directory (os error 2)",
+            path.display()
+        )
+    );
+    assert_eq!((e.line, e.key.as_str()), (None, ""));
+}
