@@ -41,7 +41,12 @@ impl ConfigArgs {
             2u8
         })?;
         if let Some(dir) = &self.state_dir {
-            config.state_dir = dir.clone();
+            // Absolute like the config's own paths: agents run in their workspaces under it
+            // and are handed paths in it (ROBODEV_RESULT_FILE...), which must not be relative.
+            config.state_dir = std::path::absolute(dir).map_err(|e| {
+                eprintln!("error: --state-dir {}: {e}", dir.display());
+                2u8
+            })?;
         }
         Ok(config)
     }
@@ -77,12 +82,8 @@ async fn load_registry(args: &ConfigArgs, config: &Config, enforce: bool) -> Res
         config.path.display()
     );
     match Registry::load(config, args.options(config, enforce)).await {
-        Ok(registry) => {
-            for failure in registry.failures() {
-                eprintln!("warning: {}", failure.error);
-            }
-            Ok(registry)
-        }
+        // Plugins that did not load are in the log (a warning each).
+        Ok(registry) => Ok(registry),
         Err(critical) => {
             for failure in &critical.failures {
                 eprintln!(

@@ -103,6 +103,10 @@ pub struct Controller {
     review: Option<(Arc<dyn review::Backend>, Option<i32>)>,
     slots: Arc<Semaphore>,
     in_flight: Mutex<HashSet<String>>,
+    /// Runs stopped where they were (their record could not be saved, or robodev is stopping
+    /// before their agent started); each stays claimed in `in_flight` until robodev restarts
+    /// (see [`Controller::save`]).
+    halted: Mutex<HashSet<String>>,
 }
 
 impl Controller {
@@ -191,6 +195,7 @@ impl Controller {
             review,
             slots: Arc::new(Semaphore::new(config.guardrails.max_concurrent_jobs.max(1))),
             in_flight: Mutex::new(HashSet::new()),
+            halted: Mutex::new(HashSet::new()),
             config,
         })
     }
@@ -215,12 +220,23 @@ impl Controller {
     ) -> Result<PassReport, ControllerError> {
         let mut report = PassReport::default();
         // Unfinished runs first: from an earlier pass, or from a robodev that was stopped.
+        let resumable = |run: &TaskRun| !run.is_settled() && run.state != TaskState::NeedsHuman;
         for run in self.runs.all().map_err(|e| self.state_err(e))? {
-            if run.ticketing == self.ticketing_name
-                && !run.is_settled()
-                && run.state != TaskState::NeedsHuman
-                && self.claim(&run.id)
-            {
+            if run.ticketing == self.ticketing_name && resumable(&run) && self.claim(&run.id) {
+                // Read again now that it is ours: the list above may predate the last save of
+                // a run that was still in flight while it was read (and has since settled or
+                // gone to a human); driving that stale copy would run its steps again.
+                let run = match self.runs.get(&run.ticketing, &run.ticket.id) {
+                    Ok(Some(fresh)) if resumable(&fresh) => fresh,
+                    Ok(_) => {
+                        self.release(&run.id);
+                        continue;
+                    }
+                    Err(e) => {
+                        self.release(&run.id);
+                        return Err(self.state_err(e));
+                    }
+                };
                 report.dispatched.push(run.id.clone());
                 let this = self.clone();
                 tasks.spawn(async move { this.drive(run).await });
@@ -266,7 +282,10 @@ impl Controller {
                 run.transition(TaskState::Failed, reason);
             }
             // Recorded before any plugin hears of it.
-            self.runs.put(&run).map_err(|e| self.state_err(e))?;
+            if let Err(e) = self.runs.put(&run) {
+                self.release(&run.id);
+                return Err(self.state_err(e));
+            }
             report.dispatched.push(run.id.clone());
             let this = self.clone();
             tasks.spawn(async move { this.drive(run).await });
@@ -312,16 +331,39 @@ impl Controller {
         None
     }
 
-    fn save(&self, run: &TaskRun) {
-        if let Err(e) = self.runs.put(run) {
-            // The run goes on; the next save (or the next start) records it.
-            tracing::error!(run = %run.id, "cannot save the task run: {e}");
+    /// Saves `run`; `false` when it could not be saved. The run then stops right there, as if
+    /// robodev had been killed at that point: going on would do things its record does not
+    /// show, which a later pass (reading the stale record) or the next start would do again.
+    /// It stays claimed, so no later pass of this robodev picks it up; the next start resumes
+    /// it from its record.
+    fn save(&self, run: &TaskRun) -> bool {
+        match self.runs.put(run) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(
+                    run = %run.id,
+                    "cannot save the task run; it stops here until robodev is restarted: {e}"
+                );
+                self.halt(&run.id);
+                false
+            }
         }
+    }
+
+    /// Stops the run `id` where it is (see [`Controller::save`]).
+    fn halt(&self, id: &str) {
+        if let Ok(mut set) = self.halted.lock() {
+            set.insert(id.to_owned());
+        }
+    }
+
+    fn is_halted(&self, id: &str) -> bool {
+        self.halted.lock().map_or(true, |set| set.contains(id))
     }
 
     /// Drives one run as far as it can go, saving it at every step.
     async fn drive(self: Arc<Self>, mut run: TaskRun) -> TaskRun {
-        loop {
+        while !self.is_halted(&run.id) {
             match run.state {
                 TaskState::Queued | TaskState::Retrying => {
                     if self.config.guardrails.require_approval_before_start
@@ -343,7 +385,10 @@ impl Controller {
                 }
             }
         }
-        self.release(&run.id);
+        // A halted run stays claimed (see `save`).
+        if !self.is_halted(&run.id) {
+            self.release(&run.id);
+        }
         run
     }
 
@@ -439,9 +484,18 @@ impl Controller {
 
     async fn attempt(&self, run: &mut TaskRun) {
         self.close_approval(run).await;
+        if self.is_halted(&run.id) {
+            return;
+        }
         let _slot = match self.slots.clone().acquire_owned().await {
             Ok(permit) => permit,
-            Err(_) => return self.fail(run, "the controller is shutting down".into()),
+            // Stopping (`run_until_signalled`): no agent starts any more. The run is left as
+            // its record says (queued), for the next start; not failed, nothing went wrong.
+            Err(_) => {
+                tracing::info!(ticket = %run.ticket.id, "stopping: left {} for the next start", run.state);
+                self.halt(&run.id);
+                return;
+            }
         };
         run.attempts += 1;
         let task = self.task(run);
@@ -485,10 +539,16 @@ impl Controller {
                 return self.fail_or_retry(run, format!("cannot mark the ticket in progress: {e}"));
             }
             run.steps.marked_in_progress = true;
-            self.save(run);
+            if !self.save(run) {
+                return;
+            }
         }
         if !run.steps.start_notified {
             for (name, channel) in &self.channels {
+                // Each channel is recorded as it is told, so a restart tells only the others.
+                if run.steps.start_notified_to.contains(name) {
+                    continue;
+                }
                 if let Err(e) = channel
                     .notify_start(NotifyStartRequest {
                         ticket: Some(run.ticket.clone()),
@@ -499,9 +559,15 @@ impl Controller {
                 {
                     tracing::warn!(channel = %name, "NotifyStart failed: {e}");
                 }
+                run.steps.start_notified_to.push(name.clone());
+                if !self.save(run) {
+                    return;
+                }
             }
             run.steps.start_notified = true;
-            self.save(run);
+            if !self.save(run) {
+                return;
+            }
         }
         let secret_env = match self.resolve_secret_env(&spec.secret_env).await {
             Ok(env) => env,
@@ -539,7 +605,10 @@ impl Controller {
                 workspace.display()
             ),
         );
-        self.save(run);
+        // Never start an agent the record does not show as started.
+        if !self.save(run) {
+            return;
+        }
         let ending = exec::run(&job).await;
         match ending {
             Err(e) => self.fail_or_retry(run, e),
@@ -625,11 +694,19 @@ impl Controller {
         };
         run.reason = None;
         run.transition(TaskState::Succeeded, note);
-        self.save(run);
-        if let Some(ws) = &run.workspace
-            && let Err(e) = std::fs::remove_dir_all(ws)
-        {
-            tracing::debug!("cannot remove workspace {}: {e}", ws.display());
+        // Unsaved, the record still says Running: the next start needs the workspace's result.
+        if !self.save(run) {
+            return;
+        }
+        if let Some(ws) = run.workspace.clone() {
+            // A checkout can be large: removed on a blocking thread.
+            let removed = tokio::task::spawn_blocking(move || {
+                std::fs::remove_dir_all(&ws).map_err(|e| format!("{}: {e}", ws.display()))
+            })
+            .await;
+            if let Ok(Err(e)) = removed {
+                tracing::debug!("cannot remove workspace {e}");
+            }
         }
     }
 
@@ -698,6 +775,9 @@ impl Controller {
     /// Final state reached: tell the ticketing backend and the channels, once each.
     async fn report(&self, run: &mut TaskRun) {
         self.close_approval(run).await;
+        if self.is_halted(&run.id) {
+            return;
+        }
         if !run.steps.reported {
             let outcome = if run.state == TaskState::Succeeded {
                 self.ticketing
@@ -717,7 +797,9 @@ impl Controller {
             match outcome {
                 Ok(_) => {
                     run.steps.reported = true;
-                    self.save(run);
+                    if !self.save(run) {
+                        return;
+                    }
                 }
                 Err(e) => {
                     // Left unreported: the next pass (or the next start) tries again.
@@ -728,6 +810,10 @@ impl Controller {
         }
         if !run.steps.complete_notified {
             for (name, channel) in &self.channels {
+                // Each channel is recorded as it is told, so a restart tells only the others.
+                if run.steps.complete_notified_to.contains(name) {
+                    continue;
+                }
                 if let Err(e) = channel
                     .notify_complete(NotifyCompleteRequest {
                         ticket: Some(run.ticket.clone()),
@@ -737,6 +823,10 @@ impl Controller {
                     .await
                 {
                     tracing::warn!(channel = %name, "NotifyComplete failed: {e}");
+                }
+                run.steps.complete_notified_to.push(name.clone());
+                if !self.save(run) {
+                    return;
                 }
             }
             run.steps.complete_notified = true;
@@ -821,6 +911,10 @@ impl Controller {
             loop {
                 tokio::select! {
                     _ = signals.next() => {
+                        // Runs still waiting for a slot stop there, queued for the next start:
+                        // an agent started now would likely be cut off by the kill that follows
+                        // a SIGTERM's grace period, and fail as interrupted.
+                        self.slots.close();
                         let running = tasks.len();
                         if running > 0 {
                             tracing::warn!("stopping: waiting for {running} task run(s) to finish; signal again to abandon them");

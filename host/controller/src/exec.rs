@@ -9,6 +9,8 @@
 //!   (where to write its [`TaskResult`] as proto3 JSON), `ROBODEV_DIFF_FILE` (where it may
 //!   write the diff it produced, for the review gate), `ROBODEV_TASK_RUN_ID`, plus the spec's
 //!   `env` and resolved `secret_env`;
+//! - of robodev's own environment only [`PASSED_ENV`] (`PATH`, `HOME`, locale...): tokens and
+//!   secrets robodev itself holds do not leak into agents;
 //! - no stdin; stdout and stderr go to `agent.log` in the workspace.
 //!
 //! The agent runs in its own process group with the parent-death signal, so it never
@@ -28,6 +30,11 @@ pub const RESULT_FILE: &str = "result.json";
 pub const DIFF_FILE: &str = "changes.diff";
 /// The agent's combined stdout and stderr, in its workspace.
 pub const LOG_FILE: &str = "agent.log";
+/// The variables of robodev's environment an agent inherits; everything else it gets comes
+/// from its execution spec (`env`, resolved `secret_env`) and the `ROBODEV_*` variables.
+pub const PASSED_ENV: &[&str] = &[
+    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "TERM",
+];
 /// The most of `agent.log` quoted in a failure reason.
 const LOG_TAIL_BYTES: usize = 600;
 
@@ -103,16 +110,53 @@ pub fn read_result(workspace: &Path) -> Result<(TaskResult, String), String> {
 }
 
 fn log_tail(workspace: &Path) -> String {
-    let Ok(bytes) = std::fs::read(workspace.join(LOG_FILE)) else {
+    use std::io::{Read, Seek, SeekFrom};
+    // Only the end is read: an agent's log can be far larger than memory should hold.
+    let Ok(mut file) = std::fs::File::open(workspace.join(LOG_FILE)) else {
         return String::new();
     };
-    let start = bytes.len().saturating_sub(LOG_TAIL_BYTES);
-    let tail = String::from_utf8_lossy(&bytes[start..]);
+    let len = file.metadata().map_or(0, |m| m.len());
+    let start = len.saturating_sub(LOG_TAIL_BYTES as u64);
+    let mut bytes = Vec::with_capacity(LOG_TAIL_BYTES);
+    if file.seek(SeekFrom::Start(start)).is_err()
+        || file
+            .take(LOG_TAIL_BYTES as u64)
+            .read_to_end(&mut bytes)
+            .is_err()
+    {
+        return String::new();
+    }
+    // Cut mid-character: drop the continuation bytes of the one cut.
+    let skip = if start > 0 {
+        bytes.iter().take_while(|b| *b & 0xC0 == 0x80).count()
+    } else {
+        0
+    };
+    let tail = String::from_utf8_lossy(&bytes[skip..]);
     let tail = tail.trim();
     if tail.is_empty() {
         String::new()
     } else {
         format!("; last output: {}", tail.replace('\n', " | "))
+    }
+}
+
+/// The agent's process group, killed when this is dropped: on every way out of [`run`],
+/// including the run being abandoned (its future dropped), so that nothing the agent started
+/// outlives it (`kill_on_drop` reaches only the group's leader).
+struct Group(Option<u32>);
+
+impl Group {
+    fn kill(&mut self) {
+        if let Some(pid) = self.0.take() {
+            robodev_grpc::process::kill_group(pid);
+        }
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
 
@@ -143,6 +187,14 @@ pub async fn run(job: &Job<'_>) -> Result<Ending, String> {
         .stdout(Stdio::from(log))
         .stderr(Stdio::from(log2))
         .kill_on_drop(true)
+        // The agent sees only what its spec gives it, plus what any program needs to run:
+        // robodev's own environment (secrets the env backend reads, tokens) stays out.
+        .env_clear()
+        .envs(
+            PASSED_ENV
+                .iter()
+                .filter_map(|k| std::env::var_os(k).map(|v| (*k, v))),
+        )
         .envs(&job.spec.env)
         .envs(&job.secret_env)
         .env("ROBODEV_WORKSPACE", job.workspace)
@@ -154,13 +206,13 @@ pub async fn run(job: &Job<'_>) -> Result<Ending, String> {
     let mut child = robodev_grpc::process::spawn(command)
         .await
         .map_err(|e| format!("cannot start {}: {e}", program.display()))?;
-    let pid = child.id();
+    // Declared after `child`, so dropped before it: the group is killed while its leader is
+    // not yet reaped (its id cannot have been reused).
+    let mut group = Group(child.id());
     let status = match tokio::time::timeout(job.deadline, child.wait()).await {
         Ok(status) => status.map_err(|e| format!("cannot wait for the agent: {e}"))?,
         Err(_) => {
-            if let Some(pid) = pid {
-                robodev_grpc::process::kill_group(pid);
-            }
+            group.kill();
             let _ = child.wait().await;
             return Ok(Ending::TimedOut {
                 limit: job.deadline,
@@ -168,9 +220,7 @@ pub async fn run(job: &Job<'_>) -> Result<Ending, String> {
         }
     };
     // Whatever the agent started in its group goes with it.
-    if let Some(pid) = pid {
-        robodev_grpc::process::kill_group(pid);
-    }
+    group.kill();
     match read_result(job.workspace) {
         Ok((result, diff)) => Ok(Ending::Finished { result, diff }),
         Err(why) => Ok(Ending::Broken {

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use robodev_core::secrets::GetSecretRequest;
-use robodev_core::{AnyBackend, Error, ErrorCode, Interface, PluginInfo, Refusal};
+use robodev_core::{AnyBackend, Error, ErrorCode, Health, Interface, PluginInfo, Refusal};
 use robodev_grpc::{RestartPolicy, SubprocessConfig, SubprocessPlugin};
 use robodev_wasm::{
     Grants, Limits, PluginOptions, Runtime, RuntimeConfig, SecretSource, WasmPlugin,
@@ -57,44 +57,6 @@ impl RuntimeKind {
 impl fmt::Display for RuntimeKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.label())
-    }
-}
-
-/// Whether a loaded plugin can take calls.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Health {
-    /// Ready for calls.
-    Serving,
-    /// A subprocess crashed and is being restarted.
-    Restarting {
-        /// Which restart.
-        attempt: u32,
-        /// The policy's maximum.
-        max: u32,
-        /// Why.
-        cause: String,
-    },
-    /// Permanently out of service.
-    Unhealthy {
-        /// Why.
-        reason: String,
-    },
-    /// Shut down.
-    Stopped,
-}
-
-impl fmt::Display for Health {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Health::Serving => f.write_str("serving"),
-            Health::Restarting {
-                attempt,
-                max,
-                cause,
-            } => write!(f, "restarting ({attempt}/{max}): {cause}"),
-            Health::Unhealthy { reason } => write!(f, "unhealthy: {reason}"),
-            Health::Stopped => f.write_str("stopped"),
-        }
     }
 }
 
@@ -140,20 +102,7 @@ impl Entry {
     pub fn health(&self) -> Health {
         match &self.handle {
             Handle::Builtin | Handle::Wasm(_) => Health::Serving,
-            Handle::Subprocess(p) => match p.health() {
-                robodev_grpc::Health::Serving => Health::Serving,
-                robodev_grpc::Health::Restarting {
-                    attempt,
-                    max,
-                    cause,
-                } => Health::Restarting {
-                    attempt,
-                    max,
-                    cause,
-                },
-                robodev_grpc::Health::Unhealthy { reason } => Health::Unhealthy { reason },
-                robodev_grpc::Health::Stopped => Health::Stopped,
-            },
+            Handle::Subprocess(p) => p.health(),
         }
     }
 
@@ -702,16 +651,18 @@ impl Registry {
         if let Some(entry) = self.get(interface, name) {
             return Ok(entry.backend.clone());
         }
-        let why = self
+        // The load failure says it best.
+        if let Some(failure) = self
             .failures
             .iter()
             .find(|f| f.name == name && f.interface == interface)
-            .map(|f| f.error.to_string())
-            .unwrap_or_else(|| "it is not loaded".into());
+        {
+            return Err(failure.error.clone());
+        }
         Err(Error::Host {
             plugin: name.to_owned(),
             interface,
-            message: format!("the {interface} backend {name:?} is not available: {why}"),
+            message: format!("the {interface} backend {name:?} is not loaded"),
         })
     }
 

@@ -63,6 +63,13 @@ pub struct Steps {
     pub reported: bool,
     /// `NotifyComplete` was sent.
     pub complete_notified: bool,
+    /// The channels `NotifyStart` was sent to so far (each recorded as it is sent, so that a
+    /// restart in the middle tells only the channels not yet told).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub start_notified_to: Vec<String>,
+    /// The channels `NotifyComplete` was sent to so far (as `start_notified_to`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub complete_notified_to: Vec<String>,
 }
 
 /// One state change, for the history.
@@ -163,8 +170,9 @@ impl TaskRun {
     }
 }
 
-/// A file-name-safe form of a ticket id: letters, digits, `-`, `_`, `.` are kept, anything
-/// else becomes `_xx` (its bytes in hex), so distinct ids never share a file.
+/// A file-name-safe form of a ticket id: ASCII letters, digits, `-` and `.` (but not a leading
+/// `.`) are kept, anything else (`_` included) becomes `_xx` (its bytes in hex), so distinct
+/// ids never share a file.
 pub fn file_key(id: &str) -> String {
     let mut out = String::with_capacity(id.len());
     for b in id.bytes() {

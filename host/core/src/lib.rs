@@ -24,6 +24,7 @@ pub mod approval;
 mod dispatch;
 pub mod engine;
 mod error;
+mod health;
 mod interface;
 pub mod json;
 pub mod notifications;
@@ -35,5 +36,6 @@ mod types;
 
 pub use dispatch::AnyBackend;
 pub use error::{Error, ErrorCode, Failure, HandshakeProblem, Outcome, PluginError, Refusal};
+pub use health::Health;
 pub use interface::{Interface, Method, UnknownInterface};
 pub use types::{Empty, PluginInfo, TaskResult, Ticket, TokenUsage};

@@ -37,6 +37,7 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
+pub use robodev_core::Health;
 use robodev_core::{AnyBackend, Error, Failure, Interface, PluginInfo, Refusal};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, BufReader};
 use tokio::sync::{oneshot, watch};
@@ -142,29 +143,6 @@ impl SubprocessConfig {
             app_protocol_version: APP_PROTOCOL_VERSION,
         }
     }
-}
-
-/// Whether a subprocess plugin is serving.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Health {
-    /// Running and connected.
-    Serving,
-    /// Crashed; restart `attempt` of `max` is pending or under way.
-    Restarting {
-        /// Which restart.
-        attempt: u32,
-        /// The policy's maximum.
-        max: u32,
-        /// Why it is restarting.
-        cause: String,
-    },
-    /// Crashed more often than the restart policy allows, or refused on restart. Final.
-    Unhealthy {
-        /// Why.
-        reason: String,
-    },
-    /// Shut down.
-    Stopped,
 }
 
 /// A running go-plugin gRPC plugin process.

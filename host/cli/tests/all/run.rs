@@ -359,7 +359,7 @@ fn a_critical_plugin_that_is_refused_stops_robodev_without_running_it() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(
         stderr(&out).contains(
-            "warning: refused to load plugin \"jira\": it declares ticketing interface version 2"
+            "plugin did not load: refused to load plugin \"jira\": it declares ticketing interface version 2"
         ),
         "{}",
         stderr(&out)
@@ -566,4 +566,193 @@ fn the_version_a_plugin_reports_itself_must_agree_with_the_declared_one() {
         "refused to load plugin \"py\": it declares ticketing interface version 2, but robodev implements ticketing version 1"
     );
     assert_eq!(find("local")["health"], "serving");
+}
+
+#[test]
+fn run_keeps_polling_picks_up_new_tickets_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = "#!/bin/sh\necho \"$ROBODEV_TICKET_ID $$\" >> \"$RUNS_LOG\"\necho '{\"success\": true, \"summary\": \"ok\"}' > \"$ROBODEV_RESULT_FILE\"\n";
+    let config = write_config(
+        dir.path(),
+        "- { id: L-1, title: first }\n",
+        agent,
+        "poll_interval: 200ms\n",
+    );
+    let child = Command::new(env!("CARGO_BIN_EXE_robodev"))
+        .args(["run", "--config", &config.display().to_string()])
+        .env("ROBODEV_CACHE_DIR", dir.path().join("cache"))
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let settled = |id: &str| {
+        std::fs::read_to_string(dir.path().join(format!("state/runs/local--{id}.json")))
+            .map(|t| t.contains("\"complete_notified\": true"))
+            .unwrap_or(false)
+    };
+    let wait_for = |id: &str| {
+        let started = Instant::now();
+        while !settled(id) {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "{id} never finished"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    wait_for("L-1");
+    // A ticket added while robodev runs is picked up by a later poll.
+    std::fs::write(
+        dir.path().join("tickets.yaml"),
+        "- { id: L-1, title: first }\n- { id: L-2, title: second }\n",
+    )
+    .unwrap();
+    wait_for("L-2");
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let ids: Vec<String> = starts(dir.path()).into_iter().map(|(id, _)| id).collect();
+    assert_eq!(ids, vec!["L-1".to_owned(), "L-2".to_owned()]);
+}
+
+fn norm(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn a_failed_attempt_is_retried_when_allowed_and_a_slow_agent_times_out() {
+    let dir = tempfile::tempdir().unwrap();
+    // FLAKY-1 fails its first attempt and succeeds on the second; SLOW-2 outlives its deadline.
+    let agent = r#"#!/bin/sh
+echo "$ROBODEV_TICKET_ID $$" >> "$RUNS_LOG"
+case "$ROBODEV_TICKET_ID" in
+FLAKY-1)
+  if [ "$(grep -c FLAKY-1 "$RUNS_LOG")" = 1 ]; then echo "first try fails" >&2; exit 3; fi
+  echo '{"success": true, "summary": "second try"}' > "$ROBODEV_RESULT_FILE" ;;
+SLOW-2) exec sleep 30 ;;
+esac
+"#;
+    let config = write_config(
+        dir.path(),
+        "- { id: FLAKY-1, title: flaky }\n- { id: SLOW-2, title: slow }\n",
+        agent,
+        "guardrails: { max_retries: 1 }\n",
+    );
+    // The deadline comes from the engine's timeout_seconds.
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "command: [./agent.sh]",
+        "command: [./agent.sh], timeout_seconds: 1",
+    );
+    std::fs::write(&config, text).unwrap();
+    let config = config.display().to_string();
+    let out = robodev(dir.path(), &["run", "--once", "--config", &config]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = norm(&stdout(&out));
+    assert!(
+        text.contains("FLAKY-1 Succeeded flaky second try"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "SLOW-2 TimedOut slow the agent ran past its deadline of 1 s and was stopped"
+        ),
+        "{text}"
+    );
+    let ids: Vec<String> = starts(dir.path()).into_iter().map(|(id, _)| id).collect();
+    assert_eq!(ids.iter().filter(|i| *i == "FLAKY-1").count(), 2, "{ids:?}");
+    // A timed-out run is final: not retried.
+    assert_eq!(ids.iter().filter(|i| *i == "SLOW-2").count(), 1, "{ids:?}");
+    let listed = robodev(dir.path(), &["task", "list", "--json", "--config", &config]);
+    let runs = json_out(&listed);
+    let flaky = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ticket"]["id"] == "FLAKY-1")
+        .unwrap();
+    assert_eq!(flaky["attempts"], 2);
+    let states: Vec<&str> = flaky["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        states,
+        ["Queued", "Running", "Retrying", "Running", "Succeeded"],
+        "{flaky}"
+    );
+    let note = flaky["history"][2]["note"].as_str().unwrap();
+    assert!(
+        note.starts_with("attempt 1 failed: the agent exited with code 3 and it wrote no result.json; last output: first try fails"),
+        "{note}"
+    );
+}
+
+#[test]
+fn max_concurrent_jobs_bounds_how_many_agents_run_at_once() {
+    // Each agent takes a lock directory: with one slot no two overlap, so all succeed.
+    let exclusive = r#"#!/bin/sh
+echo "$ROBODEV_TICKET_ID $$" >> "$RUNS_LOG"
+mkdir "$RUNS_LOG.lock" || { echo '{"success": false, "summary": "overlapped"}' > "$ROBODEV_RESULT_FILE"; exit 0; }
+sleep 0.2
+rmdir "$RUNS_LOG.lock"
+echo '{"success": true, "summary": "alone"}' > "$ROBODEV_RESULT_FILE"
+"#;
+    // Each agent waits to see the other one: only possible when both run at once.
+    let rendezvous = r#"#!/bin/sh
+echo "$ROBODEV_TICKET_ID $$" >> "$RUNS_LOG"
+touch "$RUNS_LOG.$ROBODEV_TICKET_ID"
+other=C-1; [ "$ROBODEV_TICKET_ID" = C-1 ] && other=C-2
+i=0
+while [ ! -e "$RUNS_LOG.$other" ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i+1)); done
+[ -e "$RUNS_LOG.$other" ] && ok=true || ok=false
+echo "{\"success\": $ok, \"summary\": \"met $other: $ok\"}" > "$ROBODEV_RESULT_FILE"
+"#;
+    for (slots, agent, expect) in [(1, exclusive, "alone"), (2, rendezvous, "met")] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = write_config(
+            dir.path(),
+            "- { id: C-1, title: one }\n- { id: C-2, title: two }\n- { id: C-3, title: three }\n",
+            agent,
+            &format!("guardrails: {{ max_concurrent_jobs: {slots} }}\n"),
+        );
+        let out = robodev(
+            dir.path(),
+            &["run", "--once", "--config", &config.display().to_string()],
+        );
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        let text = norm(&stdout(&out));
+        for id in ["C-1", "C-2"] {
+            assert!(
+                text.contains(&format!("{id} Succeeded")) && text.contains(expect),
+                "slots {slots}: {text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_agent_sees_its_spec_environment_not_robodevs() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = "#!/bin/sh\necho \"{\\\"success\\\": true, \\\"summary\\\": \\\"leak=${ROBODEV_TEST_LEAK:-none} runs=${RUNS_LOG:+set} path=${PATH:+set}\\\"}\" > \"$ROBODEV_RESULT_FILE\"\n";
+    let config = write_config(dir.path(), "- { id: E-1, title: env }\n", agent, "");
+    let out = Command::new(env!("CARGO_BIN_EXE_robodev"))
+        .args(["run", "--once", "--config", &config.display().to_string()])
+        .env("ROBODEV_CACHE_DIR", dir.path().join("cache"))
+        .env("ROBODEV_TEST_LEAK", "robodev's secret")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        norm(&stdout(&out)).contains("E-1 Succeeded env leak=none runs=set path=set"),
+        "{}",
+        stdout(&out)
+    );
 }

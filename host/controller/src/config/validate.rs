@@ -463,12 +463,23 @@ impl Validator<'_> {
 
         let mut notifications = Vec::with_capacity(raw.notifications.channels.len());
         for (i, channel) in raw.notifications.channels.into_iter().enumerate() {
-            notifications.push(self.selection(
-                Interface::Notifications,
-                &format!("notifications.channels[{i}]"),
-                channel,
-                &plugins,
-            )?);
+            let key = format!("notifications.channels[{i}]");
+            let selected = self.selection(Interface::Notifications, &key, channel, &plugins)?;
+            // A backend is one channel: two entries naming it would be one notified twice,
+            // or (for a built-in with two configs) one config silently lost.
+            if let Some(first) = notifications
+                .iter()
+                .position(|c: &BackendRef| c.name() == selected.name())
+            {
+                return Err(self.err(
+                    &format!("{key}.backend"),
+                    format!(
+                        "{:?} is already notifications.channels[{first}]; each backend can be a channel once",
+                        selected.name()
+                    ),
+                ));
+            }
+            notifications.push(selected);
         }
         let approval = raw
             .approval

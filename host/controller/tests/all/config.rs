@@ -539,6 +539,17 @@ engines: { local: { command: [agent] } }
 }
 
 #[test]
+fn a_backend_is_a_notification_channel_once() {
+    let text = format!(
+        "{BASE}notifications:\n  channels:\n    - backend: log\n    - {{ backend: log, config: {{ file: other.jsonl }} }}\n"
+    );
+    assert_eq!(
+        error(&text),
+        r#"robodev-config.yaml:6: notifications.channels[1].backend: "log" is already notifications.channels[0]; each backend can be a channel once"#
+    );
+}
+
+#[test]
 fn config_is_for_built_in_backends_only() {
     let text = "\
 plugins:
