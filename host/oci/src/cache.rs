@@ -1,0 +1,311 @@
+//! The content-addressed cache on disk.
+//!
+//! ```text
+//! CACHE_DIR/blobs/sha256/<hex>                   manifests and layers, named by their sha256
+//! CACHE_DIR/tags/<registry>/<repository>/<tag>   the digest the tag last resolved to
+//! CACHE_DIR/tmp/                                  downloads in progress
+//! ```
+//!
+//! A blob is written to `tmp/` while its sha256 is computed, and renamed into `blobs/` only
+//! when the digest matches, so `blobs/` never holds a partial file under a final name. Blobs are
+//! re-hashed every time they are used: a file damaged on disk is found, removed and fetched
+//! again rather than run. A tag's record is written after its manifest and layer are in place,
+//! so a recorded tag can always be served offline unless its files were removed since.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+use sha2::{Digest as _, Sha256};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+use crate::{Error, Reference};
+
+/// Distinguishes temp files of one process.
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// What the cache holds under a digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum BlobState {
+    /// Nothing.
+    Missing,
+    /// A file with that digest, of this size.
+    Valid { size: u64 },
+    /// A file whose content has another digest (now removed).
+    Corrupt { found: String },
+}
+
+/// `sha256:<hex>` of `bytes`.
+pub(crate) fn sha256_digest(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+/// The cache rooted at a directory.
+#[derive(Debug, Clone)]
+pub(crate) struct Cache {
+    root: PathBuf,
+}
+
+/// A file being written under `tmp/`, removed when dropped unless committed.
+pub(crate) struct TempBlob {
+    path: PathBuf,
+    pub file: tokio::fs::File,
+    hasher: Sha256,
+    pub written: u64,
+    committed: bool,
+}
+
+impl TempBlob {
+    /// Appends `data` to the file and to the running digest.
+    pub async fn write(&mut self, data: &[u8]) -> std::io::Result<()> {
+        self.file.write_all(data).await?;
+        self.hasher.update(data);
+        self.written += data.len() as u64;
+        Ok(())
+    }
+
+    /// The temp file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The digest of everything written.
+    pub fn digest(&self) -> String {
+        format!("sha256:{}", hex::encode(self.hasher.clone().finalize()))
+    }
+}
+
+impl Drop for TempBlob {
+    fn drop(&mut self) {
+        if !self.committed {
+            // A failed or abandoned download: its bytes are useless, don't leave them.
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+impl Cache {
+    pub fn new(root: PathBuf) -> Self {
+        Self { root }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where the blob `digest` (already validated as `sha256:<64 hex>`) lives.
+    pub fn blob_path(&self, digest: &str) -> PathBuf {
+        let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
+        self.root.join("blobs").join("sha256").join(hex)
+    }
+
+    /// Where the digest a tag last resolved to is recorded. The parts were validated by
+    /// [`Reference::parse`]: none is empty, `.` or `..`, or holds a `/` of its own.
+    fn tag_path(&self, reference: &Reference, tag: &str) -> PathBuf {
+        let mut path = self.root.join("tags").join(reference.registry());
+        for component in reference.repository().split('/') {
+            path.push(component);
+        }
+        path.push(tag);
+        path
+    }
+
+    /// Hashes the cached blob `digest`; a file with other content is removed.
+    pub async fn check_blob(
+        &self,
+        reference: &Reference,
+        digest: &str,
+    ) -> Result<BlobState, Error> {
+        let path = self.blob_path(digest);
+        let mut file = match tokio::fs::File::open(&path).await {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BlobState::Missing),
+            Err(e) => return Err(io_error(reference, "opening cached blob", &path, e)),
+        };
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        let mut buf = vec![0; 256 * 1024];
+        loop {
+            let n = file
+                .read(&mut buf)
+                .await
+                .map_err(|e| io_error(reference, "reading cached blob", &path, e))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            size += n as u64;
+        }
+        let found = format!("sha256:{}", hex::encode(hasher.finalize()));
+        if found == digest {
+            return Ok(BlobState::Valid { size });
+        }
+        tracing::warn!(
+            reference = %reference,
+            path = %path.display(),
+            expected = digest,
+            found = %found,
+            "a cached blob does not match its digest (damaged on disk?); removing it"
+        );
+        tokio::fs::remove_file(&path)
+            .await
+            .map_err(|e| io_error(reference, "removing damaged cached blob", &path, e))?;
+        Ok(BlobState::Corrupt { found })
+    }
+
+    /// The cached blob `digest` if present and intact (a damaged one is removed).
+    pub async fn read_blob(
+        &self,
+        reference: &Reference,
+        digest: &str,
+    ) -> Result<Result<Bytes, BlobState>, Error> {
+        let path = self.blob_path(digest);
+        let bytes = match tokio::fs::read(&path).await {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Err(BlobState::Missing));
+            }
+            Err(e) => return Err(io_error(reference, "reading cached blob", &path, e)),
+        };
+        let found = sha256_digest(&bytes);
+        if found == digest {
+            return Ok(Ok(Bytes::from(bytes)));
+        }
+        tracing::warn!(
+            reference = %reference,
+            path = %path.display(),
+            expected = digest,
+            found = %found,
+            "a cached blob does not match its digest (damaged on disk?); removing it"
+        );
+        tokio::fs::remove_file(&path)
+            .await
+            .map_err(|e| io_error(reference, "removing damaged cached blob", &path, e))?;
+        Ok(Err(BlobState::Corrupt { found }))
+    }
+
+    /// A new temp file under `tmp/`.
+    pub async fn temp_blob(&self, reference: &Reference) -> Result<TempBlob, Error> {
+        let dir = self.root.join("tmp");
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(|e| io_error(reference, "creating cache directory", &dir, e))?;
+        let path = dir.join(format!(
+            "{}-{}.partial",
+            std::process::id(),
+            TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .await
+            .map_err(|e| io_error(reference, "creating cache temp file", &path, e))?;
+        Ok(TempBlob {
+            path,
+            file,
+            hasher: Sha256::new(),
+            written: 0,
+            committed: false,
+        })
+    }
+
+    /// Moves a complete temp file to `blobs/` under `digest`, which the caller has compared
+    /// with [`TempBlob::digest`].
+    pub async fn commit(
+        &self,
+        reference: &Reference,
+        mut temp: TempBlob,
+        digest: &str,
+    ) -> Result<PathBuf, Error> {
+        temp.file
+            .flush()
+            .await
+            .map_err(|e| io_error(reference, "writing cache temp file", &temp.path, e))?;
+        let dest = self.blob_path(digest);
+        if let Some(dir) = dest.parent() {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|e| io_error(reference, "creating cache directory", dir, e))?;
+        }
+        // rename() replaces atomically: a concurrent pull of the same blob wins or loses whole.
+        tokio::fs::rename(&temp.path, &dest)
+            .await
+            .map_err(|e| io_error(reference, "moving blob into the cache", &dest, e))?;
+        temp.committed = true;
+        Ok(dest)
+    }
+
+    /// Stores `bytes`, whose digest is `digest`.
+    pub async fn write_blob(
+        &self,
+        reference: &Reference,
+        digest: &str,
+        bytes: &[u8],
+    ) -> Result<PathBuf, Error> {
+        let mut temp = self.temp_blob(reference).await?;
+        let path = temp.path.clone();
+        temp.write(bytes)
+            .await
+            .map_err(|e| io_error(reference, "writing cache temp file", &path, e))?;
+        self.commit(reference, temp, digest).await
+    }
+
+    /// The digest `tag` of `reference`'s repository last resolved to, if recorded.
+    pub async fn read_tag(
+        &self,
+        reference: &Reference,
+        tag: &str,
+    ) -> Result<Option<String>, Error> {
+        let path = self.tag_path(reference, tag);
+        match tokio::fs::read_to_string(&path).await {
+            Ok(text) => Ok(crate::reference::parse_digest(text.trim()).ok()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_error(reference, "reading cached tag", &path, e)),
+        }
+    }
+
+    /// Records that `tag` resolved to `digest`.
+    pub async fn write_tag(
+        &self,
+        reference: &Reference,
+        tag: &str,
+        digest: &str,
+    ) -> Result<(), Error> {
+        let path = self.tag_path(reference, tag);
+        let temp = self.temp_blob(reference).await?;
+        let temp_path = temp.path.clone();
+        let mut temp = temp;
+        temp.write(format!("{digest}\n").as_bytes())
+            .await
+            .map_err(|e| io_error(reference, "writing cache temp file", &temp_path, e))?;
+        temp.file
+            .flush()
+            .await
+            .map_err(|e| io_error(reference, "writing cache temp file", &temp_path, e))?;
+        if let Some(dir) = path.parent() {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|e| io_error(reference, "creating cache directory", dir, e))?;
+        }
+        tokio::fs::rename(&temp_path, &path)
+            .await
+            .map_err(|e| io_error(reference, "recording the tag in the cache", &path, e))?;
+        temp.committed = true;
+        Ok(())
+    }
+}
+
+pub(crate) fn io_error(
+    reference: &Reference,
+    context: &'static str,
+    path: &Path,
+    source: std::io::Error,
+) -> Error {
+    Error::Io {
+        reference: reference.to_string(),
+        context,
+        path: path.to_owned(),
+        source,
+    }
+}

@@ -1,0 +1,152 @@
+//! The crate's one error type: every pull and push ends in [`Error`] or a value.
+
+use std::path::PathBuf;
+
+/// What went wrong in a pull or a push.
+///
+/// Every variant names the reference it was about, as the caller wrote it, so a message read in a
+/// log on its own says which component it concerns. Callers branch on the variant: an
+/// [`Error::Unauthorized`] wants credentials, an [`Error::Offline`] may go away by itself, a
+/// [`Error::DigestMismatch`] never does.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The reference is not of the form `oci://REGISTRY/REPOSITORY:TAG[@sha256:DIGEST]`;
+    /// `reason` says which part is wrong.
+    #[error("invalid OCI reference {reference:?}: {reason}")]
+    InvalidReference {
+        /// The text that was given.
+        reference: String,
+        /// What is wrong with it, and what was expected.
+        reason: String,
+    },
+
+    /// The registry refused access (HTTP 401 or 403), either because no credentials were known
+    /// for it or because the ones sent were rejected.
+    #[error(
+        "registry {registry} refused access for {reference} (HTTP {status}): {}",
+        match credentials {
+            None => format!(
+                "no credentials were given for {registry} (pass them in ClientOptions::credentials \
+                 or log in so that the docker config file has auths.\"{registry}\")"
+            ),
+            Some(source) => format!("the credentials from {source} were rejected"),
+        }
+    )]
+    Unauthorized {
+        /// The reference being pulled or pushed.
+        reference: String,
+        /// The registry (`host[:port]`), or the token service it sent us to, that refused.
+        registry: String,
+        /// The HTTP status: 401 (not authenticated) or 403 (not allowed).
+        status: u16,
+        /// Where the credentials that were sent came from; `None` when there were none.
+        credentials: Option<String>,
+    },
+
+    /// The registry has no such repository, tag, manifest or blob.
+    #[error("{what} not found in registry {registry} (for {reference})")]
+    NotFound {
+        /// The reference being pulled.
+        reference: String,
+        /// The registry asked.
+        registry: String,
+        /// What was missing, e.g. `tag 1.0.0 of repository acme/notify`.
+        what: String,
+    },
+
+    /// Content did not have the digest it had to have: a pinned `@sha256:` that the tag no
+    /// longer names, or bytes from the registry or the cache whose sha256 differs from the
+    /// digest they were fetched by.
+    #[error("digest mismatch for {reference}: {what}: expected {expected}, found {found}")]
+    DigestMismatch {
+        /// The reference being pulled.
+        reference: String,
+        /// Which content: `manifest`, `the pinned digest`, `layer`...
+        what: String,
+        /// The digest required (the pinned one, or the one the content was asked for by).
+        expected: String,
+        /// The digest of what was actually received.
+        found: String,
+    },
+
+    /// The artifact is not a single Wasm component (or module): its manifest has no layer of a
+    /// Wasm media type, or several, or is an index or another kind of manifest; or a file to push
+    /// is not WebAssembly. `found` lists the media types seen.
+    #[error("{reference} is not a Wasm artifact: {found}")]
+    NotAWasmArtifact {
+        /// The reference being pulled or pushed.
+        reference: String,
+        /// What was found instead, with its media types.
+        found: String,
+    },
+
+    /// Plain HTTP was asked for (or redirected to) a host that is neither loopback nor allowed
+    /// to be insecure. Raised before any byte is sent.
+    #[error(
+        "refusing plain HTTP to {host} for {reference}: only loopback registries (127.0.0.0/8, \
+         ::1, localhost) may be reached without TLS unless ClientOptions::insecure is set or the \
+         host is in ClientOptions::insecure_hosts"
+    )]
+    Insecure {
+        /// The reference being pulled or pushed.
+        reference: String,
+        /// The host that would have been reached over plain HTTP.
+        host: String,
+    },
+
+    /// Reading or writing a local file (the component to push, the cache) failed.
+    #[error("{context} {}: {source} (for {reference})", path.display())]
+    Io {
+        /// The reference being pulled or pushed.
+        reference: String,
+        /// What was being done, e.g. `writing cache blob`.
+        context: &'static str,
+        /// The file concerned.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The registry answered with a status or a body that the protocol does not allow here
+    /// (including malformed manifests and oversized responses).
+    #[error("registry {registry} answered HTTP {status} for {reference}: {message}")]
+    Registry {
+        /// The reference being pulled or pushed.
+        reference: String,
+        /// The registry that answered.
+        registry: String,
+        /// The HTTP status of the answer.
+        status: u16,
+        /// The registry's own error message(s), or what was wrong with the answer.
+        message: String,
+    },
+
+    /// The registry could not be reached (connection refused, DNS, TLS, timeout, connection
+    /// lost; for a pull also a gateway's 502, 503 or 504) and the cache could not stand in
+    /// for it.
+    #[error("cannot reach registry {registry} for {reference} ({reason}), and {cache}")]
+    Offline {
+        /// The reference being pulled or pushed.
+        reference: String,
+        /// The registry that could not be reached.
+        registry: String,
+        /// Why not: the transport error.
+        reason: String,
+        /// Why the cache did not help, e.g. `the tag was never pulled into the cache`.
+        cache: String,
+    },
+
+    /// The docker config file (`config.json`) named in the options, or found in the usual
+    /// place, could not be read or parsed.
+    #[error("docker config {}: {reason} (for {reference})", path.display())]
+    DockerConfig {
+        /// The reference being pulled or pushed.
+        reference: String,
+        /// The config file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+}

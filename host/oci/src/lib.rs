@@ -1,0 +1,69 @@
+//! robodev-oci: Wasm components as OCI artifacts.
+//!
+//! A plugin's `component:` in robodev-config.yaml may be `oci://REGISTRY/REPO:TAG` (optionally
+//! pinned, `...:TAG@sha256:DIGEST`). [`Client::pull`] fetches the artifact in the CNCF Wasm
+//! layout (an OCI image manifest, config `application/vnd.wasm.config.v0+json`, one
+//! `application/wasm` layer; older Wasm layer media types are accepted too, see
+//! [`WASM_LAYER_MEDIA_TYPES`]) into a content-addressed cache and returns the path of the
+//! `.wasm` and the digest it resolved to. [`Client::push`] publishes a `.wasm` in that layout.
+//!
+//! - Every blob is checked against its sha256 before it is stored or used; a pinned digest that
+//!   the tag no longer names is refused ([`Error::DigestMismatch`], with both digests).
+//! - A tag's last resolved digest is recorded, so robodev starts offline from its cache when the
+//!   registry cannot be reached (the [`Pulled::offline`] flag, and a warning in the log).
+//! - Credentials come from [`ClientOptions::credentials`] or docker's `config.json`
+//!   ([`DockerConfig`]); the registry's `WWW-Authenticate` challenge decides between HTTP Basic
+//!   and a bearer token from its token service.
+//! - TLS is required except to loopback registries, or where the caller allows plain HTTP
+//!   ([`ClientOptions::insecure_hosts`], [`ClientOptions::insecure`]); a refused plain-HTTP
+//!   reference fails with [`Error::Insecure`] before anything is sent.
+//! - Transfers report progress to [`ClientOptions::progress`] and as `tracing` debug events.
+//!
+//! The HTTP client is hyper 1 with rustls (ring provider, webpki roots): one connection per
+//! request, with connect, answer and idle timeouts (see [`limits`]).
+//!
+//! ```no_run
+//! use std::collections::BTreeMap;
+//! use robodev_oci::{Client, ClientOptions, Reference};
+//!
+//! # async fn example() -> Result<(), robodev_oci::Error> {
+//! let client = Client::new(ClientOptions::new("/var/cache/robodev/oci"));
+//! let reference = Reference::parse("oci://127.0.0.1:5000/acme/notify:1.0.0")?;
+//! let pushed = client
+//!     .push("notify.wasm".as_ref(), &reference, BTreeMap::new())
+//!     .await?;
+//! let pulled = client.pull(&reference).await?;
+//! assert_eq!(pulled.digest, pushed.digest);
+//! println!("{} is {}", pulled.reference, pulled.path.display());
+//! # Ok(())
+//! # }
+//! ```
+
+mod auth;
+mod cache;
+mod client;
+mod error;
+mod manifest;
+mod progress;
+mod reference;
+mod registry;
+mod transport;
+
+pub use auth::{Credentials, DockerConfig};
+pub use client::{Client, ClientOptions, MAX_LAYER_BYTES, Pulled, Pushed};
+pub use error::Error;
+pub use manifest::{
+    ANNOTATION_CREATED, ANNOTATION_TITLE, DOCKER_MANIFEST_LIST_MEDIA_TYPE,
+    DOCKER_MANIFEST_MEDIA_TYPE, INDEX_MEDIA_TYPE, MANIFEST_MEDIA_TYPE, WASM_CONFIG_MEDIA_TYPE,
+    WASM_LAYER_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPES,
+};
+pub use progress::{Direction, PROGRESS_STEP, Progress, ProgressFn};
+pub use reference::{MAX_REPOSITORY_LEN, MAX_TAG_LEN, Reference, Transport};
+
+/// The limits on waiting for a registry and on what it sends.
+pub mod limits {
+    pub use crate::registry::{MAX_MANIFEST_BYTES, MAX_REDIRECTS};
+    pub use crate::transport::{
+        BODY_IDLE_TIMEOUT, CONNECT_TIMEOUT, MIN_UPLOAD_BYTES_PER_SEC, RESPONSE_TIMEOUT,
+    };
+}

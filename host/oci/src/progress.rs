@@ -1,0 +1,136 @@
+//! Progress of blob transfers, for callers that show it and for `tracing`.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// The smallest step between two progress reports of one transfer (the first and the last
+/// are always reported).
+pub const PROGRESS_STEP: u64 = 1024 * 1024;
+
+/// Which way bytes go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Direction {
+    /// From the registry into the cache.
+    Download,
+    /// From a local file to the registry.
+    Upload,
+}
+
+/// One progress report: `done` of `total` bytes of the blob `digest` have been transferred.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Progress {
+    /// The reference being pulled or pushed.
+    pub reference: String,
+    /// Download or upload.
+    pub direction: Direction,
+    /// The blob's digest.
+    pub digest: String,
+    /// Bytes transferred so far.
+    pub done: u64,
+    /// The blob's size.
+    pub total: u64,
+}
+
+/// A progress callback. It is called on the task doing the transfer: it must return quickly.
+pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
+
+/// Sends a transfer's progress to the callback (if any) and to `tracing`, at most once per
+/// [`PROGRESS_STEP`].
+#[derive(Clone)]
+pub(crate) struct ProgressReporter {
+    callback: Option<ProgressFn>,
+    reference: String,
+    direction: Direction,
+    digest: String,
+    total: u64,
+    last: Option<u64>,
+}
+
+impl fmt::Debug for ProgressReporter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProgressReporter")
+            .field("digest", &self.digest)
+            .field("total", &self.total)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ProgressReporter {
+    pub fn new(
+        callback: Option<ProgressFn>,
+        reference: String,
+        direction: Direction,
+        digest: String,
+        total: u64,
+    ) -> Self {
+        Self {
+            callback,
+            reference,
+            direction,
+            digest,
+            total,
+            last: None,
+        }
+    }
+
+    /// Reports `done` bytes if it is the first report, the last, or a step past the previous.
+    pub fn report(&mut self, done: u64) {
+        let due = match self.last {
+            None => true,
+            Some(last) => done >= self.total || done >= last.saturating_add(PROGRESS_STEP),
+        };
+        if !due || self.last == Some(done) {
+            return;
+        }
+        self.last = Some(done);
+        tracing::debug!(
+            reference = %self.reference,
+            direction = ?self.direction,
+            digest = %self.digest,
+            done,
+            total = self.total,
+            "blob transfer progress"
+        );
+        if let Some(callback) = &self.callback {
+            callback(&Progress {
+                reference: self.reference.clone(),
+                direction: self.direction,
+                digest: self.digest.clone(),
+                done,
+                total: self.total,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    #[test]
+    fn reports_first_steps_and_last() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let callback: ProgressFn = Arc::new(move |p: &Progress| sink.lock().unwrap().push(p.done));
+        let total = 3 * PROGRESS_STEP + 10;
+        let mut r = ProgressReporter::new(
+            Some(callback),
+            "oci://r/x:1".into(),
+            Direction::Download,
+            "sha256:00".into(),
+            total,
+        );
+        for done in (0..=total).step_by(4096).chain([total]) {
+            r.report(done);
+        }
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen.first(), Some(&0));
+        assert_eq!(seen.last(), Some(&total));
+        assert_eq!(seen.len(), 5, "{seen:?}");
+        assert!(seen.windows(2).all(|w| w[1] > w[0]));
+    }
+}

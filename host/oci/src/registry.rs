@@ -1,0 +1,735 @@
+//! The OCI distribution API calls robodev makes, with authentication and redirects.
+
+use bytes::{Bytes, BytesMut};
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE};
+use http::{HeaderValue, Method, Request, Response, StatusCode, Uri};
+use hyper::body::Incoming;
+use serde::Deserialize;
+
+use crate::auth::{Challenge, Credentials, parse_challenges, query_escape};
+use crate::cache::{Cache, TempBlob};
+use crate::client::Inner;
+use crate::manifest::{Descriptor, MANIFEST_ACCEPT, MANIFEST_MEDIA_TYPE};
+use crate::progress::{Direction, ProgressReporter};
+use crate::reference::{Reference, is_loopback_host};
+use crate::transport::{ReqBody, next_chunk};
+use crate::{Error, cache};
+
+/// How many redirects a blob download follows (registries send blobs to object storage).
+pub const MAX_REDIRECTS: usize = 5;
+/// The largest manifest accepted: real ones are a few KiB; this bounds what a hostile registry
+/// can make robodev hold in memory.
+pub const MAX_MANIFEST_BYTES: usize = 4 * 1024 * 1024;
+/// The largest error or token body read.
+const MAX_SMALL_BODY: usize = 64 * 1024;
+
+/// What a session does, which decides the token scope asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    Pull,
+    Push,
+}
+
+/// The requests of one pull or push against one repository, sharing one authorization.
+pub(crate) struct Session<'a> {
+    inner: &'a Inner,
+    reference: &'a Reference,
+    /// `http://host:port` or `https://host:port`.
+    base: String,
+    access: Access,
+    /// The `Authorization` value in use, once a challenge was answered.
+    authorization: Option<HeaderValue>,
+    /// The credentials for this registry and where they came from; loaded on first challenge.
+    credentials: Option<Option<(Credentials, String)>>,
+}
+
+impl<'a> Session<'a> {
+    pub fn new(inner: &'a Inner, reference: &'a Reference, base: String, access: Access) -> Self {
+        Self {
+            inner,
+            reference,
+            base,
+            access,
+            authorization: None,
+            credentials: None,
+        }
+    }
+
+    fn registry(&self) -> &str {
+        self.reference.registry()
+    }
+
+    fn repository_url(&self, rest: &str) -> String {
+        format!("{}/v2/{}/{rest}", self.base, self.reference.repository())
+    }
+
+    /// An [`Error::Offline`] for a transport failure; the pull may replace `cache` when it
+    /// falls back to the cache.
+    fn offline(&self, reason: String) -> Error {
+        Error::Offline {
+            reference: self.reference.to_string(),
+            registry: self.registry().to_owned(),
+            reason,
+            cache: match self.access {
+                Access::Pull => "the cache cannot stand in for it".to_owned(),
+                Access::Push => "a push needs the registry".to_owned(),
+            },
+        }
+    }
+
+    fn unauthorized(&self, registry: &str, status: StatusCode) -> Error {
+        Error::Unauthorized {
+            reference: self.reference.to_string(),
+            registry: registry.to_owned(),
+            status: status.as_u16(),
+            credentials: self
+                .credentials
+                .as_ref()
+                .and_then(|c| c.as_ref())
+                .map(|(_, source)| source.clone()),
+        }
+    }
+
+    /// Sends a request to the registry, answering one authentication challenge and following
+    /// redirects (for GET and HEAD).
+    async fn request(
+        &mut self,
+        method: Method,
+        url: &str,
+        headers: &[(http::HeaderName, &str)],
+        body: ReqBody,
+    ) -> Result<Response<Incoming>, Error> {
+        let mut url = self.parse_url(url)?;
+        let mut answered_challenge = false;
+        let mut redirects = 0;
+        // Authorization goes only to the registry itself, never to where it redirects.
+        let mut same_origin = true;
+        loop {
+            let mut request = Request::builder().method(method.clone());
+            for (name, value) in headers {
+                request = request.header(name, *value);
+            }
+            if same_origin && let Some(auth) = &self.authorization {
+                request = request.header(AUTHORIZATION, auth.clone());
+            }
+            let request = request
+                .body(())
+                .map_err(|e| self.protocol_error(0, format!("building a request: {e}")))?;
+            tracing::trace!(%method, %url, "registry request");
+            let response = self
+                .inner
+                .transport
+                .send(&url, request, body.clone())
+                .await
+                .map_err(|e| self.offline(e.0))?;
+            let status = response.status();
+            if status == StatusCode::UNAUTHORIZED && same_origin && !answered_challenge {
+                answered_challenge = true;
+                if self.answer_challenge(&response).await? {
+                    continue;
+                }
+                return Err(self.unauthorized(self.registry(), status));
+            }
+            if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+                let host = if same_origin {
+                    self.registry().to_owned()
+                } else {
+                    url.authority().map_or_else(String::new, |a| a.to_string())
+                };
+                return Err(self.unauthorized(&host, status));
+            }
+            if status.is_redirection() && (method == Method::GET || method == Method::HEAD) {
+                let Some(location) = response.headers().get(LOCATION) else {
+                    return Ok(response);
+                };
+                redirects += 1;
+                if redirects > MAX_REDIRECTS {
+                    return Err(self.protocol_error(
+                        status.as_u16(),
+                        format!("more than {MAX_REDIRECTS} redirects"),
+                    ));
+                }
+                let location = location.to_str().unwrap_or_default().to_owned();
+                let next = resolve(&url, &location).ok_or_else(|| {
+                    self.protocol_error(
+                        status.as_u16(),
+                        format!("redirect to an invalid location {location:?}"),
+                    )
+                })?;
+                self.check_transport(&next)?;
+                same_origin = same_origin && next.authority() == url.authority();
+                url = next;
+                continue;
+            }
+            return Ok(response);
+        }
+    }
+
+    fn parse_url(&self, url: &str) -> Result<Uri, Error> {
+        url.parse::<Uri>()
+            .map_err(|e| self.protocol_error(0, format!("invalid URL {url:?}: {e}")))
+    }
+
+    /// Refuses plain HTTP to a host that may not have it (a redirect or a token realm).
+    fn check_transport(&self, url: &Uri) -> Result<(), Error> {
+        if url.scheme_str() == Some("https") {
+            return Ok(());
+        }
+        let authority = url.authority().map_or("", |a| a.as_str());
+        let host = url.host().unwrap_or_default();
+        if self.inner.plain_http_allowed(authority, host) {
+            Ok(())
+        } else {
+            Err(Error::Insecure {
+                reference: self.reference.to_string(),
+                host: authority.to_owned(),
+            })
+        }
+    }
+
+    fn protocol_error(&self, status: u16, message: String) -> Error {
+        Error::Registry {
+            reference: self.reference.to_string(),
+            registry: self.registry().to_owned(),
+            status,
+            message,
+        }
+    }
+
+    async fn credentials(&mut self) -> Result<Option<(Credentials, String)>, Error> {
+        if let Some(known) = &self.credentials {
+            return Ok(known.clone());
+        }
+        let registry = self.registry().to_owned();
+        let found = if let Some(given) = self.inner.options.credentials.get(&registry) {
+            Some((given.clone(), "ClientOptions::credentials".to_owned()))
+        } else {
+            self.inner
+                .options
+                .docker_config
+                .lookup(&registry)
+                .await
+                .map_err(|(path, reason)| Error::DockerConfig {
+                    reference: self.reference.to_string(),
+                    path,
+                    reason,
+                })?
+        };
+        self.credentials = Some(found.clone());
+        Ok(found)
+    }
+
+    /// Sets `authorization` from a 401's challenge; `false` when there is nothing to answer
+    /// with (no credentials for a Basic challenge, or no usable challenge).
+    async fn answer_challenge(&mut self, response: &Response<Incoming>) -> Result<bool, Error> {
+        let challenges = parse_challenges(
+            response
+                .headers()
+                .get_all(WWW_AUTHENTICATE)
+                .iter()
+                .filter_map(|v| v.to_str().ok()),
+        );
+        let credentials = self.credentials().await?;
+        if let Some((Credentials::Bearer(token), _)) = &credentials {
+            let value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+                self.protocol_error(0, "the bearer token is not a valid header value".to_owned())
+            })?;
+            self.authorization = Some(value);
+            return Ok(true);
+        }
+        let basic = credentials.as_ref().and_then(|(c, _)| c.basic_header());
+        let bearer = challenges.iter().find_map(|c| match c {
+            // The challenge's own scope is not used: see fetch_token.
+            Challenge::Bearer { realm, service, .. } => Some((realm.clone(), service.clone())),
+            Challenge::Basic => None,
+        });
+        if let Some((realm, service)) = bearer {
+            let token = self.fetch_token(&realm, service.as_deref(), basic).await?;
+            let value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+                self.protocol_error(0, "the token service sent an invalid token".to_owned())
+            })?;
+            self.authorization = Some(value);
+            return Ok(true);
+        }
+        // No challenge at all is answered with Basic too, which registries that omit the
+        // header (some proxies strip it) accept.
+        if (challenges.is_empty() || challenges.contains(&Challenge::Basic))
+            && let Some(basic) = basic
+        {
+            let value = HeaderValue::from_str(&basic).map_err(|_| {
+                self.protocol_error(0, "the credentials are not a valid header value".to_owned())
+            })?;
+            self.authorization = Some(value);
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Gets a bearer token from the registry's token service (the distribution token spec).
+    async fn fetch_token(
+        &mut self,
+        realm: &str,
+        service: Option<&str>,
+        basic: Option<String>,
+    ) -> Result<String, Error> {
+        let actions = match self.access {
+            Access::Pull => "pull",
+            Access::Push => "pull,push",
+        };
+        // Ask for what this session needs, not what the first request's challenge named: a
+        // push's first request is a HEAD, whose challenge asks only for `pull`.
+        let scope = format!("repository:{}:{actions}", self.reference.repository());
+        let mut url = realm.to_owned();
+        let mut sep = if url.contains('?') { '&' } else { '?' };
+        if let Some(service) = service {
+            url.push_str(&format!("{sep}service={}", query_escape(service)));
+            sep = '&';
+        }
+        url.push_str(&format!("{sep}scope={}", query_escape(&scope)));
+        let uri = self.parse_url(&url)?;
+        if !matches!(uri.scheme_str(), Some("http" | "https")) {
+            return Err(self.protocol_error(
+                401,
+                format!("the token realm {realm:?} is not an http(s) URL"),
+            ));
+        }
+        self.check_transport(&uri)?;
+        let realm_host = uri.authority().map_or_else(String::new, |a| a.to_string());
+        let mut request = Request::builder()
+            .method(Method::GET)
+            .header(ACCEPT, "application/json");
+        if let Some(basic) = &basic {
+            request = request.header(AUTHORIZATION, basic);
+        }
+        let request = request
+            .body(())
+            .map_err(|e| self.protocol_error(0, format!("building a token request: {e}")))?;
+        let response = self
+            .inner
+            .transport
+            .send(&uri, request, ReqBody::Empty)
+            .await
+            .map_err(|e| self.offline(format!("token service {realm_host}: {}", e.0)))?;
+        let status = response.status();
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            return Err(self.unauthorized(&realm_host, status));
+        }
+        let body = self.read_small(response).await?;
+        if !status.is_success() {
+            return Err(self.protocol_error(
+                status.as_u16(),
+                format!("token service {realm_host}: {}", error_message(&body)),
+            ));
+        }
+        #[derive(Deserialize)]
+        struct TokenResponse {
+            token: Option<String>,
+            access_token: Option<String>,
+        }
+        let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
+            self.protocol_error(
+                status.as_u16(),
+                format!("token service {realm_host} sent invalid JSON: {e}"),
+            )
+        })?;
+        parsed
+            .token
+            .or(parsed.access_token)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                self.protocol_error(
+                    status.as_u16(),
+                    format!("token service {realm_host} sent no token"),
+                )
+            })
+    }
+
+    /// Reads a whole body of at most `limit` bytes.
+    async fn read_limited(
+        &self,
+        response: Response<Incoming>,
+        limit: usize,
+    ) -> Result<Bytes, Error> {
+        let status = response.status().as_u16();
+        let mut body = response.into_body();
+        let mut out = BytesMut::new();
+        while let Some(chunk) = next_chunk(&mut body).await.map_err(|e| self.offline(e.0))? {
+            if out.len() + chunk.len() > limit {
+                return Err(self
+                    .protocol_error(status, format!("the response is larger than {limit} bytes")));
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok(out.freeze())
+    }
+
+    async fn read_small(&self, response: Response<Incoming>) -> Result<Bytes, Error> {
+        self.read_limited(response, MAX_SMALL_BODY).await
+    }
+
+    /// Turns an unexpected answer into an error; `what` names the thing asked for (for 404).
+    async fn fail(&self, response: Response<Incoming>, what: String) -> Error {
+        let status = response.status();
+        let body = match self.read_small(response).await {
+            Ok(body) => body,
+            Err(e) => return e,
+        };
+        if status == StatusCode::NOT_FOUND {
+            let code = error_codes(&body);
+            let what = if code.iter().any(|c| c == "NAME_UNKNOWN") {
+                format!("repository {}", self.reference.repository())
+            } else {
+                what
+            };
+            return Error::NotFound {
+                reference: self.reference.to_string(),
+                registry: self.registry().to_owned(),
+                what,
+            };
+        }
+        self.protocol_error(status.as_u16(), error_message(&body))
+    }
+
+    /// GETs the manifest named by `tag_or_digest`: its bytes and `Content-Type`.
+    pub async fn get_manifest(
+        &mut self,
+        tag_or_digest: &str,
+    ) -> Result<(Bytes, Option<String>), Error> {
+        let url = self.repository_url(&format!("manifests/{tag_or_digest}"));
+        let response = self
+            .request(
+                Method::GET,
+                &url,
+                &[(ACCEPT, MANIFEST_ACCEPT)],
+                ReqBody::Empty,
+            )
+            .await?;
+        if response.status() != StatusCode::OK {
+            let what = if tag_or_digest.starts_with("sha256:") {
+                format!(
+                    "manifest {tag_or_digest} of repository {}",
+                    self.reference.repository()
+                )
+            } else {
+                format!(
+                    "tag {tag_or_digest} of repository {}",
+                    self.reference.repository()
+                )
+            };
+            return Err(self.fail(response, what).await);
+        }
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or(v).trim().to_owned());
+        let bytes = self.read_limited(response, MAX_MANIFEST_BYTES).await?;
+        Ok((bytes, content_type))
+    }
+
+    /// Downloads the blob `layer` into a cache temp file, checking its size and digest.
+    pub async fn download_blob(
+        &mut self,
+        cache: &Cache,
+        layer: &Descriptor,
+    ) -> Result<TempBlob, Error> {
+        let url = self.repository_url(&format!("blobs/{}", layer.digest));
+        let response = self.request(Method::GET, &url, &[], ReqBody::Empty).await?;
+        if response.status() != StatusCode::OK {
+            let what = format!(
+                "blob {} of repository {}",
+                layer.digest,
+                self.reference.repository()
+            );
+            return Err(self.fail(response, what).await);
+        }
+        let mut progress = ProgressReporter::new(
+            self.inner.options.progress.clone(),
+            self.reference.to_string(),
+            Direction::Download,
+            layer.digest.clone(),
+            layer.size,
+        );
+        progress.report(0);
+        let mut temp = cache.temp_blob(self.reference).await?;
+        let mut body = response.into_body();
+        while let Some(chunk) = next_chunk(&mut body)
+            .await
+            .map_err(|e| self.offline(format!("downloading {}: {}", layer.digest, e.0)))?
+        {
+            if temp.written + chunk.len() as u64 > layer.size {
+                return Err(Error::DigestMismatch {
+                    reference: self.reference.to_string(),
+                    what: format!(
+                        "layer longer than the {} bytes its manifest declares",
+                        layer.size
+                    ),
+                    expected: layer.digest.clone(),
+                    found: "(download stopped)".to_owned(),
+                });
+            }
+            temp.write(&chunk).await.map_err(|e| {
+                cache::io_error(self.reference, "writing cache temp file", temp.path(), e)
+            })?;
+            progress.report(temp.written);
+        }
+        let found = temp.digest();
+        if found != layer.digest || temp.written != layer.size {
+            return Err(Error::DigestMismatch {
+                reference: self.reference.to_string(),
+                what: format!(
+                    "layer downloaded from the registry ({} bytes, manifest says {})",
+                    temp.written, layer.size
+                ),
+                expected: layer.digest.clone(),
+                found,
+            });
+        }
+        Ok(temp)
+    }
+
+    /// Whether the registry already has the blob `digest` (HEAD).
+    pub async fn blob_exists(&mut self, digest: &str) -> Result<bool, Error> {
+        let url = self.repository_url(&format!("blobs/{digest}"));
+        let response = self
+            .request(Method::HEAD, &url, &[], ReqBody::Empty)
+            .await?;
+        match response.status() {
+            StatusCode::OK => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            _ => Err(self.fail(response, format!("blob {digest}")).await),
+        }
+    }
+
+    /// Uploads a blob: POST starts an upload session, one PUT sends the whole blob and its
+    /// digest (the distribution spec's monolithic upload, which every registry supports).
+    pub async fn upload_blob(&mut self, digest: &str, body: ReqBody) -> Result<(), Error> {
+        let url = self.repository_url("blobs/uploads/");
+        let response = self
+            .request(Method::POST, &url, &[], ReqBody::Empty)
+            .await?;
+        if response.status() != StatusCode::ACCEPTED {
+            return Err(self
+                .fail(
+                    response,
+                    format!("repository {}", self.reference.repository()),
+                )
+                .await);
+        }
+        let location = response
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                self.protocol_error(202, "the upload session has no Location".to_owned())
+            })?;
+        let base = self.parse_url(&url)?;
+        let mut put = resolve(&base, &location)
+            .ok_or_else(|| {
+                self.protocol_error(202, format!("invalid upload Location {location:?}"))
+            })?
+            .to_string();
+        put.push(if put.contains('?') { '&' } else { '?' });
+        put.push_str(&format!("digest={}", query_escape(digest)));
+        let put_uri = self.parse_url(&put)?;
+        if put_uri.authority() != base.authority() {
+            // The upload may continue elsewhere, but never in the clear unless allowed.
+            self.check_transport(&put_uri)?;
+        }
+        let response = self
+            .request(
+                Method::PUT,
+                &put,
+                &[(CONTENT_TYPE, "application/octet-stream")],
+                body,
+            )
+            .await?;
+        if response.status() != StatusCode::CREATED {
+            return Err(self
+                .fail(response, format!("upload of blob {digest}"))
+                .await);
+        }
+        Ok(())
+    }
+
+    /// PUTs a manifest under `tag`; returns the digest the registry reports, if any.
+    pub async fn put_manifest(
+        &mut self,
+        tag: &str,
+        manifest: Bytes,
+    ) -> Result<Option<String>, Error> {
+        let url = self.repository_url(&format!("manifests/{tag}"));
+        let response = self
+            .request(
+                Method::PUT,
+                &url,
+                &[(CONTENT_TYPE, MANIFEST_MEDIA_TYPE)],
+                ReqBody::Bytes(manifest),
+            )
+            .await?;
+        if response.status() != StatusCode::CREATED {
+            return Err(self.fail(response, format!("tag {tag}")).await);
+        }
+        Ok(response
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned))
+    }
+}
+
+/// Resolves a `Location` against the URL it came from.
+fn resolve(base: &Uri, location: &str) -> Option<Uri> {
+    if location.starts_with("http://") || location.starts_with("https://") {
+        return location.parse().ok();
+    }
+    let scheme = base.scheme_str()?;
+    let authority = base.authority()?;
+    if location.starts_with('/') {
+        return format!("{scheme}://{authority}{location}").parse().ok();
+    }
+    // A relative path: replace the last segment of the base path.
+    let path = base.path();
+    let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+    format!("{scheme}://{authority}{dir}{location}")
+        .parse()
+        .ok()
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    #[serde(default)]
+    errors: Vec<ErrorEntry>,
+}
+
+#[derive(Deserialize)]
+struct ErrorEntry {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    message: String,
+}
+
+fn error_codes(body: &[u8]) -> Vec<String> {
+    serde_json::from_slice::<ErrorBody>(body)
+        .map(|b| b.errors.into_iter().map(|e| e.code).collect())
+        .unwrap_or_default()
+}
+
+/// The registry's error messages (`{"errors":[{"code","message"}]}`), or the body's text.
+fn error_message(body: &[u8]) -> String {
+    if let Ok(parsed) = serde_json::from_slice::<ErrorBody>(body)
+        && !parsed.errors.is_empty()
+    {
+        return parsed
+            .errors
+            .iter()
+            .map(|e| format!("{}: {}", e.code, e.message))
+            .collect::<Vec<_>>()
+            .join("; ");
+    }
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() {
+        "(no message)".to_owned()
+    } else {
+        text.chars().take(500).collect()
+    }
+}
+
+/// Whether plain HTTP to `host` is allowed for this client: loopback, or declared insecure.
+pub(crate) fn plain_http_allowed(
+    insecure: bool,
+    insecure_hosts: &[String],
+    authority: &str,
+    host: &str,
+) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    insecure
+        || is_loopback_host(bare)
+        || insecure_hosts
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(authority) || h.eq_ignore_ascii_case(bare))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_locations() {
+        let base: Uri = "http://127.0.0.1:5000/v2/a/b/blobs/uploads/"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            resolve(&base, "/v2/a/b/blobs/uploads/x?_state=y")
+                .unwrap()
+                .to_string(),
+            "http://127.0.0.1:5000/v2/a/b/blobs/uploads/x?_state=y"
+        );
+        assert_eq!(
+            resolve(&base, "https://s3.example/bucket/x")
+                .unwrap()
+                .to_string(),
+            "https://s3.example/bucket/x"
+        );
+        assert_eq!(
+            resolve(&base, "x").unwrap().to_string(),
+            "http://127.0.0.1:5000/v2/a/b/blobs/uploads/x"
+        );
+    }
+
+    #[test]
+    fn error_messages() {
+        let body =
+            br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{}}]}"#;
+        assert_eq!(error_message(body), "MANIFEST_UNKNOWN: manifest unknown");
+        assert_eq!(error_codes(body), vec!["MANIFEST_UNKNOWN".to_owned()]);
+        assert_eq!(error_message(b"  "), "(no message)");
+        assert_eq!(error_message(b"oops"), "oops");
+    }
+
+    #[test]
+    fn plain_http_rules() {
+        let none: Vec<String> = Vec::new();
+        assert!(plain_http_allowed(
+            false,
+            &none,
+            "127.0.0.1:5000",
+            "127.0.0.1"
+        ));
+        assert!(plain_http_allowed(false, &none, "[::1]:5000", "[::1]"));
+        assert!(plain_http_allowed(
+            false,
+            &none,
+            "localhost:5000",
+            "localhost"
+        ));
+        assert!(!plain_http_allowed(
+            false,
+            &none,
+            "reg.example:5000",
+            "reg.example"
+        ));
+        assert!(plain_http_allowed(
+            true,
+            &none,
+            "reg.example:5000",
+            "reg.example"
+        ));
+        let listed = vec!["reg.example:5000".to_owned()];
+        assert!(plain_http_allowed(
+            false,
+            &listed,
+            "reg.example:5000",
+            "reg.example"
+        ));
+        assert!(!plain_http_allowed(
+            false,
+            &listed,
+            "other.example",
+            "other.example"
+        ));
+    }
+}

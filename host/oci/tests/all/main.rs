@@ -1,0 +1,16 @@
+//! Integration tests of robodev-oci against a real OCI registry (Debian's docker-registry,
+//! distribution 2.8, started per test on 127.0.0.1) and an independent client (the ORAS
+//! project's Python SDK). scripts/build-oci-interop installs both when missing.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests fail loudly on broken invariants"
+)]
+
+mod auth;
+mod interop;
+mod offline;
+mod pull_push;
+mod support;
+mod token;
