@@ -169,7 +169,7 @@ fn summary_json(config: &Config) -> Value {
         .iter()
         .map(|p| {
             let (runtime, source) = match &p.source {
-                PluginSource::Component(c) => ("component", c.path.display().to_string()),
+                PluginSource::Component(c) => ("component", c.location.to_string()),
                 PluginSource::Subprocess(s) => ("subprocess", s.command.display().to_string()),
             };
             json!({

@@ -37,6 +37,10 @@ pub enum PluginCommand {
     },
     /// Call one method of a plugin with proto3 JSON input; prints the JSON response.
     Call(CallArgs),
+    /// Publish a component to an OCI registry (CNCF Wasm artifact layout).
+    Push(crate::oci_cmd::PushArgs),
+    /// Fetch a component from an OCI registry into robodev's cache (and a file).
+    Pull(crate::oci_cmd::PullArgs),
 }
 
 /// Where the host keeps its caches and data.
@@ -71,7 +75,7 @@ pub struct ProcessArgs {
     start_timeout_ms: Option<u64>,
 }
 
-fn parse_env(text: &str) -> Result<(String, String), String> {
+pub(crate) fn parse_env(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
         _ => Err(format!("{text:?} is not KEY=VALUE")),
@@ -207,6 +211,7 @@ async fn call_configured(args: CallArgs) -> u8 {
                 .or_else(|| config.cache_dir.clone())
                 .unwrap_or_else(|| default_dir("XDG_CACHE_HOME", ".cache", "components"))
         }),
+        oci_cache_dir: Some(crate::run_cmd::oci_cache_dir()),
         enforce_critical: false,
     };
     let registry =
@@ -294,6 +299,8 @@ fn usage(err: anyhow::Error, json: bool) -> u8 {
 
 pub async fn run(command: PluginCommand) -> u8 {
     match command {
+        PluginCommand::Push(args) => crate::oci_cmd::push(args).await,
+        PluginCommand::Pull(args) => crate::oci_cmd::pull(args).await,
         PluginCommand::Inspect {
             source,
             json,
@@ -301,6 +308,10 @@ pub async fn run(command: PluginCommand) -> u8 {
             interface,
             process,
         } => {
+            let source = match crate::oci_cmd::resolve_source(&source).await {
+                Ok(s) => s,
+                Err(e) => return usage(e, json),
+            };
             if is_wasm(&source) {
                 inspect(&source, json, &host).await
             } else {
@@ -315,8 +326,20 @@ pub async fn run(command: PluginCommand) -> u8 {
             ),
             args.json,
         ),
-        PluginCommand::Call(args) if !is_wasm(&args.source()) => call_process(args).await,
-        PluginCommand::Call(args) => call(args).await,
+        PluginCommand::Call(mut args) => {
+            if args.name.is_none() {
+                args.name = crate::oci_cmd::plugin_name(&args.source());
+            }
+            match crate::oci_cmd::resolve_source(&args.source()).await {
+                Ok(s) => args.targets[0] = s.display().to_string(),
+                Err(e) => return usage(e, args.json),
+            }
+            if is_wasm(&args.source()) {
+                call(args).await
+            } else {
+                call_process(args).await
+            }
+        }
     }
 }
 

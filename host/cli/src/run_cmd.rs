@@ -60,9 +60,18 @@ impl ConfigArgs {
                     .or_else(|| config.cache_dir.clone())
                     .unwrap_or_else(|| default_dir("XDG_CACHE_HOME", ".cache", "components")),
             ),
+            oci_cache_dir: Some(oci_cache_dir()),
             enforce_critical,
         }
     }
+}
+
+/// Where pulled OCI components are kept: `$ROBODEV_OCI_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/robodev/oci`.
+pub fn oci_cache_dir() -> PathBuf {
+    std::env::var_os("ROBODEV_OCI_CACHE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| default_dir("XDG_CACHE_HOME", ".cache", "oci"))
 }
 
 /// `robodev run`.
@@ -121,6 +130,14 @@ pub async fn run(args: RunArgs) -> u8 {
             return e.exit_code();
         }
     };
+    let admin = match robodev_controller::admin::start(&config, &registry).await {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            registry.shutdown().await;
+            return 2;
+        }
+    };
     let code = if args.once {
         match controller.run_once().await {
             Ok((report, runs)) => {
@@ -146,6 +163,9 @@ pub async fn run(args: RunArgs) -> u8 {
             }
         }
     };
+    if let Some(admin) = admin {
+        admin.stop().await;
+    }
     registry.shutdown().await;
     code
 }

@@ -2,11 +2,14 @@
 //! loads every configured plugin into one registry whichever way it runs (built-in, Wasm
 //! component, go-plugin subprocess), and drives tickets through their life ([`run`]).
 
+pub mod admin;
 pub mod builtin;
 pub mod config;
 pub mod controller;
 pub mod exec;
 pub mod glob;
+pub mod metered;
+pub mod metrics;
 pub mod registry;
 pub mod runs;
 pub mod store;

@@ -29,8 +29,11 @@ use sha2::{Digest, Sha256};
 
 use crate::builtin::{self, BuiltinContext};
 use crate::config::{
-    BackendRef, ComponentSpec, Config, InstanceMode, PluginSource, PluginSpec, SubprocessSpec,
+    BackendRef, ComponentLocation, ComponentSpec, Config, InstanceMode, PluginSource, PluginSpec,
+    SubprocessSpec,
 };
+use crate::metered::{self, CallLabels, Switches};
+use crate::metrics::Metrics;
 
 /// How a plugin runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -114,6 +117,7 @@ impl Entry {
                 let stats = p.stats();
                 serde_json::json!({
                     "calls": stats.calls,
+                    "fuelConsumed": stats.fuel_consumed,
                     "domainErrors": stats.domain_errors,
                     "failures": stats.failures.iter().map(|(k, n)| (k.to_string(), *n)).collect::<BTreeMap<_, _>>(),
                 })
@@ -173,6 +177,9 @@ impl CriticalFailure {
 pub struct LoadOptions {
     /// Precompiled component cache; `None` compiles on every load.
     pub cache_dir: Option<PathBuf>,
+    /// Where components pulled from OCI registries are kept (content-addressed); `None` is
+    /// robodev-oci's default (`$XDG_CACHE_HOME/robodev/oci`).
+    pub oci_cache_dir: Option<PathBuf>,
     /// Fail when a critical plugin does not load (`robodev run`); `robodev plugins list`
     /// reports instead.
     pub enforce_critical: bool,
@@ -234,6 +241,8 @@ impl SecretSource for BackendSecrets {
 pub struct Registry {
     entries: BTreeMap<(Interface, String), Arc<Entry>>,
     failures: Vec<LoadFailure>,
+    metrics: Arc<Metrics>,
+    switches: Switches,
 }
 
 impl fmt::Debug for Registry {
@@ -247,6 +256,10 @@ impl fmt::Debug for Registry {
 
 /// What to load: a configured plugin or a selected built-in.
 #[derive(Debug, Clone)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a few items per load, consumed at once: boxing would buy nothing"
+)]
 enum Item {
     Plugin(PluginSpec),
     Builtin {
@@ -287,7 +300,7 @@ impl Item {
             Item::Plugin(PluginSpec {
                 source: PluginSource::Component(c),
                 ..
-            }) => c.path.display().to_string(),
+            }) => c.location.to_string(),
             Item::Plugin(PluginSpec {
                 source: PluginSource::Subprocess(s),
                 ..
@@ -314,6 +327,8 @@ pub fn selections(config: &Config) -> Vec<&BackendRef> {
 struct Loader {
     runtime: OnceLock<Result<Runtime, Error>>,
     cache_dir: Option<PathBuf>,
+    oci: OnceLock<Option<robodev_oci::Client>>,
+    oci_cache_dir: Option<PathBuf>,
     state_dir: PathBuf,
     config_dir: PathBuf,
     restart: RestartPolicy,
@@ -321,6 +336,22 @@ struct Loader {
 }
 
 impl Loader {
+    fn oci(&self) -> Result<&robodev_oci::Client, Error> {
+        let client = self.oci.get_or_init(|| {
+            let dir = self
+                .oci_cache_dir
+                .clone()
+                .or_else(robodev_oci::ClientOptions::default_cache_dir)?;
+            Some(robodev_oci::Client::new(robodev_oci::ClientOptions::new(
+                dir,
+            )))
+        });
+        client.as_ref().ok_or_else(|| Error::Load {
+            plugin: String::new(),
+            message: "no directory for the OCI cache (set XDG_CACHE_HOME or HOME)".into(),
+        })
+    }
+
     fn runtime(&self) -> Result<&Runtime, Error> {
         self.runtime
             .get_or_init(|| {
@@ -372,11 +403,34 @@ impl Loader {
             plugin: spec.name.clone(),
             message,
         };
-        let bytes = tokio::fs::read(&c.path)
+        let (path, manifest_digest) = match &c.location {
+            ComponentLocation::File(path) => (path.clone(), None),
+            ComponentLocation::Oci(reference) => {
+                let pulled = self
+                    .oci()?
+                    .pull(reference)
+                    .await
+                    .map_err(|e| oci_error(&spec.name, e))?;
+                tracing::info!(
+                    plugin = %spec.name,
+                    reference = %reference,
+                    digest = %pulled.digest,
+                    offline = pulled.offline,
+                    "component {} resolved to {}{}",
+                    reference,
+                    pulled.digest,
+                    if pulled.offline { " (registry unreachable: from the cache)" } else { "" }
+                );
+                (pulled.path, Some(pulled.digest))
+            }
+        };
+        let bytes = tokio::fs::read(&path)
             .await
-            .map_err(|e| host_err(format!("cannot read {}: {e}", c.path.display())))?;
+            .map_err(|e| host_err(format!("cannot read {}: {e}", path.display())))?;
         let found = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
-        if let Some(expected) = &c.digest
+        // An OCI pin is the manifest's digest, checked by the pull; a file's is its own.
+        if manifest_digest.is_none()
+            && let Some(expected) = &c.digest
             && *expected != found
         {
             // Refused before a byte of it is compiled.
@@ -427,8 +481,9 @@ impl Loader {
             name: spec.name.clone(),
             interface: spec.interface,
             runtime: RuntimeKind::Wasm,
-            source: c.path.display().to_string(),
-            digest: Some(plugin.digest().to_owned()),
+            source: c.location.to_string(),
+            // What operators pin: the manifest digest of an OCI artifact, else the file's.
+            digest: Some(manifest_digest.unwrap_or_else(|| plugin.digest().to_owned())),
             info: plugin.plugin_info().clone(),
             backend: plugin.backend(),
             handle: Handle::Wasm(plugin),
@@ -540,6 +595,8 @@ impl Registry {
         let loader = Arc::new(Loader {
             runtime: OnceLock::new(),
             cache_dir: options.cache_dir,
+            oci: OnceLock::new(),
+            oci_cache_dir: options.oci_cache_dir,
             state_dir: config.state_dir.clone(),
             config_dir: config_dir(&config.path),
             restart: RestartPolicy {
@@ -568,6 +625,8 @@ impl Registry {
         let mut registry = Registry {
             entries: BTreeMap::new(),
             failures: Vec::new(),
+            metrics: Arc::new(Metrics::new()),
+            switches: Switches::new(),
         };
         for (item, result) in items.iter().zip(results) {
             let critical = config
@@ -585,7 +644,14 @@ impl Registry {
                 )
             });
             match result {
-                (Ok(entry), took) => {
+                (Ok(mut entry), took) => {
+                    // Every call through the registry is metered, traced and switchable.
+                    entry.backend = metered::wrap(
+                        entry.backend.clone(),
+                        CallLabels::of(&entry),
+                        registry.metrics.clone(),
+                        registry.switches.switch(entry.interface, &entry.name),
+                    );
                     tracing::info!(
                         plugin = %entry.name,
                         interface = %entry.interface,
@@ -676,6 +742,16 @@ impl Registry {
         &self.failures
     }
 
+    /// The call metrics of every plugin (what `/metrics` renders).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// The operator's on/off switch of every plugin (the admin API's toggle).
+    pub fn switches(&self) -> &Switches {
+        &self.switches
+    }
+
     /// Stops every plugin: subprocesses get their graceful Shutdown, then SIGKILL.
     pub async fn shutdown(&self) {
         let mut stops = tokio::task::JoinSet::new();
@@ -711,6 +787,29 @@ fn item_for(config: &Config, selection: &BackendRef) -> Item {
                 name: name.clone(),
                 config: serde_json::Value::Null,
             }),
+    }
+}
+
+/// An OCI pull's error as a load outcome: a digest that does not match or an artifact that is
+/// no Wasm component is a refusal (exit 4); anything else (auth, network, registry) a load error.
+fn oci_error(plugin: &str, error: robodev_oci::Error) -> Error {
+    match error {
+        robodev_oci::Error::DigestMismatch {
+            expected, found, ..
+        } => Error::Refused {
+            plugin: plugin.to_owned(),
+            refusal: Refusal::DigestMismatch { expected, found },
+        },
+        robodev_oci::Error::NotAWasmArtifact { .. } => Error::Refused {
+            plugin: plugin.to_owned(),
+            refusal: Refusal::NotAComponent {
+                detail: error.to_string(),
+            },
+        },
+        other => Error::Load {
+            plugin: plugin.to_owned(),
+            message: other.to_string(),
+        },
     }
 }
 

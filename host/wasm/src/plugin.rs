@@ -66,6 +66,7 @@ pub(crate) struct Stats {
     calls: AtomicU64,
     domain_errors: AtomicU64,
     failures: [AtomicU64; FAILURE_LABELS.len()],
+    fuel_consumed: AtomicU64,
 }
 
 impl Stats {
@@ -82,6 +83,15 @@ impl Stats {
             self.failures[i].fetch_add(1, Ordering::Relaxed);
         }
     }
+
+    /// Adds the fuel a store used since it was armed with `budget`. Every call arms its store
+    /// with the full budget (a warm one too), so the fuel left says what this call used.
+    fn fuel(&self, store: &Store<StoreState>, budget: u64) {
+        // Fuel is enabled on the engine, so get_fuel cannot fail; 0 is counted if it did.
+        let left = store.get_fuel().unwrap_or(budget);
+        self.fuel_consumed
+            .fetch_add(budget.saturating_sub(left), Ordering::Relaxed);
+    }
 }
 
 /// A snapshot of a plugin's call counters, for metrics.
@@ -93,6 +103,9 @@ pub struct CallStats {
     pub domain_errors: u64,
     /// Failures by kind ([`Failure::label`]), only kinds that occurred.
     pub failures: Vec<(&'static str, u64)>,
+    /// Fuel used by every call so far, instantiation included (a fresh store instantiates
+    /// within the call's budget); a call that ran out of fuel counts its whole budget.
+    pub fuel_consumed: u64,
 }
 
 /// A loaded Wasm component plugin. Cheap to clone.
@@ -222,6 +235,7 @@ impl WasmPlugin {
                 .map(|(l, n)| (*l, n.load(Ordering::Relaxed)))
                 .filter(|(_, n)| *n > 0)
                 .collect(),
+            fuel_consumed: s.fuel_consumed.load(Ordering::Relaxed),
         }
     }
 
@@ -340,6 +354,7 @@ impl PluginInner {
     ) -> Result<T, Error> {
         match result {
             Ok(v) => {
+                self.stats.fuel(&slot.store, self.limits.fuel);
                 self.forward_stdio(&slot.store);
                 if let Some((pool, max)) = &self.warm {
                     let mut pool = pool.lock().unwrap_or_else(PoisonError::into_inner);
@@ -372,6 +387,7 @@ impl PluginInner {
 
     /// Classifies a failure into the typed [`Failure`] and counts it.
     pub(crate) fn fail(&self, store: &mut Store<StoreState>, raw: RawFailure) -> Error {
+        self.stats.fuel(store, self.limits.fuel);
         let stderr = self.forward_stdio(store);
         let failure = match raw {
             RawFailure::Elapsed => Failure::DeadlineExceeded {

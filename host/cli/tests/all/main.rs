@@ -17,6 +17,7 @@ mod grpc_support;
 mod call;
 mod config_check;
 mod inspect;
+mod oci;
 mod run;
 mod subprocess;
 
@@ -28,6 +29,7 @@ pub fn robodev(dirs: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_robodev"))
         .args(args)
         .env("ROBODEV_CACHE_DIR", dirs.join("cache"))
+        .env("ROBODEV_OCI_CACHE_DIR", dirs.join("oci"))
         .env("ROBODEV_DATA_DIR", dirs.join("data"))
         .env_remove("RUST_LOG")
         .output()

@@ -756,3 +756,83 @@ fn the_agent_sees_its_spec_environment_not_robodevs() {
         stdout(&out)
     );
 }
+
+/// A raw HTTP/1.1 request; the status line and the body.
+fn http(addr: &str, request: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let status = answer.lines().next().unwrap_or_default().to_owned();
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn the_admin_api_of_a_running_controller_needs_its_token() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "[]\n",
+        "#!/bin/sh\nexit 1\n",
+        "poll_interval: 200ms\n\
+         secrets: { backend: file, config: { file: secrets.yaml } }\n\
+         admin: { listen: \"127.0.0.1:0\", token_secret: admin-token }\n",
+    );
+    std::fs::write(dir.path().join("secrets.yaml"), "admin-token: t0ken\n").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_robodev"))
+        .args(["run", "--config", &config.display().to_string()])
+        .env("ROBODEV_CACHE_DIR", dir.path().join("cache"))
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("robodev ended before its admin API started")
+            .unwrap();
+        if let Some(rest) = line.split("admin API on http://").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    // Keep draining robodev's log so it never blocks on a full pipe.
+    let drain = std::thread::spawn(move || lines.count());
+    let get = |path: &str, auth: &str| {
+        http(
+            &addr,
+            &format!("GET {path} HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n"),
+        )
+    };
+    let (status, _) = get("/api/v1/plugins", "");
+    assert_eq!(status, "HTTP/1.1 401 Unauthorized");
+    let (status, _) = get("/api/v1/plugins", "Authorization: Bearer wrong\r\n");
+    assert_eq!(status, "HTTP/1.1 401 Unauthorized");
+    let (status, body) = get("/api/v1/plugins", "Authorization: Bearer t0ken\r\n");
+    assert_eq!(status, "HTTP/1.1 200 OK", "{body}");
+    assert!(body.contains("\"ticketing\""), "{body}");
+    // The loop's polls are counted.
+    let started = Instant::now();
+    loop {
+        let (_, metrics) = get("/metrics", "");
+        if metrics.contains("robodev_plugin_calls_total{plugin=\"local\",interface=\"ticketing\",runtime=\"builtin\",method=\"poll-ready-tickets\",outcome=\"ok\"}") {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{metrics}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    drain.join().unwrap();
+}

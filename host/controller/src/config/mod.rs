@@ -12,6 +12,7 @@
 //! host's is the registry's pre-spawn check (a mismatch refuses that plugin, not the file).
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -35,6 +36,9 @@ pub const DEFAULT_MAX_CONCURRENT_JOBS: usize = 2;
 pub const DEFAULT_MAX_JOB_DURATION: Duration = Duration::from_secs(60 * 60);
 /// Tickets asked for per poll when `ticketing.max_results` is not set.
 pub const DEFAULT_MAX_RESULTS: i32 = 10;
+/// Where the admin API listens when `admin.listen` is not set: loopback only, on the port
+/// Prometheus exporters conventionally use.
+pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9464";
 
 /// The validated configuration.
 #[derive(Debug, Clone)]
@@ -67,6 +71,8 @@ pub struct Config {
     pub engine: EngineSettings,
     /// `guardrails`.
     pub guardrails: Guardrails,
+    /// `admin`: the admin HTTP API; `None` when the file has no `admin` section (no API).
+    pub admin: Option<AdminSettings>,
 }
 
 /// A backend selection (`ticketing.backend: jira`), resolved.
@@ -153,10 +159,10 @@ pub struct SubprocessSpec {
 /// A Wasm component plugin's settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ComponentSpec {
-    /// `component`: a `.wasm` file, resolved against the config file's directory. (`oci://`
-    /// references are refused until OCI support lands.)
-    pub path: PathBuf,
-    /// `digest`: `sha256:<64 hex>`; the component must match it.
+    /// `component`: where the component comes from.
+    pub location: ComponentLocation,
+    /// `digest`: `sha256:<64 hex>`; the component must match it (for an OCI reference, the
+    /// manifest digest; it is also folded into the reference as its pin).
     pub digest: Option<String>,
     /// `config`: values the guest reads (strings as they are, anything else as JSON).
     pub config: BTreeMap<String, String>,
@@ -174,6 +180,25 @@ pub struct ComponentSpec {
     pub memory_mb: Option<u64>,
     /// `instance`: fresh store per call or warm instances.
     pub instance: InstanceMode,
+}
+
+/// Where a component plugin comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ComponentLocation {
+    /// A `.wasm` file, resolved against the config file's directory.
+    File(PathBuf),
+    /// An OCI artifact (`oci://REGISTRY/REPO:TAG[@sha256:DIGEST]`), pulled into robodev's
+    /// content-addressed cache.
+    Oci(robodev_oci::Reference),
+}
+
+impl std::fmt::Display for ComponentLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ComponentLocation::File(path) => write!(f, "{}", path.display()),
+            ComponentLocation::Oci(reference) => write!(f, "{reference}"),
+        }
+    }
 }
 
 /// `instance:` of a component plugin.
@@ -243,4 +268,15 @@ pub struct Guardrails {
     pub require_approval_before_start: bool,
     /// `max_retries`: how often a failed agent run is retried (default 0).
     pub max_retries: u32,
+}
+
+/// `admin`: the admin HTTP API (plugin list, off switches, `/metrics`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminSettings {
+    /// `listen` (default [`DEFAULT_ADMIN_LISTEN`]): a loopback address unless `allow_remote`
+    /// is true, since the API can switch plugins off.
+    pub listen: SocketAddr,
+    /// `token_secret`: the key, in the configured secrets backend, of the bearer token that
+    /// `/api/v1/` routes require (`/metrics` needs none).
+    pub token_secret: String,
 }

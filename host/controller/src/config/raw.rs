@@ -56,6 +56,9 @@ pub struct RawConfig {
     /// `guardrails`.
     #[serde(default)]
     pub guardrails: RawGuardrails,
+    /// `admin`.
+    #[serde(default)]
+    pub admin: Option<RawAdmin>,
 }
 
 /// One entry of `plugins:`, with the keys of both kinds of plugin; validation checks that
@@ -297,6 +300,20 @@ pub struct RawResources {
     pub cpu: String,
     /// `memory`, e.g. `1Gi`.
     pub memory: String,
+}
+
+/// `admin`: the admin HTTP API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdmin {
+    /// `listen`: `IP:PORT`.
+    #[serde(default)]
+    pub listen: Option<String>,
+    /// `token_secret` (required): the key of the bearer token in the secrets backend.
+    pub token_secret: String,
+    /// `allow_remote`: whether `listen` may be a non-loopback address.
+    #[serde(default)]
+    pub allow_remote: bool,
 }
 
 /// `guardrails`.

@@ -22,7 +22,7 @@ use super::raw::{
     RawPlugin, RawPluginHealth, RawResources,
 };
 use super::{
-    BackendRef, ComponentSpec, Config, ConfigError, DEFAULT_MAX_CONCURRENT_JOBS,
+    BackendRef, ComponentLocation, ComponentSpec, Config, ConfigError, DEFAULT_MAX_CONCURRENT_JOBS,
     DEFAULT_MAX_JOB_DURATION, DEFAULT_MAX_RESULTS, DEFAULT_POLL_INTERVAL, DEFAULT_STATE_DIR,
     EngineSettings, Guardrails, InstanceMode, PluginHealth, PluginSource, PluginSpec,
     ReviewSettings, SubprocessSpec, TicketingSettings,
@@ -508,6 +508,7 @@ impl Validator<'_> {
         };
         let engine = self.engines(raw.engines.unwrap_or_default(), &plugins)?;
         let guardrails = self.guardrails(raw.guardrails, approval.is_some())?;
+        let admin = raw.admin.map(|a| self.admin(a)).transpose()?;
 
         let mut selected_builtins: Vec<&str> = Vec::new();
         let selections = std::iter::once(&ticketing.backend)
@@ -564,6 +565,43 @@ impl Validator<'_> {
             review,
             engine,
             guardrails,
+            admin,
+        })
+    }
+
+    /// `admin`: where the API listens (loopback unless `allow_remote`) and its token's key.
+    fn admin(&self, raw: super::raw::RawAdmin) -> Result<super::AdminSettings, ConfigError> {
+        let written = raw.listen.as_deref().unwrap_or(super::DEFAULT_ADMIN_LISTEN);
+        let listen: std::net::SocketAddr = written.parse().map_err(|_| {
+            self.err(
+                "admin.listen",
+                format!(
+                    "expected an address as IP:PORT, e.g. {:?} (host names are not looked up), found {written:?}",
+                    super::DEFAULT_ADMIN_LISTEN
+                ),
+            )
+        })?;
+        // The API can switch plugins off: reachable from elsewhere only when asked for.
+        if !raw.allow_remote && !listen.ip().to_canonical().is_loopback() {
+            return Err(self.err(
+                "admin.listen",
+                format!(
+                    "{listen} is not a loopback address; the admin API can switch plugins off, so listening beyond this host needs `allow_remote: true`"
+                ),
+            ));
+        }
+        if raw.token_secret.trim().is_empty() {
+            return Err(self.err(
+                "admin.token_secret",
+                format!(
+                    "expected the key of the admin API's bearer token in the secrets backend, found {:?}",
+                    raw.token_secret
+                ),
+            ));
+        }
+        Ok(super::AdminSettings {
+            listen,
+            token_secret: raw.token_secret,
         })
     }
 
@@ -786,19 +824,6 @@ impl Validator<'_> {
         raw: RawPlugin,
     ) -> Result<ComponentSpec, ConfigError> {
         let component_key = join_key(key, "component");
-        if component.starts_with("oci://") {
-            return Err(self.err(
-                &component_key,
-                "OCI references are not supported yet; give a path to a .wasm file",
-            ));
-        }
-        if component.contains("://") {
-            return Err(self.err(
-                &component_key,
-                format!("{component:?} is a URL; give a path to a .wasm file"),
-            ));
-        }
-        let path = self.path(&component_key, component)?;
         if let Some(d) = &raw.digest
             && !valid_digest(d)
         {
@@ -807,6 +832,37 @@ impl Validator<'_> {
                 format!("expected \"sha256:\" followed by 64 lowercase hex digits, found {d:?}"),
             ));
         }
+        let location = if component.starts_with("oci://") || component.starts_with("oci+http") {
+            let reference = robodev_oci::Reference::parse(component)
+                .map_err(|e| self.err(&component_key, e.to_string()))?;
+            // One pin: `digest:` and an `@sha256:` in the reference must agree.
+            let reference = match (&raw.digest, reference.digest()) {
+                (Some(d), Some(r)) if d != r => {
+                    return Err(self.err(
+                        &join_key(key, "digest"),
+                        format!(
+                            "{d} differs from the digest pinned in the component reference ({r})"
+                        ),
+                    ));
+                }
+                (Some(d), None) => reference.with_digest(d),
+                _ => reference,
+            };
+            ComponentLocation::Oci(reference)
+        } else if component.contains("://") {
+            return Err(self.err(
+                &component_key,
+                format!(
+                    "{component:?} is a URL; give a path to a .wasm file or an oci:// reference"
+                ),
+            ));
+        } else {
+            ComponentLocation::File(self.path(&component_key, component)?)
+        };
+        let digest = match &location {
+            ComponentLocation::Oci(reference) => reference.digest().map(str::to_owned),
+            ComponentLocation::File(_) => raw.digest.clone(),
+        };
         let config = raw
             .config
             .unwrap_or_default()
@@ -848,8 +904,8 @@ impl Validator<'_> {
             })?),
         };
         Ok(ComponentSpec {
-            path,
-            digest: raw.digest,
+            location,
+            digest,
             config,
             secrets: raw.secrets.unwrap_or_default(),
             allowed_hosts: raw.allowed_hosts.unwrap_or_default(),

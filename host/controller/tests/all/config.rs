@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use robodev_controller::config::{
-    BackendRef, ComponentSpec, Config, ConfigError, InstanceMode, PluginSource, SubprocessSpec,
+    BackendRef, ComponentLocation, ComponentSpec, Config, ConfigError, InstanceMode, PluginSource,
+    SubprocessSpec,
 };
 use robodev_core::Interface;
 use robodev_core::engine::{EngineConfig, Resources};
@@ -153,7 +154,7 @@ guardrails:
     assert_eq!(
         slack.source,
         PluginSource::Component(ComponentSpec {
-            path: d.join("plugins/slack.wasm"),
+            location: ComponentLocation::File(d.join("plugins/slack.wasm")),
             digest: Some(DIGEST.into()),
             config: BTreeMap::from([
                 ("channel".into(), "#robots".into()),
@@ -184,7 +185,10 @@ guardrails:
     let PluginSource::Component(scm_component) = &scm.source else {
         panic!("scm-v1 is a component plugin");
     };
-    assert_eq!(scm_component.path, PathBuf::from("/opt/plugins/scm.wasm"));
+    assert_eq!(
+        scm_component.location,
+        ComponentLocation::File(PathBuf::from("/opt/plugins/scm.wasm"))
+    );
     assert_eq!(scm_component.instance, InstanceMode::Fresh);
     assert_eq!(scm_component.fuel, None);
 
@@ -320,7 +324,10 @@ fn json_is_yaml_too_and_relative_paths_follow_the_file() {
     let PluginSource::Component(c) = &config.plugins[0].source else {
         panic!("a component");
     };
-    assert_eq!(c.path, PathBuf::from("/etc/robodev/p.wasm"));
+    assert_eq!(
+        c.location,
+        ComponentLocation::File(PathBuf::from("/etc/robodev/p.wasm"))
+    );
 }
 
 #[test]
@@ -347,7 +354,7 @@ fn an_unknown_top_level_key_suggests_the_known_one() {
         error(&format!("{BASE}colour: blue\n")),
         "robodev-config.yaml:3: colour: unknown key \"colour\"; expected one of: poll_interval, \
          state_dir, cache_dir, plugins, plugin_health, ticketing, notifications, approval, \
-         secrets, scm, review, engines, guardrails"
+         secrets, scm, review, engines, guardrails, admin"
     );
 }
 
@@ -587,12 +594,37 @@ fn component_references_are_checked() {
         r#"robodev-config.yaml:8: plugins[0].digest: expected "sha256:" followed by 64 lowercase hex digits, found "sha256:ABC""#
     );
     let text = format!(
-        "{BASE}plugins:\n  - name: slack\n    type: notifications\n    interface_version: 1\n    component: oci://ghcr.io/acme/slack:1\n"
+        "{BASE}plugins:\n  - name: slack\n    type: notifications\n    interface_version: 1\n    component: oci://ghcr.io/acme/slack\n"
     );
     assert_eq!(
         error(&text),
-        "robodev-config.yaml:7: plugins[0].component: OCI references are not supported yet; give a path to a .wasm file"
+        r#"robodev-config.yaml:7: plugins[0].component: invalid OCI reference "oci://ghcr.io/acme/slack": no tag or digest: write oci://ghcr.io/acme/slack:TAG or @sha256:DIGEST (there is no implicit :latest)"#
     );
+    // One pin: `digest:` must agree with the reference's own.
+    let other = DIGEST.replace('0', "f");
+    let text = format!(
+        "{BASE}plugins:\n  - name: slack\n    type: notifications\n    interface_version: 1\n    component: oci://ghcr.io/acme/slack:1@{DIGEST}\n    digest: {other}\n"
+    );
+    assert_eq!(
+        error(&text),
+        format!(
+            "robodev-config.yaml:8: plugins[0].digest: {other} differs from the digest pinned in the component reference ({DIGEST})"
+        )
+    );
+    // `digest:` pins a tag reference.
+    let text = format!(
+        "{BASE}plugins:\n  - {{ name: slack, type: notifications, interface_version: 1, component: \"oci://127.0.0.1:5000/acme/slack:1\", digest: \"{DIGEST}\" }}\n"
+    );
+    let (_dir, _path, config) = load(&text);
+    let config = config.unwrap();
+    let PluginSource::Component(c) = &config.plugins[0].source else {
+        panic!("a component")
+    };
+    assert_eq!(
+        c.location.to_string(),
+        format!("oci://127.0.0.1:5000/acme/slack:1@{DIGEST}")
+    );
+    assert_eq!(c.digest.as_deref(), Some(DIGEST));
     let text = format!(
         "{BASE}plugins:\n  - {{ name: s, type: review, interface_version: 1, component: s.wasm, instance: {{ warm: 0 }} }}\n"
     );
@@ -719,4 +751,65 @@ fn an_unreadable_file_names_the_file_and_the_os_error() {
         )
     );
     assert_eq!((e.line, e.key.as_str()), (None, ""));
+}
+
+#[test]
+fn the_admin_api_listens_on_loopback_unless_remote_is_allowed() {
+    use robodev_controller::config::AdminSettings;
+
+    let (_dir, _path, result) = load(BASE);
+    assert_eq!(result.unwrap().admin, None, "no section, no admin API");
+    let (_dir, _path, result) = load(&format!(
+        "{BASE}admin: {{ token_secret: robodev-admin-token }}\n"
+    ));
+    assert_eq!(
+        result.unwrap().admin,
+        Some(AdminSettings {
+            listen: "127.0.0.1:9464".parse().unwrap(),
+            token_secret: "robodev-admin-token".into(),
+        })
+    );
+    let (_dir, _path, result) = load(&format!(
+        "{BASE}admin:\n  listen: \"[::1]:9000\"\n  token_secret: t\n"
+    ));
+    assert_eq!(
+        result.unwrap().admin.unwrap().listen,
+        "[::1]:9000".parse().unwrap()
+    );
+    let (_dir, _path, result) = load(&format!(
+        "{BASE}admin:\n  listen: 0.0.0.0:9464\n  token_secret: t\n  allow_remote: true\n"
+    ));
+    assert_eq!(
+        result.unwrap().admin.unwrap().listen,
+        "0.0.0.0:9464".parse().unwrap()
+    );
+}
+
+#[test]
+fn admin_settings_are_checked() {
+    assert_eq!(
+        error(&format!(
+            "{BASE}admin:\n  listen: 0.0.0.0:9464\n  token_secret: t\n"
+        )),
+        "robodev-config.yaml:4: admin.listen: 0.0.0.0:9464 is not a loopback address; the admin API \
+         can switch plugins off, so listening beyond this host needs `allow_remote: true`"
+    );
+    assert_eq!(
+        error(&format!(
+            "{BASE}admin:\n  listen: localhost:9464\n  token_secret: t\n"
+        )),
+        r#"robodev-config.yaml:4: admin.listen: expected an address as IP:PORT, e.g. "127.0.0.1:9464" (host names are not looked up), found "localhost:9464""#
+    );
+    assert_eq!(
+        error(&format!("{BASE}admin:\n  listen: 127.0.0.1:9464\n")),
+        r#"robodev-config.yaml:3: admin: missing required key "token_secret""#
+    );
+    assert_eq!(
+        error(&format!("{BASE}admin: {{ token_secret: \"\" }}\n")),
+        r#"robodev-config.yaml:3: admin.token_secret: expected the key of the admin API's bearer token in the secrets backend, found """#
+    );
+    assert_eq!(
+        error(&format!("{BASE}admin:\n  token: t\n")),
+        r#"robodev-config.yaml:4: admin.token: unknown key "token" (did you mean "token_secret"?)"#
+    );
 }

@@ -1,4 +1,5 @@
 //! robodev-controller's integration tests.
 
+mod admin;
 mod builtin;
 mod config;

@@ -1,0 +1,335 @@
+//! Metering and the operator's off switch for every plugin call, whichever runtime serves it.
+//!
+//! [`wrap`] puts a backend of any interface behind a layer that implements the same trait by
+//! delegating every method, and for each call:
+//!
+//! - opens one `tracing` span `plugin_call` with the fields `interface`, `plugin`, `runtime`,
+//!   `version`, `method` (the WIT name, e.g. `mark-in-progress`) and, once the call ends,
+//!   `outcome`;
+//! - records the outcome (`ok`, else the error's stable [`Error::label`], e.g. `not_found`,
+//!   `out_of_fuel`, `crashed`) and the latency in [`Metrics`];
+//! - fails fast, without calling the plugin, when an operator switched the plugin off
+//!   ([`Switch`], flipped through the admin API): the call ends in [`Failure::Unavailable`]
+//!   saying so ([`DISABLED_DETAIL`]) and is counted under the outcome `disabled`, apart from
+//!   the plugin's own `unavailable` answers, and not timed (no plugin ran).
+//!
+//! [`Switches`] holds one [`Switch`] per plugin, shared by the metering layer and the admin
+//! API; a plugin keeps its switch (and so its state) when its backend is wrapped again.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use robodev_controller::metered::{self, CallLabels, Switches};
+//! use robodev_controller::metrics::Metrics;
+//! use robodev_controller::registry::RuntimeKind;
+//! use robodev_core::{AnyBackend, Interface};
+//!
+//! fn meter(name: &str, backend: AnyBackend, metrics: &Arc<Metrics>, switches: &Switches) -> AnyBackend {
+//!     let interface = backend.interface();
+//!     let labels = CallLabels {
+//!         plugin: name.to_owned(),
+//!         interface,
+//!         runtime: RuntimeKind::Builtin,
+//!         version: "1.0.0".into(),
+//!     };
+//!     metered::wrap(backend, labels, metrics.clone(), switches.switch(interface, name))
+//! }
+//! ```
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use async_trait::async_trait;
+use robodev_core::{
+    AnyBackend, Empty, Error, Failure, Interface, PluginInfo, approval, engine, notifications,
+    review, scm, secrets, ticketing,
+};
+use tracing::Instrument;
+
+use crate::metrics::{Metrics, PluginCalls};
+use crate::registry::{Entry, RuntimeKind};
+
+/// What a call to a plugin an operator switched off fails with, inside
+/// [`Failure::Unavailable`].
+pub const DISABLED_DETAIL: &str = "disabled by an operator (robodev admin API)";
+
+/// The outcome label of a call refused because the plugin is switched off.
+pub const DISABLED_OUTCOME: &str = "disabled";
+
+/// Who is called: the labels of a plugin's spans and metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallLabels {
+    /// The plugin's configured name.
+    pub plugin: String,
+    /// Its interface.
+    pub interface: Interface,
+    /// How it runs.
+    pub runtime: RuntimeKind,
+    /// The version its handshake reported.
+    pub version: String,
+}
+
+impl CallLabels {
+    /// The labels of a loaded plugin.
+    pub fn of(entry: &Entry) -> CallLabels {
+        CallLabels {
+            plugin: entry.name.clone(),
+            interface: entry.interface,
+            runtime: entry.runtime,
+            version: entry.info.version.clone(),
+        }
+    }
+}
+
+/// Whether an operator lets a plugin take calls. On unless switched off.
+#[derive(Debug)]
+pub struct Switch {
+    enabled: AtomicBool,
+}
+
+impl Default for Switch {
+    fn default() -> Self {
+        Switch {
+            enabled: AtomicBool::new(true),
+        }
+    }
+}
+
+impl Switch {
+    /// A switch that is on.
+    pub fn new() -> Switch {
+        Switch::default()
+    }
+
+    /// Lets the plugin take calls again.
+    pub fn enable(&self) {
+        self.enabled.store(true, Ordering::SeqCst);
+    }
+
+    /// Makes every further call fail fast without reaching the plugin.
+    pub fn disable(&self) {
+        self.enabled.store(false, Ordering::SeqCst);
+    }
+
+    /// Whether the plugin takes calls.
+    pub fn is_enabled(&self) -> bool {
+        self.enabled.load(Ordering::SeqCst)
+    }
+
+    /// Flips the switch and returns the new state (`true`: enabled). One atomic step, so two
+    /// operators toggling at once end where two flips end.
+    pub fn toggle(&self) -> bool {
+        !self.enabled.fetch_xor(true, Ordering::SeqCst)
+    }
+}
+
+/// Switches by (interface, plugin name).
+type SwitchMap = BTreeMap<(Interface, String), Arc<Switch>>;
+
+/// One [`Switch`] per plugin, by interface and name. Cheap to clone; clones share the
+/// switches.
+#[derive(Debug, Clone, Default)]
+pub struct Switches {
+    map: Arc<Mutex<SwitchMap>>,
+}
+
+impl Switches {
+    /// No switches yet.
+    pub fn new() -> Switches {
+        Switches::default()
+    }
+
+    /// The switch of plugin `name` of `interface`, created (on) if it has none yet.
+    pub fn switch(&self, interface: Interface, name: &str) -> Arc<Switch> {
+        let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+        map.entry((interface, name.to_owned()))
+            .or_insert_with(|| Arc::new(Switch::new()))
+            .clone()
+    }
+
+    /// The switch of plugin `name` of `interface`, if it has one.
+    pub fn get(&self, interface: Interface, name: &str) -> Option<Arc<Switch>> {
+        let map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+        map.get(&(interface, name.to_owned())).cloned()
+    }
+
+    /// Whether plugin `name` of `interface` takes calls: a plugin without a switch cannot be
+    /// switched off, so it does.
+    pub fn is_enabled(&self, interface: Interface, name: &str) -> bool {
+        self.get(interface, name).is_none_or(|s| s.is_enabled())
+    }
+}
+
+/// `backend` behind the metering layer: every call gets its span, its outcome and latency in
+/// `metrics`, and fails fast while `switch` is off.
+pub fn wrap(
+    backend: AnyBackend,
+    labels: CallLabels,
+    metrics: Arc<Metrics>,
+    switch: Arc<Switch>,
+) -> AnyBackend {
+    let meter = Arc::new(Meter {
+        calls: metrics.plugin(&labels),
+        labels,
+        switch,
+    });
+    match backend {
+        AnyBackend::Ticketing(inner) => AnyBackend::Ticketing(Arc::new(Ticketing { inner, meter })),
+        AnyBackend::Notifications(inner) => {
+            AnyBackend::Notifications(Arc::new(Notifications { inner, meter }))
+        }
+        AnyBackend::Approval(inner) => AnyBackend::Approval(Arc::new(Approval { inner, meter })),
+        AnyBackend::Secrets(inner) => AnyBackend::Secrets(Arc::new(Secrets { inner, meter })),
+        AnyBackend::Scm(inner) => AnyBackend::Scm(Arc::new(Scm { inner, meter })),
+        AnyBackend::Review(inner) => AnyBackend::Review(Arc::new(Review { inner, meter })),
+        AnyBackend::Engine(inner) => AnyBackend::Engine(Arc::new(Engine { inner, meter })),
+    }
+}
+
+/// What every call of one wrapped backend shares.
+struct Meter {
+    labels: CallLabels,
+    calls: Arc<PluginCalls>,
+    switch: Arc<Switch>,
+}
+
+impl Meter {
+    /// Runs `call` (unless the plugin is switched off) inside the call's span, and records
+    /// its outcome.
+    async fn call<T, F>(&self, method: &'static str, call: impl FnOnce() -> F) -> Result<T, Error>
+    where
+        F: Future<Output = Result<T, Error>>,
+    {
+        let span = tracing::info_span!(
+            "plugin_call",
+            interface = self.labels.interface.name(),
+            plugin = %self.labels.plugin,
+            runtime = self.labels.runtime.label(),
+            version = %self.labels.version,
+            method,
+            outcome = tracing::field::Empty,
+        );
+        if !self.switch.is_enabled() {
+            self.calls.record(method, DISABLED_OUTCOME, None);
+            span.record("outcome", DISABLED_OUTCOME);
+            return Err(Error::Failed {
+                plugin: self.labels.plugin.clone(),
+                interface: self.labels.interface,
+                failure: Failure::Unavailable {
+                    detail: DISABLED_DETAIL.to_owned(),
+                },
+            });
+        }
+        let started = Instant::now();
+        let result = call().instrument(span.clone()).await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(e) => e.label(),
+        };
+        self.calls.record(method, outcome, Some(started.elapsed()));
+        span.record("outcome", outcome);
+        result
+    }
+}
+
+/// Defines the metered type of one interface: a struct holding the wrapped backend and the
+/// [`Meter`], and the interface's `Backend` trait implemented by delegating each method
+/// (`rust_name: Request -> Response = "wit-name"`) through [`Meter::call`]. `handshake` is
+/// part of every interface, so it is written once here.
+macro_rules! metered {
+    ($type:ident, $module:ident { $($method:ident: $request:ty => $response:ty = $wit:literal,)* }) => {
+        #[doc = concat!("A metered `", stringify!($module), "::Backend`.")]
+        struct $type {
+            inner: Arc<dyn $module::Backend>,
+            meter: Arc<Meter>,
+        }
+
+        #[async_trait]
+        impl $module::Backend for $type {
+            async fn handshake(&self) -> Result<PluginInfo, Error> {
+                self.meter.call("handshake", || self.inner.handshake()).await
+            }
+
+            $(
+                async fn $method(&self, request: $request) -> Result<$response, Error> {
+                    self.meter.call($wit, || self.inner.$method(request)).await
+                }
+            )*
+        }
+    };
+}
+
+metered!(Ticketing, ticketing {
+    poll_ready_tickets: ticketing::PollReadyTicketsRequest => ticketing::PollReadyTicketsResponse = "poll-ready-tickets",
+    mark_in_progress: ticketing::MarkInProgressRequest => Empty = "mark-in-progress",
+    mark_complete: ticketing::MarkCompleteRequest => Empty = "mark-complete",
+    mark_failed: ticketing::MarkFailedRequest => Empty = "mark-failed",
+    add_comment: ticketing::AddCommentRequest => Empty = "add-comment",
+});
+
+metered!(Notifications, notifications {
+    notify: notifications::NotifyRequest => Empty = "notify",
+    notify_start: notifications::NotifyStartRequest => Empty = "notify-start",
+    notify_complete: notifications::NotifyCompleteRequest => Empty = "notify-complete",
+});
+
+metered!(Approval, approval {
+    request_approval: approval::RequestApprovalRequest => approval::RequestApprovalResponse = "request-approval",
+    cancel_pending: approval::CancelPendingRequest => Empty = "cancel-pending",
+});
+
+metered!(Secrets, secrets {
+    get_secret: secrets::GetSecretRequest => secrets::GetSecretResponse = "get-secret",
+    get_secrets: secrets::GetSecretsRequest => secrets::GetSecretsResponse = "get-secrets",
+    build_env_vars: secrets::BuildEnvVarsRequest => secrets::BuildEnvVarsResponse = "build-env-vars",
+});
+
+metered!(Scm, scm {
+    create_branch: scm::CreateBranchRequest => scm::CreateBranchResponse = "create-branch",
+    create_pull_request: scm::CreatePullRequestRequest => scm::CreatePullRequestResponse = "create-pull-request",
+    get_pull_request_status: scm::GetPullRequestStatusRequest => scm::GetPullRequestStatusResponse = "get-pull-request-status",
+    list_review_comments: scm::ListReviewCommentsRequest => scm::ListReviewCommentsResponse = "list-review-comments",
+    reply_to_comment: scm::ReplyToCommentRequest => Empty = "reply-to-comment",
+    resolve_thread: scm::ResolveThreadRequest => Empty = "resolve-thread",
+    get_diff: scm::GetDiffRequest => scm::GetDiffResponse = "get-diff",
+});
+
+metered!(Review, review {
+    review_diff: review::ReviewDiffRequest => review::ReviewDiffResponse = "review-diff",
+    get_gate_result: review::GetGateResultRequest => review::GetGateResultResponse = "get-gate-result",
+});
+
+metered!(Engine, engine {
+    build_execution_spec: engine::BuildExecutionSpecRequest => engine::BuildExecutionSpecResponse = "build-execution-spec",
+    build_prompt: engine::BuildPromptRequest => engine::BuildPromptResponse = "build-prompt",
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_switch_starts_on_and_toggles_atomically() {
+        let switch = Switch::new();
+        assert!(switch.is_enabled());
+        assert!(!switch.toggle());
+        assert!(!switch.is_enabled());
+        assert!(switch.toggle());
+        switch.disable();
+        assert!(!switch.is_enabled());
+        switch.enable();
+        assert!(switch.is_enabled());
+    }
+
+    #[test]
+    fn switches_are_shared_per_plugin() {
+        let switches = Switches::new();
+        assert!(switches.get(Interface::Ticketing, "local").is_none());
+        assert!(switches.is_enabled(Interface::Ticketing, "local"));
+        switches.switch(Interface::Ticketing, "local").disable();
+        assert!(!switches.clone().is_enabled(Interface::Ticketing, "local"));
+        // Same name, other interface: another plugin.
+        assert!(switches.is_enabled(Interface::Engine, "local"));
+    }
+}

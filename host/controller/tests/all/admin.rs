@@ -1,0 +1,706 @@
+//! The admin API and the metering layer, end to end: a real registry loaded from a config, its
+//! backends wrapped by `metered::wrap`, the API served on 127.0.0.1:0 and asked over real
+//! HTTP/1.1 connections, as an operator's curl or Prometheus would.
+
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests fail loudly on the first unexpected value"
+)]
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use robodev_controller::admin::{self, AdminState, NOT_AVAILABLE, PluginsView};
+use robodev_controller::config::Config;
+use robodev_controller::metered::{self, CallLabels, Switches};
+use robodev_controller::metrics::Metrics;
+use robodev_controller::registry::{LoadOptions, Registry};
+use robodev_core::notifications::NotifyRequest;
+use robodev_core::ticketing::{MarkInProgressRequest, PollReadyTicketsRequest};
+use robodev_core::{AnyBackend, Error, Failure, Interface};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+
+#[path = "../../../wasm/tests/all/support.rs"]
+mod support;
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+const TOKEN: &str = "s3cret-admin-token";
+
+/// Built-in backends only: ticketing `local` and engine `local` share a name on purpose.
+const CONFIG: &str = "\
+state_dir: state
+ticketing: { backend: local, config: { file: tickets.yaml } }
+notifications: { channels: [ { backend: log } ] }
+engines: { local: { command: [agent] } }
+";
+
+const TICKETS: &str = "tickets:\n  - { id: 1, title: Fix the login redirect }\n";
+
+/// A registry loaded from `config`, metered, and the admin API serving it.
+struct Admin {
+    _dir: tempfile::TempDir,
+    addr: SocketAddr,
+    /// The metered backends, by (interface, name).
+    backends: BTreeMap<(Interface, String), AnyBackend>,
+    registry: Registry,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Admin {
+    async fn start(config: &str) -> Admin {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("tickets.yaml"), TICKETS).unwrap();
+        let path = dir.path().join("robodev-config.yaml");
+        let config = Config::parse(config, &path).unwrap();
+        let options = LoadOptions {
+            cache_dir: None,
+            oci_cache_dir: None,
+            enforce_critical: true,
+        };
+        let registry = Registry::load(&config, options).await.unwrap();
+
+        // The wiring `robodev run` does: every backend metered, with its own switch.
+        let metrics = Arc::new(Metrics::new());
+        let switches = Switches::new();
+        let mut backends = BTreeMap::new();
+        for entry in registry.entries() {
+            let labels = CallLabels::of(entry);
+            let switch = switches.switch(entry.interface, &entry.name);
+            let backend = metered::wrap(entry.backend.clone(), labels, metrics.clone(), switch);
+            backends.insert((entry.interface, entry.name.clone()), backend);
+        }
+
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = AdminState {
+            plugins: Arc::new(PluginsView::of(&registry, switches)),
+            metrics,
+            token: TOKEN.into(),
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(admin::serve(listener, state, async {
+            let _ = stopped.await;
+        }));
+        Admin {
+            _dir: dir,
+            addr,
+            backends,
+            registry,
+            stop: Some(stop),
+            server: Some(server),
+        }
+    }
+
+    fn backend(&self, interface: Interface, name: &str) -> &AnyBackend {
+        &self.backends[&(interface, name.to_owned())]
+    }
+
+    fn ticketing(&self) -> &Arc<dyn robodev_core::ticketing::Backend> {
+        match self.backend(Interface::Ticketing, "local") {
+            AnyBackend::Ticketing(t) => t,
+            other => panic!("expected a ticketing backend, got {other:?}"),
+        }
+    }
+
+    async fn get(&self, path: &str, token: Option<&str>) -> Answer {
+        http(self.addr, "GET", path, token, &[]).await
+    }
+
+    async fn post(&self, path: &str, token: Option<&str>) -> Answer {
+        http(self.addr, "POST", path, token, &[]).await
+    }
+
+    /// Stops the server (it must return within its grace period) and the plugins.
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            tokio::time::timeout(std::time::Duration::from_secs(10), server)
+                .await
+                .expect("the admin server stops when asked")
+                .unwrap();
+        }
+        self.registry.shutdown().await;
+    }
+}
+
+/// What the server answered.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> Value {
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/json"),
+            "{self:?}"
+        );
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {self:?}"))
+    }
+
+    /// The `error` of a JSON error answer with status `status`.
+    fn error(&self, status: u16) -> String {
+        assert_eq!(self.status, status, "{self:?}");
+        let body = self.json();
+        assert_eq!(body.as_object().map(|o| o.len()), Some(1), "{body}");
+        body["error"].as_str().unwrap().to_owned()
+    }
+}
+
+/// One request on its own connection, written by hand (HTTP/1.1, `Connection: close`).
+async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &[u8],
+) -> Answer {
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: robodev\r\nConnection: close\r\n{auth}Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    raw(addr, &[head.as_bytes(), body].concat()).await
+}
+
+/// Sends `request` as it is and reads the answer to the end of the connection.
+async fn raw(addr: SocketAddr, request: &[u8]) -> Answer {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).await.unwrap();
+    let text = String::from_utf8(bytes).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").expect("a complete answer");
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    let headers = lines
+        .filter_map(|l| l.split_once(": "))
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        .collect();
+    Answer {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}
+
+fn mark(ticket: &str) -> MarkInProgressRequest {
+    MarkInProgressRequest {
+        ticket_id: ticket.into(),
+    }
+}
+
+/// The row of plugin `name` of `interface` in a plugin list.
+fn row<'a>(list: &'a Value, interface: &str, name: &str) -> &'a Value {
+    list["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name && p["interface"] == interface)
+        .unwrap_or_else(|| panic!("no {interface} plugin {name:?} in {list}"))
+}
+
+/// The sample lines of a metrics text (no comments).
+fn samples(text: &str) -> Vec<&str> {
+    text.lines().filter(|l| !l.starts_with('#')).collect()
+}
+
+#[tokio::test]
+async fn api_routes_need_the_bearer_token_and_metrics_do_not() {
+    let admin = Admin::start(CONFIG).await;
+
+    let missing = admin.get("/api/v1/plugins", None).await;
+    assert_eq!(
+        missing.error(401),
+        "this route needs an Authorization: Bearer <token> header"
+    );
+    assert_eq!(
+        missing.header("www-authenticate"),
+        Some("Bearer realm=\"robodev\"")
+    );
+
+    let wrong = admin
+        .get("/api/v1/plugins", Some("s3cret-admin-tokeN"))
+        .await;
+    assert_eq!(wrong.error(401), "invalid bearer token");
+    assert_eq!(
+        wrong.header("www-authenticate"),
+        Some("Bearer realm=\"robodev\", error=\"invalid_token\"")
+    );
+    let basic = raw(
+        admin.addr,
+        b"GET /api/v1/plugins HTTP/1.1\r\nHost: robodev\r\nConnection: close\r\nAuthorization: Basic czNjcmV0\r\n\r\n",
+    )
+    .await;
+    assert_eq!(basic.error(401), "invalid bearer token");
+    // Without the token even the routes that do not exist are not told apart.
+    assert_eq!(
+        admin
+            .post("/api/v1/plugins/local/toggle", None)
+            .await
+            .status,
+        401
+    );
+    assert_eq!(admin.get("/api/v1/nothing-here", None).await.status, 401);
+
+    let metrics = admin.get("/metrics", None).await;
+    assert_eq!(metrics.status, 200, "{metrics:?}");
+    assert_eq!(
+        metrics.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    assert!(
+        metrics
+            .body
+            .contains("# TYPE robodev_plugin_calls_total counter\n"),
+        "{}",
+        metrics.body
+    );
+    admin.stop().await;
+}
+
+#[tokio::test]
+async fn the_plugin_list_is_what_plugins_list_json_shows() {
+    let admin = Admin::start(CONFIG).await;
+    let list = admin.get("/api/v1/plugins", Some(TOKEN)).await;
+    assert_eq!(list.status, 200, "{list:?}");
+    let list = list.json();
+    let names: Vec<(&str, &str)> = list["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["interface"].as_str().unwrap(),
+                p["name"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("ticketing", "local"),
+            ("notifications", "log"),
+            ("secrets", "env"),
+            ("engine", "local"),
+        ]
+    );
+    assert_eq!(
+        row(&list, "ticketing", "local"),
+        &json!({
+            "name": "local",
+            "interface": "ticketing",
+            "interfaceVersion": 1,
+            "runtime": "builtin",
+            "pluginName": "local",
+            "version": VERSION,
+            "source": "built-in",
+            "digest": null,
+            "health": "serving",
+            "enabled": true,
+            "counters": {},
+        })
+    );
+    admin.stop().await;
+}
+
+#[tokio::test]
+async fn an_operator_switches_a_plugin_off_and_on_again() {
+    let admin = Admin::start(CONFIG).await;
+    let ticketing = admin.ticketing();
+    ticketing
+        .mark_in_progress(mark("1"))
+        .await
+        .expect("enabled: the call reaches the plugin");
+
+    // Ticketing `local` and engine `local`: the name alone is ambiguous.
+    let ambiguous = admin
+        .post("/api/v1/plugins/local/toggle", Some(TOKEN))
+        .await;
+    assert_eq!(
+        ambiguous.error(409),
+        "\"local\" names plugins of several interfaces (ticketing, engine); add ?interface=NAME"
+    );
+    let off = admin
+        .post(
+            "/api/v1/plugins/local/toggle?interface=ticketing",
+            Some(TOKEN),
+        )
+        .await;
+    assert_eq!(off.status, 200, "{off:?}");
+    assert_eq!(
+        off.json(),
+        json!({"name": "local", "interface": "ticketing", "enabled": false})
+    );
+
+    let refused = ticketing.mark_in_progress(mark("1")).await.unwrap_err();
+    assert_eq!(
+        refused,
+        Error::Failed {
+            plugin: "local".into(),
+            interface: Interface::Ticketing,
+            failure: Failure::Unavailable {
+                detail: "disabled by an operator (robodev admin API)".into()
+            },
+        }
+    );
+    assert_eq!(
+        refused.to_string(),
+        "ticketing plugin \"local\" is unavailable: disabled by an operator (robodev admin API)"
+    );
+    // Only that plugin: the engine of the same name still works.
+    let engine = admin.backend(Interface::Engine, "local");
+    engine
+        .call_json("local", "build-prompt", json!({"task": {"title": "x"}}))
+        .await
+        .expect("the engine is not switched off");
+
+    let list = admin.get("/api/v1/plugins", Some(TOKEN)).await.json();
+    assert_eq!(row(&list, "ticketing", "local")["enabled"], false);
+    assert_eq!(row(&list, "engine", "local")["enabled"], true);
+    let metrics = admin.get("/metrics", None).await.body;
+    let lines = samples(&metrics);
+    for expected in [
+        r#"robodev_plugin_enabled{plugin="local",interface="ticketing",runtime="builtin"} 0"#,
+        r#"robodev_plugin_enabled{plugin="local",interface="engine",runtime="builtin"} 1"#,
+        r#"robodev_plugin_calls_total{plugin="local",interface="ticketing",runtime="builtin",method="mark-in-progress",outcome="disabled"} 1"#,
+    ] {
+        assert!(lines.contains(&expected), "{expected}\nnot in:\n{metrics}");
+    }
+
+    let on = admin
+        .post(
+            "/api/v1/plugins/local/toggle?interface=ticketing",
+            Some(TOKEN),
+        )
+        .await;
+    assert_eq!(
+        on.json(),
+        json!({"name": "local", "interface": "ticketing", "enabled": true})
+    );
+    ticketing
+        .mark_in_progress(mark("1"))
+        .await
+        .expect("enabled again: the call reaches the plugin");
+    let list = admin.get("/api/v1/plugins", Some(TOKEN)).await.json();
+    assert_eq!(row(&list, "ticketing", "local")["enabled"], true);
+
+    // A unique name needs no interface.
+    let log = admin.post("/api/v1/plugins/log/toggle", Some(TOKEN)).await;
+    assert_eq!(
+        log.json(),
+        json!({"name": "log", "interface": "notifications", "enabled": false})
+    );
+    admin.stop().await;
+}
+
+#[tokio::test]
+async fn reload_and_rollback_say_they_are_not_available() {
+    let admin = Admin::start(CONFIG).await;
+    for action in ["reload", "rollback"] {
+        let answer = admin
+            .post(&format!("/api/v1/plugins/log/{action}"), Some(TOKEN))
+            .await;
+        assert_eq!(answer.error(501), NOT_AVAILABLE);
+        assert!(NOT_AVAILABLE.starts_with("hot reload is not available yet"));
+    }
+    admin.stop().await;
+}
+
+#[tokio::test]
+async fn bad_requests_get_json_errors() {
+    let admin = Admin::start(CONFIG).await;
+    let unknown = admin.post("/api/v1/plugins/jira/toggle", Some(TOKEN)).await;
+    assert_eq!(unknown.error(404), "no loaded plugin named \"jira\"");
+    let unknown = admin.post("/api/v1/plugins/jira/reload", Some(TOKEN)).await;
+    assert_eq!(unknown.error(404), "no loaded plugin named \"jira\"");
+    let bad_interface = admin
+        .post(
+            "/api/v1/plugins/local/toggle?interface=tickets",
+            Some(TOKEN),
+        )
+        .await;
+    assert_eq!(
+        bad_interface.error(400),
+        "unknown interface \"tickets\"; expected one of: ticketing, notifications, approval, secrets, scm, review, engine"
+    );
+
+    assert_eq!(
+        admin
+            .get("/api/v1/nothing-here", Some(TOKEN))
+            .await
+            .error(404),
+        "no route /api/v1/nothing-here"
+    );
+    assert_eq!(
+        admin.get("/index.html", None).await.error(404),
+        "no route /index.html"
+    );
+
+    let wrong_method = admin.get("/api/v1/plugins/log/toggle", Some(TOKEN)).await;
+    assert_eq!(wrong_method.error(405), "this route takes POST only");
+    assert_eq!(wrong_method.header("allow"), Some("POST"));
+    let wrong_method = admin.post("/api/v1/plugins", Some(TOKEN)).await;
+    assert_eq!(wrong_method.error(405), "this route takes GET only");
+    assert_eq!(wrong_method.header("allow"), Some("GET"));
+    let wrong_method = admin.post("/metrics", None).await;
+    assert_eq!(wrong_method.error(405), "this route takes GET only");
+
+    // A body declared larger than the bound is refused before it is read.
+    let huge = raw(
+        admin.addr,
+        format!(
+            "POST /api/v1/plugins/log/toggle HTTP/1.1\r\nHost: robodev\r\nConnection: close\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: 1000000\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .await;
+    assert_eq!(
+        huge.error(413),
+        format!(
+            "the request body is larger than {} bytes",
+            admin::MAX_BODY_BYTES
+        )
+    );
+    // A small body is read and ignored.
+    let small = http(
+        admin.addr,
+        "POST",
+        "/api/v1/plugins/log/toggle",
+        Some(TOKEN),
+        b"{}",
+    )
+    .await;
+    assert_eq!(small.status, 200, "{small:?}");
+
+    // Not HTTP at all: hyper answers 400 and the server keeps serving.
+    let garbage = raw(admin.addr, b"\x16\x03\x01 hello\r\n\r\n").await;
+    assert_eq!(garbage.status, 400, "{garbage:?}");
+    assert_eq!(admin.get("/api/v1/plugins", Some(TOKEN)).await.status, 200);
+    admin.stop().await;
+}
+
+#[tokio::test]
+async fn metrics_count_calls_by_outcome_and_time_them() {
+    let admin = Admin::start(CONFIG).await;
+    let ticketing = admin.ticketing();
+    for _ in 0..2 {
+        ticketing
+            .poll_ready_tickets(PollReadyTicketsRequest::default())
+            .await
+            .unwrap();
+    }
+    ticketing.mark_in_progress(mark("1")).await.unwrap();
+    let missing = ticketing.mark_in_progress(mark("404")).await.unwrap_err();
+    assert_eq!(missing.label(), "not_found");
+    let AnyBackend::Notifications(log) = admin.backend(Interface::Notifications, "log") else {
+        panic!("log is a notification channel");
+    };
+    log.notify(NotifyRequest {
+        message: "hello".into(),
+        ticket: None,
+    })
+    .await
+    .unwrap();
+
+    let answer = admin.get("/metrics", None).await;
+    assert_eq!(answer.status, 200);
+    let text = answer.body;
+    let lines = samples(&text);
+    let ticketing = r#"plugin="local",interface="ticketing",runtime="builtin""#;
+    let log = r#"plugin="log",interface="notifications",runtime="builtin""#;
+    for expected in [
+        format!(
+            r#"robodev_plugin_calls_total{{{ticketing},method="mark-in-progress",outcome="not_found"}} 1"#
+        ),
+        format!(
+            r#"robodev_plugin_calls_total{{{ticketing},method="mark-in-progress",outcome="ok"}} 1"#
+        ),
+        format!(
+            r#"robodev_plugin_calls_total{{{ticketing},method="poll-ready-tickets",outcome="ok"}} 2"#
+        ),
+        format!(r#"robodev_plugin_calls_total{{{log},method="notify",outcome="ok"}} 1"#),
+        format!(r#"robodev_plugin_call_duration_seconds_count{{{ticketing}}} 4"#),
+        format!(r#"robodev_plugin_call_duration_seconds_bucket{{{ticketing},le="+Inf"}} 4"#),
+        format!(r#"robodev_plugin_call_duration_seconds_count{{{log}}} 1"#),
+        format!(r#"robodev_plugin_up{{{ticketing}}} 1"#),
+        format!(r#"robodev_plugin_enabled{{{ticketing}}} 1"#),
+        format!(r#"robodev_plugin_info{{{ticketing},version="{VERSION}"}} 1"#),
+    ] {
+        assert!(
+            lines.contains(&expected.as_str()),
+            "{expected}\nnot in:\n{text}"
+        );
+    }
+    // Every bucket line of the ticketing histogram, in order and cumulative.
+    let buckets: Vec<u64> = lines
+        .iter()
+        .filter(|l| {
+            l.starts_with(&format!(
+                "robodev_plugin_call_duration_seconds_bucket{{{ticketing},"
+            ))
+        })
+        .map(|l| l.rsplit(' ').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(buckets.len(), 19, "18 bounds and +Inf");
+    assert!(buckets.windows(2).all(|w| w[0] <= w[1]), "{buckets:?}");
+    // Every family has its HELP and TYPE.
+    for family in [
+        "robodev_plugin_calls_total counter",
+        "robodev_plugin_call_duration_seconds histogram",
+        "robodev_plugin_up gauge",
+        "robodev_plugin_enabled gauge",
+        "robodev_plugin_restarts_total counter",
+        "robodev_plugin_wasm_traps_total counter",
+    ] {
+        assert!(text.contains(&format!("# TYPE {family}\n")), "{family}");
+    }
+    admin.stop().await;
+}
+
+#[tokio::test]
+async fn a_plugin_that_did_not_load_is_listed_with_its_error_and_is_down() {
+    // SCM is interface version 2: declaring 1 is refused before anything runs.
+    let config = format!(
+        "{CONFIG}plugins:\n  - {{ name: gitlab, type: scm, interface_version: 1, command: ./no-such-plugin }}\nscm: {{ backend: gitlab }}\n"
+    );
+    let admin = Admin::start(&config).await;
+    let list = admin.get("/api/v1/plugins", Some(TOKEN)).await.json();
+    let gitlab = row(&list, "scm", "gitlab");
+    assert_eq!(gitlab["health"], "refused");
+    assert_eq!(gitlab["runtime"], "subprocess");
+    assert_eq!(gitlab["critical"], false);
+    assert_eq!(gitlab["error"]["kind"], "refused");
+    assert_eq!(gitlab["error"]["declared"], 1);
+    assert_eq!(gitlab["error"]["expected"], 2);
+
+    let toggle = admin
+        .post("/api/v1/plugins/gitlab/toggle", Some(TOKEN))
+        .await;
+    assert_eq!(
+        toggle.error(404),
+        "no loaded plugin named \"gitlab\" (it did not load; see GET /api/v1/plugins)"
+    );
+    let metrics = admin.get("/metrics", None).await.body;
+    let expected = r#"robodev_plugin_up{plugin="gitlab",interface="scm",runtime="subprocess"} 0"#;
+    assert!(
+        samples(&metrics).contains(&expected),
+        "{expected}\nnot in:\n{metrics}"
+    );
+    admin.stop().await;
+}
+
+/// A Wasm config: the `chaos` guest as the notification channel.
+fn chaos_config(component: &Path) -> String {
+    format!(
+        "{CONFIG}plugins:\n  - {{ name: chaos, type: notifications, interface_version: 1, component: {} }}\n",
+        component.display()
+    )
+    .replace("[ { backend: log } ]", "[ { backend: chaos } ]")
+}
+
+#[tokio::test]
+async fn wasm_failures_are_counted_by_kind() {
+    let admin = Admin::start(&chaos_config(&support::guest("chaos"))).await;
+    let chaos = admin.backend(Interface::Notifications, "chaos");
+    let notify = |message: &str| chaos.call_json("chaos", "notify", json!({ "message": message }));
+    notify("hello").await.unwrap();
+    let trapped = notify("trap").await.unwrap_err();
+    assert_eq!(trapped.label(), "trap");
+    let answered = notify("error:not-found").await.unwrap_err();
+    assert_eq!(answered.label(), "not_found");
+
+    let text = admin.get("/metrics", None).await.body;
+    let lines = samples(&text);
+    let series = r#"plugin="chaos",interface="notifications",runtime="wasm""#;
+    for expected in [
+        format!(r#"robodev_plugin_calls_total{{{series},method="notify",outcome="ok"}} 1"#),
+        format!(r#"robodev_plugin_calls_total{{{series},method="notify",outcome="trap"}} 1"#),
+        format!(r#"robodev_plugin_calls_total{{{series},method="notify",outcome="not_found"}} 1"#),
+        format!(r#"robodev_plugin_up{{{series}}} 1"#),
+        r#"robodev_plugin_wasm_traps_total{plugin="chaos",kind="trap"} 1"#.to_owned(),
+    ] {
+        assert!(
+            lines.contains(&expected.as_str()),
+            "{expected}\nnot in:\n{text}"
+        );
+    }
+    let list = admin.get("/api/v1/plugins", Some(TOKEN)).await.json();
+    let row = row(&list, "notifications", "chaos");
+    assert_eq!(row["runtime"], "wasm");
+    assert_eq!(row["counters"]["failures"], json!({"trap": 1}));
+    assert!(
+        row["digest"].as_str().unwrap().starts_with("sha256:"),
+        "{row}"
+    );
+    admin.stop().await;
+}
+
+/// `CallStats::fuel_consumed` (robodev-wasm) feeds `robodev_plugin_wasm_fuel_consumed_total`;
+/// checked here, beside the metric, on the real `chaos` guest.
+#[tokio::test]
+async fn wasm_call_stats_count_the_fuel_used() {
+    use robodev_wasm::{Grants, Limits, PluginOptions, Runtime, RuntimeConfig};
+
+    let budget = 5_000_000;
+    let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
+    let plugin = runtime
+        .load(
+            &support::guest("chaos"),
+            PluginOptions {
+                name: "chaos".into(),
+                expected: Some(Interface::Notifications),
+                limits: Limits {
+                    fuel: budget,
+                    ..Limits::default()
+                },
+                grants: Grants::default(),
+                warm_instances: 0,
+            },
+        )
+        .await
+        .unwrap();
+    let after_handshake = plugin.stats().fuel_consumed;
+    assert!(
+        after_handshake > 0 && after_handshake < budget,
+        "{after_handshake}"
+    );
+    let b = plugin.backend();
+    b.call_json("chaos", "notify", json!({"message": "hello"}))
+        .await
+        .unwrap();
+    let after_hello = plugin.stats().fuel_consumed;
+    assert!(after_hello > after_handshake, "{after_hello}");
+    let out = b
+        .call_json("chaos", "notify", json!({"message": "loop"}))
+        .await
+        .unwrap_err();
+    assert_eq!(out.label(), "out_of_fuel");
+    // A call that runs out of fuel used its whole budget.
+    assert_eq!(plugin.stats().fuel_consumed - after_hello, budget);
+}
