@@ -192,3 +192,118 @@ pub fn plugin_name(source: &Path) -> Option<String> {
     let reference = Reference::parse(&source.to_string_lossy()).ok()?;
     reference.repository().rsplit('/').next().map(str::to_owned)
 }
+
+/// `robodev plugin sign SOURCE --key KEY`.
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// A `.wasm` component or plugin executable (the signature goes to `FILE.sig`), or an
+    /// `oci://` reference (the signature is pushed beside it, cosign's way).
+    source: String,
+    /// The private key: PEM, ECDSA P-256, unencrypted PKCS#8 (`openssl genpkey -algorithm EC
+    /// -pkeyopt ec_paramgen_curve:P-256`).
+    #[arg(long, value_name = "FILE")]
+    key: PathBuf,
+    #[command(flatten)]
+    oci: OciArgs,
+}
+
+/// `robodev plugin verify SOURCE --key PUB...`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// A `.wasm` component or plugin executable (with `FILE.sig` beside it), or an `oci://`
+    /// reference.
+    source: String,
+    /// A trusted public key (PEM, as cosign.pub); repeatable.
+    #[arg(long = "key", value_name = "FILE", required = true)]
+    keys: Vec<PathBuf>,
+    #[command(flatten)]
+    oci: OciArgs,
+}
+
+fn is_oci(source: &str) -> bool {
+    source.starts_with("oci://") || source.starts_with("oci+http")
+}
+
+/// Signature failures are refusals (4); unreadable keys or files, registries, usage 2.
+fn signature_fail(e: robodev_oci::SignatureError) -> u8 {
+    eprintln!("error: {e}");
+    match e {
+        robodev_oci::SignatureError::Missing { .. }
+        | robodev_oci::SignatureError::Invalid { .. }
+        | robodev_oci::SignatureError::Untrusted { .. }
+        | robodev_oci::SignatureError::WrongDigest { .. } => 4,
+        _ => 2,
+    }
+}
+
+/// The reference pinned to the digest its tag names now (pulling it into the cache).
+async fn pinned(client: &Client, source: &str) -> Result<Reference, u8> {
+    let reference = Reference::parse(source).map_err(oci_fail)?;
+    if reference.digest().is_some() {
+        return Ok(reference);
+    }
+    client
+        .pull(&reference)
+        .await
+        .map(|p| p.reference)
+        .map_err(oci_fail)
+}
+
+pub async fn sign(args: SignArgs) -> u8 {
+    let pem = match std::fs::read_to_string(&args.key)
+        .with_context(|| format!("cannot read the key {}", args.key.display()))
+    {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    if is_oci(&args.source) {
+        let client = client(&args.oci);
+        let reference = match pinned(&client, &args.source).await {
+            Ok(r) => r,
+            Err(code) => return code,
+        };
+        match robodev_oci::signature::sign_artifact(&client, &reference, &pem).await {
+            Ok(digest) => {
+                println!("signed {reference} (signature manifest {digest})");
+                0
+            }
+            Err(e) => signature_fail(e),
+        }
+    } else {
+        match robodev_oci::signature::sign_blob_file(Path::new(&args.source), &pem).await {
+            Ok(path) => {
+                println!("signed {} -> {}", args.source, path.display());
+                0
+            }
+            Err(e) => signature_fail(e),
+        }
+    }
+}
+
+pub async fn verify(args: VerifyArgs) -> u8 {
+    let keys = match robodev_oci::TrustedKeys::from_pem_files(&args.keys) {
+        Ok(k) => k,
+        Err(e) => return signature_fail(e),
+    };
+    let result = if is_oci(&args.source) {
+        let client = client(&args.oci);
+        let reference = match pinned(&client, &args.source).await {
+            Ok(r) => r,
+            Err(code) => return code,
+        };
+        robodev_oci::signature::verify_artifact(&client, &reference, &keys)
+            .await
+            .map(|signer| (reference.to_string(), signer))
+    } else {
+        robodev_oci::signature::verify_blob_file(Path::new(&args.source), &keys)
+            .await
+            .map(|signer| (args.source.clone(), signer))
+    };
+    match result {
+        Ok((subject, signer)) => {
+            println!("verified {subject}: signed by {signer}");
+            0
+        }
+        Err(e) => signature_fail(e),
+    }
+}

@@ -41,6 +41,10 @@ pub enum PluginCommand {
     Push(crate::oci_cmd::PushArgs),
     /// Fetch a component from an OCI registry into robodev's cache (and a file).
     Pull(crate::oci_cmd::PullArgs),
+    /// Sign a component or plugin executable (FILE.sig) or an OCI artifact (cosign format).
+    Sign(crate::oci_cmd::SignArgs),
+    /// Check a signature against trusted public keys.
+    Verify(crate::oci_cmd::VerifyArgs),
 }
 
 /// Where the host keeps its caches and data.
@@ -301,6 +305,8 @@ pub async fn run(command: PluginCommand) -> u8 {
     match command {
         PluginCommand::Push(args) => crate::oci_cmd::push(args).await,
         PluginCommand::Pull(args) => crate::oci_cmd::pull(args).await,
+        PluginCommand::Sign(args) => crate::oci_cmd::sign(args).await,
+        PluginCommand::Verify(args) => crate::oci_cmd::verify(args).await,
         PluginCommand::Inspect {
             source,
             json,

@@ -277,32 +277,15 @@ pub async fn list(args: ListArgs) -> u8 {
     });
     let mut rows = Vec::new();
     for entry in registry.entries() {
-        rows.push(json!({
-            "name": entry.name,
-            "interface": entry.interface.name(),
-            "interfaceVersion": entry.interface.version(),
-            "runtime": entry.runtime.label(),
-            "pluginName": entry.info.name,
-            "version": entry.info.version,
-            "source": entry.source,
-            "digest": entry.digest,
-            "health": entry.health().to_string(),
-            "counters": entry.counters(),
-            "critical": config.plugin_health.critical_plugins.contains(&entry.name),
-        }));
+        let mut row = entry.to_json();
+        row["critical"] = config
+            .plugin_health
+            .critical_plugins
+            .contains(&entry.name)
+            .into();
+        rows.push(row);
     }
-    for failure in registry.failures() {
-        rows.push(json!({
-            "name": failure.name,
-            "interface": failure.interface.name(),
-            "interfaceVersion": failure.interface.version(),
-            "runtime": failure.runtime.label(),
-            "source": failure.source,
-            "health": if failure.error.outcome() == robodev_core::Outcome::Refused { "refused" } else { "failed" },
-            "error": failure.error.to_json(),
-            "critical": failure.critical,
-        }));
-    }
+    rows.extend(registry.failures().iter().map(|f| f.to_json()));
     let code = registry
         .failures()
         .first()

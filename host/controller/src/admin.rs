@@ -51,7 +51,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use robodev_core::{Interface, Outcome};
+use robodev_core::Interface;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
@@ -425,32 +425,14 @@ fn toggle(view: &PluginsView, entry: &Entry) -> Answer {
 fn list(view: &PluginsView) -> Value {
     let mut rows = Vec::new();
     for entry in &view.entries {
-        rows.push(json!({
-            "name": entry.name,
-            "interface": entry.interface.name(),
-            "interfaceVersion": entry.interface.version(),
-            "runtime": entry.runtime.label(),
-            "pluginName": entry.info.name,
-            "version": entry.info.version,
-            "source": entry.source,
-            "digest": entry.digest,
-            "health": entry.health().to_string(),
-            "enabled": view.switches.is_enabled(entry.interface, &entry.name),
-            "counters": entry.counters(),
-        }));
+        let mut row = entry.to_json();
+        row["enabled"] = view
+            .switches
+            .is_enabled(entry.interface, &entry.name)
+            .into();
+        rows.push(row);
     }
-    for failure in &view.failures {
-        rows.push(json!({
-            "name": failure.name,
-            "interface": failure.interface.name(),
-            "interfaceVersion": failure.interface.version(),
-            "runtime": failure.runtime.label(),
-            "source": failure.source,
-            "health": if failure.error.outcome() == Outcome::Refused { "refused" } else { "failed" },
-            "error": failure.error.to_json(),
-            "critical": failure.critical,
-        }));
-    }
+    rows.extend(view.failures.iter().map(LoadFailure::to_json));
     json!({ "plugins": rows })
 }
 

@@ -109,6 +109,22 @@ impl Entry {
         }
     }
 
+    /// The plugin as `robodev plugins list --json` and the admin API show it.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name,
+            "interface": self.interface.name(),
+            "interfaceVersion": self.interface.version(),
+            "runtime": self.runtime.label(),
+            "pluginName": self.info.name,
+            "version": self.info.version,
+            "source": self.source,
+            "digest": self.digest,
+            "health": self.health().to_string(),
+            "counters": self.counters(),
+        })
+    }
+
     /// Calls so far and failures by kind (Wasm plugins), restarts (subprocesses).
     pub fn counters(&self) -> serde_json::Value {
         match &self.handle {
@@ -145,6 +161,27 @@ pub struct LoadFailure {
     pub error: Error,
     /// Whether it is in `plugin_health.critical_plugins`.
     pub critical: bool,
+}
+
+impl LoadFailure {
+    /// The failure as `robodev plugins list --json` and the admin API show it.
+    pub fn to_json(&self) -> serde_json::Value {
+        let health = if self.error.outcome() == robodev_core::Outcome::Refused {
+            "refused"
+        } else {
+            "failed"
+        };
+        serde_json::json!({
+            "name": self.name,
+            "interface": self.interface.name(),
+            "interfaceVersion": self.interface.version(),
+            "runtime": self.runtime.label(),
+            "source": self.source,
+            "health": health,
+            "error": self.error.to_json(),
+            "critical": self.critical,
+        })
+    }
 }
 
 /// Critical plugins failed to load: robodev must not run.
@@ -329,6 +366,8 @@ struct Loader {
     cache_dir: Option<PathBuf>,
     oci: OnceLock<Option<robodev_oci::Client>>,
     oci_cache_dir: Option<PathBuf>,
+    /// `Some` when signatures are required: the trusted keys, or why they cannot be read.
+    trusted: Option<Result<robodev_oci::TrustedKeys, String>>,
     state_dir: PathBuf,
     config_dir: PathBuf,
     restart: RestartPolicy,
@@ -336,6 +375,30 @@ struct Loader {
 }
 
 impl Loader {
+    /// The trusted keys when signatures are required; `Ok(None)` when they are not.
+    fn trusted(&self, plugin: &str) -> Result<Option<&robodev_oci::TrustedKeys>, Error> {
+        match &self.trusted {
+            None => Ok(None),
+            Some(Ok(keys)) => Ok(Some(keys)),
+            Some(Err(e)) => Err(Error::Load {
+                plugin: plugin.to_owned(),
+                message: format!("cannot read the trusted keys: {e}"),
+            }),
+        }
+    }
+
+    /// Checks the detached signature (`FILE.sig`) of a file when signatures are required.
+    async fn verify_file(&self, plugin: &str, file: &Path) -> Result<(), Error> {
+        let Some(keys) = self.trusted(plugin)? else {
+            return Ok(());
+        };
+        let signer = robodev_oci::signature::verify_blob_file(file, keys)
+            .await
+            .map_err(|e| signature_refusal(plugin, e))?;
+        tracing::info!(plugin, "{} is signed by {signer}", file.display());
+        Ok(())
+    }
+
     fn oci(&self) -> Result<&robodev_oci::Client, Error> {
         let client = self.oci.get_or_init(|| {
             let dir = self
@@ -404,7 +467,10 @@ impl Loader {
             message,
         };
         let (path, manifest_digest) = match &c.location {
-            ComponentLocation::File(path) => (path.clone(), None),
+            ComponentLocation::File(path) => {
+                self.verify_file(&spec.name, path).await?;
+                (path.clone(), None)
+            }
             ComponentLocation::Oci(reference) => {
                 let pulled = self
                     .oci()?
@@ -421,6 +487,16 @@ impl Loader {
                     pulled.digest,
                     if pulled.offline { " (registry unreachable: from the cache)" } else { "" }
                 );
+                if let Some(keys) = self.trusted(&spec.name)? {
+                    let signer = robodev_oci::signature::verify_artifact(
+                        self.oci()?,
+                        &pulled.reference,
+                        keys,
+                    )
+                    .await
+                    .map_err(|e| signature_refusal(&spec.name, e))?;
+                    tracing::info!(plugin = %spec.name, "{} is signed by {signer}", pulled.reference);
+                }
                 (pulled.path, Some(pulled.digest))
             }
         };
@@ -491,6 +567,13 @@ impl Loader {
     }
 
     async fn load_subprocess(&self, spec: &PluginSpec, s: &SubprocessSpec) -> Result<Entry, Error> {
+        if self.trusted(&spec.name)?.is_some() {
+            let binary = find_executable(&s.command).ok_or_else(|| Error::Load {
+                plugin: spec.name.clone(),
+                message: format!("{} not found (looked in PATH)", s.command.display()),
+            })?;
+            self.verify_file(&spec.name, &binary).await?;
+        }
         let mut config = SubprocessConfig::new(spec.name.clone(), s.command.clone());
         config.args = s.args.clone();
         config.env = s.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
@@ -597,6 +680,10 @@ impl Registry {
             cache_dir: options.cache_dir,
             oci: OnceLock::new(),
             oci_cache_dir: options.oci_cache_dir,
+            trusted: config.signatures.as_ref().map(|policy| {
+                robodev_oci::TrustedKeys::from_pem_files(&policy.trusted_keys)
+                    .map_err(|e| e.to_string())
+            }),
             state_dir: config.state_dir.clone(),
             config_dir: config_dir(&config.path),
             restart: RestartPolicy {
@@ -788,6 +875,31 @@ fn item_for(config: &Config, selection: &BackendRef) -> Item {
                 config: serde_json::Value::Null,
             }),
     }
+}
+
+/// A signature problem as a refusal; a registry that cannot be asked stays a load error.
+fn signature_refusal(plugin: &str, error: robodev_oci::SignatureError) -> Error {
+    match error {
+        robodev_oci::SignatureError::Oci(e) => oci_error(plugin, e),
+        other => Error::Refused {
+            plugin: plugin.to_owned(),
+            refusal: Refusal::Signature {
+                detail: other.to_string(),
+            },
+        },
+    }
+}
+
+/// The file a command runs: a path as it is, a bare name looked up in `PATH`.
+fn find_executable(command: &Path) -> Option<PathBuf> {
+    if command.components().count() > 1 {
+        return Some(command.to_owned());
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(command))
+            .find(|candidate| candidate.is_file())
+    })
 }
 
 /// An OCI pull's error as a load outcome: a digest that does not match or an artifact that is

@@ -312,6 +312,12 @@ pub enum Refusal {
         /// The version this host expects.
         expected: u32,
     },
+    /// Signatures are required and the plugin's is missing, malformed or not made by a trusted
+    /// key (checked before it is compiled or spawned).
+    Signature {
+        /// What was wrong, and where the signature was looked for.
+        detail: String,
+    },
     /// The component's digest is not the one pinned in the config.
     DigestMismatch {
         /// The pinned digest (`sha256:...`).
@@ -377,6 +383,7 @@ impl fmt::Display for Refusal {
                 f,
                 "it declares {interface} interface version {declared}, but robodev implements {interface} version {expected}"
             ),
+            Refusal::Signature { detail } => write!(f, "signature check failed: {detail}"),
             Refusal::DigestMismatch { expected, found } => write!(
                 f,
                 "its digest {found} does not match the pinned digest {expected}"

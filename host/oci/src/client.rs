@@ -265,6 +265,17 @@ impl Client {
         ))
     }
 
+    /// A session with `reference`'s repository, for requests other than pull and push (the
+    /// signature module's).
+    pub(crate) fn session<'a>(
+        &'a self,
+        reference: &'a Reference,
+        access: Access,
+    ) -> Result<Session<'a>, Error> {
+        let base = self.base_url(reference)?;
+        Ok(Session::new(&self.inner, reference, base, access))
+    }
+
     /// Pulls the Wasm component `reference` names into the cache and returns where it is.
     ///
     /// The manifest is always asked for (a tag may have moved), unless the registry cannot be

@@ -18,6 +18,8 @@
 //!   ([`ClientOptions::insecure_hosts`], [`ClientOptions::insecure`]); a refused plain-HTTP
 //!   reference fails with [`Error::Insecure`] before anything is sent.
 //! - Transfers report progress to [`ClientOptions::progress`] and as `tracing` debug events.
+//! - [`signature`] checks and makes cosign-format signatures: detached `.sig` files for blobs,
+//!   `sha256-HEX.sig` signature manifests for artifacts, against [`TrustedKeys`].
 //!
 //! The HTTP client is hyper 1 with rustls (ring provider, webpki roots): one connection per
 //! request, with connect, answer and idle timeouts (see [`limits`]).
@@ -47,6 +49,7 @@ mod manifest;
 mod progress;
 mod reference;
 mod registry;
+pub mod signature;
 mod transport;
 
 pub use auth::{Credentials, DockerConfig};
@@ -59,6 +62,7 @@ pub use manifest::{
 };
 pub use progress::{Direction, PROGRESS_STEP, Progress, ProgressFn};
 pub use reference::{MAX_REPOSITORY_LEN, MAX_TAG_LEN, Reference, Transport};
+pub use signature::{KeyId, SignatureError, TrustedKeys};
 
 /// The limits on waiting for a registry and on what it sends.
 pub mod limits {

@@ -427,6 +427,31 @@ impl<'a> Session<'a> {
         Ok((bytes, content_type))
     }
 
+    /// GETs the small blob `digest` (at most `limit` bytes) into memory, checking its digest:
+    /// for signature payloads, which are never cached.
+    pub async fn get_small_blob(&mut self, digest: &str, limit: usize) -> Result<Bytes, Error> {
+        let url = self.repository_url(&format!("blobs/{digest}"));
+        let response = self.request(Method::GET, &url, &[], ReqBody::Empty).await?;
+        if response.status() != StatusCode::OK {
+            let what = format!(
+                "blob {digest} of repository {}",
+                self.reference.repository()
+            );
+            return Err(self.fail(response, what).await);
+        }
+        let bytes = self.read_limited(response, limit).await?;
+        let found = cache::sha256_digest(&bytes);
+        if found != digest {
+            return Err(Error::DigestMismatch {
+                reference: self.reference.to_string(),
+                what: "blob downloaded from the registry".to_owned(),
+                expected: digest.to_owned(),
+                found,
+            });
+        }
+        Ok(bytes)
+    }
+
     /// Downloads the blob `layer` into a cache temp file, checking its size and digest.
     pub async fn download_blob(
         &mut self,

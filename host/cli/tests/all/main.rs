@@ -19,6 +19,7 @@ mod config_check;
 mod inspect;
 mod oci;
 mod run;
+mod signatures;
 mod subprocess;
 
 use std::path::Path;

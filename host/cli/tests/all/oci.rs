@@ -256,3 +256,98 @@ fn a_pinned_digest_that_does_not_match_refuses_the_plugin() {
         "{err}"
     );
 }
+
+#[test]
+fn signed_oci_components_load_and_unsigned_ones_are_refused() {
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let key = d.join("cosign.key");
+    let public = d.join("cosign.pub");
+    for args in [
+        vec![
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            "cosign.key",
+        ],
+        vec!["pkey", "-pubout", "-in", "cosign.key", "-out", "cosign.pub"],
+    ] {
+        assert!(
+            Command::new("openssl")
+                .args(&args)
+                .current_dir(d)
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+    let wasm = wasm().display().to_string();
+    let signed = registry.reference("acme/gate:signed");
+    let unsigned = registry.reference("acme/gate:unsigned");
+    for reference in [&signed, &unsigned] {
+        let out = robodev(d, &["plugin", "push", &wasm, reference]);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+    }
+    let out = robodev(
+        d,
+        &[
+            "plugin",
+            "sign",
+            &signed,
+            "--key",
+            &key.display().to_string(),
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = robodev(
+        d,
+        &[
+            "plugin",
+            "verify",
+            &signed,
+            "--key",
+            &public.display().to_string(),
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = robodev(
+        d,
+        &[
+            "plugin",
+            "verify",
+            &unsigned,
+            "--key",
+            &public.display().to_string(),
+        ],
+    );
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+
+    for (reference, health) in [(&signed, "serving"), (&unsigned, "refused")] {
+        let config = config(d, reference, "");
+        let text = std::fs::read_to_string(&config).unwrap();
+        std::fs::write(
+            &config,
+            format!("require_signatures: true\ntrusted_keys: [cosign.pub]\n{text}"),
+        )
+        .unwrap();
+        let out = robodev(d, &["plugins", "list", "--json", "--config", &config]);
+        let v = json_out(&out);
+        let gate = v["plugins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "gate")
+            .unwrap()
+            .clone();
+        assert_eq!(gate["health"], health, "{v}");
+        if health == "refused" {
+            assert_eq!(code(&out), 4);
+            let message = gate["error"]["message"].as_str().unwrap();
+            assert!(message.contains("signature check failed"), "{message}");
+        }
+    }
+}

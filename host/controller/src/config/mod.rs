@@ -73,6 +73,18 @@ pub struct Config {
     pub guardrails: Guardrails,
     /// `admin`: the admin HTTP API; `None` when the file has no `admin` section (no API).
     pub admin: Option<AdminSettings>,
+    /// `require_signatures` + `trusted_keys`: when set, every component and subprocess binary
+    /// must carry a signature by one of these public keys (cosign format), checked before it
+    /// is compiled or spawned.
+    pub signatures: Option<SignaturePolicy>,
+}
+
+/// `require_signatures: true` with its `trusted_keys`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignaturePolicy {
+    /// Public key files (PEM, ECDSA P-256, as `cosign generate-key-pair` writes cosign.pub),
+    /// resolved against the config file's directory.
+    pub trusted_keys: Vec<PathBuf>,
 }
 
 /// A backend selection (`ticketing.backend: jira`), resolved.

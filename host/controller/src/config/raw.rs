@@ -59,6 +59,12 @@ pub struct RawConfig {
     /// `admin`.
     #[serde(default)]
     pub admin: Option<RawAdmin>,
+    /// `require_signatures`.
+    #[serde(default)]
+    pub require_signatures: Option<bool>,
+    /// `trusted_keys`: public key files (PEM).
+    #[serde(default)]
+    pub trusted_keys: Vec<String>,
 }
 
 /// One entry of `plugins:`, with the keys of both kinds of plugin; validation checks that

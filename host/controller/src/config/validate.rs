@@ -550,7 +550,24 @@ impl Validator<'_> {
             critical_plugins: raw.plugin_health.critical_plugins,
         };
 
+        let trusted_keys = raw
+            .trusted_keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| self.path(&format!("trusted_keys[{i}]"), k))
+            .collect::<Result<Vec<_>, _>>()?;
+        let signatures = match raw.require_signatures {
+            Some(true) if trusted_keys.is_empty() => {
+                return Err(self.err(
+                    "require_signatures",
+                    "signatures are required but trusted_keys lists no public key",
+                ));
+            }
+            Some(true) => Some(super::SignaturePolicy { trusted_keys }),
+            _ => None,
+        };
         Ok(Config {
+            signatures,
             path: self.file.to_owned(),
             poll_interval,
             state_dir,

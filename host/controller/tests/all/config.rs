@@ -813,3 +813,20 @@ fn admin_settings_are_checked() {
         r#"robodev-config.yaml:4: admin.token: unknown key "token" (did you mean "token_secret"?)"#
     );
 }
+
+#[test]
+fn required_signatures_need_trusted_keys() {
+    let text = format!("{BASE}require_signatures: true\n");
+    assert_eq!(
+        error(&text),
+        "robodev-config.yaml:3: require_signatures: signatures are required but trusted_keys lists no public key"
+    );
+    let (dir, _path, config) = load(&format!(
+        "{BASE}require_signatures: true\ntrusted_keys: [keys/cosign.pub]\n"
+    ));
+    let policy = config.unwrap().signatures.expect("a policy");
+    assert_eq!(
+        policy.trusted_keys,
+        vec![dir.path().join("keys/cosign.pub")]
+    );
+}

@@ -12,5 +12,6 @@ mod auth;
 mod interop;
 mod offline;
 mod pull_push;
+mod signature;
 mod support;
 mod token;

@@ -1,0 +1,502 @@
+//! Signatures in cosign's formats, checked against the openssl CLI (blobs) and a real registry
+//! (artifacts): what one signs, the other verifies.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use robodev_oci::signature::{
+    SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE, sign_artifact, sign_blob, sign_blob_file,
+    signature_path, signature_tag, verify_artifact, verify_blob, verify_blob_file,
+};
+use robodev_oci::{Client, Error, Pushed, Reference, SignatureError, TrustedKeys};
+
+use crate::support::{Registry, client, get_manifest, http, sha256, wasm_file};
+
+/// Runs `program` with `args`; its stdout, asserting success.
+fn run(program: &str, args: &[&str]) -> Vec<u8> {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// An ECDSA P-256 key pair made by openssl: PKCS#8 `key.pem` and SPKI `pub.pem`.
+struct KeyPair {
+    private: PathBuf,
+    public: PathBuf,
+}
+
+impl KeyPair {
+    fn generate(dir: &Path, name: &str) -> Self {
+        let private = dir.join(format!("{name}.key.pem"));
+        let public = dir.join(format!("{name}.pub.pem"));
+        run(
+            "openssl",
+            &[
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-out",
+                private.to_str().unwrap(),
+            ],
+        );
+        run(
+            "openssl",
+            &[
+                "pkey",
+                "-in",
+                private.to_str().unwrap(),
+                "-pubout",
+                "-out",
+                public.to_str().unwrap(),
+            ],
+        );
+        Self { private, public }
+    }
+
+    fn private_pem(&self) -> String {
+        std::fs::read_to_string(&self.private).unwrap()
+    }
+
+    fn trusted(&self) -> TrustedKeys {
+        TrustedKeys::from_pem_files([&self.public]).unwrap()
+    }
+
+    /// `sha256:` + hex of the public key's DER, computed by openssl.
+    fn fingerprint(&self) -> String {
+        let der = run(
+            "openssl",
+            &[
+                "pkey",
+                "-pubin",
+                "-in",
+                self.public.to_str().unwrap(),
+                "-outform",
+                "DER",
+            ],
+        );
+        sha256(&der)
+    }
+}
+
+/// A copy of the test component in `dir`, to sign and tamper with.
+fn plugin_file(dir: &Path) -> PathBuf {
+    let file = dir.join("review_rules.wasm");
+    std::fs::copy(wasm_file(), &file).unwrap();
+    file
+}
+
+/// `openssl dgst -sha256 -sign KEY FILE | base64 -w0 > FILE.sig`: cosign sign-blob's format,
+/// made by standard tools only.
+fn openssl_sign(key: &KeyPair, file: &Path) {
+    let script = r#"openssl dgst -sha256 -sign "$1" "$2" | base64 -w0 > "$2.sig""#;
+    run(
+        "bash",
+        &[
+            "-c",
+            script,
+            "sign",
+            key.private.to_str().unwrap(),
+            file.to_str().unwrap(),
+        ],
+    );
+}
+
+#[tokio::test]
+async fn blob_signed_by_openssl_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = KeyPair::generate(dir.path(), "release");
+    let file = plugin_file(dir.path());
+    openssl_sign(&key, &file);
+
+    let signer = verify_blob_file(&file, &key.trusted()).await.unwrap();
+    assert_eq!(signer.name, key.public.display().to_string());
+    assert_eq!(signer.fingerprint, key.fingerprint());
+
+    // The same check on bytes and the signature text.
+    let signature = std::fs::read_to_string(signature_path(&file)).unwrap();
+    let bytes = std::fs::read(&file).unwrap();
+    assert_eq!(
+        verify_blob(&bytes, &signature, &key.trusted()).unwrap(),
+        signer
+    );
+}
+
+#[tokio::test]
+async fn blob_signed_by_robodev_verifies_with_openssl() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = KeyPair::generate(dir.path(), "release");
+    let file = plugin_file(dir.path());
+    let sig = sign_blob_file(&file, &key.private_pem()).await.unwrap();
+    assert_eq!(sig, signature_path(&file));
+    assert_eq!(sig.file_name().unwrap(), "review_rules.wasm.sig");
+
+    let der = dir.path().join("sig.der");
+    std::fs::write(&der, BASE64.decode(std::fs::read(&sig).unwrap()).unwrap()).unwrap();
+    let openssl_verify = |file: &Path| {
+        Command::new("openssl")
+            .args(["dgst", "-sha256", "-verify"])
+            .arg(&key.public)
+            .arg("-signature")
+            .arg(&der)
+            .arg(file)
+            .output()
+            .unwrap()
+    };
+    let out = openssl_verify(&file);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "Verified OK");
+
+    // openssl refuses it for other bytes: the signature covers exactly the file.
+    let other = dir.path().join("other.wasm");
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes.push(0);
+    std::fs::write(&other, &bytes).unwrap();
+    assert!(!openssl_verify(&other).status.success());
+
+    // sign_blob gives the same format for bytes in memory.
+    let signature = sign_blob(&bytes, &key.private_pem()).unwrap();
+    verify_blob(&bytes, &signature, &key.trusted()).unwrap();
+}
+
+#[tokio::test]
+async fn tampered_blob_is_untrusted() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = KeyPair::generate(dir.path(), "release");
+    let file = plugin_file(dir.path());
+    openssl_sign(&key, &file);
+    let mut bytes = std::fs::read(&file).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&file, &bytes).unwrap();
+
+    let err = verify_blob_file(&file, &key.trusted()).await.unwrap_err();
+    let message = err.to_string();
+    match err {
+        SignatureError::Untrusted { subject, tried } => {
+            assert_eq!(subject, file.display().to_string());
+            assert_eq!(
+                tried,
+                vec![format!("{} ({})", key.public.display(), key.fingerprint())]
+            );
+        }
+        other => panic!("expected Untrusted, got {other:?}"),
+    }
+    assert!(message.contains("is not from a trusted key"), "{message}");
+    assert!(message.contains("review_rules.wasm"), "{message}");
+}
+
+#[tokio::test]
+async fn blob_signed_by_another_key_is_untrusted() {
+    let dir = tempfile::tempdir().unwrap();
+    let trusted = KeyPair::generate(dir.path(), "release");
+    let stranger = KeyPair::generate(dir.path(), "stranger");
+    let file = plugin_file(dir.path());
+    openssl_sign(&stranger, &file);
+
+    let err = verify_blob_file(&file, &trusted.trusted())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, SignatureError::Untrusted { tried, .. } if tried.len() == 1),
+        "{err:?}"
+    );
+    // Trusting both keys accepts it, and names the one that verified.
+    let both = TrustedKeys::from_pem_files([&trusted.public, &stranger.public]).unwrap();
+    let signer = verify_blob_file(&file, &both).await.unwrap();
+    assert_eq!(signer.name, stranger.public.display().to_string());
+}
+
+#[tokio::test]
+async fn missing_and_malformed_blob_signatures() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = KeyPair::generate(dir.path(), "release");
+    let file = plugin_file(dir.path());
+
+    let err = verify_blob_file(&file, &key.trusted()).await.unwrap_err();
+    assert!(err.to_string().contains("is not signed"), "{err}");
+    match err {
+        SignatureError::Missing { subject, location } => {
+            assert_eq!(subject, file.display().to_string());
+            assert_eq!(location, signature_path(&file).display().to_string());
+        }
+        other => panic!("expected Missing, got {other:?}"),
+    }
+
+    std::fs::write(signature_path(&file), "not base64!").unwrap();
+    let err = verify_blob_file(&file, &key.trusted()).await.unwrap_err();
+    assert!(
+        matches!(&err, SignatureError::Invalid { reason, .. } if reason.contains("not base64")),
+        "{err:?}"
+    );
+    std::fs::write(
+        signature_path(&file),
+        BASE64.encode(b"forty bytes of nothing at all"),
+    )
+    .unwrap();
+    let err = verify_blob_file(&file, &key.trusted()).await.unwrap_err();
+    assert!(
+        matches!(&err, SignatureError::Invalid { reason, .. } if reason.contains("DER")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn unreadable_keys_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.pub");
+    match TrustedKeys::from_pem_files([&missing]) {
+        Err(SignatureError::Key { key, reason }) => {
+            assert_eq!(key, missing.display().to_string());
+            assert!(reason.contains("cannot read it"), "{reason}");
+        }
+        other => panic!("expected Key, got {other:?}"),
+    }
+    // A private key where a public one is expected.
+    let pair = KeyPair::generate(dir.path(), "release");
+    let err = TrustedKeys::from_pem_files([&pair.private]).unwrap_err();
+    assert!(
+        err.to_string().starts_with(&format!(
+            "key {}: no -----BEGIN PUBLIC KEY",
+            pair.private.display()
+        )),
+        "{err}"
+    );
+    // A public key where the private one is expected.
+    let err = sign_blob(b"x", &std::fs::read_to_string(&pair.public).unwrap()).unwrap_err();
+    assert!(
+        matches!(&err, SignatureError::Key { reason, .. } if reason.contains("PKCS#8")),
+        "{err:?}"
+    );
+}
+
+/// Pushes the test component to `repository:tag`, with an annotation making its digest unique.
+async fn push(client: &Client, registry: &Registry, repository: &str, tag: &str) -> Pushed {
+    let reference = registry.reference(&format!("{repository}:{tag}"));
+    let annotations = BTreeMap::from([("test.tag".to_owned(), tag.to_owned())]);
+    client
+        .push(&wasm_file(), &reference, annotations)
+        .await
+        .unwrap()
+}
+
+/// GETs a blob by raw HTTP.
+async fn get_blob(registry: &Registry, repository: &str, digest: &str) -> Vec<u8> {
+    let response = http(
+        &registry.host(),
+        "GET",
+        &format!("/v2/{repository}/blobs/{digest}"),
+        &[],
+        b"",
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status, 200, "{response:?}");
+    response.body
+}
+
+#[tokio::test]
+async fn artifact_signed_then_verified() {
+    let registry = Registry::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let client = client(&dir.path().join("cache"));
+    let key = KeyPair::generate(dir.path(), "release");
+    let pushed = push(&client, &registry, "acme/notify", "1.0.0").await;
+
+    let sig_digest = sign_artifact(&client, &pushed.reference, &key.private_pem())
+        .await
+        .unwrap();
+    let signer = verify_artifact(&client, &pushed.reference, &key.trusted())
+        .await
+        .unwrap();
+    assert_eq!(signer.fingerprint, key.fingerprint());
+
+    // What cosign reads: the tag, the layer, the payload, and a signature openssl accepts.
+    let tag = signature_tag(&pushed.digest).unwrap();
+    assert_eq!(
+        tag,
+        format!("sha256-{}.sig", pushed.digest.trim_start_matches("sha256:"))
+    );
+    let raw = http(
+        &registry.host(),
+        "GET",
+        &format!("/v2/acme/notify/manifests/{tag}"),
+        &[("Accept", "application/vnd.oci.image.manifest.v1+json")],
+        b"",
+    )
+    .await
+    .unwrap();
+    assert_eq!(raw.status, 200, "{raw:?}");
+    assert_eq!(sha256(&raw.body), sig_digest);
+    let manifest: serde_json::Value = serde_json::from_slice(&raw.body).unwrap();
+    let layers = manifest["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 1);
+    assert_eq!(layers[0]["mediaType"], SIMPLE_SIGNING_MEDIA_TYPE);
+    let payload = get_blob(
+        &registry,
+        "acme/notify",
+        layers[0]["digest"].as_str().unwrap(),
+    )
+    .await;
+    let parsed: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(
+        parsed,
+        serde_json::json!({
+            "critical": {
+                "identity": {"docker-reference": format!("{}/acme/notify", registry.host())},
+                "image": {"docker-manifest-digest": pushed.digest},
+                "type": "cosign container image signature",
+            },
+            "optional": null,
+        })
+    );
+    let signature = layers[0]["annotations"][SIGNATURE_ANNOTATION]
+        .as_str()
+        .unwrap();
+    std::fs::write(dir.path().join("payload.json"), &payload).unwrap();
+    std::fs::write(
+        dir.path().join("payload.sig.der"),
+        BASE64.decode(signature).unwrap(),
+    )
+    .unwrap();
+    let out = Command::new("openssl")
+        .args(["dgst", "-sha256", "-verify"])
+        .arg(&key.public)
+        .arg("-signature")
+        .arg(dir.path().join("payload.sig.der"))
+        .arg(dir.path().join("payload.json"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "Verified OK");
+
+    // A second signer adds a layer (cosign's behaviour); each key alone verifies.
+    let second = KeyPair::generate(dir.path(), "second");
+    sign_artifact(&client, &pushed.reference, &second.private_pem())
+        .await
+        .unwrap();
+    let manifest = get_manifest(&registry.host(), "acme/notify", &tag).await;
+    assert_eq!(manifest["layers"].as_array().unwrap().len(), 2);
+    for pair in [&key, &second] {
+        let signer = verify_artifact(&client, &pushed.reference, &pair.trusted())
+            .await
+            .unwrap();
+        assert_eq!(signer.fingerprint, pair.fingerprint());
+    }
+
+    // Verification needs a digest: a tag may move after the check.
+    let unpinned = registry.reference("acme/notify:1.0.0");
+    let err = verify_artifact(&client, &unpinned, &key.trusted())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, SignatureError::Oci(Error::InvalidReference { reason, .. }) if reason.contains("pinned to a digest")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn artifact_refusals() {
+    let registry = Registry::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let client = client(&dir.path().join("cache"));
+    let key = KeyPair::generate(dir.path(), "release");
+    let stranger = KeyPair::generate(dir.path(), "stranger");
+    let signed = push(&client, &registry, "acme/notify", "signed").await;
+    let other = push(&client, &registry, "acme/notify", "other").await;
+    assert_ne!(signed.digest, other.digest);
+
+    // Unsigned: Missing, naming the tag looked for.
+    let err = verify_artifact(&client, &other.reference, &key.trusted())
+        .await
+        .unwrap_err();
+    let other_tag = signature_tag(&other.digest).unwrap();
+    match &err {
+        SignatureError::Missing { subject, location } => {
+            assert_eq!(subject, &other.reference.to_string());
+            assert_eq!(
+                location,
+                &format!("tag {other_tag} of {}/acme/notify", registry.host())
+            );
+        }
+        other => panic!("expected Missing, got {other:?}"),
+    }
+
+    // Signed by a key that is not trusted: Untrusted.
+    sign_artifact(&client, &signed.reference, &key.private_pem())
+        .await
+        .unwrap();
+    let err = verify_artifact(&client, &signed.reference, &stranger.trusted())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, SignatureError::Untrusted { subject, tried } if *subject == signed.reference.to_string() && tried.len() == 1),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains(&stranger.fingerprint()), "{err}");
+
+    // The signature of `signed` copied to `other`'s signature tag: WrongDigest, even though a
+    // trusted key made it.
+    let signed_tag = signature_tag(&signed.digest).unwrap();
+    let copied = http(
+        &registry.host(),
+        "GET",
+        &format!("/v2/acme/notify/manifests/{signed_tag}"),
+        &[("Accept", "application/vnd.oci.image.manifest.v1+json")],
+        b"",
+    )
+    .await
+    .unwrap();
+    assert_eq!(copied.status, 200, "{copied:?}");
+    let put = http(
+        &registry.host(),
+        "PUT",
+        &format!("/v2/acme/notify/manifests/{other_tag}"),
+        &[("Content-Type", "application/vnd.oci.image.manifest.v1+json")],
+        &copied.body,
+    )
+    .await
+    .unwrap();
+    assert_eq!(put.status, 201, "{put:?}");
+    let err = verify_artifact(&client, &other.reference, &key.trusted())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("signs"), "{err}");
+    match err {
+        SignatureError::WrongDigest {
+            subject,
+            expected,
+            signed: found,
+        } => {
+            assert_eq!(subject, other.reference.to_string());
+            assert_eq!(expected, other.digest);
+            assert_eq!(found, signed.digest);
+        }
+        other => panic!("expected WrongDigest, got {other:?}"),
+    }
+
+    // Signing what the registry does not hold is refused before anything is pushed.
+    let absent = Reference::parse(&format!(
+        "oci://{}/acme/notify@sha256:{}",
+        registry.host(),
+        "0".repeat(64)
+    ))
+    .unwrap();
+    let err = sign_artifact(&client, &absent, &key.private_pem())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, SignatureError::Oci(Error::NotFound { .. })),
+        "{err:?}"
+    );
+}
