@@ -223,7 +223,7 @@ async fn call_configured(args: CallArgs) -> u8 {
             Ok(r) => r,
             Err(e) => return report(&e, args.json),
         };
-    let Some(entry) = registry.entries().find(|e| &e.name == name).cloned() else {
+    let Some(entry) = registry.entries().into_iter().find(|e| &e.name == name) else {
         registry.shutdown().await;
         return usage(anyhow::anyhow!("plugin {name:?} did not load"), args.json);
     };

@@ -130,7 +130,21 @@ pub async fn run(args: RunArgs) -> u8 {
             return e.exit_code();
         }
     };
-    let admin = match robodev_controller::admin::start(&config, &registry).await {
+    let registry = Arc::new(registry);
+    let reloader = Arc::new(robodev_controller::reload::Reloader::new(
+        registry.clone(),
+        args.config.config.clone(),
+        args.config.state_dir.clone(),
+    ));
+    // Config and plugin files are watched while robodev runs; a change reloads that plugin.
+    let (stop_watch, watch_stopped) = tokio::sync::oneshot::channel::<()>();
+    let watcher = tokio::spawn(reloader.clone().watch(
+        robodev_controller::reload::WATCH_INTERVAL,
+        async move {
+            let _ = watch_stopped.await;
+        },
+    ));
+    let admin = match robodev_controller::admin::start(&config, &registry, reloader).await {
         Ok(a) => a,
         Err(e) => {
             eprintln!("error: {e}");
@@ -163,6 +177,8 @@ pub async fn run(args: RunArgs) -> u8 {
             }
         }
     };
+    let _ = stop_watch.send(());
+    let _ = watcher.await;
     if let Some(admin) = admin {
         admin.stop().await;
     }

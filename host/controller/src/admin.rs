@@ -4,8 +4,8 @@
 //! |---|---|
 //! | `GET /api/v1/plugins` | every plugin, like `robodev plugins list --json`: `{"plugins": [...]}` |
 //! | `POST /api/v1/plugins/{name}/toggle` | switches the plugin off (or on again); answers its new state |
-//! | `POST /api/v1/plugins/{name}/reload` | 501: hot reload is not available yet |
-//! | `POST /api/v1/plugins/{name}/rollback` | 501: hot reload is not available yet |
+//! | `POST /api/v1/plugins/{name}/reload` | loads the plugin again from the config beside the running version and swaps it in (409 with the reason when the load fails: the old version keeps serving) |
+//! | `POST /api/v1/plugins/{name}/rollback` | swaps back to the version the last reload replaced (409 when there is none) |
 //! | `GET /metrics` | the Prometheus text of [`Metrics`] |
 //!
 //! **Auth.** Every `/api/v1/` route needs `Authorization: Bearer <token>`; the token is
@@ -77,7 +77,7 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// How long to wait before accepting again after `accept` failed (e.g. out of descriptors).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
-/// What the 501 of `reload` and `rollback` says.
+/// What the 501 of `reload` and `rollback` says when the server has no reloader.
 pub const NOT_AVAILABLE: &str = "hot reload is not available yet: robodev cannot reload or roll back a plugin while it runs; change robodev-config.yaml and restart robodev";
 
 /// The plugins the admin API shows and switches, at one moment.
@@ -95,10 +95,16 @@ impl PluginsView {
     /// The plugins of `registry`, with `switches`.
     pub fn of(registry: &Registry, switches: Switches) -> PluginsView {
         PluginsView {
-            entries: registry.entries().cloned().collect(),
+            entries: registry.entries(),
             failures: registry.failures().to_vec(),
             switches,
         }
+    }
+}
+
+impl PluginCatalog for crate::registry::Registry {
+    fn view(&self) -> PluginsView {
+        PluginsView::of(self, self.switches().clone())
     }
 }
 
@@ -124,6 +130,8 @@ pub struct AdminState {
     pub metrics: Arc<Metrics>,
     /// The bearer token `/api/v1/` routes require. An empty token lets nobody in.
     pub token: String,
+    /// What `reload` and `rollback` use; without one they answer 501.
+    pub reloader: Option<Arc<crate::reload::Reloader>>,
 }
 
 impl std::fmt::Debug for AdminState {
@@ -284,10 +292,33 @@ async fn handle(state: &AdminState, request: Request<Incoming>) -> Answer {
                 Ok(entry) => entry,
                 Err(answer) => return *answer,
             };
-            if *action == "toggle" {
-                toggle(&view, entry)
-            } else {
-                error(StatusCode::NOT_IMPLEMENTED, NOT_AVAILABLE)
+            let Some(reloader) = &state.reloader else {
+                return if *action == "toggle" {
+                    toggle(&view, entry)
+                } else {
+                    error(StatusCode::NOT_IMPLEMENTED, NOT_AVAILABLE)
+                };
+            };
+            let swapped = match *action {
+                "toggle" => return toggle(&view, entry),
+                "reload" => reloader.reload(Some(entry.interface), &entry.name).await,
+                _ => reloader.rollback(entry.interface, &entry.name).await,
+            };
+            match swapped {
+                Ok(s) => json_answer(
+                    StatusCode::OK,
+                    json!({
+                        "name": s.plugin,
+                        "interface": s.interface.name(),
+                        "from": s.from,
+                        "to": s.to,
+                    }),
+                ),
+                // The old version keeps serving; the reason is the load's error.
+                Err(e) => json_answer(
+                    StatusCode::CONFLICT,
+                    json!({ "error": e.to_string(), "detail": e.to_json() }),
+                ),
             }
         }
         _ => error(StatusCode::NOT_FOUND, &format!("no route {path}")),
@@ -527,7 +558,8 @@ impl AdminHandle {
 /// configured secrets backend under `token_secret`. `Ok(None)` when no admin API is configured.
 pub async fn start(
     config: &crate::config::Config,
-    registry: &crate::registry::Registry,
+    registry: &Arc<crate::registry::Registry>,
+    reloader: Arc<crate::reload::Reloader>,
 ) -> Result<Option<AdminHandle>, String> {
     let Some(settings) = &config.admin else {
         return Ok(None);
@@ -557,9 +589,10 @@ pub async fn start(
         .local_addr()
         .map_err(|e| format!("admin.listen: {e}"))?;
     let state = AdminState {
-        plugins: Arc::new(PluginsView::of(registry, registry.switches().clone())),
+        plugins: registry.clone(),
         metrics: registry.metrics().clone(),
         token,
+        reloader: Some(reloader),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(serve(listener, state, async move {

@@ -11,5 +11,6 @@ pub mod glob;
 pub mod metered;
 pub mod metrics;
 pub mod registry;
+pub mod reload;
 pub mod runs;
 pub mod store;

@@ -37,7 +37,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Instant;
 
 use async_trait::async_trait;
@@ -169,21 +169,72 @@ pub fn wrap(
     metrics: Arc<Metrics>,
     switch: Arc<Switch>,
 ) -> AnyBackend {
+    wrap_swappable(backend, labels, metrics, switch).0
+}
+
+/// [`wrap`], plus the [`Slot`] that swaps the backend behind the returned one: callers keep
+/// their handle across a hot reload, and a call in flight finishes on the backend it started on.
+pub fn wrap_swappable(
+    backend: AnyBackend,
+    labels: CallLabels,
+    metrics: Arc<Metrics>,
+    switch: Arc<Switch>,
+) -> (AnyBackend, Slot) {
+    let interface = backend.interface();
     let meter = Arc::new(Meter {
         calls: metrics.plugin(&labels),
         labels,
         switch,
     });
-    match backend {
-        AnyBackend::Ticketing(inner) => AnyBackend::Ticketing(Arc::new(Ticketing { inner, meter })),
-        AnyBackend::Notifications(inner) => {
+    let slot = Slot {
+        interface,
+        current: Arc::new(RwLock::new(backend)),
+    };
+    let inner = slot.current.clone();
+    let wrapped = match interface {
+        Interface::Ticketing => AnyBackend::Ticketing(Arc::new(Ticketing { inner, meter })),
+        Interface::Notifications => {
             AnyBackend::Notifications(Arc::new(Notifications { inner, meter }))
         }
-        AnyBackend::Approval(inner) => AnyBackend::Approval(Arc::new(Approval { inner, meter })),
-        AnyBackend::Secrets(inner) => AnyBackend::Secrets(Arc::new(Secrets { inner, meter })),
-        AnyBackend::Scm(inner) => AnyBackend::Scm(Arc::new(Scm { inner, meter })),
-        AnyBackend::Review(inner) => AnyBackend::Review(Arc::new(Review { inner, meter })),
-        AnyBackend::Engine(inner) => AnyBackend::Engine(Arc::new(Engine { inner, meter })),
+        Interface::Approval => AnyBackend::Approval(Arc::new(Approval { inner, meter })),
+        Interface::Secrets => AnyBackend::Secrets(Arc::new(Secrets { inner, meter })),
+        Interface::Scm => AnyBackend::Scm(Arc::new(Scm { inner, meter })),
+        Interface::Review => AnyBackend::Review(Arc::new(Review { inner, meter })),
+        Interface::Engine => AnyBackend::Engine(Arc::new(Engine { inner, meter })),
+    };
+    (wrapped, slot)
+}
+
+/// The backend behind a wrapped one, replaceable while calls run.
+#[derive(Clone)]
+pub struct Slot {
+    interface: Interface,
+    current: Arc<RwLock<AnyBackend>>,
+}
+
+impl std::fmt::Debug for Slot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Slot({})", self.interface)
+    }
+}
+
+impl Slot {
+    /// The backend calls go to now.
+    pub fn current(&self) -> AnyBackend {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Makes `backend` take every call from now on and returns the one it replaces (calls in
+    /// flight on it finish there). A backend of another interface is refused.
+    pub fn swap(&self, backend: AnyBackend) -> Result<AnyBackend, AnyBackend> {
+        if backend.interface() != self.interface {
+            return Err(backend);
+        }
+        let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
+        Ok(std::mem::replace(&mut *current, backend))
     }
 }
 
@@ -241,19 +292,35 @@ macro_rules! metered {
     ($type:ident, $module:ident { $($method:ident: $request:ty => $response:ty = $wit:literal,)* }) => {
         #[doc = concat!("A metered `", stringify!($module), "::Backend`.")]
         struct $type {
-            inner: Arc<dyn $module::Backend>,
+            inner: Arc<RwLock<AnyBackend>>,
             meter: Arc<Meter>,
+        }
+
+        impl $type {
+            /// The backend calls go to now (a [`Slot`] only ever holds this interface).
+            fn inner(&self) -> Result<Arc<dyn $module::Backend>, Error> {
+                match &*self.inner.read().unwrap_or_else(PoisonError::into_inner) {
+                    AnyBackend::$type(backend) => Ok(backend.clone()),
+                    other => Err(Error::Host {
+                        plugin: self.meter.labels.plugin.clone(),
+                        interface: self.meter.labels.interface,
+                        message: format!("the slot holds a {} backend", other.interface()),
+                    }),
+                }
+            }
         }
 
         #[async_trait]
         impl $module::Backend for $type {
             async fn handshake(&self) -> Result<PluginInfo, Error> {
-                self.meter.call("handshake", || self.inner.handshake()).await
+                let inner = self.inner()?;
+                self.meter.call("handshake", || inner.handshake()).await
             }
 
             $(
                 async fn $method(&self, request: $request) -> Result<$response, Error> {
-                    self.meter.call($wit, || self.inner.$method(request)).await
+                    let inner = self.inner()?;
+                    self.meter.call($wit, || inner.$method(request)).await
                 }
             )*
         }

@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -32,7 +32,7 @@ use crate::config::{
     BackendRef, ComponentLocation, ComponentSpec, Config, InstanceMode, PluginSource, PluginSpec,
     SubprocessSpec,
 };
-use crate::metered::{self, CallLabels, Switches};
+use crate::metered::{self, CallLabels, Slot, Switches};
 use crate::metrics::Metrics;
 
 /// How a plugin runs.
@@ -83,8 +83,13 @@ pub struct Entry {
     pub digest: Option<String>,
     /// Who the plugin says it is (its handshake).
     pub info: PluginInfo,
-    /// Its trait object.
+    /// Its trait object: metered, and stable across hot reloads (calls go to the version in
+    /// its slot).
     pub backend: AnyBackend,
+    /// The loaded version itself, unwrapped (what the slot holds while this entry is current).
+    raw: AnyBackend,
+    /// Where reloads swap versions in; shared by every version of the plugin.
+    slot: Option<Slot>,
     handle: Handle,
 }
 
@@ -101,6 +106,39 @@ impl fmt::Debug for Entry {
 }
 
 impl Entry {
+    /// `name version (digest)`, for reload messages.
+    fn describe(&self) -> String {
+        match &self.digest {
+            Some(d) => format!(
+                "{} {} ({})",
+                self.info.name,
+                self.info.version,
+                &d[..d.len().min(19)]
+            ),
+            None => format!("{} {}", self.info.name, self.info.version),
+        }
+    }
+
+    /// A second entry for the same loaded version (for a rollback, which re-installs it).
+    fn clone_of(entry: &Entry) -> Entry {
+        Entry {
+            name: entry.name.clone(),
+            interface: entry.interface,
+            runtime: entry.runtime,
+            source: entry.source.clone(),
+            digest: entry.digest.clone(),
+            info: entry.info.clone(),
+            backend: entry.backend.clone(),
+            raw: entry.raw.clone(),
+            slot: entry.slot.clone(),
+            handle: match &entry.handle {
+                Handle::Builtin => Handle::Builtin,
+                Handle::Wasm(p) => Handle::Wasm(p.clone()),
+                Handle::Subprocess(p) => Handle::Subprocess(p.clone()),
+            },
+        }
+    }
+
     /// Whether it can take calls now.
     pub fn health(&self) -> Health {
         match &self.handle {
@@ -144,6 +182,49 @@ impl Entry {
             }),
         }
     }
+}
+
+/// What a reload or a rollback changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Swapped {
+    /// The plugin.
+    pub plugin: String,
+    /// Its interface.
+    pub interface: Interface,
+    /// The version that was serving (`name version (digest)`).
+    pub from: String,
+    /// The version serving now.
+    pub to: String,
+}
+
+/// How long a retired version may take to finish its calls before it is stopped anyway.
+const RETIRE_GRACE: Duration = Duration::from_secs(120);
+
+/// Stops a version nobody can call any more once its calls in flight have ended.
+async fn retire(old: Arc<Entry>) {
+    let started = std::time::Instant::now();
+    // The entry holds one reference to the backend; every call in flight holds another.
+    while in_flight(&old.raw) > 0 && started.elapsed() < RETIRE_GRACE {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    if let Handle::Subprocess(p) = &old.handle {
+        p.shutdown().await;
+    }
+    tracing::debug!(plugin = %old.name, "retired {}", old.describe());
+}
+
+/// Calls in flight on `backend`, beyond the one reference its entry holds.
+fn in_flight(backend: &AnyBackend) -> usize {
+    let count = match backend {
+        AnyBackend::Ticketing(b) => Arc::strong_count(b),
+        AnyBackend::Notifications(b) => Arc::strong_count(b),
+        AnyBackend::Approval(b) => Arc::strong_count(b),
+        AnyBackend::Secrets(b) => Arc::strong_count(b),
+        AnyBackend::Scm(b) => Arc::strong_count(b),
+        AnyBackend::Review(b) => Arc::strong_count(b),
+        AnyBackend::Engine(b) => Arc::strong_count(b),
+    };
+    count.saturating_sub(1)
 }
 
 /// A plugin that did not load.
@@ -276,7 +357,12 @@ impl SecretSource for BackendSecrets {
 
 /// Every loaded plugin, by (interface, name).
 pub struct Registry {
-    entries: BTreeMap<(Interface, String), Arc<Entry>>,
+    entries: RwLock<BTreeMap<(Interface, String), Arc<Entry>>>,
+    /// The version each reloaded plugin replaced, kept loaded for rollback.
+    previous: Mutex<BTreeMap<(Interface, String), Arc<Entry>>>,
+    /// Serialises reloads and rollbacks (each is load, check, swap).
+    reloading: tokio::sync::Mutex<()>,
+    loader: Arc<Loader>,
     failures: Vec<LoadFailure>,
     metrics: Arc<Metrics>,
     switches: Switches,
@@ -285,7 +371,14 @@ pub struct Registry {
 impl fmt::Debug for Registry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Registry")
-            .field("entries", &self.entries.keys().collect::<Vec<_>>())
+            .field(
+                "entries",
+                &self
+                    .entries()
+                    .iter()
+                    .map(|e| e.name.clone())
+                    .collect::<Vec<_>>(),
+            )
             .field("failures", &self.failures.len())
             .finish()
     }
@@ -447,7 +540,9 @@ impl Loader {
                     source: "built-in".into(),
                     digest: None,
                     info,
+                    raw: backend.clone(),
                     backend,
+                    slot: None,
                     handle: Handle::Builtin,
                 })
             }
@@ -562,6 +657,8 @@ impl Loader {
             digest: Some(manifest_digest.unwrap_or_else(|| plugin.digest().to_owned())),
             info: plugin.plugin_info().clone(),
             backend: plugin.backend(),
+            raw: plugin.backend(),
+            slot: None,
             handle: Handle::Wasm(plugin),
         })
     }
@@ -591,6 +688,8 @@ impl Loader {
             digest: None,
             info: plugin.info(),
             backend: plugin.backend(),
+            raw: plugin.backend(),
+            slot: None,
             handle: Handle::Subprocess(Arc::new(plugin)),
         })
     }
@@ -710,7 +809,10 @@ impl Registry {
             }
         }
         let mut registry = Registry {
-            entries: BTreeMap::new(),
+            entries: RwLock::new(BTreeMap::new()),
+            previous: Mutex::new(BTreeMap::new()),
+            reloading: tokio::sync::Mutex::new(()),
+            loader: loader.clone(),
             failures: Vec::new(),
             metrics: Arc::new(Metrics::new()),
             switches: Switches::new(),
@@ -733,12 +835,15 @@ impl Registry {
             match result {
                 (Ok(mut entry), took) => {
                     // Every call through the registry is metered, traced and switchable.
-                    entry.backend = metered::wrap(
-                        entry.backend.clone(),
+                    // The slot holds `raw` itself, so calls in flight count on it (see `retire`).
+                    let (backend, slot) = metered::wrap_swappable(
+                        entry.raw.clone(),
                         CallLabels::of(&entry),
                         registry.metrics.clone(),
                         registry.switches.switch(entry.interface, &entry.name),
                     );
+                    entry.backend = backend;
+                    entry.slot = Some(slot);
                     tracing::info!(
                         plugin = %entry.name,
                         interface = %entry.interface,
@@ -749,6 +854,8 @@ impl Registry {
                     );
                     registry
                         .entries
+                        .get_mut()
+                        .unwrap_or_else(PoisonError::into_inner)
                         .insert((entry.interface, entry.name.clone()), Arc::new(entry));
                 }
                 (Err(error), _) => {
@@ -771,10 +878,7 @@ impl Registry {
                 }
             }
         }
-        if let Some(secrets) = registry
-            .entries
-            .get(&(Interface::Secrets, config.secrets.name().to_owned()))
-        {
+        if let Some(secrets) = registry.get(Interface::Secrets, config.secrets.name()) {
             loader
                 .secrets
                 .link(secrets.name.clone(), secrets.backend.clone());
@@ -792,9 +896,13 @@ impl Registry {
         Ok(registry)
     }
 
-    /// The plugin `name` of `interface`.
-    pub fn get(&self, interface: Interface, name: &str) -> Option<&Arc<Entry>> {
-        self.entries.get(&(interface, name.to_owned()))
+    /// The plugin `name` of `interface` (its current version).
+    pub fn get(&self, interface: Interface, name: &str) -> Option<Arc<Entry>> {
+        self.entries
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&(interface, name.to_owned()))
+            .cloned()
     }
 
     /// The backend a selection names, or why there is none.
@@ -820,8 +928,13 @@ impl Registry {
     }
 
     /// Every loaded plugin, ordered by interface and name.
-    pub fn entries(&self) -> impl Iterator<Item = &Arc<Entry>> {
-        self.entries.values()
+    pub fn entries(&self) -> Vec<Arc<Entry>> {
+        self.entries
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect()
     }
 
     /// The plugins that did not load.
@@ -839,10 +952,116 @@ impl Registry {
         &self.switches
     }
 
+    /// Loads plugin `spec.name` again from `spec` (its entry in the config as it is now) beside
+    /// the running version: the same checks as at start (interface version declared and
+    /// reported, digest, signature), then one atomic swap. Calls in flight finish on the old
+    /// version; the old version stays loaded for [`Registry::rollback`], and the one before it
+    /// is stopped once its last call has finished. A failed load changes nothing.
+    pub async fn reload(&self, spec: &PluginSpec) -> Result<Swapped, Error> {
+        let _one_at_a_time = self.reloading.lock().await;
+        let current = self.current(spec.interface, &spec.name)?;
+        let fresh = self.loader.load(&Item::Plugin(spec.clone())).await?;
+        let swapped = self.install(current, fresh)?;
+        tracing::info!(plugin = %spec.name, "reloaded: {} -> {}", swapped.from, swapped.to);
+        Ok(swapped)
+    }
+
+    /// Swaps plugin `name` of `interface` back to the version its last reload replaced (and
+    /// keeps the current one for a roll forward).
+    pub async fn rollback(&self, interface: Interface, name: &str) -> Result<Swapped, Error> {
+        let _one_at_a_time = self.reloading.lock().await;
+        let current = self.current(interface, name)?;
+        let key = (interface, name.to_owned());
+        let previous = self
+            .previous
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&key)
+            .ok_or_else(|| Error::Load {
+                plugin: name.to_owned(),
+                message: "there is no previous version to roll back to (it was never reloaded)"
+                    .into(),
+            })?;
+        let swapped = self.install(current, Entry::clone_of(&previous))?;
+        tracing::warn!(
+            plugin = name,
+            "rolled back: {} -> {}",
+            swapped.from,
+            swapped.to
+        );
+        Ok(swapped)
+    }
+
+    fn current(&self, interface: Interface, name: &str) -> Result<Arc<Entry>, Error> {
+        let current = self.get(interface, name).ok_or_else(|| Error::Load {
+            plugin: name.to_owned(),
+            message: format!(
+                "no loaded {interface} plugin {name:?} (plugins are added and removed at start)"
+            ),
+        })?;
+        if current.runtime == RuntimeKind::Builtin {
+            return Err(Error::Load {
+                plugin: name.to_owned(),
+                message: "built-in backends are part of robodev and are not reloaded".into(),
+            });
+        }
+        Ok(current)
+    }
+
+    /// Makes `fresh` the current version of `current`'s plugin.
+    fn install(&self, current: Arc<Entry>, mut fresh: Entry) -> Result<Swapped, Error> {
+        let slot = current.slot.clone().ok_or_else(|| Error::Load {
+            plugin: current.name.clone(),
+            message: "this plugin cannot be swapped".into(),
+        })?;
+        if fresh.interface != current.interface {
+            return Err(Error::Refused {
+                plugin: current.name.clone(),
+                refusal: Refusal::WrongInterface {
+                    expected: current.interface,
+                    found: fresh.interface,
+                },
+            });
+        }
+        slot.swap(fresh.raw.clone()).map_err(|_| Error::Load {
+            plugin: current.name.clone(),
+            message: "the new version serves another interface".into(),
+        })?;
+        fresh.backend = current.backend.clone();
+        fresh.slot = Some(slot);
+        let swapped = Swapped {
+            plugin: current.name.clone(),
+            interface: current.interface,
+            from: current.describe(),
+            to: fresh.describe(),
+        };
+        let key = (current.interface, current.name.clone());
+        self.entries
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key.clone(), Arc::new(fresh));
+        let retired = self
+            .previous
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, current);
+        if let Some(old) = retired {
+            tokio::spawn(retire(old));
+        }
+        Ok(swapped)
+    }
+
     /// Stops every plugin: subprocesses get their graceful Shutdown, then SIGKILL.
     pub async fn shutdown(&self) {
         let mut stops = tokio::task::JoinSet::new();
-        for entry in self.entries.values() {
+        let previous: Vec<Arc<Entry>> = self
+            .previous
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        for entry in self.entries().iter().chain(&previous) {
             if let Handle::Subprocess(p) = &entry.handle {
                 let p = p.clone();
                 stops.spawn(async move { p.shutdown().await });

@@ -288,8 +288,13 @@ fn signed_oci_components_load_and_unsigned_ones_are_refused() {
     let wasm = wasm().display().to_string();
     let signed = registry.reference("acme/gate:signed");
     let unsigned = registry.reference("acme/gate:unsigned");
-    for reference in [&signed, &unsigned] {
-        let out = robodev(d, &["plugin", "push", &wasm, reference]);
+    // Distinct annotations keep the two manifests (and so their digests) apart even when
+    // both are pushed within the same second.
+    for (reference, kind) in [(&signed, "kind=signed"), (&unsigned, "kind=unsigned")] {
+        let out = robodev(
+            d,
+            &["plugin", "push", &wasm, reference, "--annotation", kind],
+        );
         assert_eq!(code(&out), 0, "{}", stderr(&out));
     }
     let out = robodev(

@@ -836,3 +836,101 @@ fn the_admin_api_of_a_running_controller_needs_its_token() {
     assert_eq!(child.wait().unwrap().code(), Some(0));
     drain.join().unwrap();
 }
+
+#[test]
+fn a_running_controller_reloads_plugins_on_request_and_when_their_config_changes() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let gate = crate::support::guest("review_rules").display().to_string();
+    let extra = |threshold: u32| {
+        format!(
+            "poll_interval: 200ms\n\
+             secrets: {{ backend: file, config: {{ file: secrets.yaml }} }}\n\
+             admin: {{ listen: \"127.0.0.1:0\", token_secret: admin-token }}\n\
+             plugins:\n\
+             \x20 - {{ name: gate, type: review, interface_version: 1, component: {gate}, config: {{ threshold: {threshold} }} }}\n\
+             review: {{ backend: gate }}\n"
+        )
+    };
+    std::fs::write(dir.path().join("secrets.yaml"), "admin-token: t0ken\n").unwrap();
+    let config = write_config(dir.path(), "[]\n", "#!/bin/sh\nexit 1\n", &extra(70));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_robodev"))
+        .args(["run", "--config", &config.display().to_string()])
+        .env("ROBODEV_CACHE_DIR", dir.path().join("cache"))
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stderr_pipe = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr_pipe)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let wait_for = |needle: &str| -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = rx
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no log line with {needle:?}"));
+            if line.contains(needle) {
+                return line;
+            }
+        }
+    };
+    let line = wait_for("admin API on http://");
+    let addr = line
+        .split("admin API on http://")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let post = |path: &str| {
+        http(
+            &addr,
+            &format!(
+                "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t0ken\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            ),
+        )
+    };
+    let (status, body) = post("/api/v1/plugins/gate/rollback");
+    assert_eq!(status, "HTTP/1.1 409 Conflict", "{body}");
+    assert!(body.contains("no previous version"), "{body}");
+    let (status, body) = post("/api/v1/plugins/gate/reload");
+    assert_eq!(status, "HTTP/1.1 200 OK", "{body}");
+    assert!(
+        body.contains("\"from\"") && body.contains("review-rules"),
+        "{body}"
+    );
+    let (status, body) = post("/api/v1/plugins/gate/rollback");
+    assert_eq!(status, "HTTP/1.1 200 OK", "{body}");
+
+    // Editing the plugin's entry reloads it by itself.
+    std::fs::write(
+        &config,
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .replace("threshold: 70", "threshold: 80"),
+    )
+    .unwrap();
+    wait_for("change detected: reloaded");
+    // A broken edit is reported and changes nothing.
+    std::fs::write(&config, "ticketing: [\n").unwrap();
+    wait_for("plugins keep serving as they are");
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    reader.join().unwrap();
+}

@@ -26,8 +26,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
-#[path = "../../../wasm/tests/all/support.rs"]
-mod support;
+use crate::support;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const TOKEN: &str = "s3cret-admin-token";
@@ -71,7 +70,7 @@ impl Admin {
         let switches = Switches::new();
         let mut backends = BTreeMap::new();
         for entry in registry.entries() {
-            let labels = CallLabels::of(entry);
+            let labels = CallLabels::of(&entry);
             let switch = switches.switch(entry.interface, &entry.name);
             let backend = metered::wrap(entry.backend.clone(), labels, metrics.clone(), switch);
             backends.insert((entry.interface, entry.name.clone()), backend);
@@ -83,6 +82,7 @@ impl Admin {
             plugins: Arc::new(PluginsView::of(&registry, switches)),
             metrics,
             token: TOKEN.into(),
+            reloader: None,
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(admin::serve(listener, state, async {
