@@ -22,6 +22,7 @@
 //! | `robodev_plugin_restarts_total` | counter (subprocess plugins) | `plugin` |
 //! | `robodev_plugin_wasm_traps_total` | counter (Wasm plugins): failures by kind, only kinds that occurred | `plugin, kind` |
 //! | `robodev_plugin_wasm_fuel_consumed_total` | counter (Wasm plugins, when the entry reports `fuelConsumed`) | `plugin` |
+//! | `robodev_plugin_wasm_memory_high_water_bytes` | gauge (Wasm plugins): the largest linear memory a call grew to | `plugin` |
 //!
 //! ```
 //! use robodev_controller::metered::Switches;
@@ -339,6 +340,30 @@ impl Metrics {
                 sample(
                     &mut out,
                     "robodev_plugin_wasm_fuel_consumed_total",
+                    &labels,
+                    n,
+                );
+            }
+        }
+
+        family(
+            &mut out,
+            "robodev_plugin_wasm_memory_high_water_bytes",
+            "gauge",
+            "The largest linear memory a Wasm plugin's calls grew to.",
+        );
+        for (entry, c) in &counters {
+            if entry.runtime != RuntimeKind::Wasm {
+                continue;
+            }
+            if let Some(n) = c
+                .get("memoryHighWaterBytes")
+                .and_then(serde_json::Value::as_u64)
+            {
+                let labels = label_set(&[("plugin", &entry.name)]);
+                sample(
+                    &mut out,
+                    "robodev_plugin_wasm_memory_high_water_bytes",
                     &labels,
                     n,
                 );

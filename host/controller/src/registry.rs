@@ -29,8 +29,8 @@ use sha2::{Digest, Sha256};
 
 use crate::builtin::{self, BuiltinContext};
 use crate::config::{
-    BackendRef, ComponentLocation, ComponentSpec, Config, InstanceMode, PluginSource, PluginSpec,
-    SubprocessSpec,
+    BackendRef, ComponentLocation, ComponentSpec, Config, InstanceMode, OciCredentials,
+    PluginSource, PluginSpec, SubprocessSpec,
 };
 use crate::metered::{self, CallLabels, Slot, Switches};
 use crate::metrics::Metrics;
@@ -172,6 +172,7 @@ impl Entry {
                 serde_json::json!({
                     "calls": stats.calls,
                     "fuelConsumed": stats.fuel_consumed,
+                    "memoryHighWaterBytes": stats.memory_high_water_bytes,
                     "domainErrors": stats.domain_errors,
                     "failures": stats.failures.iter().map(|(k, n)| (k.to_string(), *n)).collect::<BTreeMap<_, _>>(),
                 })
@@ -459,6 +460,10 @@ struct Loader {
     cache_dir: Option<PathBuf>,
     oci: OnceLock<Option<robodev_oci::Client>>,
     oci_cache_dir: Option<PathBuf>,
+    /// Registry credentials resolved from the secrets backend (`oci.credentials`).
+    oci_credentials: OnceLock<Vec<(String, robodev_oci::Credentials)>>,
+    /// `oci.insecure_registries`.
+    insecure_registries: Vec<String>,
     /// `Some` when signatures are required: the trusted keys, or why they cannot be read.
     trusted: Option<Result<robodev_oci::TrustedKeys, String>>,
     state_dir: PathBuf,
@@ -498,9 +503,14 @@ impl Loader {
                 .oci_cache_dir
                 .clone()
                 .or_else(robodev_oci::ClientOptions::default_cache_dir)?;
-            Some(robodev_oci::Client::new(robodev_oci::ClientOptions::new(
-                dir,
-            )))
+            let mut options = robodev_oci::ClientOptions::new(dir);
+            for host in &self.insecure_registries {
+                options = options.insecure_host(host.clone());
+            }
+            for (registry, credentials) in self.oci_credentials.get().into_iter().flatten() {
+                options = options.credentials(registry.clone(), credentials.clone());
+            }
+            Some(robodev_oci::Client::new(options))
         });
         client.as_ref().ok_or_else(|| Error::Load {
             plugin: String::new(),
@@ -779,6 +789,8 @@ impl Registry {
             cache_dir: options.cache_dir,
             oci: OnceLock::new(),
             oci_cache_dir: options.oci_cache_dir,
+            oci_credentials: OnceLock::new(),
+            insecure_registries: config.oci.insecure_registries.clone(),
             trusted: config.signatures.as_ref().map(|policy| {
                 robodev_oci::TrustedKeys::from_pem_files(&policy.trusted_keys)
                     .map_err(|e| e.to_string())
@@ -791,8 +803,37 @@ impl Registry {
             },
             secrets: BackendSecrets::default(),
         });
+        let mut results: Vec<Option<(Result<Entry, Error>, Duration)>> =
+            (0..items.len()).map(|_| None).collect();
+        // Registry credentials live in the secrets backend: when OCI components need them,
+        // that backend loads first and the rest follow, concurrently.
+        let pulls_oci = items.iter().any(|i| {
+            matches!(i, Item::Plugin(PluginSpec { source: PluginSource::Component(c), .. })
+                if matches!(c.location, ComponentLocation::Oci(_)))
+        });
+        if pulls_oci && !config.oci.credentials.is_empty() {
+            let secrets = items.iter().position(|i| {
+                i.interface() == Interface::Secrets && i.name() == config.secrets.name()
+            });
+            let backend = match secrets {
+                Some(index) => {
+                    let started = std::time::Instant::now();
+                    let result = loader.load(&items[index]).await;
+                    let backend = result.as_ref().ok().map(|e| e.raw.clone());
+                    results[index] = Some((result, started.elapsed()));
+                    backend
+                }
+                None => None,
+            };
+            let _ = loader
+                .oci_credentials
+                .set(resolve_credentials(&config.oci.credentials, backend).await);
+        }
         let mut tasks = tokio::task::JoinSet::new();
         for (index, item) in items.iter().cloned().enumerate() {
+            if results[index].is_some() {
+                continue;
+            }
             let loader = loader.clone();
             tasks.spawn(async move {
                 let started = std::time::Instant::now();
@@ -800,8 +841,6 @@ impl Registry {
                 (index, result, started.elapsed())
             });
         }
-        let mut results: Vec<Option<(Result<Entry, Error>, Duration)>> =
-            (0..items.len()).map(|_| None).collect();
         while let Some(joined) = tasks.join_next().await {
             match joined {
                 Ok((index, result, took)) => results[index] = Some((result, took)),
@@ -1094,6 +1133,54 @@ fn item_for(config: &Config, selection: &BackendRef) -> Item {
                 config: serde_json::Value::Null,
             }),
     }
+}
+
+/// `oci.credentials` with their secrets read from `secrets` (the secrets backend); a registry
+/// whose secrets cannot be read gets none (its pulls then fail as unauthorized, and the log
+/// says why).
+async fn resolve_credentials(
+    wanted: &[(String, OciCredentials)],
+    secrets: Option<AnyBackend>,
+) -> Vec<(String, robodev_oci::Credentials)> {
+    let Some(AnyBackend::Secrets(secrets)) = secrets else {
+        if !wanted.is_empty() {
+            tracing::error!(
+                "oci.credentials: the secrets backend did not load; registries get no credentials"
+            );
+        }
+        return Vec::new();
+    };
+    let read = |key: String| {
+        let secrets = secrets.clone();
+        async move {
+            secrets
+                .get_secret(GetSecretRequest { key: key.clone() })
+                .await
+                .map(|r| r.value)
+                .map_err(|e| format!("secret {key:?}: {e}"))
+        }
+    };
+    let mut resolved = Vec::new();
+    for (registry, credentials) in wanted {
+        let result = match credentials {
+            OciCredentials::Basic {
+                username,
+                password_secret,
+            } => read(password_secret.clone())
+                .await
+                .map(|p| robodev_oci::Credentials::basic(username.clone(), p)),
+            OciCredentials::Bearer { token_secret } => read(token_secret.clone())
+                .await
+                .map(robodev_oci::Credentials::bearer),
+        };
+        match result {
+            Ok(c) => resolved.push((registry.clone(), c)),
+            Err(e) => tracing::error!(
+                "oci.credentials.{registry}: {e}; this registry gets no credentials"
+            ),
+        }
+    }
+    resolved
 }
 
 /// A signature problem as a refusal; a registry that cannot be asked stays a load error.

@@ -67,6 +67,7 @@ pub(crate) struct Stats {
     domain_errors: AtomicU64,
     failures: [AtomicU64; FAILURE_LABELS.len()],
     fuel_consumed: AtomicU64,
+    memory_high_water: AtomicU64,
 }
 
 impl Stats {
@@ -91,6 +92,9 @@ impl Stats {
         let left = store.get_fuel().unwrap_or(budget);
         self.fuel_consumed
             .fetch_add(budget.saturating_sub(left), Ordering::Relaxed);
+        // Every call ends here (success or failure), so this also keeps the memory peak.
+        let peak = u64::try_from(store.data().limits.peak_memory_bytes).unwrap_or(u64::MAX);
+        self.memory_high_water.fetch_max(peak, Ordering::Relaxed);
     }
 }
 
@@ -106,6 +110,9 @@ pub struct CallStats {
     /// Fuel used by every call so far, instantiation included (a fresh store instantiates
     /// within the call's budget); a call that ran out of fuel counts its whole budget.
     pub fuel_consumed: u64,
+    /// The largest linear memory any call's store grew to, in bytes (the memory high-water
+    /// mark; a warm store's memory counts with the calls it served).
+    pub memory_high_water_bytes: u64,
 }
 
 /// A loaded Wasm component plugin. Cheap to clone.
@@ -236,6 +243,7 @@ impl WasmPlugin {
                 .filter(|(_, n)| *n > 0)
                 .collect(),
             fuel_consumed: s.fuel_consumed.load(Ordering::Relaxed),
+            memory_high_water_bytes: s.memory_high_water.load(Ordering::Relaxed),
         }
     }
 

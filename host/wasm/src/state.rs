@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use wasmtime::StoreLimits;
 use wasmtime::component::ResourceTable;
+use wasmtime::{ResourceLimiter, StoreLimits};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
@@ -34,7 +34,7 @@ pub(crate) struct StoreState {
     http: WasiHttpCtx,
     http_policy: HttpPolicy,
     table: ResourceTable,
-    pub(crate) limits: StoreLimits,
+    pub(crate) limits: PeakLimiter,
     pub(crate) stdout: CapturePipe,
     pub(crate) stderr: CapturePipe,
 }
@@ -72,10 +72,65 @@ impl StoreState {
             wasi: b.build(),
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
-            limits,
+            limits: PeakLimiter {
+                limits,
+                peak_memory_bytes: 0,
+            },
             stdout,
             stderr,
         })
+    }
+}
+
+/// The store's limits, remembering the largest linear memory they allowed (the plugin's
+/// memory high-water mark, for metrics).
+pub(crate) struct PeakLimiter {
+    limits: StoreLimits,
+    /// The largest size any linear memory of the store was allowed to grow to, in bytes.
+    pub(crate) peak_memory_bytes: usize,
+}
+
+impl ResourceLimiter for PeakLimiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = self.limits.memory_growing(current, desired, maximum)?;
+        if allowed {
+            self.peak_memory_bytes = self.peak_memory_bytes.max(desired);
+        }
+        Ok(allowed)
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.limits.memory_grow_failed(error)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.limits.table_growing(current, desired, maximum)
+    }
+
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.limits.table_grow_failed(error)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.memories()
     }
 }
 

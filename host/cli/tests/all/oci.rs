@@ -13,10 +13,34 @@ struct Registry {
     child: Child,
     port: u16,
     _dir: tempfile::TempDir,
+    _auth: Option<tempfile::TempDir>,
 }
 
 impl Registry {
     fn start() -> Registry {
+        Self::start_with("")
+    }
+
+    /// A registry that requires HTTP Basic auth as `robodev` / `s3cret` (bcrypt htpasswd).
+    fn start_with_auth() -> Registry {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new("htpasswd")
+            .args(["-Bbn", "robodev", "s3cret"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "htpasswd: {out:?}");
+        let path = dir.path().join("htpasswd");
+        std::fs::write(&path, &out.stdout).unwrap();
+        let auth = format!(
+            "auth:\n  htpasswd:\n    realm: robodev-test\n    path: {}\n",
+            path.display()
+        );
+        let mut registry = Self::start_with(&auth);
+        registry._auth = Some(dir);
+        registry
+    }
+
+    fn start_with(auth: &str) -> Registry {
         static TOOLS: OnceLock<()> = OnceLock::new();
         TOOLS.get_or_init(|| {
             let status = Command::new("bash")
@@ -39,7 +63,7 @@ impl Registry {
                 format!(
                     "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\n\
                      storage:\n  filesystem:\n    rootdirectory: {}\n\
-                     http:\n  addr: 127.0.0.1:{port}\n",
+                     http:\n  addr: 127.0.0.1:{port}\n{auth}",
                     dir.path().join("data").display()
                 ),
             )
@@ -62,6 +86,7 @@ impl Registry {
                         child,
                         port,
                         _dir: dir,
+                        _auth: None,
                     };
                 }
                 std::thread::sleep(Duration::from_millis(50));
@@ -353,6 +378,70 @@ fn signed_oci_components_load_and_unsigned_ones_are_refused() {
             assert_eq!(code(&out), 4);
             let message = gate["error"]["message"].as_str().unwrap();
             assert!(message.contains("signature check failed"), "{message}");
+        }
+    }
+}
+
+#[test]
+fn registry_credentials_come_from_the_secrets_backend() {
+    let registry = Registry::start_with_auth();
+    let reference = registry.reference("acme/private-gate:1.0.0");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // The publisher authenticates with docker's config.json.
+    let docker = d.join("docker");
+    std::fs::create_dir_all(&docker).unwrap();
+    std::fs::write(
+        docker.join("config.json"),
+        format!(
+            r#"{{"auths":{{"127.0.0.1:{}":{{"auth":"cm9ib2RldjpzM2NyZXQ="}}}}}}"#,
+            registry.port
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_robodev"))
+        .args(["plugin", "push", &wasm().display().to_string(), &reference])
+        .env("DOCKER_CONFIG", &docker)
+        .env("ROBODEV_OCI_CACHE_DIR", d.join("publisher-cache"))
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // Without credentials: refused by the registry, said clearly.
+    let out = robodev(d, &["plugin", "pull", &reference]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("no credentials"), "{}", stderr(&out));
+
+    // robodev run: the password comes from the secrets backend.
+    for (password, health) in [("s3cret", "serving"), ("wrong", "failed")] {
+        std::fs::write(
+            d.join("secrets.yaml"),
+            format!("registry-password: {password}\n"),
+        )
+        .unwrap();
+        let config = config(d, &reference, "");
+        let text = std::fs::read_to_string(&config).unwrap();
+        std::fs::write(
+            &config,
+            format!(
+                "secrets: {{ backend: file, config: {{ file: secrets.yaml }} }}\n\
+                 oci: {{ credentials: {{ \"127.0.0.1:{}\": {{ username: robodev, password_secret: registry-password }} }} }}\n{text}",
+                registry.port
+            ),
+        )
+        .unwrap();
+        let out = robodev(d, &["plugins", "list", "--json", "--config", &config]);
+        let v = json_out(&out);
+        let gate = v["plugins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "gate")
+            .unwrap()
+            .clone();
+        assert_eq!(gate["health"], health, "{v}");
+        if health == "failed" {
+            let message = gate["error"]["message"].as_str().unwrap();
+            assert!(message.contains("rejected"), "{message}");
         }
     }
 }

@@ -73,10 +73,39 @@ pub struct Config {
     pub guardrails: Guardrails,
     /// `admin`: the admin HTTP API; `None` when the file has no `admin` section (no API).
     pub admin: Option<AdminSettings>,
+    /// `oci`: registry access for OCI components.
+    pub oci: OciSettings,
     /// `require_signatures` + `trusted_keys`: when set, every component and subprocess binary
     /// must carry a signature by one of these public keys (cosign format), checked before it
     /// is compiled or spawned.
     pub signatures: Option<SignaturePolicy>,
+}
+
+/// `oci`: how robodev reaches OCI registries (beyond docker's config.json, which is always read).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OciSettings {
+    /// `insecure_registries`: `HOST[:PORT]`s reached over plain HTTP. Loopback registries always
+    /// are; anything else needs to be listed here.
+    pub insecure_registries: Vec<String>,
+    /// `credentials`: per registry, where the secrets backend keeps them.
+    pub credentials: Vec<(String, OciCredentials)>,
+}
+
+/// Registry credentials, as keys of the secrets backend (resolved when plugins load).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OciCredentials {
+    /// HTTP Basic (or exchanged for a token by the registry's token service).
+    Basic {
+        /// The user name.
+        username: String,
+        /// The key of the password in the secrets backend.
+        password_secret: String,
+    },
+    /// A bearer token.
+    Bearer {
+        /// The key of the token in the secrets backend.
+        token_secret: String,
+    },
 }
 
 /// `require_signatures: true` with its `trusted_keys`.

@@ -59,6 +59,9 @@ pub struct RawConfig {
     /// `admin`.
     #[serde(default)]
     pub admin: Option<RawAdmin>,
+    /// `oci`: registry access for `component: oci://...`.
+    #[serde(default)]
+    pub oci: Option<RawOci>,
     /// `require_signatures`.
     #[serde(default)]
     pub require_signatures: Option<bool>,
@@ -306,6 +309,28 @@ pub struct RawResources {
     pub cpu: String,
     /// `memory`, e.g. `1Gi`.
     pub memory: String,
+}
+
+/// `oci`: registry access.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawOci {
+    /// `insecure_registries`: `HOST[:PORT]`s reached over plain HTTP (loopback ones always are).
+    pub insecure_registries: Vec<String>,
+    /// `credentials`: per registry `HOST[:PORT]`, keys of the secrets backend.
+    pub credentials: std::collections::BTreeMap<String, RawOciCredentials>,
+}
+
+/// `oci.credentials.<registry>`: `username` + `password_secret`, or `token_secret`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawOciCredentials {
+    /// The user name (not a secret).
+    pub username: Option<String>,
+    /// The key of the password (or access token used as one) in the secrets backend.
+    pub password_secret: Option<String>,
+    /// The key of a bearer token in the secrets backend.
+    pub token_secret: Option<String>,
 }
 
 /// `admin`: the admin HTTP API.

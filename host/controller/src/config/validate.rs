@@ -566,7 +566,9 @@ impl Validator<'_> {
             Some(true) => Some(super::SignaturePolicy { trusted_keys }),
             _ => None,
         };
+        let oci = self.oci(raw.oci.unwrap_or_default())?;
         Ok(Config {
+            oci,
             signatures,
             path: self.file.to_owned(),
             poll_interval,
@@ -583,6 +585,32 @@ impl Validator<'_> {
             engine,
             guardrails,
             admin,
+        })
+    }
+
+    /// `oci`: insecure registries and credentials (one kind per registry).
+    fn oci(&self, raw: super::raw::RawOci) -> Result<super::OciSettings, ConfigError> {
+        let mut credentials = Vec::new();
+        for (registry, c) in raw.credentials {
+            let key = format!("oci.credentials.{registry}");
+            let entry = match (c.username, c.password_secret, c.token_secret) {
+                (Some(username), Some(password_secret), None) => super::OciCredentials::Basic {
+                    username,
+                    password_secret,
+                },
+                (None, None, Some(token_secret)) => super::OciCredentials::Bearer { token_secret },
+                _ => {
+                    return Err(self.err(
+                        &key,
+                        "expected either `username` with `password_secret`, or `token_secret`",
+                    ));
+                }
+            };
+            credentials.push((registry, entry));
+        }
+        Ok(super::OciSettings {
+            insecure_registries: raw.insecure_registries,
+            credentials,
         })
     }
 

@@ -704,3 +704,40 @@ async fn wasm_call_stats_count_the_fuel_used() {
     // A call that runs out of fuel used its whole budget.
     assert_eq!(plugin.stats().fuel_consumed - after_hello, budget);
 }
+
+/// `CallStats::memory_high_water_bytes` (robodev-wasm) feeds
+/// `robodev_plugin_wasm_memory_high_water_bytes`: the initial memory after the handshake, and
+/// close to the cap after a guest grows its memory until the cap stops it.
+#[tokio::test]
+async fn wasm_call_stats_keep_the_memory_high_water_mark() {
+    use robodev_wasm::{Grants, Limits, PluginOptions, Runtime, RuntimeConfig};
+
+    let cap_mb = 32;
+    let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
+    let plugin = runtime
+        .load(
+            &support::guest("chaos"),
+            PluginOptions {
+                name: "chaos".into(),
+                expected: Some(Interface::Notifications),
+                limits: Limits::default().with_memory_mb(cap_mb),
+                grants: Grants::default(),
+                warm_instances: 0,
+            },
+        )
+        .await
+        .unwrap();
+    let initial = plugin.stats().memory_high_water_bytes;
+    assert!(initial > 0 && initial < 16 << 20, "{initial}");
+    let err = plugin
+        .backend()
+        .call_json("chaos", "notify", json!({"message": "bomb"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.label(), "memory_limit");
+    let peak = plugin.stats().memory_high_water_bytes;
+    assert!(
+        peak > (cap_mb - 4) << 20 && peak <= cap_mb << 20,
+        "peak {peak} for a cap of {cap_mb} MiB"
+    );
+}

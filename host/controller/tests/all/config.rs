@@ -354,7 +354,7 @@ fn an_unknown_top_level_key_suggests_the_known_one() {
         error(&format!("{BASE}colour: blue\n")),
         "robodev-config.yaml:3: colour: unknown key \"colour\"; expected one of: poll_interval, \
          state_dir, cache_dir, plugins, plugin_health, ticketing, notifications, approval, \
-         secrets, scm, review, engines, guardrails, admin"
+         secrets, scm, review, engines, guardrails, admin, oci, require_signatures, trusted_keys"
     );
 }
 
@@ -828,5 +828,33 @@ fn required_signatures_need_trusted_keys() {
     assert_eq!(
         policy.trusted_keys,
         vec![dir.path().join("keys/cosign.pub")]
+    );
+}
+
+#[test]
+fn registry_credentials_are_one_kind_each() {
+    let text = format!(
+        "{BASE}oci:\n  credentials:\n    registry.example: {{ username: robot, token_secret: t }}\n"
+    );
+    assert_eq!(
+        error(&text),
+        "robodev-config.yaml:5: oci.credentials.registry.example: expected either `username` with `password_secret`, or `token_secret`"
+    );
+    let (_dir, _path, config) = load(&format!(
+        "{BASE}oci:\n  insecure_registries: [\"registry.lan:5000\"]\n  credentials:\n    ghcr.io: {{ token_secret: ghcr-token }}\n"
+    ));
+    let oci = config.unwrap().oci;
+    assert_eq!(
+        oci.insecure_registries,
+        vec!["registry.lan:5000".to_owned()]
+    );
+    assert_eq!(
+        oci.credentials,
+        vec![(
+            "ghcr.io".to_owned(),
+            robodev_controller::config::OciCredentials::Bearer {
+                token_secret: "ghcr-token".into()
+            }
+        )]
     );
 }
