@@ -26,15 +26,16 @@
 //! ```no_run
 //! # async fn run(registry: robodev_controller::registry::Registry) -> std::io::Result<()> {
 //! use std::sync::Arc;
-//! use robodev_controller::admin::{self, AdminState, PluginsView};
-//! use robodev_controller::metered::Switches;
-//! use robodev_controller::metrics::Metrics;
+//! use robodev_controller::admin::{self, AdminState};
 //!
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:9464").await?;
+//! let registry = Arc::new(registry);
 //! let state = AdminState {
-//!     plugins: Arc::new(PluginsView::of(&registry, Switches::new())),
-//!     metrics: Arc::new(Metrics::new()),
+//!     metrics: registry.metrics().clone(),
+//!     plugins: registry,
 //!     token: "from the secrets backend".into(),
+//!     // Without a reloader, reload and rollback answer 501.
+//!     reloader: None,
 //! };
 //! admin::serve(listener, state, async { let _ = tokio::signal::ctrl_c().await; }).await;
 //! # Ok(()) }
