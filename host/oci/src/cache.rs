@@ -140,16 +140,7 @@ impl Cache {
         if found == digest {
             return Ok(BlobState::Valid { size });
         }
-        tracing::warn!(
-            reference = %reference,
-            path = %path.display(),
-            expected = digest,
-            found = %found,
-            "a cached blob does not match its digest (damaged on disk?); removing it"
-        );
-        tokio::fs::remove_file(&path)
-            .await
-            .map_err(|e| io_error(reference, "removing damaged cached blob", &path, e))?;
+        discard_damaged(reference, &path, digest, &found).await?;
         Ok(BlobState::Corrupt { found })
     }
 
@@ -171,16 +162,7 @@ impl Cache {
         if found == digest {
             return Ok(Ok(Bytes::from(bytes)));
         }
-        tracing::warn!(
-            reference = %reference,
-            path = %path.display(),
-            expected = digest,
-            found = %found,
-            "a cached blob does not match its digest (damaged on disk?); removing it"
-        );
-        tokio::fs::remove_file(&path)
-            .await
-            .map_err(|e| io_error(reference, "removing damaged cached blob", &path, e))?;
+        discard_damaged(reference, &path, digest, &found).await?;
         Ok(Err(BlobState::Corrupt { found }))
     }
 
@@ -308,4 +290,23 @@ pub(crate) fn io_error(
         path: path.to_owned(),
         source,
     }
+}
+
+/// Removes a cached blob whose content does not match its digest (damaged on disk), saying so.
+async fn discard_damaged(
+    reference: &crate::Reference,
+    path: &std::path::Path,
+    digest: &str,
+    found: &str,
+) -> Result<(), Error> {
+    tracing::warn!(
+        reference = %reference,
+        path = %path.display(),
+        expected = digest,
+        found = %found,
+        "a cached blob does not match its digest (damaged on disk?); removing it"
+    );
+    tokio::fs::remove_file(path)
+        .await
+        .map_err(|e| io_error(reference, "removing damaged cached blob", path, e))
 }
