@@ -63,6 +63,15 @@ pub fn code(out: &Output) -> i32 {
     })
 }
 
+/// The row of plugin `name` in the JSON of `plugins list --json` (or the admin API).
+pub fn plugin_row(list: &serde_json::Value, name: &str) -> serde_json::Value {
+    list["plugins"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|p| p["name"] == name))
+        .unwrap_or_else(|| panic!("no plugin {name} in {list}"))
+        .clone()
+}
+
 /// stderr as text.
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()

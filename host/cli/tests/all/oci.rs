@@ -190,13 +190,7 @@ fn a_component_pushed_by_robodev_is_pulled_and_run_from_another_config() {
     );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let v = json_out(&out);
-    let gate = v["plugins"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "gate")
-        .unwrap()
-        .clone();
+    let gate = crate::plugin_row(&v, "gate");
     assert_eq!(gate["runtime"], "wasm");
     assert_eq!(gate["health"], "serving");
     assert_eq!(gate["digest"], digest.as_str());
@@ -244,13 +238,7 @@ fn a_component_pushed_by_robodev_is_pulled_and_run_from_another_config() {
     );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let v = json_out(&out);
-    let gate = v["plugins"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "gate")
-        .unwrap()
-        .clone();
+    let gate = crate::plugin_row(&v, "gate");
     assert_eq!(gate["health"], "serving", "{v}");
     assert_eq!(gate["digest"], digest.as_str(), "{v}");
     assert!(
@@ -366,13 +354,7 @@ fn signed_oci_components_load_and_unsigned_ones_are_refused() {
         .unwrap();
         let out = robodev(d, &["plugins", "list", "--json", "--config", &config]);
         let v = json_out(&out);
-        let gate = v["plugins"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["name"] == "gate")
-            .unwrap()
-            .clone();
+        let gate = crate::plugin_row(&v, "gate");
         assert_eq!(gate["health"], health, "{v}");
         if health == "refused" {
             assert_eq!(code(&out), 4);
@@ -431,13 +413,7 @@ fn registry_credentials_come_from_the_secrets_backend() {
         .unwrap();
         let out = robodev(d, &["plugins", "list", "--json", "--config", &config]);
         let v = json_out(&out);
-        let gate = v["plugins"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["name"] == "gate")
-            .unwrap()
-            .clone();
+        let gate = crate::plugin_row(&v, "gate");
         assert_eq!(gate["health"], health, "{v}");
         if health == "failed" {
             let message = gate["error"]["message"].as_str().unwrap();

@@ -113,13 +113,7 @@ fn plugins_list_shows_every_runtime_with_health_and_the_task_runs() {
     let out = example(dirs.path(), &state, &["plugins", "list", "--json"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let v = json_out(&out);
-    let plugins = v["plugins"].as_array().unwrap();
-    let find = |name: &str| {
-        plugins
-            .iter()
-            .find(|p| p["name"] == name)
-            .unwrap_or_else(|| panic!("no {name} in {v}"))
-    };
+    let find = |name: &str| crate::plugin_row(&v, name);
     let gate = find("review-gate");
     assert_eq!(gate["runtime"], "wasm");
     assert_eq!(gate["interface"], "review");
@@ -371,13 +365,7 @@ fn a_critical_plugin_that_is_refused_stops_robodev_without_running_it() {
     );
     assert_eq!(code(&listed), 4, "{}", stderr(&listed));
     let v = json_out(&listed);
-    let jira = v["plugins"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "jira")
-        .unwrap()
-        .clone();
+    let jira = crate::plugin_row(&v, "jira");
     assert_eq!(jira["health"], "refused");
     assert_eq!(jira["error"]["declared"], 2);
     assert_eq!(jira["error"]["expected"], 1);
@@ -544,15 +532,7 @@ fn the_version_a_plugin_reports_itself_must_agree_with_the_declared_one() {
     );
     assert_eq!(code(&out), 4, "{}", stderr(&out));
     let v = json_out(&out);
-    let find = |name: &str| {
-        v["plugins"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["name"] == name)
-            .unwrap()
-            .clone()
-    };
+    let find = |name: &str| crate::plugin_row(&v, name);
     let scm = find("old-scm");
     assert_eq!(scm["health"], "refused");
     assert_eq!(

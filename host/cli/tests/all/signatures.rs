@@ -37,13 +37,7 @@ fn key_pair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
 }
 
 fn row(out: &std::process::Output, name: &str) -> serde_json::Value {
-    json_out(out)["plugins"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == name)
-        .unwrap_or_else(|| panic!("no {name}"))
-        .clone()
+    crate::plugin_row(&json_out(out), name)
 }
 
 #[test]
