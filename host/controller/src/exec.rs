@@ -144,13 +144,14 @@ fn log_tail(workspace: &Path) -> String {
 /// The agent's process group, killed when this is dropped: on every way out of [`run`],
 /// including the run being abandoned (its future dropped), so that nothing the agent started
 /// outlives it (`kill_on_drop` reaches only the group's leader).
-struct Group(Option<u32>);
+struct Group(Option<u32>, Option<robodev_grpc::process::Watchdog>);
 
 impl Group {
     fn kill(&mut self) {
         if let Some(pid) = self.0.take() {
             robodev_grpc::process::kill_group(pid);
         }
+        self.1.take();
     }
 }
 
@@ -203,12 +204,13 @@ pub async fn run(job: &Job<'_>) -> Result<Ending, String> {
         .env("ROBODEV_RESULT_FILE", job.workspace.join(RESULT_FILE))
         .env("ROBODEV_DIFF_FILE", job.workspace.join(DIFF_FILE))
         .env("ROBODEV_TASK_RUN_ID", job.task_run_id);
-    let mut child = robodev_grpc::process::spawn(command)
+    let (mut child, watchdog) = robodev_grpc::process::spawn(command)
         .await
         .map_err(|e| format!("cannot start {}: {e}", program.display()))?;
     // Declared after `child`, so dropped before it: the group is killed while its leader is
-    // not yet reaped (its id cannot have been reused).
-    let mut group = Group(child.id());
+    // not yet reaped (its id cannot have been reused). The watchdog kills the group if robodev
+    // itself dies first.
+    let mut group = Group(child.id(), Some(watchdog));
     let status = match tokio::time::timeout(job.deadline, child.wait()).await {
         Ok(status) => status.map_err(|e| format!("cannot wait for the agent: {e}"))?,
         Err(_) => {

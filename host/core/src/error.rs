@@ -338,6 +338,25 @@ pub enum Refusal {
         /// The gRPC service, e.g. `robodev.v1.TicketingBackend`.
         service: String,
     },
+    /// A function of the component's robodev export is missing or has a type other than the
+    /// contract's (a component built from an edited or stale copy of the WIT).
+    ExportType {
+        /// The export, e.g. `robodev:notifications/channel@1.0.0`.
+        export: String,
+        /// The function, e.g. `notify`.
+        function: String,
+        /// Its type in robodev's contract, as written in the WIT.
+        expected: String,
+        /// What the component has instead.
+        found: String,
+    },
+    /// The component file is larger than the configured limit (checked before it is read).
+    TooLarge {
+        /// Its size in bytes.
+        size: u64,
+        /// The limit in bytes.
+        limit: u64,
+    },
     /// A subprocess plugin broke the go-plugin handshake protocol.
     Handshake(HandshakeProblem),
     /// The runtime could not compile or link the component.
@@ -395,6 +414,19 @@ impl fmt::Display for Refusal {
                 f,
                 "does not serve {service} (its Handshake RPC is unimplemented)"
             ),
+            Refusal::ExportType {
+                export,
+                function,
+                expected,
+                found,
+            } => write!(
+                f,
+                "function `{function}` of its export {export} has the wrong type: it is {found}; robodev expects {expected}"
+            ),
+            Refusal::TooLarge { size, limit } => write!(
+                f,
+                "the component is {size} bytes, over the limit of {limit} bytes (raise it with the plugin's `limits.component_mb`, or `--max-component-mb`)"
+            ),
             Refusal::Handshake(problem) => write!(f, "{problem}"),
             Refusal::Invalid { detail } => write!(f, "invalid component: {detail}"),
         }
@@ -432,6 +464,27 @@ pub enum HandshakeProblem {
         /// What is wrong with it.
         reason: String,
     },
+    /// The unix socket path the handshake names is not a socket (robodev never connects to,
+    /// nor removes, anything else).
+    NotASocket {
+        /// The path named.
+        path: String,
+        /// What is there instead ("a regular file", "a symbolic link", ...).
+        found: String,
+    },
+    /// The address the handshake names is served by a process other than the plugin (or its
+    /// process group): robodev talks only to the plugin it started.
+    ForeignSocket {
+        /// The address named (`unix /path` or `tcp 127.0.0.1:PORT`).
+        address: String,
+        /// Who serves it, as far as robodev can see.
+        owner: String,
+        /// The plugin's process id.
+        plugin_pid: u32,
+    },
+    /// AutoMTLS was requested (`PLUGIN_CLIENT_CERT` was given) but the plugin answered without
+    /// a certificate, i.e. it would talk in plaintext.
+    AutoMtlsDropped,
 }
 
 impl fmt::Display for HandshakeProblem {
@@ -455,6 +508,21 @@ impl fmt::Display for HandshakeProblem {
             HandshakeProblem::Malformed { line, reason } => {
                 write!(f, "malformed handshake line {line:?}: {reason}")
             }
+            HandshakeProblem::NotASocket { path, found } => write!(
+                f,
+                "handshake names {path} as its unix socket, but that is {found}, not a socket"
+            ),
+            HandshakeProblem::ForeignSocket {
+                address,
+                owner,
+                plugin_pid,
+            } => write!(
+                f,
+                "handshake names {address}, which is served by {owner}, not by the plugin (process {plugin_pid}) or its process group"
+            ),
+            HandshakeProblem::AutoMtlsDropped => f.write_str(
+                "AutoMTLS was requested but the plugin's handshake carries no certificate, so the connection would be plaintext; set `auto_mtls: false` for this plugin to allow that",
+            ),
         }
     }
 }

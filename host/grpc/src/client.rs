@@ -47,7 +47,7 @@ use tracing::Instrument;
 use crate::handshake::{self, Address};
 use crate::logs::{self, Tail};
 use crate::pb;
-use crate::{adapters, process, tls};
+use crate::{adapters, peer, process, tls};
 
 /// The magic cookie RoboDev's plugins check (`ROBODEV_PLUGIN=robodev`).
 pub const COOKIE_KEY: &str = "ROBODEV_PLUGIN";
@@ -615,10 +615,22 @@ async fn start(config: &SubprocessConfig, interface: Option<Interface>) -> Resul
     } else {
         None
     };
+    // Socket directories left by a robodev that was killed: swept once per process.
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    SWEPT.call_once(|| {
+        let removed = process::sweep_leftovers(&std::env::temp_dir());
+        if removed > 0 {
+            tracing::info!(
+                "removed {removed} plugin socket director{} left by robodev processes that are gone",
+                if removed == 1 { "y" } else { "ies" }
+            );
+        }
+    });
     // A private socket directory: go-plugin >= 1.5 plugins put their socket here, and it is
-    // removed when the process ends whatever the plugin does.
+    // removed when the process ends whatever the plugin does. Its name says which robodev
+    // made it, so a later robodev can sweep it if this one is killed.
     let socket_dir = tempfile::Builder::new()
-        .prefix("robodev-plugin-")
+        .prefix(&process::socket_dir_prefix())
         .tempdir()
         .map_err(|e| load(format!("cannot create a socket directory: {e}")))?;
 
@@ -643,7 +655,7 @@ async fn start(config: &SubprocessConfig, interface: Option<Interface>) -> Resul
     if let Some(identity) = &identity {
         command.env("PLUGIN_CLIENT_CERT", &identity.pem);
     }
-    let mut child = process::spawn(command).await.map_err(|e| {
+    let (mut child, watchdog) = process::spawn(command).await.map_err(|e| {
         load(match e.raw_os_error() {
             Some(libc_enoexec) if libc_enoexec == nix::errno::Errno::ENOEXEC as i32 => format!(
                 "plugin binary {} is not an executable this machine can run (exec format error)",
@@ -665,11 +677,13 @@ async fn start(config: &SubprocessConfig, interface: Option<Interface>) -> Resul
             let tail = tail.clone();
             let plugin = name.to_owned();
             tokio::spawn(async move {
-                let mut lines = BufReader::new(stderr).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    tail.push(&line);
-                    logs::stderr_line(&plugin, &line);
-                }
+                // Bytes, not text: one invalid byte must not stop the draining (the plugin
+                // would block on a full pipe, or die of SIGPIPE once it is dropped).
+                logs::drain_lines(BufReader::new(stderr), |line| {
+                    tail.push(line);
+                    logs::stderr_line(&plugin, line);
+                })
+                .await;
                 let _ = done_tx.send(());
             });
         }
@@ -681,7 +695,7 @@ async fn start(config: &SubprocessConfig, interface: Option<Interface>) -> Resul
     // socket files once the process is gone.
     let (exit_tx, exit_rx) = watch::channel(None);
     let (kill_tx, kill_rx) = oneshot::channel::<()>();
-    let (socket_tx, socket_rx) = oneshot::channel::<PathBuf>();
+    let (socket_tx, socket_rx) = oneshot::channel::<(PathBuf, peer::SocketFile)>();
     tokio::spawn(async move {
         let status = tokio::select! {
             status = child.wait() => status,
@@ -691,13 +705,16 @@ async fn start(config: &SubprocessConfig, interface: Option<Interface>) -> Resul
             }
         };
         let _ = exit_tx.send(status.ok());
+        // Whatever the plugin left running in its group goes with it.
+        drop(watchdog);
         // A Go plugin before go-plugin 1.5 ignores PLUGIN_UNIX_SOCKET_DIR and leaves its
-        // socket in $TMPDIR when killed.
-        if let Ok(socket) = socket_rx.await
-            && socket.exists()
+        // socket in $TMPDIR when killed. Only a socket checked to be the plugin's is removed,
+        // and only if it is still that very socket: a handshake line never makes robodev
+        // delete anything else.
+        if let Ok((socket, file)) = socket_rx.await
             && !socket.starts_with(socket_dir.path())
         {
-            let _ = std::fs::remove_file(&socket);
+            peer::remove_socket(&socket, file);
         }
         drop(socket_dir);
     });
@@ -718,10 +735,19 @@ async fn start(config: &SubprocessConfig, interface: Option<Interface>) -> Resul
                 None => Ok(buf),
             }
         };
+        tokio::pin!(read);
         let mut exit = exit_rx.clone();
         tokio::select! {
-            read = read => read.ok().filter(|b| !b.is_empty()),
-            _ = exit.wait_for(Option::is_some) => None,
+            biased;
+            read = &mut read => read.ok().filter(|b| !b.is_empty()),
+            _ = async { let _ = exit.wait_for(Option::is_some).await; } => {
+                // What it printed before exiting is still in the pipe: judge that line too.
+                tokio::time::timeout(Duration::from_millis(500), &mut read)
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .filter(|b| !b.is_empty())
+            }
             _ = tokio::time::sleep_until(deadline) => {
                 return Err(failed(Failure::StartTimeout { limit: config.start_timeout }));
             }
@@ -746,32 +772,55 @@ async fn start(config: &SubprocessConfig, interface: Option<Interface>) -> Resul
     let line = String::from_utf8_lossy(&line).into_owned();
     let parsed = handshake::parse(&line, config.app_protocol_version)
         .map_err(|p| refused(Refusal::Handshake(p)))?;
-    if let Address::Unix(path) = &parsed.address {
-        let _ = socket_tx.send(path.clone());
-    }
     tracing::debug!(plugin = name, address = ?parsed.address, tls = parsed.cert.is_some(), "plugin handshake");
     // Drain stdout for good: an undrained pipe blocks the plugin once it is full.
-    if let Some(mut out) = stdout {
+    if let Some(out) = stdout {
         let plugin = name.to_owned();
         tokio::spawn(async move {
-            let mut line = String::new();
-            while matches!(out.read_line(&mut line).await, Ok(n) if n > 0) {
-                logs::stdout_line(&plugin, line.trim_end());
-                line.clear();
-            }
+            logs::drain_lines(out, |line| logs::stdout_line(&plugin, line)).await;
         });
+    }
+    // The address must be the plugin's own: checked before a byte is sent to it.
+    let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+    match tokio::time::timeout(remaining, check_owner(&parsed.address, pid)).await {
+        Err(_) => {
+            return Err(failed(Failure::StartTimeout {
+                limit: config.start_timeout,
+            }));
+        }
+        Ok(Err(OwnerProblem::Refused(problem))) => {
+            return Err(refused(Refusal::Handshake(problem)));
+        }
+        Ok(Err(OwnerProblem::Unreachable(detail))) => {
+            let exited = *exit_rx.borrow();
+            return Err(failed(match exited {
+                Some(status) => Failure::Crashed {
+                    detail: format!(
+                        "{} right after its handshake{}",
+                        process::describe_exit(&status),
+                        tail.suffix()
+                    ),
+                },
+                None => Failure::Transport { detail },
+            }));
+        }
+        Ok(Ok(Some(file))) => {
+            if let Address::Unix(path) = &parsed.address {
+                let _ = socket_tx.send((path.clone(), file));
+            }
+        }
+        Ok(Ok(None)) => {}
     }
 
     let tls = match (&identity, parsed.cert) {
         (Some(identity), Some(der)) => Some(Arc::new(
             tls::client_config(identity, der.into()).map_err(load)?,
         )),
+        // A plugin must not silently downgrade to plaintext: only the config may allow it.
         (Some(_), None) => {
-            tracing::warn!(
-                plugin = name,
-                "AutoMTLS was requested but the plugin sent no certificate; the connection is not encrypted"
-            );
-            None
+            return Err(refused(Refusal::Handshake(
+                robodev_core::HandshakeProblem::AutoMtlsDropped,
+            )));
         }
         (None, Some(_)) => {
             return Err(refused(Refusal::Handshake(
@@ -790,7 +839,7 @@ async fn start(config: &SubprocessConfig, interface: Option<Interface>) -> Resul
     };
     let encrypted = tls.is_some();
     let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
-    let channel = connect(parsed.address, tls, remaining)
+    let channel = connect(parsed.address, tls, pid, remaining)
         .await
         .map_err(|e| failed(Failure::Transport { detail: e }))?;
 
@@ -958,13 +1007,105 @@ async fn forward_stdio(plugin: String, channel: Channel) {
 trait Io: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Io for T {}
 
+/// Why the handshake's address cannot be used.
+enum OwnerProblem {
+    /// It is not the plugin's (refused, never retried).
+    Refused(robodev_core::HandshakeProblem),
+    /// Nothing can be reached there.
+    Unreachable(String),
+}
+
+/// Checks that `address` is served by process `pid` or its process group (see [`peer`]);
+/// for a unix socket, returns the socket file to remove when the plugin is gone.
+async fn check_owner(
+    address: &Address,
+    pid: u32,
+) -> Result<Option<peer::SocketFile>, OwnerProblem> {
+    use robodev_core::HandshakeProblem;
+    match address {
+        Address::Unix(path) => {
+            let file = peer::socket_file(path).map_err(|p| match p {
+                peer::PathProblem::Unreachable(e) => OwnerProblem::Unreachable(format!(
+                    "cannot connect to the plugin at unix socket {}: {e}",
+                    path.display()
+                )),
+                peer::PathProblem::NotASocket(found) => {
+                    OwnerProblem::Refused(HandshakeProblem::NotASocket {
+                        path: path.display().to_string(),
+                        found: found.to_owned(),
+                    })
+                }
+            })?;
+            let stream = tokio::net::UnixStream::connect(path).await.map_err(|e| {
+                OwnerProblem::Unreachable(format!(
+                    "cannot connect to the plugin at unix socket {}: {e}",
+                    path.display()
+                ))
+            })?;
+            match peer::unix_peer(&stream) {
+                Ok(Some(server)) if peer::in_group(server, pid) => Ok(Some(file)),
+                Ok(Some(server)) => Err(OwnerProblem::Refused(HandshakeProblem::ForeignSocket {
+                    address: format!("unix {}", path.display()),
+                    owner: peer::describe(server),
+                    plugin_pid: pid,
+                })),
+                Ok(None) | Err(_) => Err(OwnerProblem::Refused(HandshakeProblem::ForeignSocket {
+                    address: format!("unix {}", path.display()),
+                    owner: "a process whose id the kernel does not tell".to_owned(),
+                    plugin_pid: pid,
+                })),
+            }
+        }
+        Address::Tcp(addr) => {
+            let addr = *addr;
+            let owned = tokio::task::spawn_blocking(move || peer::tcp_owned_by_group(addr, pid))
+                .await
+                .unwrap_or_else(|e| Err(format!("cannot check who serves tcp {addr}: {e}")));
+            match owned {
+                Ok(()) => Ok(None),
+                Err(why) if why.starts_with("nothing listens") => Err(OwnerProblem::Unreachable(
+                    format!("cannot connect to the plugin at tcp {addr}: {why}"),
+                )),
+                Err(why) => Err(OwnerProblem::Refused(HandshakeProblem::ForeignSocket {
+                    address: format!("tcp {addr}"),
+                    owner: why,
+                    plugin_pid: pid,
+                })),
+            }
+        }
+    }
+}
+
 async fn dial(
     address: &Address,
     tls: Option<Arc<rustls::ClientConfig>>,
+    pid: u32,
 ) -> io::Result<Box<dyn Io>> {
     let io: Box<dyn Io> = match address {
-        Address::Unix(path) => Box::new(tokio::net::UnixStream::connect(path).await?),
+        Address::Unix(path) => {
+            let stream = tokio::net::UnixStream::connect(path).await?;
+            // Checked again on every connection: the socket could have been replaced since.
+            match peer::unix_peer(&stream)? {
+                Some(server) if peer::in_group(server, pid) => {}
+                other => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::PermissionDenied,
+                        format!(
+                            "{} is served by {}, not by the plugin (process {pid})",
+                            path.display(),
+                            other.map_or_else(|| "an unknown process".to_owned(), peer::describe)
+                        ),
+                    ));
+                }
+            }
+            Box::new(stream)
+        }
         Address::Tcp(addr) => {
+            let addr = *addr;
+            tokio::task::spawn_blocking(move || peer::tcp_owned_by_group(addr, pid))
+                .await
+                .map_err(io::Error::other)?
+                .map_err(|why| io::Error::new(io::ErrorKind::PermissionDenied, why))?;
             let stream = tokio::net::TcpStream::connect(addr).await?;
             stream.set_nodelay(true)?;
             Box::new(stream)
@@ -983,6 +1124,7 @@ async fn dial(
 async fn connect(
     address: Address,
     tls: Option<Arc<rustls::ClientConfig>>,
+    pid: u32,
     timeout: Duration,
 ) -> Result<Channel, String> {
     let shown = match &address {
@@ -992,7 +1134,7 @@ async fn connect(
     let connector = tower::service_fn(move |_: Uri| {
         let address = address.clone();
         let tls = tls.clone();
-        Box::pin(async move { dial(&address, tls).await.map(TokioIo::new) })
+        Box::pin(async move { dial(&address, tls, pid).await.map(TokioIo::new) })
             as Pin<Box<dyn Future<Output = io::Result<TokioIo<Box<dyn Io>>>> + Send>>
     });
     let endpoint = Endpoint::from_static("http://localhost")

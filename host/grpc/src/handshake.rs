@@ -81,11 +81,18 @@ pub(crate) fn parse(line: &str, app_version: u32) -> Result<Handshake, Handshake
             }
             Address::Unix(path)
         }
-        "tcp" => Address::Tcp(
-            fields[3]
+        "tcp" => {
+            let addr: std::net::SocketAddr = fields[3]
                 .parse()
-                .map_err(|e| malformed(format!("tcp address {:?}: {e}", fields[3])))?,
-        ),
+                .map_err(|e| malformed(format!("tcp address {:?}: {e}", fields[3])))?;
+            // A plugin is a local child: robodev never dials out to another host for it.
+            if !addr.ip().is_loopback() {
+                return Err(malformed(format!(
+                    "tcp address {addr} is not a loopback address"
+                )));
+            }
+            Address::Tcp(addr)
+        }
         other => return Err(malformed(format!("unknown network {other:?}"))),
     };
     let cert = match fields.get(5).copied().unwrap_or("") {

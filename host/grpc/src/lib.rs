@@ -6,6 +6,7 @@ mod convert;
 mod handshake;
 mod logs;
 mod pb;
+mod peer;
 pub mod process;
 mod services;
 mod tls;

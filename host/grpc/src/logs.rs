@@ -1,15 +1,90 @@
 //! A plugin's output, forwarded into `tracing` under the plugin's name: its stderr (hclog JSON
 //! lines, `[LEVEL]`-prefixed text lines, anything else), and its stdout after the handshake.
 //! The last stderr lines are kept for error messages ("exited with code 2; last stderr: ...").
+//!
+//! A plugin's output is untrusted bytes: [`drain_lines`] reads it as bytes, never stops on
+//! invalid UTF-8 (an undrained pipe would block the plugin, or kill it with SIGPIPE once
+//! dropped), converts each line lossily and cuts lines longer than [`MAX_LINE_BYTES`] (a
+//! plugin writing hundreds of megabytes without a newline must not grow robodev's memory).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 use tracing::Level;
 
 /// How many stderr lines are kept for error messages.
 pub(crate) const TAIL_LINES: usize = 20;
+/// The longest line of plugin output forwarded; the rest of a longer line is dropped and the
+/// line is marked as cut (the same bound as the handshake line's).
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+/// The longest line kept in the [`Tail`] for error messages (a longer one is shortened).
+const MAX_TAIL_LINE_CHARS: usize = 500;
+
+/// Reads `reader` to its end, calling `line` with each line of output (without its line
+/// ending, invalid UTF-8 replaced by U+FFFD). A line longer than [`MAX_LINE_BYTES`] is passed
+/// on as soon as it reaches the bound, with a note of the cut, and the rest of it up to the
+/// next newline is skipped. Returns when the writer closes its end (or the pipe fails, which
+/// a pipe does not while its writer lives).
+pub(crate) async fn drain_lines<R: AsyncBufRead + Unpin>(
+    mut reader: R,
+    mut line: impl FnMut(&str),
+) {
+    let mut current: Vec<u8> = Vec::new();
+    // Whether the current line was already cut and passed on: skip to its newline.
+    let mut skipping = false;
+    let mut emit = |bytes: &[u8], cut: bool| {
+        let text = String::from_utf8_lossy(bytes);
+        let text = text.strip_suffix('\r').unwrap_or(&text);
+        if cut {
+            line(&format!(
+                "{text} [line cut: longer than {MAX_LINE_BYTES} bytes]"
+            ));
+        } else {
+            line(text);
+        }
+    };
+    loop {
+        let buf = match reader.fill_buf().await {
+            Ok(buf) => buf,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                tracing::debug!("plugin output pipe failed: {e}");
+                break;
+            }
+        };
+        if buf.is_empty() {
+            break;
+        }
+        let (chunk, newline) = match buf.iter().position(|b| *b == b'\n') {
+            Some(i) => (&buf[..i], true),
+            None => (buf, false),
+        };
+        let used = chunk.len() + usize::from(newline);
+        if !skipping {
+            let room = MAX_LINE_BYTES - current.len();
+            if chunk.len() > room {
+                current.extend_from_slice(&chunk[..room]);
+                emit(&current, true);
+                current.clear();
+                skipping = !newline;
+            } else {
+                current.extend_from_slice(chunk);
+                if newline {
+                    emit(&current, false);
+                    current.clear();
+                }
+            }
+        } else if newline {
+            skipping = false;
+        }
+        reader.consume(used);
+    }
+    if !current.is_empty() {
+        emit(&current, false);
+    }
+}
 
 /// The last lines a plugin wrote to stderr.
 #[derive(Debug, Clone, Default)]
@@ -17,19 +92,25 @@ pub(crate) struct Tail(Arc<Mutex<VecDeque<String>>>);
 
 impl Tail {
     pub(crate) fn push(&self, line: &str) {
+        let mut kept = readable(line);
+        if let Some((cut, _)) = kept.char_indices().nth(MAX_TAIL_LINE_CHARS) {
+            kept.truncate(cut);
+            kept.push('…');
+        }
         if let Ok(mut lines) = self.0.lock() {
             if lines.len() == TAIL_LINES {
                 lines.pop_front();
             }
-            lines.push_back(line.to_owned());
+            lines.push_back(kept);
         }
     }
 
-    /// The kept lines, oldest first; their `@message` for hclog JSON lines.
+    /// The kept lines, oldest first; their `@message` for hclog JSON lines, each at most
+    /// `MAX_TAIL_LINE_CHARS` characters.
     pub(crate) fn lines(&self) -> Vec<String> {
         self.0
             .lock()
-            .map(|lines| lines.iter().map(|l| readable(l)).collect())
+            .map(|lines| lines.iter().cloned().collect())
             .unwrap_or_default()
     }
 
@@ -142,7 +223,11 @@ pub(crate) fn stderr_line(plugin: &str, line: &str) {
             fields,
         } => {
             let module = module.unwrap_or_default();
-            at_level!(level, target: "robodev::plugin", plugin, module, fields, "{message}");
+            if fields.is_empty() {
+                at_level!(level, target: "robodev::plugin", plugin, module, "{message}");
+            } else {
+                at_level!(level, target: "robodev::plugin", plugin, module, fields, "{message}");
+            }
         }
         Parsed::Text { level } => {
             at_level!(level, target: "robodev::plugin", plugin, stream = "stderr", "{line}");
@@ -181,6 +266,53 @@ mod tests {
         assert!(matches!(parse("panic: oh no"), Parsed::Text { level } if level == Level::ERROR));
         assert!(matches!(parse("plain"), Parsed::Text { level } if level == Level::DEBUG));
         assert_eq!(readable(line), "[WARN] slow upstream");
+    }
+
+    async fn drained(input: Vec<u8>) -> Vec<String> {
+        let mut lines = Vec::new();
+        // A small buffer so lines span several reads.
+        let reader = tokio::io::BufReader::with_capacity(7, std::io::Cursor::new(input));
+        drain_lines(reader, |l| lines.push(l.to_owned())).await;
+        lines
+    }
+
+    #[tokio::test]
+    async fn lines_are_read_as_bytes_and_bounded() {
+        assert_eq!(
+            drained(b"bad \xff byte\r\nnext\nlast without newline".to_vec()).await,
+            ["bad \u{fffd} byte", "next", "last without newline"]
+        );
+        // Exactly the bound is not cut; one byte more is, and its rest is skipped.
+        let mut input = vec![b'a'; MAX_LINE_BYTES];
+        input.push(b'\n');
+        input.extend(vec![b'b'; MAX_LINE_BYTES * 3 + 1]);
+        input.extend(b"\nafter\n");
+        let lines = drained(input).await;
+        assert_eq!(
+            lines.len(),
+            3,
+            "{:?}",
+            lines.iter().map(String::len).collect::<Vec<_>>()
+        );
+        assert_eq!(lines[0].len(), MAX_LINE_BYTES);
+        assert!(lines[1].starts_with("bbbb"));
+        assert!(
+            lines[1].ends_with(&format!("b [line cut: longer than {MAX_LINE_BYTES} bytes]")),
+            "{}",
+            &lines[1][lines[1].len() - 60..]
+        );
+        assert_eq!(
+            lines[1].len(),
+            MAX_LINE_BYTES + " [line cut: longer than 65536 bytes]".len()
+        );
+        assert_eq!(lines[2], "after");
+    }
+
+    #[test]
+    fn tail_lines_are_bounded() {
+        let tail = Tail::default();
+        tail.push(&"x".repeat(10 * MAX_TAIL_LINE_CHARS));
+        assert_eq!(tail.lines()[0].chars().count(), MAX_TAIL_LINE_CHARS + 1);
     }
 
     #[test]

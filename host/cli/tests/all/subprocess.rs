@@ -388,3 +388,112 @@ fn no_plugin_survives_robodev_being_sigkilled() {
         );
     }
 }
+
+fn read_pid(path: &Path) -> Option<u32> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+/// The plugin behind a wrapper script that does not `exec` it, and a helper process the
+/// wrapper starts: the parent-death signal reaches only the wrapper, so robodev's watchdog
+/// must kill the rest of the group when robodev is SIGKILLed. The SIGKILLed robodev leaves its
+/// socket directory behind (named after it); the next robodev sweeps it, and nothing else.
+#[test]
+fn a_wrapped_plugin_and_its_helpers_die_with_robodev_and_leftovers_are_swept() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let plugin_pid = dir.path().join("plugin.pid");
+    let helper_pid = dir.path().join("helper.pid");
+    let wrapper_pid = dir.path().join("wrapper.pid");
+    let wrapper = script(
+        dir.path(),
+        "wrapper",
+        &format!(
+            "echo $$ > {}\nsleep 100000 &\necho $! > {}\n{}\necho wrapper-done >&2",
+            wrapper_pid.display(),
+            helper_pid.display(),
+            rust_plugin()
+        ),
+    );
+    let mut robodev = Command::new(env!("CARGO_BIN_EXE_robodev"))
+        .args([
+            "plugin",
+            "call",
+            &wrapper,
+            "AddComment",
+            "--input",
+            r#"{"ticketId":"T-1","comment":"chaos:sleep"}"#,
+            "--timeout-ms",
+            "600000",
+        ])
+        .env("ROBODEV_TEST_PID_FILE", &plugin_pid)
+        .env("TMPDIR", &tmp)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let files = [&wrapper_pid, &helper_pid, &plugin_pid];
+    assert!(
+        wait_for(Duration::from_secs(30), || files
+            .iter()
+            .all(|f| read_pid(f).is_some())),
+        "the wrapper, its helper and the plugin did not all start"
+    );
+    let pids: Vec<u32> = files.iter().map(|f| read_pid(f).unwrap()).collect();
+    assert!(pids.iter().all(|p| alive(*p)));
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(robodev.try_wait().unwrap().is_none(), "robodev ended early");
+    let robodev_pid = robodev.id();
+    robodev.kill().unwrap(); // SIGKILL
+    robodev.wait().unwrap();
+    for (what, pid) in ["wrapper", "helper", "plugin"].iter().zip(&pids) {
+        assert!(
+            wait_for(Duration::from_secs(5), || !alive(*pid)),
+            "the {what} (process {pid}) survived robodev's SIGKILL"
+        );
+    }
+
+    // What the killed robodev left, plus a directory of a live robodev (this test process
+    // stands in for it), an older unnamed one and an unrelated one.
+    let leftovers = |tmp: &Path| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(tmp)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let killed = leftovers(&tmp);
+    assert_eq!(killed.len(), 1, "{killed:?}");
+    assert!(
+        killed[0].starts_with(&format!("robodev-plugin-{robodev_pid}-")),
+        "{killed:?}"
+    );
+    let me = std::process::id();
+    let stat = std::fs::read_to_string(format!("/proc/{me}/stat")).unwrap();
+    let started = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .nth(19)
+        .unwrap()
+        .to_owned();
+    let live = format!("robodev-plugin-{me}-{started}-abc123");
+    for keep in [live.as_str(), "robodev-plugin-Xy12ab", "unrelated"] {
+        std::fs::create_dir(tmp.join(keep)).unwrap();
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_robodev"))
+        .args(["plugin", "call", &rust_plugin(), "PollReadyTickets"])
+        .env("TMPDIR", &tmp)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let mut expected = vec![
+        live,
+        "robodev-plugin-Xy12ab".to_owned(),
+        "unrelated".to_owned(),
+    ];
+    expected.sort();
+    assert_eq!(leftovers(&tmp), expected);
+}

@@ -4,19 +4,8 @@
 use std::time::Duration;
 
 use robodev_core::{Error, Failure, HandshakeProblem, Interface, Refusal};
-use robodev_grpc::SubprocessPlugin;
 
-use crate::support::{self, alive, eventually, script};
-
-async fn launch_err(config: robodev_grpc::SubprocessConfig) -> Error {
-    match SubprocessPlugin::launch(config).await {
-        Ok(p) => {
-            p.shutdown().await;
-            panic!("the plugin started");
-        }
-        Err(e) => e,
-    }
-}
+use crate::support::{self, alive, eventually, launch_err, script};
 
 #[tokio::test]
 async fn missing_binary() {

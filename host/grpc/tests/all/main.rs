@@ -9,6 +9,7 @@
 )]
 
 mod failures;
+mod hostile;
 mod interfaces;
 mod interop;
 mod lifecycle;

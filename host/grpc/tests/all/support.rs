@@ -113,3 +113,14 @@ pub fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     path
 }
+
+/// The error of launching `config`, which must fail.
+pub async fn launch_err(config: SubprocessConfig) -> robodev_core::Error {
+    match robodev_grpc::SubprocessPlugin::launch(config).await {
+        Ok(p) => {
+            p.shutdown().await;
+            panic!("the plugin started");
+        }
+        Err(e) => e,
+    }
+}
