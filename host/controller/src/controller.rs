@@ -814,11 +814,13 @@ impl Controller {
                 if run.steps.complete_notified_to.contains(name) {
                     continue;
                 }
+                // The run's outcome, not the agent's word: a run whose agent succeeded can
+                // still have failed (review gate, deadline).
                 if let Err(e) = channel
                     .notify_complete(NotifyCompleteRequest {
                         ticket: Some(run.ticket.clone()),
                         task_run_id: run.id.clone(),
-                        result: run.result.clone(),
+                        result: Some(run.outcome()),
                     })
                     .await
                 {

@@ -164,6 +164,28 @@ impl TaskRun {
         });
     }
 
+    /// The run's outcome as channels are told it (`NotifyComplete`'s `result`): the agent's
+    /// result when the run succeeded; otherwise `success: false`, the run's reason as the
+    /// summary (a run can fail after its agent succeeded: a review gate, a timeout) and a
+    /// non-zero exit code (2 when a guard rail blocked it, as RoboDev's `TaskResult` says),
+    /// keeping what the agent did report (branch, merge request, tokens, cost).
+    pub fn outcome(&self) -> TaskResult {
+        let mut result = self.result.clone().unwrap_or_default();
+        if self.state == TaskState::Succeeded {
+            result.success = true;
+            return result;
+        }
+        result.success = false;
+        result.summary = self
+            .reason
+            .clone()
+            .unwrap_or_else(|| format!("the run ended {}", self.state));
+        if result.exit_code == 0 {
+            result.exit_code = 1;
+        }
+        result
+    }
+
     /// Whether the run needs nothing more from robodev.
     pub fn is_settled(&self) -> bool {
         self.state.is_final() && self.steps.reported && self.steps.complete_notified
@@ -305,6 +327,36 @@ impl RunStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_outcome_is_the_runs_not_the_agents() {
+        let mut run = TaskRun::new("local", Ticket::default(), "local");
+        run.result = Some(TaskResult {
+            success: true,
+            summary: "done".into(),
+            branch_name: "robodev/T-1".into(),
+            ..Default::default()
+        });
+        run.transition(TaskState::Succeeded, "ok");
+        let told = run.outcome();
+        assert!(told.success);
+        assert_eq!(told.summary, "done");
+        // The agent succeeded, the gate did not.
+        run.state = TaskState::Failed;
+        run.reason = Some("review gate failed: score 60".into());
+        let told = run.outcome();
+        assert!(!told.success);
+        assert_eq!(told.summary, "review gate failed: score 60");
+        assert_eq!(told.exit_code, 1);
+        assert_eq!(told.branch_name, "robodev/T-1");
+        // No result at all (stopped before the agent ran).
+        run.result = None;
+        run.state = TaskState::TimedOut;
+        run.reason = None;
+        let told = run.outcome();
+        assert!(!told.success);
+        assert_eq!(told.summary, "the run ended TimedOut");
+    }
 
     #[test]
     fn file_keys_are_safe_and_distinct() {
