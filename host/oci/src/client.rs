@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use sha2::{Digest as _, Sha256};
@@ -13,10 +13,12 @@ use tokio::io::AsyncReadExt as _;
 use crate::Error;
 use crate::auth::{Credentials, DockerConfig};
 use crate::cache::{BlobState, Cache, io_error, sha256_digest};
+use crate::error::bounded;
 use crate::manifest::{
     ANNOTATION_CREATED, ANNOTATION_TITLE, Descriptor, MANIFEST_MEDIA_TYPE, Manifest,
     WASM_CONFIG_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE, WasmConfig, WasmKind,
 };
+use crate::meter::TransferLimits;
 use crate::progress::{Direction, ProgressFn, ProgressReporter};
 use crate::reference::{Reference, Transport};
 use crate::registry::{Access, Session, plain_http_allowed};
@@ -61,8 +63,10 @@ pub struct ClientOptions {
     /// `oci+http://` references may name. Loopback registries never need to be listed.
     pub insecure_hosts: Vec<String>,
     /// Called with the progress of every blob transfer (it is also logged with `tracing` at
-    /// debug level).
+    /// debug level), and with its stalls (logged as warnings when there is no callback).
     pub progress: Option<ProgressFn>,
+    /// The overall deadline of one pull or push, and the stall rule of its transfers.
+    pub limits: TransferLimits,
 }
 
 impl ClientOptions {
@@ -76,6 +80,7 @@ impl ClientOptions {
             insecure: false,
             insecure_hosts: Vec::new(),
             progress: None,
+            limits: TransferLimits::default(),
         }
     }
 
@@ -128,6 +133,21 @@ impl ClientOptions {
         self.progress = Some(progress);
         self
     }
+
+    /// Sets the overall deadline of one pull or push (default
+    /// [`crate::limits::DEFAULT_TRANSFER_TIMEOUT`]).
+    #[must_use]
+    pub fn transfer_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.timeout = timeout;
+        self
+    }
+
+    /// Sets the deadline and the stall rule.
+    #[must_use]
+    pub fn transfer_limits(mut self, limits: TransferLimits) -> Self {
+        self.limits = limits;
+        self
+    }
 }
 
 impl fmt::Debug for ClientOptions {
@@ -139,6 +159,7 @@ impl fmt::Debug for ClientOptions {
             .field("insecure", &self.insecure)
             .field("insecure_hosts", &self.insecure_hosts)
             .field("progress", &self.progress.as_ref().map(|_| "Fn"))
+            .field("limits", &self.limits)
             .finish()
     }
 }
@@ -289,7 +310,10 @@ impl Client {
     /// [`Error::DigestMismatch`] when a pinned digest is not what the tag names, or content
     /// does not hash to its digest; [`Error::NotAWasmArtifact`] when the manifest has no single
     /// Wasm layer; [`Error::Offline`] when the registry is unreachable and the cache cannot
-    /// stand in; [`Error::Io`] for the cache's files.
+    /// stand in; [`Error::TransferTimeout`] when the pull takes longer than
+    /// [`ClientOptions::limits`] allow (if the manifest itself is what is too slow, the cache
+    /// stands in when it can, as for an unreachable registry); [`Error::Io`] for the cache's
+    /// files.
     pub async fn pull(&self, reference: &Reference) -> Result<Pulled, Error> {
         let base = self.base_url(reference)?;
         let mut session = Session::new(&self.inner, reference, base, Access::Pull);
@@ -302,6 +326,14 @@ impl Client {
                     .await
             }
             Err(Error::Offline { reason, .. }) => self.pull_offline(reference, reason).await,
+            // A registry too slow to answer with a manifest is as good as down: the cache may
+            // stand in; when it cannot, the user needs to know which limit tripped.
+            Err(slow @ Error::TransferTimeout { .. }) => {
+                match self.pull_offline(reference, slow.to_string()).await {
+                    Err(Error::Offline { .. }) => Err(slow),
+                    other => other,
+                }
+            }
             // A gateway in front of the registry saying it is down or unreachable (a
             // maintenance page, a dead backend) is an outage too, not an answer.
             Err(Error::Registry {
@@ -474,7 +506,8 @@ impl Client {
     /// [`Error::InvalidReference`] for a reference without a tag or with a digest;
     /// [`Error::NotAWasmArtifact`] when the file is not WebAssembly; [`Error::Io`] reading it;
     /// [`Error::Insecure`], [`Error::Unauthorized`], [`Error::Registry`], [`Error::Offline`]
-    /// from the registry.
+    /// from the registry; [`Error::TransferTimeout`] when the push takes longer than
+    /// [`ClientOptions::limits`] allow.
     pub async fn push(
         &self,
         file: &Path,
@@ -569,7 +602,7 @@ impl Client {
                 reference: reference.to_string(),
                 what: "the registry stored the manifest under another digest".to_owned(),
                 expected: digest,
-                found: reported,
+                found: bounded(&reported),
             });
         }
         tracing::info!(reference = %reference, digest = %digest, "pushed");
@@ -588,7 +621,10 @@ fn parse_manifest(reference: &Reference, bytes: &[u8]) -> Result<Manifest, Error
         reference: reference.to_string(),
         registry: reference.registry().to_owned(),
         status: 200,
-        message: format!("the manifest is not valid OCI manifest JSON: {e}"),
+        message: format!(
+            "the manifest is not valid OCI manifest JSON: {}",
+            bounded(&e.to_string())
+        ),
     })
 }
 

@@ -2,6 +2,26 @@
 
 use std::path::PathBuf;
 
+use crate::meter::TransferLimit;
+use crate::progress::Direction;
+
+/// The most characters of text a registry controls (error bodies, media types, annotations,
+/// header values, digests as it wrote them) that an error quotes; the rest is cut, saying how
+/// much. A hostile or broken registry must not be able to make one error line megabytes long:
+/// 200 characters show any real media type, digest or error message whole.
+pub const MAX_QUOTED_CHARS: usize = 200;
+
+/// `text` cut to [`MAX_QUOTED_CHARS`] characters, with how many were left out.
+pub(crate) fn bounded(text: &str) -> String {
+    match text.char_indices().nth(MAX_QUOTED_CHARS) {
+        None => text.to_owned(),
+        Some((cut, _)) => {
+            let left = text[cut..].chars().count();
+            format!("{}... ({left} more characters)", &text[..cut])
+        }
+    }
+}
+
 /// What went wrong in a pull or a push.
 ///
 /// Every variant names the reference it was about, as the caller wrote it, so a message read in a
@@ -138,6 +158,32 @@ pub enum Error {
         cache: String,
     },
 
+    /// A transfer went past a limit of [`crate::TransferLimits`]: the overall deadline of the
+    /// pull or push, or the stall rule (too few bytes per window for too long). Unlike
+    /// [`Error::Offline`], the registry did answer, too slowly to be waited for.
+    #[error(
+        "registry {registry} too slow for {reference}: {what}: {done}{} bytes {}; {limit}",
+        match total { Some(total) => format!(" of {total}"), None => String::new() },
+        match direction { Direction::Upload => "sent", _ => "received" }
+    )]
+    TransferTimeout {
+        /// The reference being pulled or pushed.
+        reference: String,
+        /// The registry the reference names.
+        registry: String,
+        /// What was being transferred: `blob sha256:...`, `manifest 1.0.0`,
+        /// `upload of blob sha256:...`, `token from HOST` (the registry's token service)...
+        what: String,
+        /// Download or upload.
+        direction: Direction,
+        /// Bytes of `what` transferred when it was abandoned.
+        done: u64,
+        /// Bytes expected, when known (a blob's size, a `Content-Length`).
+        total: Option<u64>,
+        /// Which limit tripped (boxed: it would make every `Result` of this crate larger).
+        limit: Box<TransferLimit>,
+    },
+
     /// The docker config file (`config.json`) named in the options, or found in the usual
     /// place, could not be read or parsed.
     #[error("docker config {}: {reason} (for {reference})", path.display())]
@@ -149,4 +195,18 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_text_is_cut_on_a_character_boundary() {
+        assert_eq!(bounded("application/wasm"), "application/wasm");
+        let exact = "é".repeat(MAX_QUOTED_CHARS);
+        assert_eq!(bounded(&exact), exact);
+        let long = format!("{exact}ünd mehr");
+        assert_eq!(bounded(&long), format!("{exact}... (8 more characters)"));
+    }
 }

@@ -18,11 +18,18 @@
 //!   ([`ClientOptions::insecure_hosts`], [`ClientOptions::insecure`]); a refused plain-HTTP
 //!   reference fails with [`Error::Insecure`] before anything is sent.
 //! - Transfers report progress to [`ClientOptions::progress`] and as `tracing` debug events.
+//! - A pull or push has an overall deadline, and a transfer that moves too little (fewer than
+//!   so many bytes per window) is reported as stalled, then abandoned ([`TransferLimits`],
+//!   [`Error::TransferTimeout`]), so a registry that trickles cannot hold robodev for ever.
+//! - Text the registry controls (error bodies, media types, digests as written) is quoted in
+//!   errors only up to [`MAX_QUOTED_CHARS`], and a manifest's layers are summarised by media
+//!   type, so a hostile registry cannot make an error megabytes long.
 //! - [`signature`] checks and makes cosign-format signatures: detached `.sig` files for blobs,
 //!   `sha256-HEX.sig` signature manifests for artifacts, against [`TrustedKeys`].
 //!
 //! The HTTP client is hyper 1 with rustls (ring provider, webpki roots): one connection per
-//! request, with connect, answer and idle timeouts (see [`limits`]).
+//! request, with connect, answer and idle timeouts, and the transfer limits above (see
+//! [`limits`]).
 //!
 //! ```no_run
 //! use std::collections::BTreeMap;
@@ -46,6 +53,7 @@ mod cache;
 mod client;
 mod error;
 mod manifest;
+mod meter;
 mod progress;
 mod reference;
 mod registry;
@@ -54,18 +62,23 @@ mod transport;
 
 pub use auth::{Credentials, DockerConfig};
 pub use client::{Client, ClientOptions, MAX_LAYER_BYTES, Pulled, Pushed};
-pub use error::Error;
+pub use error::{Error, MAX_QUOTED_CHARS};
 pub use manifest::{
     ANNOTATION_CREATED, ANNOTATION_TITLE, DOCKER_MANIFEST_LIST_MEDIA_TYPE,
-    DOCKER_MANIFEST_MEDIA_TYPE, INDEX_MEDIA_TYPE, MANIFEST_MEDIA_TYPE, WASM_CONFIG_MEDIA_TYPE,
-    WASM_LAYER_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPES,
+    DOCKER_MANIFEST_MEDIA_TYPE, INDEX_MEDIA_TYPE, MANIFEST_MEDIA_TYPE, MAX_LISTED_MEDIA_TYPES,
+    WASM_CONFIG_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPES,
 };
-pub use progress::{Direction, PROGRESS_STEP, Progress, ProgressFn};
+pub use meter::{TransferLimit, TransferLimits};
+pub use progress::{Direction, PROGRESS_STEP, Progress, ProgressFn, Stall};
 pub use reference::{MAX_REPOSITORY_LEN, MAX_TAG_LEN, Reference, Transport};
 pub use signature::{KeyId, SignatureError, TrustedKeys};
 
 /// The limits on waiting for a registry and on what it sends.
 pub mod limits {
+    pub use crate::meter::{
+        DEFAULT_STALL_MIN_BYTES, DEFAULT_STALL_TIMEOUT, DEFAULT_STALL_WINDOW,
+        DEFAULT_TRANSFER_TIMEOUT,
+    };
     pub use crate::registry::{MAX_MANIFEST_BYTES, MAX_REDIRECTS};
     pub use crate::transport::{
         BODY_IDLE_TIMEOUT, CONNECT_TIMEOUT, MIN_UPLOAD_BYTES_PER_SEC, RESPONSE_TIMEOUT,

@@ -5,9 +5,11 @@
 //! [`WASM_LAYER_MEDIA_TYPE`]. Older tools published other layer media types
 //! ([`WASM_LAYER_MEDIA_TYPES`]); pulls accept them all, pushes write the current one.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
+
+use crate::error::bounded;
 
 /// The OCI image manifest media type: what robodev pushes and prefers to pull.
 pub const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -36,6 +38,11 @@ pub const WASM_LAYER_MEDIA_TYPES: &[&str] = &[
 pub const ANNOTATION_TITLE: &str = "org.opencontainers.image.title";
 /// The annotation holding the RFC 3339 time the artifact was made.
 pub const ANNOTATION_CREATED: &str = "org.opencontainers.image.created";
+
+/// How many distinct layer media types an error about a manifest's layers names (each with its
+/// count); the rest are counted together. A manifest may list thousands of layers: the error
+/// says how many of which types, not each one.
+pub const MAX_LISTED_MEDIA_TYPES: usize = 5;
 
 /// The `Accept` header of manifest requests: without an OCI media type in it, registries
 /// (distribution 2.8 among them) answer 404 for OCI manifests.
@@ -85,13 +92,13 @@ impl Manifest {
         if is_index {
             return Err(format!(
                 "an image index ({}) listing several manifests, not one component",
-                media_type.unwrap_or("no media type")
+                media_type.map_or_else(|| "no media type".to_owned(), bounded)
             ));
         }
         if let Some(other) =
             media_type.filter(|m| *m != MANIFEST_MEDIA_TYPE && *m != DOCKER_MANIFEST_MEDIA_TYPE)
         {
-            return Err(format!("a manifest of media type {other}"));
+            return Err(format!("a manifest of media type {}", bounded(other)));
         }
         let wasm: Vec<&Descriptor> = self
             .layers
@@ -101,7 +108,7 @@ impl Manifest {
         match wasm.as_slice() {
             [one] => Ok(one),
             _ => Err(format!(
-                "{} with config {} and layers [{}]; expected exactly one layer of {}",
+                "{} with config {} and {}; expected exactly one layer of {}",
                 if wasm.is_empty() {
                     "no Wasm layer"
                 } else {
@@ -109,16 +116,65 @@ impl Manifest {
                 },
                 self.config
                     .as_ref()
-                    .map_or("(none)", |c| c.media_type.as_str()),
-                self.layers
-                    .iter()
-                    .map(|l| l.media_type.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                    .map_or_else(|| "(none)".to_owned(), |c| bounded(&c.media_type)),
+                summarize_layers(&self.layers),
                 WASM_LAYER_MEDIA_TYPES.join(" or ")
             )),
         }
     }
+}
+
+/// `N layers: TYPE (COUNT), ...`: the layers counted per media type, in the order the types
+/// first appear, the first [`MAX_LISTED_MEDIA_TYPES`] named (each cut to
+/// [`crate::error::MAX_QUOTED_CHARS`]), the rest counted.
+fn summarize_layers(layers: &[Descriptor]) -> String {
+    if layers.is_empty() {
+        return "no layers".to_owned();
+    }
+    let mut order: Vec<&str> = Vec::new();
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for layer in layers {
+        let count = counts.entry(layer.media_type.as_str()).or_insert_with(|| {
+            order.push(layer.media_type.as_str());
+            0
+        });
+        *count += 1;
+    }
+    let plural = |n: usize, one: &str, many: &str| {
+        if n == 1 {
+            format!("{n} {one}")
+        } else {
+            format!("{n} {many}")
+        }
+    };
+    let mut text = plural(layers.len(), "layer", "layers");
+    if order.len() > 1 {
+        text.push_str(&format!(" of {} media types", order.len()));
+    }
+    text.push_str(": ");
+    text.push_str(
+        &order
+            .iter()
+            .take(MAX_LISTED_MEDIA_TYPES)
+            .map(|t| format!("{} ({})", bounded(t), counts[t]))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    if order.len() > MAX_LISTED_MEDIA_TYPES {
+        let rest = &order[MAX_LISTED_MEDIA_TYPES..];
+        let layers: usize = rest.iter().map(|t| counts[t]).sum();
+        text.push_str(&format!(
+            ", and {} of {} more {}",
+            plural(layers, "layer", "layers"),
+            rest.len(),
+            if rest.len() == 1 {
+                "media type"
+            } else {
+                "media types"
+            }
+        ));
+    }
+    text
 }
 
 /// The config blob of the CNCF Wasm layout (`application/vnd.wasm.config.v0+json`).
@@ -218,6 +274,50 @@ mod tests {
             "manifests": [],
         }));
         assert!(index.wasm_layer(None).unwrap_err().contains("image index"));
+    }
+
+    #[test]
+    fn refusals_summarise_many_layers() {
+        let junk = "application/vnd.example.junk";
+        let mut layers: Vec<_> = (0..20_000).map(|_| layer(junk)).collect();
+        layers.push(layer(&format!("application/{}", "y".repeat(100_000))));
+        let m = manifest(serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": MANIFEST_MEDIA_TYPE,
+            "config": layer("application/vnd.oci.image.config.v1+json"),
+            "layers": layers,
+        }));
+        let why = m.wasm_layer(None).unwrap_err();
+        assert!(why.len() < 1000, "{} bytes: {why}", why.len());
+        assert!(
+            why.contains(&format!(
+                "20001 layers of 2 media types: {junk} (20000), application/yyy"
+            )),
+            "{why}"
+        );
+        assert!(why.contains("(99812 more characters) (1)"), "{why}");
+
+        // Thousands of distinct media types: five are named, the rest counted.
+        let layers: Vec<_> = (0..20_000)
+            .map(|i| layer(&format!("application/x-{i}")))
+            .collect();
+        let m = manifest(serde_json::json!({ "schemaVersion": 2, "layers": layers }));
+        let why = m.wasm_layer(None).unwrap_err();
+        assert!(why.len() < 1000, "{} bytes: {why}", why.len());
+        assert!(
+            why.contains(
+                "20000 layers of 20000 media types: application/x-0 (1), application/x-1 (1), \
+                 application/x-2 (1), application/x-3 (1), application/x-4 (1), and 19995 layers \
+                 of 19995 more media types"
+            ),
+            "{why}"
+        );
+
+        let long = format!("application/{}", "z".repeat(1_000_000));
+        let m =
+            manifest(serde_json::json!({ "schemaVersion": 2, "mediaType": long, "layers": [] }));
+        let why = m.wasm_layer(None).unwrap_err();
+        assert!(why.len() < 400, "{} bytes", why.len());
     }
 
     #[test]

@@ -1,7 +1,9 @@
-//! Progress of blob transfers, for callers that show it and for `tracing`.
+//! Progress of blob transfers, for callers that show it and for `tracing`; and stalls, when a
+//! transfer moves too little to finish in reasonable time (see [`crate::TransferLimits`]).
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The smallest step between two progress reports of one transfer (the first and the last
 /// are always reported).
@@ -15,6 +17,37 @@ pub enum Direction {
     Download,
     /// From a local file to the registry.
     Upload,
+}
+
+/// A transfer moving too little: fewer than `min_bytes` in the last `window`. Reported when it
+/// begins and once per window while it lasts; the transfer fails with
+/// [`crate::Error::TransferTimeout`] if it lasts `fails_in` more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stall {
+    /// Bytes transferred in the last `window`.
+    pub recent_bytes: u64,
+    /// The measuring window ([`crate::TransferLimits::stall_window`]).
+    pub window: Duration,
+    /// The least a window must move ([`crate::TransferLimits::stall_min_bytes`]).
+    pub min_bytes: u64,
+    /// How long the stall has lasted since it was first noticed.
+    pub stalled_for: Duration,
+    /// How much longer it may last before the transfer is abandoned.
+    pub fails_in: Duration,
+}
+
+impl fmt::Display for Stall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "stalled: {} bytes in the last {} (fewer than {}); abandoned in {} unless it picks up",
+            self.recent_bytes,
+            crate::meter::shown(self.window),
+            self.min_bytes,
+            crate::meter::shown(self.fails_in)
+        )
+    }
 }
 
 /// One progress report: `done` of `total` bytes of the blob `digest` have been transferred.
@@ -31,6 +64,8 @@ pub struct Progress {
     pub done: u64,
     /// The blob's size.
     pub total: u64,
+    /// Set when this report is about a stall rather than a step forward.
+    pub stall: Option<Stall>,
 }
 
 /// A progress callback. It is called on the task doing the transfer: it must return quickly.
@@ -100,8 +135,41 @@ impl ProgressReporter {
                 digest: self.digest.clone(),
                 done,
                 total: self.total,
+                stall: None,
             });
         }
+    }
+
+    /// Reports a stall at `done` bytes, whatever the step: to the callback when there is one
+    /// (it shows progress, so it shows this too), as a warning otherwise (`robodev run` has no
+    /// progress display, and a stalled start-up must be visible in its log).
+    pub fn report_stall(&self, done: u64, stall: Stall) {
+        let Some(callback) = &self.callback else {
+            tracing::warn!(
+                reference = %self.reference,
+                direction = ?self.direction,
+                digest = %self.digest,
+                done,
+                total = self.total,
+                "blob transfer {stall}"
+            );
+            return;
+        };
+        tracing::debug!(
+            reference = %self.reference,
+            digest = %self.digest,
+            done,
+            total = self.total,
+            "blob transfer {stall}"
+        );
+        callback(&Progress {
+            reference: self.reference.clone(),
+            direction: self.direction,
+            digest: self.digest.clone(),
+            done,
+            total: self.total,
+            stall: Some(stall),
+        });
     }
 }
 

@@ -332,14 +332,19 @@ fn check_tag(tag: &str) -> Result<(), String> {
 
 /// Checks `sha256:` + 64 lowercase hex digits.
 pub(crate) fn parse_digest(digest: &str) -> Result<String, String> {
+    // The digest may come from a registry's manifest: quote a bounded part of it.
+    let quoted = || crate::error::bounded(digest);
     let Some((algorithm, hex)) = digest.split_once(':') else {
         return Err(format!(
-            "digest {digest:?} must be sha256: followed by 64 hex digits"
+            "digest {:?} must be sha256: followed by 64 hex digits",
+            quoted()
         ));
     };
     if algorithm != "sha256" {
         return Err(format!(
-            "digest {digest:?}: only sha256 digests are supported, not {algorithm}"
+            "digest {:?}: only sha256 digests are supported, not {}",
+            quoted(),
+            crate::error::bounded(algorithm)
         ));
     }
     if hex.len() != 64
@@ -348,7 +353,8 @@ pub(crate) fn parse_digest(digest: &str) -> Result<String, String> {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     {
         return Err(format!(
-            "digest {digest:?} must be sha256: followed by 64 lowercase hex digits"
+            "digest {:?} must be sha256: followed by 64 lowercase hex digits",
+            quoted()
         ));
     }
     Ok(digest.to_owned())

@@ -9,10 +9,12 @@ use serde::Deserialize;
 use crate::auth::{Challenge, Credentials, parse_challenges, query_escape};
 use crate::cache::{Cache, TempBlob};
 use crate::client::Inner;
+use crate::error::bounded;
 use crate::manifest::{Descriptor, MANIFEST_ACCEPT, MANIFEST_MEDIA_TYPE};
+use crate::meter::{Budget, Meter};
 use crate::progress::{Direction, ProgressReporter};
 use crate::reference::{Reference, is_loopback_host};
-use crate::transport::{ReqBody, next_chunk};
+use crate::transport::{ReqBody, TransportError, next_chunk};
 use crate::{Error, cache};
 
 /// How many redirects a blob download follows (registries send blobs to object storage).
@@ -22,6 +24,9 @@ pub const MAX_REDIRECTS: usize = 5;
 pub const MAX_MANIFEST_BYTES: usize = 4 * 1024 * 1024;
 /// The largest error or token body read.
 const MAX_SMALL_BODY: usize = 64 * 1024;
+/// How many of the entries of a registry's error body (`{"errors":[...]}`) an error quotes;
+/// the others are counted.
+const MAX_LISTED_ERRORS: usize = 3;
 
 /// What a session does, which decides the token scope asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +35,8 @@ pub(crate) enum Access {
     Push,
 }
 
-/// The requests of one pull or push against one repository, sharing one authorization.
+/// The requests of one pull or push against one repository, sharing one authorization and one
+/// deadline.
 pub(crate) struct Session<'a> {
     inner: &'a Inner,
     reference: &'a Reference,
@@ -41,6 +47,8 @@ pub(crate) struct Session<'a> {
     authorization: Option<HeaderValue>,
     /// The credentials for this registry and where they came from; loaded on first challenge.
     credentials: Option<Option<(Credentials, String)>>,
+    /// The deadline of the whole pull or push, which starts with the session.
+    budget: Budget,
 }
 
 impl<'a> Session<'a> {
@@ -52,6 +60,7 @@ impl<'a> Session<'a> {
             access,
             authorization: None,
             credentials: None,
+            budget: Budget::start(inner.options.limits),
         }
     }
 
@@ -77,10 +86,39 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// The error for a request or body that did not complete: [`Error::Offline`] when the
+    /// registry failed us, [`Error::TransferTimeout`] when a limit tripped while `what` was
+    /// being transferred (`total` bytes expected, when known).
+    fn transport_error(
+        &self,
+        e: TransportError,
+        what: &str,
+        direction: Direction,
+        total: Option<u64>,
+    ) -> Error {
+        match e {
+            TransportError::Failed(reason) => self.offline(reason),
+            TransportError::Limit { limit, done } => Error::TransferTimeout {
+                reference: self.reference.to_string(),
+                registry: self.registry().to_owned(),
+                what: what.to_owned(),
+                direction,
+                done,
+                total,
+                limit: Box::new(limit),
+            },
+        }
+    }
+
+    /// A meter for a body starting now, against this session's deadline.
+    fn meter(&self) -> Meter {
+        Meter::new(self.budget, tokio::time::Instant::now())
+    }
+
     fn unauthorized(&self, registry: &str, status: StatusCode) -> Error {
         Error::Unauthorized {
             reference: self.reference.to_string(),
-            registry: registry.to_owned(),
+            registry: bounded(registry),
             status: status.as_u16(),
             credentials: self
                 .credentials
@@ -91,14 +129,21 @@ impl<'a> Session<'a> {
     }
 
     /// Sends a request to the registry, answering one authentication challenge and following
-    /// redirects (for GET and HEAD).
+    /// redirects (for GET and HEAD). `what` names what is asked for, for errors.
     async fn request(
         &mut self,
         method: Method,
         url: &str,
         headers: &[(http::HeaderName, &str)],
         body: ReqBody,
+        what: &str,
     ) -> Result<Response<Incoming>, Error> {
+        let direction = if method == Method::GET || method == Method::HEAD {
+            Direction::Download
+        } else {
+            Direction::Upload
+        };
+        let total = (!matches!(body, ReqBody::Empty)).then(|| body.len());
         let mut url = self.parse_url(url)?;
         let mut answered_challenge = false;
         let mut redirects = 0;
@@ -119,9 +164,9 @@ impl<'a> Session<'a> {
             let response = self
                 .inner
                 .transport
-                .send(&url, request, body.clone())
+                .send(&url, request, body.clone(), &self.budget)
                 .await
-                .map_err(|e| self.offline(e.0))?;
+                .map_err(|e| self.transport_error(e, what, direction, total))?;
             let status = response.status();
             if status == StatusCode::UNAUTHORIZED && same_origin && !answered_challenge {
                 answered_challenge = true;
@@ -153,7 +198,7 @@ impl<'a> Session<'a> {
                 let next = resolve(&url, &location).ok_or_else(|| {
                     self.protocol_error(
                         status.as_u16(),
-                        format!("redirect to an invalid location {location:?}"),
+                        format!("redirect to an invalid location {:?}", bounded(&location)),
                     )
                 })?;
                 self.check_transport(&next)?;
@@ -182,7 +227,7 @@ impl<'a> Session<'a> {
         } else {
             Err(Error::Insecure {
                 reference: self.reference.to_string(),
-                host: authority.to_owned(),
+                host: bounded(authority),
             })
         }
     }
@@ -290,11 +335,13 @@ impl<'a> Session<'a> {
         if !matches!(uri.scheme_str(), Some("http" | "https")) {
             return Err(self.protocol_error(
                 401,
-                format!("the token realm {realm:?} is not an http(s) URL"),
+                format!("the token realm {:?} is not an http(s) URL", bounded(realm)),
             ));
         }
         self.check_transport(&uri)?;
-        let realm_host = uri.authority().map_or_else(String::new, |a| a.to_string());
+        let realm_host = uri
+            .authority()
+            .map_or_else(String::new, |a| bounded(a.as_str()));
         let mut request = Request::builder()
             .method(Method::GET)
             .header(ACCEPT, "application/json");
@@ -307,14 +354,30 @@ impl<'a> Session<'a> {
         let response = self
             .inner
             .transport
-            .send(&uri, request, ReqBody::Empty)
+            .send(&uri, request, ReqBody::Empty, &self.budget)
             .await
-            .map_err(|e| self.offline(format!("token service {realm_host}: {}", e.0)))?;
+            .map_err(|e| match e {
+                TransportError::Failed(reason) => {
+                    self.offline(format!("token service {realm_host}: {reason}"))
+                }
+                limit => self.transport_error(
+                    limit,
+                    &format!("token from {realm_host}"),
+                    Direction::Download,
+                    None,
+                ),
+            })?;
         let status = response.status();
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
             return Err(self.unauthorized(&realm_host, status));
         }
-        let body = self.read_small(response).await?;
+        let body = self
+            .read_limited(
+                response,
+                MAX_SMALL_BODY,
+                &format!("token from {realm_host}"),
+            )
+            .await?;
         if !status.is_success() {
             return Err(self.protocol_error(
                 status.as_u16(),
@@ -329,7 +392,10 @@ impl<'a> Session<'a> {
         let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
             self.protocol_error(
                 status.as_u16(),
-                format!("token service {realm_host} sent invalid JSON: {e}"),
+                format!(
+                    "token service {realm_host} sent invalid JSON: {}",
+                    bounded(&e.to_string())
+                ),
             )
         })?;
         parsed
@@ -344,16 +410,35 @@ impl<'a> Session<'a> {
             })
     }
 
-    /// Reads a whole body of at most `limit` bytes.
+    /// Reads a whole body of at most `limit` bytes; `what` names it for errors and stall
+    /// warnings (there is no progress callback for these small bodies).
     async fn read_limited(
         &self,
         response: Response<Incoming>,
         limit: usize,
+        what: &str,
     ) -> Result<Bytes, Error> {
         let status = response.status().as_u16();
+        let total = response
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
         let mut body = response.into_body();
         let mut out = BytesMut::new();
-        while let Some(chunk) = next_chunk(&mut body).await.map_err(|e| self.offline(e.0))? {
+        let mut meter = self.meter();
+        let on_stall = |done: u64, stall: crate::progress::Stall| {
+            tracing::warn!(
+                reference = %self.reference,
+                done,
+                "{what} from registry {}: {stall}",
+                self.registry()
+            );
+        };
+        while let Some(chunk) = next_chunk(&mut body, &mut meter, on_stall)
+            .await
+            .map_err(|e| self.transport_error(e, what, Direction::Download, total))?
+        {
             if out.len() + chunk.len() > limit {
                 return Err(self
                     .protocol_error(status, format!("the response is larger than {limit} bytes")));
@@ -363,14 +448,17 @@ impl<'a> Session<'a> {
         Ok(out.freeze())
     }
 
-    async fn read_small(&self, response: Response<Incoming>) -> Result<Bytes, Error> {
-        self.read_limited(response, MAX_SMALL_BODY).await
+    async fn read_small(&self, response: Response<Incoming>, what: &str) -> Result<Bytes, Error> {
+        self.read_limited(response, MAX_SMALL_BODY, what).await
     }
 
     /// Turns an unexpected answer into an error; `what` names the thing asked for (for 404).
     async fn fail(&self, response: Response<Incoming>, what: String) -> Error {
         let status = response.status();
-        let body = match self.read_small(response).await {
+        let body = match self
+            .read_small(response, &format!("the error answer for {what}"))
+            .await
+        {
             Ok(body) => body,
             Err(e) => return e,
         };
@@ -396,12 +484,14 @@ impl<'a> Session<'a> {
         tag_or_digest: &str,
     ) -> Result<(Bytes, Option<String>), Error> {
         let url = self.repository_url(&format!("manifests/{tag_or_digest}"));
+        let what = format!("manifest {tag_or_digest}");
         let response = self
             .request(
                 Method::GET,
                 &url,
                 &[(ACCEPT, MANIFEST_ACCEPT)],
                 ReqBody::Empty,
+                &what,
             )
             .await?;
         if response.status() != StatusCode::OK {
@@ -423,7 +513,9 @@ impl<'a> Session<'a> {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(|v| v.split(';').next().unwrap_or(v).trim().to_owned());
-        let bytes = self.read_limited(response, MAX_MANIFEST_BYTES).await?;
+        let bytes = self
+            .read_limited(response, MAX_MANIFEST_BYTES, &what)
+            .await?;
         Ok((bytes, content_type))
     }
 
@@ -431,7 +523,10 @@ impl<'a> Session<'a> {
     /// for signature payloads, which are never cached.
     pub async fn get_small_blob(&mut self, digest: &str, limit: usize) -> Result<Bytes, Error> {
         let url = self.repository_url(&format!("blobs/{digest}"));
-        let response = self.request(Method::GET, &url, &[], ReqBody::Empty).await?;
+        let what = format!("blob {digest}");
+        let response = self
+            .request(Method::GET, &url, &[], ReqBody::Empty, &what)
+            .await?;
         if response.status() != StatusCode::OK {
             let what = format!(
                 "blob {digest} of repository {}",
@@ -439,7 +534,7 @@ impl<'a> Session<'a> {
             );
             return Err(self.fail(response, what).await);
         }
-        let bytes = self.read_limited(response, limit).await?;
+        let bytes = self.read_limited(response, limit, &what).await?;
         let found = cache::sha256_digest(&bytes);
         if found != digest {
             return Err(Error::DigestMismatch {
@@ -459,7 +554,10 @@ impl<'a> Session<'a> {
         layer: &Descriptor,
     ) -> Result<TempBlob, Error> {
         let url = self.repository_url(&format!("blobs/{}", layer.digest));
-        let response = self.request(Method::GET, &url, &[], ReqBody::Empty).await?;
+        let what = format!("blob {}", layer.digest);
+        let response = self
+            .request(Method::GET, &url, &[], ReqBody::Empty, &what)
+            .await?;
         if response.status() != StatusCode::OK {
             let what = format!(
                 "blob {} of repository {}",
@@ -478,10 +576,17 @@ impl<'a> Session<'a> {
         progress.report(0);
         let mut temp = cache.temp_blob(self.reference).await?;
         let mut body = response.into_body();
-        while let Some(chunk) = next_chunk(&mut body)
-            .await
-            .map_err(|e| self.offline(format!("downloading {}: {}", layer.digest, e.0)))?
-        {
+        let mut meter = self.meter();
+        while let Some(chunk) = next_chunk(&mut body, &mut meter, |done, stall| {
+            progress.report_stall(done, stall);
+        })
+        .await
+        .map_err(|e| match e {
+            TransportError::Failed(reason) => {
+                self.offline(format!("downloading {}: {reason}", layer.digest))
+            }
+            limit => self.transport_error(limit, &what, Direction::Download, Some(layer.size)),
+        })? {
             if temp.written + chunk.len() as u64 > layer.size {
                 return Err(Error::DigestMismatch {
                     reference: self.reference.to_string(),
@@ -517,7 +622,13 @@ impl<'a> Session<'a> {
     pub async fn blob_exists(&mut self, digest: &str) -> Result<bool, Error> {
         let url = self.repository_url(&format!("blobs/{digest}"));
         let response = self
-            .request(Method::HEAD, &url, &[], ReqBody::Empty)
+            .request(
+                Method::HEAD,
+                &url,
+                &[],
+                ReqBody::Empty,
+                &format!("blob {digest}"),
+            )
             .await?;
         match response.status() {
             StatusCode::OK => Ok(true),
@@ -530,8 +641,9 @@ impl<'a> Session<'a> {
     /// digest (the distribution spec's monolithic upload, which every registry supports).
     pub async fn upload_blob(&mut self, digest: &str, body: ReqBody) -> Result<(), Error> {
         let url = self.repository_url("blobs/uploads/");
+        let what = format!("upload of blob {digest}");
         let response = self
-            .request(Method::POST, &url, &[], ReqBody::Empty)
+            .request(Method::POST, &url, &[], ReqBody::Empty, &what)
             .await?;
         if response.status() != StatusCode::ACCEPTED {
             return Err(self
@@ -552,7 +664,10 @@ impl<'a> Session<'a> {
         let base = self.parse_url(&url)?;
         let mut put = resolve(&base, &location)
             .ok_or_else(|| {
-                self.protocol_error(202, format!("invalid upload Location {location:?}"))
+                self.protocol_error(
+                    202,
+                    format!("invalid upload Location {:?}", bounded(&location)),
+                )
             })?
             .to_string();
         put.push(if put.contains('?') { '&' } else { '?' });
@@ -568,6 +683,7 @@ impl<'a> Session<'a> {
                 &put,
                 &[(CONTENT_TYPE, "application/octet-stream")],
                 body,
+                &what,
             )
             .await?;
         if response.status() != StatusCode::CREATED {
@@ -591,6 +707,7 @@ impl<'a> Session<'a> {
                 &url,
                 &[(CONTENT_TYPE, MANIFEST_MEDIA_TYPE)],
                 ReqBody::Bytes(manifest),
+                &format!("manifest {tag}"),
             )
             .await?;
         if response.status() != StatusCode::CREATED {
@@ -642,24 +759,34 @@ fn error_codes(body: &[u8]) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The registry's error messages (`{"errors":[{"code","message"}]}`), or the body's text.
+/// The registry's error messages (`{"errors":[{"code","message"}]}`: the first
+/// [`MAX_LISTED_ERRORS`], each cut to [`crate::error::MAX_QUOTED_CHARS`]), or the body's text
+/// (cut the same way).
 fn error_message(body: &[u8]) -> String {
     if let Ok(parsed) = serde_json::from_slice::<ErrorBody>(body)
         && !parsed.errors.is_empty()
     {
-        return parsed
+        let mut shown = parsed
             .errors
             .iter()
-            .map(|e| format!("{}: {}", e.code, e.message))
+            .take(MAX_LISTED_ERRORS)
+            .map(|e| bounded(&format!("{}: {}", e.code, e.message)))
             .collect::<Vec<_>>()
             .join("; ");
+        if parsed.errors.len() > MAX_LISTED_ERRORS {
+            shown.push_str(&format!(
+                "; and {} more errors",
+                parsed.errors.len() - MAX_LISTED_ERRORS
+            ));
+        }
+        return shown;
     }
     let text = String::from_utf8_lossy(body);
     let text = text.trim();
     if text.is_empty() {
         "(no message)".to_owned()
     } else {
-        text.chars().take(500).collect()
+        bounded(text)
     }
 }
 
@@ -713,6 +840,23 @@ mod tests {
         assert_eq!(error_codes(body), vec!["MANIFEST_UNKNOWN".to_owned()]);
         assert_eq!(error_message(b"  "), "(no message)");
         assert_eq!(error_message(b"oops"), "oops");
+    }
+
+    #[test]
+    fn error_messages_are_bounded() {
+        let long = "x".repeat(100_000);
+        let text = error_message(long.as_bytes());
+        assert!(text.len() < 300, "{} chars", text.len());
+        assert!(text.ends_with("(99800 more characters)"), "{text}");
+
+        let entries: Vec<_> = (0..5000)
+            .map(|i| serde_json::json!({"code": "DENIED", "message": format!("{i} {long}")}))
+            .collect();
+        let body = serde_json::to_vec(&serde_json::json!({ "errors": entries })).unwrap();
+        let text = error_message(&body);
+        assert!(text.len() < 1000, "{} chars", text.len());
+        assert!(text.starts_with("DENIED: 0 xxx"), "{text}");
+        assert!(text.ends_with("; and 4997 more errors"), "{text}");
     }
 
     #[test]

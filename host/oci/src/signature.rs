@@ -528,8 +528,12 @@ pub async fn verify_artifact(
         }
         Err(e) => return Err(e.into()),
     };
-    let manifest: Manifest = serde_json::from_slice(&manifest)
-        .map_err(|e| invalid(format!("the signature manifest {tag} is not OCI JSON: {e}")))?;
+    let manifest: Manifest = serde_json::from_slice(&manifest).map_err(|e| {
+        invalid(format!(
+            "the signature manifest {tag} is not OCI JSON: {}",
+            crate::error::bounded(&e.to_string())
+        ))
+    })?;
     let layers: Vec<&Descriptor> = manifest
         .layers
         .iter()
@@ -580,7 +584,7 @@ async fn verify_layer(
     let Some(signature) = layer.annotations.get(SIGNATURE_ANNOTATION) else {
         return Err(invalid(format!(
             "the signature layer {} has no {SIGNATURE_ANNOTATION} annotation",
-            layer.digest
+            crate::error::bounded(&layer.digest)
         )));
     };
     crate::reference::parse_digest(&layer.digest)
@@ -597,14 +601,15 @@ async fn verify_layer(
     let key = keys.verify(subject, &payload, signature)?;
     let parsed: Payload = serde_json::from_slice(&payload).map_err(|e| {
         invalid(format!(
-            "the payload {} is not a cosign simple-signing payload: {e}",
-            layer.digest
+            "the payload {} is not a cosign simple-signing payload: {}",
+            layer.digest,
+            crate::error::bounded(&e.to_string())
         ))
     })?;
     if parsed.critical.kind != PAYLOAD_TYPE {
         return Err(invalid(format!(
             "the payload's type is {:?}, not {PAYLOAD_TYPE:?}",
-            parsed.critical.kind
+            crate::error::bounded(&parsed.critical.kind)
         )));
     }
     let signed = parsed.critical.image.docker_manifest_digest;
@@ -612,7 +617,7 @@ async fn verify_layer(
         return Err(SignatureError::WrongDigest {
             subject: subject.to_owned(),
             expected: digest.to_owned(),
-            signed,
+            signed: crate::error::bounded(&signed),
         });
     }
     Ok(key)
@@ -661,7 +666,10 @@ pub async fn sign_artifact(
             let existing: Manifest =
                 serde_json::from_slice(&bytes).map_err(|e| SignatureError::Invalid {
                     subject: reference.to_string(),
-                    reason: format!("the signature manifest {tag} is not OCI JSON: {e}"),
+                    reason: format!(
+                        "the signature manifest {tag} is not OCI JSON: {}",
+                        crate::error::bounded(&e.to_string())
+                    ),
                 })?;
             existing.layers
         }
@@ -721,7 +729,7 @@ pub async fn sign_artifact(
             reference: reference.to_string(),
             what: "the registry stored the signature manifest under another digest".to_owned(),
             expected: manifest_digest,
-            found: reported,
+            found: crate::error::bounded(&reported),
         }
         .into());
     }

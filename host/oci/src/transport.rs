@@ -2,10 +2,13 @@
 //! connection per request.
 //!
 //! A pull or push makes a handful of requests, so a connection pool would save little and add a
-//! cache of half-closed sockets; what matters is bounded waiting, hence the timeouts below.
+//! cache of half-closed sockets; what matters is bounded waiting, hence the timeouts below,
+//! which notice silence, and the [`Budget`] and [`Meter`] of [`crate::meter`], which notice a
+//! pull or push that takes too long in all or moves too little.
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -16,8 +19,10 @@ use hyper::body::{Frame, Incoming};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 
-use crate::progress::ProgressReporter;
+use crate::meter::{Budget, Meter, TransferLimit};
+use crate::progress::{ProgressReporter, Stall};
 
 /// How long to wait for a TCP connection (and then for the TLS handshake).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -26,7 +31,8 @@ pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
 /// The slowest upload rate assumed when bounding a file upload's wait: the deadline is
 /// [`RESPONSE_TIMEOUT`] plus the file's size at this rate.
 pub const MIN_UPLOAD_BYTES_PER_SEC: u64 = 64 * 1024;
-/// How long a response body may go without delivering a byte.
+/// How long a response body may go without delivering a byte. (A body that delivers a byte
+/// now and then is the stall rule's business: see [`crate::TransferLimits`].)
 pub const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// The size of the reads that feed an upload (and of its progress steps at the finest).
 const UPLOAD_CHUNK: usize = 64 * 1024;
@@ -47,7 +53,7 @@ pub(crate) enum ReqBody {
 }
 
 impl ReqBody {
-    fn len(&self) -> u64 {
+    pub fn len(&self) -> u64 {
         match self {
             Self::Empty => 0,
             Self::Bytes(b) => b.len() as u64,
@@ -55,14 +61,20 @@ impl ReqBody {
         }
     }
 
-    fn into_http(self) -> BoxBody<Bytes, std::io::Error> {
+    /// The body to send; a file body counts the bytes it has handed to the connection in
+    /// `sent`, which the wait for the answer reads to notice an upload that stalls.
+    fn into_http(self, sent: Arc<AtomicU64>) -> BoxBody<Bytes, std::io::Error> {
         match self {
             Self::Empty => http_body_util::Empty::new()
                 .map_err(|never| match never {})
                 .boxed(),
-            Self::Bytes(bytes) => http_body_util::Full::new(bytes)
-                .map_err(|never| match never {})
-                .boxed(),
+            Self::Bytes(bytes) => {
+                // Handed to the connection whole (it is small).
+                sent.store(bytes.len() as u64, Ordering::Relaxed);
+                http_body_util::Full::new(bytes)
+                    .map_err(|never| match never {})
+                    .boxed()
+            }
             Self::File {
                 path,
                 len,
@@ -74,6 +86,7 @@ impl ReqBody {
                     sent: u64,
                     len: u64,
                     progress: ProgressReporter,
+                    counter: Arc<AtomicU64>,
                 }
                 let state = State {
                     path,
@@ -81,6 +94,7 @@ impl ReqBody {
                     sent: 0,
                     len,
                     progress,
+                    counter: sent,
                 };
                 let stream = futures_util::stream::try_unfold(state, |mut state| async move {
                     if state.file.is_none() {
@@ -105,6 +119,7 @@ impl ReqBody {
                     }
                     buf.truncate(n);
                     state.sent += n as u64;
+                    state.counter.store(state.sent, Ordering::Relaxed);
                     state.progress.report(state.sent);
                     Ok(Some((Frame::data(Bytes::from(buf)), state)))
                 });
@@ -114,9 +129,21 @@ impl ReqBody {
     }
 }
 
-/// Why a request got no HTTP answer.
+/// Why a request got no HTTP answer, or a body did not arrive whole.
 #[derive(Debug, Clone)]
-pub(crate) struct TransportError(pub String);
+pub(crate) enum TransportError {
+    /// The registry could not be reached or the connection failed: the reason.
+    Failed(String),
+    /// A limit of the pull or push tripped, after `done` bytes of the request body went out
+    /// (of an upload) or of the response body came in (of a download).
+    Limit { limit: TransferLimit, done: u64 },
+}
+
+impl TransportError {
+    fn failed(reason: impl Into<String>) -> Self {
+        Self::Failed(reason.into())
+    }
+}
 
 /// The HTTP client: a TLS configuration and the request function.
 #[derive(Clone)]
@@ -146,21 +173,28 @@ impl Transport {
     }
 
     /// Sends one request to the absolute URL `url`; `request` carries the method and headers
-    /// (its URI is replaced by the origin form of `url`, and `Host` is set).
+    /// (its URI is replaced by the origin form of `url`, and `Host` is set). Every wait is
+    /// bounded by its own timeout and by `budget`'s deadline; a file body is also held to the
+    /// stall rule while it is being sent.
     pub async fn send(
         &self,
         url: &Uri,
         mut request: Request<()>,
         body: ReqBody,
+        budget: &Budget,
     ) -> Result<Response<Incoming>, TransportError> {
         let https = match url.scheme_str() {
             Some("https") => true,
             Some("http") => false,
-            other => return Err(TransportError(format!("unsupported URL scheme {other:?}"))),
+            other => {
+                return Err(TransportError::failed(format!(
+                    "unsupported URL scheme {other:?}"
+                )));
+            }
         };
         let authority = url
             .authority()
-            .ok_or_else(|| TransportError(format!("URL {url} has no host")))?;
+            .ok_or_else(|| TransportError::failed(format!("URL {url} has no host")))?;
         let host = authority
             .host()
             .trim_start_matches('[')
@@ -170,10 +204,10 @@ impl Transport {
             .path_and_query()
             .map_or("/", |p| p.as_str())
             .parse()
-            .map_err(|e| TransportError(format!("URL {url}: {e}")))?;
+            .map_err(|e| TransportError::failed(format!("URL {url}: {e}")))?;
         *request.uri_mut() = origin;
         let host_header = http::HeaderValue::from_str(authority.as_str())
-            .map_err(|e| TransportError(format!("URL {url}: {e}")))?;
+            .map_err(|e| TransportError::failed(format!("URL {url}: {e}")))?;
         request
             .headers_mut()
             .insert(http::header::HOST, host_header);
@@ -182,47 +216,76 @@ impl Transport {
                 .headers_mut()
                 .insert(http::header::CONTENT_LENGTH, body.len().into());
         }
-        let deadline = match &body {
-            ReqBody::File { len, .. } => {
-                RESPONSE_TIMEOUT + Duration::from_secs(len / MIN_UPLOAD_BYTES_PER_SEC)
-            }
-            _ => RESPONSE_TIMEOUT,
+        let sent = Arc::new(AtomicU64::new(0));
+        let (wait, upload) = match &body {
+            ReqBody::File { len, progress, .. } => (
+                RESPONSE_TIMEOUT + Duration::from_secs(len / MIN_UPLOAD_BYTES_PER_SEC),
+                Some(Upload {
+                    sent: sent.clone(),
+                    len: *len,
+                    progress: progress.clone(),
+                }),
+            ),
+            _ => (RESPONSE_TIMEOUT, None),
         };
         let (parts, ()) = request.into_parts();
-        let request = Request::from_parts(parts, body.into_http());
+        let request = Request::from_parts(parts, body.into_http(sent));
 
-        let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host, port)))
+        let connect_by = budget.bound(Instant::now(), CONNECT_TIMEOUT);
+        let tcp = tokio::time::timeout_at(connect_by, TcpStream::connect((host, port)))
             .await
             .map_err(|_| {
-                TransportError(format!(
-                    "no TCP connection to {authority} within {CONNECT_TIMEOUT:?}"
-                ))
+                expired_or(budget, || {
+                    format!("no TCP connection to {authority} within {CONNECT_TIMEOUT:?}")
+                })
             })?
-            .map_err(|e| TransportError(format!("cannot connect to {authority}: {e}")))?;
+            .map_err(|e| TransportError::failed(format!("cannot connect to {authority}: {e}")))?;
         // Small requests (HEADs, manifest GETs) would otherwise wait on Nagle's algorithm.
         let _ = tcp.set_nodelay(true);
         if https {
-            let name = rustls::pki_types::ServerName::try_from(host.to_owned())
-                .map_err(|e| TransportError(format!("{host} is not a TLS server name: {e}")))?;
-            let tls = tokio::time::timeout(CONNECT_TIMEOUT, self.tls.connect(name, tcp))
+            let name = rustls::pki_types::ServerName::try_from(host.to_owned()).map_err(|e| {
+                TransportError::failed(format!("{host} is not a TLS server name: {e}"))
+            })?;
+            let handshake_by = budget.bound(Instant::now(), CONNECT_TIMEOUT);
+            let tls = tokio::time::timeout_at(handshake_by, self.tls.connect(name, tcp))
                 .await
                 .map_err(|_| {
-                    TransportError(format!(
-                        "no TLS handshake with {authority} within {CONNECT_TIMEOUT:?}"
-                    ))
+                    expired_or(budget, || {
+                        format!("no TLS handshake with {authority} within {CONNECT_TIMEOUT:?}")
+                    })
                 })?
-                .map_err(|e| TransportError(format!("TLS handshake with {authority}: {e}")))?;
-            exchange(tls, request, deadline, authority.as_str()).await
+                .map_err(|e| {
+                    TransportError::failed(format!("TLS handshake with {authority}: {e}"))
+                })?;
+            exchange(tls, request, wait, budget, upload, authority.as_str()).await
         } else {
-            exchange(tcp, request, deadline, authority.as_str()).await
+            exchange(tcp, request, wait, budget, upload, authority.as_str()).await
         }
     }
+}
+
+/// The deadline error if `budget`'s deadline has passed, else the timeout `reason`.
+fn expired_or(budget: &Budget, reason: impl FnOnce() -> String) -> TransportError {
+    match budget.expired(Instant::now()) {
+        Some(limit) => TransportError::Limit { limit, done: 0 },
+        None => TransportError::failed(reason()),
+    }
+}
+
+/// A file body on its way out: what the wait for the answer watches for a stall.
+struct Upload {
+    /// Bytes handed to the connection so far (written by the body stream).
+    sent: Arc<AtomicU64>,
+    len: u64,
+    progress: ProgressReporter,
 }
 
 async fn exchange<S>(
     stream: S,
     request: Request<BoxBody<Bytes, std::io::Error>>,
-    deadline: Duration,
+    wait: Duration,
+    budget: &Budget,
+    upload: Option<Upload>,
     authority: &str,
 ) -> Result<Response<Incoming>, TransportError>
 where
@@ -230,38 +293,100 @@ where
 {
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
-        .map_err(|e| TransportError(format!("HTTP handshake with {authority}: {e}")))?;
+        .map_err(|e| TransportError::failed(format!("HTTP handshake with {authority}: {e}")))?;
     // The connection task ends when the response body is consumed or dropped.
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!(error = %e, "registry connection closed with an error");
         }
     });
-    tokio::time::timeout(deadline, sender.send_request(request))
-        .await
-        .map_err(|_| TransportError(format!("no answer from {authority} within {deadline:?}")))?
-        .map_err(|e| TransportError(format!("request to {authority} failed: {e}")))
+    let start = Instant::now();
+    let answer_by = budget.bound(start, wait);
+    let mut meter = Meter::new(*budget, start);
+    let sent = || {
+        upload
+            .as_ref()
+            .map_or(0, |u| u.sent.load(Ordering::Relaxed))
+    };
+    let response = sender.send_request(request);
+    tokio::pin!(response);
+    loop {
+        let now = Instant::now();
+        let mut wake = answer_by;
+        // Only while the body is still going out: once it is all sent, the registry may take
+        // its time to hash and store it, bounded by the answer timeout and the deadline.
+        if let Some(up) = upload.as_ref().filter(|u| sent() < u.len) {
+            let done = sent();
+            meter.record(now, done);
+            match meter.check(now) {
+                Err(limit) => return Err(TransportError::Limit { limit, done }),
+                Ok(Some(stall)) => up.progress.report_stall(done, stall),
+                Ok(None) => {}
+            }
+            wake = wake.min(meter.next_check(now));
+        }
+        if let Some(limit) = budget.expired(now) {
+            return Err(TransportError::Limit {
+                limit,
+                done: sent(),
+            });
+        }
+        if now >= answer_by {
+            return Err(TransportError::failed(format!(
+                "no answer from {authority} within {wait:?}"
+            )));
+        }
+        if let Ok(answer) = tokio::time::timeout_at(wake, &mut response).await {
+            return answer.map_err(|e| {
+                TransportError::failed(format!("request to {authority} failed: {e}"))
+            });
+        }
+    }
 }
 
-/// The next chunk of a response body, waiting at most [`BODY_IDLE_TIMEOUT`]; `None` at the end.
-pub(crate) async fn next_chunk(body: &mut Incoming) -> Result<Option<Bytes>, TransportError> {
+/// The next chunk of a response body; `None` at the end. Fails when the body sends nothing
+/// for [`BODY_IDLE_TIMEOUT`], or when `meter`'s deadline or stall rule trips (with the bytes
+/// received so far); `on_stall` hears of each stall report, with the bytes received.
+pub(crate) async fn next_chunk(
+    body: &mut Incoming,
+    meter: &mut Meter,
+    mut on_stall: impl FnMut(u64, Stall),
+) -> Result<Option<Bytes>, TransportError> {
+    let idle_until = Instant::now() + BODY_IDLE_TIMEOUT;
     loop {
-        let frame = tokio::time::timeout(BODY_IDLE_TIMEOUT, body.frame())
-            .await
-            .map_err(|_| {
-                TransportError(format!(
-                    "the response body stalled for {BODY_IDLE_TIMEOUT:?}"
-                ))
-            })?;
-        match frame {
-            None => return Ok(None),
-            Some(Err(e)) => return Err(TransportError(format!("reading the response: {e}"))),
-            Some(Ok(frame)) => {
-                if let Ok(data) = frame.into_data() {
-                    return Ok(Some(data));
-                }
-                // Trailers carry nothing robodev reads.
+        let wake = meter.next_check(Instant::now()).min(idle_until);
+        // What has arrived is counted before the limits are applied: after a pause of this
+        // process (not of the registry), the bytes waiting in the socket are not a stall.
+        let data = match tokio::time::timeout_at(wake, body.frame()).await {
+            Err(_) => None,
+            Ok(None) => return Ok(None),
+            Ok(Some(Err(e))) => {
+                return Err(TransportError::failed(format!("reading the response: {e}")));
             }
+            // Trailers carry nothing robodev reads: they count as no data.
+            Ok(Some(Ok(frame))) => frame.into_data().ok(),
+        };
+        let now = Instant::now();
+        if let Some(data) = &data {
+            meter.add(now, data.len() as u64);
+        }
+        match meter.check(now) {
+            Err(limit) => {
+                return Err(TransportError::Limit {
+                    limit,
+                    done: meter.total(),
+                });
+            }
+            Ok(Some(stall)) => on_stall(meter.total(), stall),
+            Ok(None) => {}
+        }
+        if data.is_some() {
+            return Ok(data);
+        }
+        if now >= idle_until {
+            return Err(TransportError::failed(format!(
+                "the response body sent nothing for {BODY_IDLE_TIMEOUT:?}"
+            )));
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Integration tests of robodev-oci against a real OCI registry (Debian's docker-registry,
 //! distribution 2.8, started per test on 127.0.0.1) and an independent client (the ORAS
-//! project's Python SDK). scripts/build-oci-interop installs both when missing.
+//! project's Python SDK), which scripts/build-oci-interop installs when missing; and against a
+//! hand-written hostile registry (`hostile`), which needs neither.
 
 #![allow(
     clippy::unwrap_used,
@@ -9,6 +10,7 @@
 )]
 
 mod auth;
+mod hostile;
 mod interop;
 mod offline;
 mod pull_push;

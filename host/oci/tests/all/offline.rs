@@ -1,45 +1,13 @@
 //! Starting offline from the cache, and the cache's integrity checks.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use robodev_oci::Error;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-use crate::support::{Registry, client, no_annotations, wasm_file};
-
-/// Collects what `tracing` writes, to check the warnings a user would read.
-#[derive(Clone, Default)]
-struct LogBuffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for LogBuffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl LogBuffer {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
+use crate::support::{Registry, capture_warnings, client, no_annotations, wasm_file};
 
 #[tokio::test]
 async fn an_unreachable_registry_is_served_from_the_cache_with_a_warning() {
-    let logs = LogBuffer::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::WARN)
-        .finish();
-    // The test runs on one thread (current-thread runtime), so this catches every event.
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = capture_warnings();
 
     let mut registry = Registry::start().await;
     let dir = tempfile::tempdir().unwrap();
@@ -150,6 +118,8 @@ async fn a_damaged_cached_layer_is_fetched_again_or_refused_offline() {
 
 #[tokio::test]
 async fn a_gateway_answering_503_counts_as_unreachable() {
+    // It reaches the offline warning that the test above reads (see capture_warnings).
+    let _warnings = capture_warnings();
     let mut registry = Registry::start().await;
     let dir = tempfile::tempdir().unwrap();
     let client = client(dir.path());

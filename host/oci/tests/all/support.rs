@@ -2,9 +2,10 @@
 //! 127.0.0.1, raw HTTP to it, the component under test, and the oras interop client.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use robodev_oci::{Client, ClientOptions, DockerConfig, Reference};
@@ -426,6 +427,46 @@ pub async fn get_manifest(host: &str, repository: &str, tag: &str) -> serde_json
     .unwrap();
     assert_eq!(response.status, 200, "{response:?}");
     serde_json::from_slice(&response.body).unwrap()
+}
+
+/// Collects what `tracing` writes, to check the warnings a user would read.
+#[derive(Clone, Default)]
+pub struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl LogBuffer {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+/// Captures this thread's `tracing` warnings (a `#[tokio::test]` runs on one thread, so all of
+/// the test's) until the guard is dropped.
+///
+/// Every test that reaches a warning some test reads must hold one, even if it does not read
+/// it: tracing-core decides whether a callsite is of interest when it is first hit, and while
+/// just one scoped subscriber exists in the process it asks only the hitting thread's, so a
+/// first hit from a thread without a subscriber would silence that warning for the test that
+/// reads it.
+pub fn capture_warnings() -> (LogBuffer, tracing::subscriber::DefaultGuard) {
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::WARN)
+        .finish();
+    (logs, tracing::subscriber::set_default(subscriber))
 }
 
 /// No annotations.
