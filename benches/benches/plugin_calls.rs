@@ -286,6 +286,7 @@ fn deadline(c: &mut Criterion) {
         .block_on(runtime.load(
             &support::guest("chaos"),
             PluginOptions {
+                max_component_bytes: None,
                 name: "chaos".into(),
                 expected: Some(Interface::Notifications),
                 // Fuel out of the way: the deadline alone must stop the loop.

@@ -49,6 +49,14 @@ enum Command {
         #[command(subcommand)]
         command: Box<plugin_cmd::PluginCommand>,
     },
+    /// Print a shell completion script (e.g. `robodev completions bash >
+    /// /etc/bash_completion.d/robodev`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print robodev's man page (roff; e.g. `robodev man | man -l -`).
+    Man,
 }
 
 #[derive(Debug, Subcommand)]
@@ -80,6 +88,25 @@ fn init_tracing(verbose: u8, progress: bool) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    match &cli.command {
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut command = Cli::command();
+            clap_complete::generate(*shell, &mut command, "robodev", &mut std::io::stdout());
+            return ExitCode::SUCCESS;
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            return match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: cannot write the man page: {e}");
+                    ExitCode::from(2)
+                }
+            };
+        }
+        _ => {}
+    }
     init_tracing(cli.verbose, matches!(cli.command, Command::Run(_)));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -100,6 +127,8 @@ fn main() -> ExitCode {
             Command::Plugins {
                 command: PluginsCommand::List(args),
             } => run_cmd::list(args).await,
+            // Answered above, before the runtime starts.
+            Command::Completions { .. } | Command::Man => 0,
         }
     });
     ExitCode::from(code)

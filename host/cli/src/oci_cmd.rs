@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
@@ -46,9 +47,30 @@ pub struct OciArgs {
     /// Allow plain HTTP to registries that are not on loopback.
     #[arg(long)]
     insecure: bool,
+    /// How long the whole transfer may take (`90s`, `10m`, `1h`, `500ms`, or seconds);
+    /// default 10m. A transfer that slows to a trickle is reported, then abandoned, sooner.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    timeout: Option<Duration>,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
+}
+
+/// A `--timeout`: what robodev-config.yaml accepts (`250ms`, `30s`, `5m`, `1h`), or whole
+/// seconds; above zero.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let parsed = if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        text.parse().ok().map(Duration::from_secs)
+    } else {
+        robodev_controller::config::raw::RawDuration::parse(text)
+    };
+    match parsed {
+        Some(d) if !d.is_zero() => Ok(d),
+        Some(_) => Err("expected a duration above 0".to_owned()),
+        None => Err(format!(
+            "expected a duration such as 90s, 10m, 1h or 500ms, found {text:?}"
+        )),
+    }
 }
 
 fn client(args: &OciArgs) -> Client {
@@ -57,6 +79,15 @@ fn client(args: &OciArgs) -> Client {
             robodev_oci::Direction::Upload => "push",
             _ => "pull",
         };
+        if let Some(stall) = &p.stall {
+            eprintln!(
+                "{direction} {}: {} / {} bytes, {stall}",
+                short(&p.digest),
+                p.done,
+                p.total
+            );
+            return;
+        }
         eprintln!(
             "{direction} {}: {} / {} bytes ({}%)",
             short(&p.digest),
@@ -65,11 +96,13 @@ fn client(args: &OciArgs) -> Client {
             (p.done * 100).checked_div(p.total).unwrap_or(100)
         );
     });
-    Client::new(
-        ClientOptions::new(oci_cache_dir())
-            .insecure(args.insecure)
-            .progress(progress),
-    )
+    let mut options = ClientOptions::new(oci_cache_dir())
+        .insecure(args.insecure)
+        .progress(progress);
+    if let Some(timeout) = args.timeout {
+        options = options.transfer_timeout(timeout);
+    }
+    Client::new(options)
 }
 
 fn short(digest: &str) -> &str {
@@ -84,9 +117,17 @@ fn fail(e: anyhow::Error) -> u8 {
     2
 }
 
-/// The exit code of an OCI error: refusals (digest, not Wasm) 4, the rest 2.
+/// The exit code of an OCI error: refusals (digest, not Wasm) 4, the rest 2 (a registry too
+/// slow to wait for is a host/network error, like one that cannot be reached).
 fn oci_fail(e: robodev_oci::Error) -> u8 {
-    eprintln!("error: {e}");
+    match &e {
+        robodev_oci::Error::TransferTimeout { limit, .. }
+            if matches!(**limit, robodev_oci::TransferLimit::Deadline { .. }) =>
+        {
+            eprintln!("error: {e} (--timeout sets it)");
+        }
+        _ => eprintln!("error: {e}"),
+    }
     match e {
         robodev_oci::Error::DigestMismatch { .. } | robodev_oci::Error::NotAWasmArtifact { .. } => {
             4

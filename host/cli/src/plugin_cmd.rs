@@ -59,6 +59,10 @@ pub struct HostArgs {
     /// Directory of plugin key-value stores [default: $XDG_DATA_HOME/robodev/kv].
     #[arg(long, env = "ROBODEV_DATA_DIR", global = true)]
     data_dir: Option<PathBuf>,
+    /// The largest component file read, in MiB [default: 256]; a larger one is refused
+    /// before it is read.
+    #[arg(long, global = true, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..))]
+    max_component_mb: Option<u64>,
 }
 
 /// How a subprocess plugin (an executable SOURCE) is run.
@@ -86,14 +90,15 @@ pub(crate) fn parse_env(text: &str) -> Result<(String, String), String> {
     }
 }
 
-/// Whether SOURCE is a WebAssembly file (by its magic number, or its `.wasm` name when it
-/// cannot be read); anything else is run as a subprocess plugin.
+/// Whether SOURCE is to be loaded as a WebAssembly component: it starts with the WebAssembly
+/// magic number, or it is named `*.wasm` (then a file that is not WebAssembly is refused as
+/// such, never executed). Anything else is run as a subprocess plugin.
 fn is_wasm(source: &Path) -> bool {
     let mut magic = [0u8; 4];
-    match std::fs::File::open(source).and_then(|mut f| f.read_exact(&mut magic)) {
-        Ok(()) => &magic == b"\0asm",
-        Err(_) => source.extension().is_some_and(|e| e == "wasm"),
-    }
+    let starts_as_wasm = std::fs::File::open(source)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok_and(|()| &magic == b"\0asm");
+    starts_as_wasm || source.extension().is_some_and(|e| e == "wasm")
 }
 
 impl ProcessArgs {
@@ -260,6 +265,11 @@ impl HostArgs {
             cache_dir,
             ..Default::default()
         })
+    }
+
+    fn max_component_bytes(&self) -> Option<u64> {
+        self.max_component_mb
+            .map(|mb| mb.saturating_mul(1024 * 1024))
     }
 
     fn data_dir(&self) -> PathBuf {
@@ -445,6 +455,7 @@ async fn inspect(source: &Path, json_out: bool, host: &HostArgs) -> u8 {
             source,
             PluginOptions {
                 name: name.clone(),
+                max_component_bytes: host.max_component_bytes(),
                 ..Default::default()
             },
         )
@@ -557,9 +568,14 @@ async fn load_for_call(args: &CallArgs) -> anyhow::Result<(Runtime, PluginOption
             .collect(),
     };
     let runtime = args.host.runtime()?;
+    let max_component_bytes = args.host.max_component_bytes().or(raw
+        .limits
+        .component_mb
+        .map(|mb| mb.saturating_mul(1024 * 1024)));
     Ok((
         runtime,
         PluginOptions {
+            max_component_bytes,
             name,
             expected: args.interface,
             limits,

@@ -7,7 +7,7 @@
 //! allowed_hosts: [127.0.0.1]
 //! kv: true                             # persistent key-value store under --data-dir
 //! read_only_dirs: { /data: ./fixtures } # guest path -> host directory
-//! limits: { fuel: 50000000, timeout_ms: 2000, memory_mb: 64 }
+//! limits: { fuel: 50000000, timeout_ms: 2000, memory_mb: 64, component_mb: 256 }
 //! warm_instances: 0
 //! ```
 
@@ -27,6 +27,8 @@ pub struct RawLimits {
     pub timeout_ms: Option<u64>,
     /// Memory cap, in MiB.
     pub memory_mb: Option<u64>,
+    /// The largest component file read, in MiB.
+    pub component_mb: Option<u64>,
 }
 
 /// One plugin's settings, as written.

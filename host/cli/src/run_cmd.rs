@@ -6,7 +6,7 @@ use std::sync::Arc;
 use clap::Args;
 use robodev_controller::config::Config;
 use robodev_controller::controller::{Controller, StateLock};
-use robodev_controller::registry::{LoadOptions, Registry};
+use robodev_controller::registry::{LoadOptions, Loading, Registry};
 use robodev_controller::runs::{RunStore, TaskRun, TaskState};
 use serde_json::json;
 
@@ -84,27 +84,6 @@ pub struct RunArgs {
     once: bool,
 }
 
-async fn load_registry(args: &ConfigArgs, config: &Config, enforce: bool) -> Result<Registry, u8> {
-    eprintln!(
-        "robodev: loading {} plugin(s) from {}",
-        config.plugins.len(),
-        config.path.display()
-    );
-    match Registry::load(config, args.options(config, enforce)).await {
-        // Plugins that did not load are in the log (a warning each).
-        Ok(registry) => Ok(registry),
-        Err(critical) => {
-            for failure in &critical.failures {
-                eprintln!(
-                    "error: critical plugin {:?} did not load: {}",
-                    failure.name, failure.error
-                );
-            }
-            Err(critical.exit_code())
-        }
-    }
-}
-
 pub async fn run(args: RunArgs) -> u8 {
     let config = match args.config.load() {
         Ok(c) => c,
@@ -117,20 +96,22 @@ pub async fn run(args: RunArgs) -> u8 {
             return e.exit_code();
         }
     };
-    let registry = match load_registry(&args.config, &config, true).await {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
+    eprintln!(
+        "robodev: loading {} plugin(s) from {}",
+        config.plugins.len(),
+        config.path.display()
+    );
+    // Shared before its plugins have loaded, so that one slow plugin (say, pulled from a slow
+    // registry) holds neither the others nor the admin API: each is usable once it has loaded.
+    let registry = Arc::new(Registry::pending(
+        &config,
+        args.config.options(&config, true),
+    ));
+    let loading = tokio::spawn({
+        let registry = registry.clone();
+        async move { registry.load_pending().await }
+    });
     let config = Arc::new(config);
-    let controller = match Controller::new(config.clone(), &registry) {
-        Ok(c) => Arc::new(c),
-        Err(e) => {
-            eprintln!("error: {e}");
-            registry.shutdown().await;
-            return e.exit_code();
-        }
-    };
-    let registry = Arc::new(registry);
     let reloader = Arc::new(robodev_controller::reload::Reloader::new(
         registry.clone(),
         args.config.config.clone(),
@@ -144,16 +125,10 @@ pub async fn run(args: RunArgs) -> u8 {
             let _ = watch_stopped.await;
         },
     ));
-    let admin = match robodev_controller::admin::start(&config, &registry, reloader).await {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("error: {e}");
-            registry.shutdown().await;
-            return 2;
-        }
-    };
-    let code = if args.once {
-        match controller.run_once().await {
+    let mut admin = None;
+    let code = match start_controller(&config, &registry, reloader, &mut admin).await {
+        Err(code) => code,
+        Ok(controller) if args.once => match controller.run_once().await {
             Ok((report, runs)) => {
                 print_summary(&report, &runs);
                 0
@@ -162,18 +137,19 @@ pub async fn run(args: RunArgs) -> u8 {
                 eprintln!("error: {e}");
                 e.exit_code()
             }
-        }
-    } else {
-        eprintln!(
-            "robodev: polling {} every {} s (Ctrl-C to stop)",
-            config.ticketing.backend.name(),
-            config.poll_interval.as_secs_f64()
-        );
-        match controller.run_until_signalled().await {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("error: {e}");
-                e.exit_code()
+        },
+        Ok(controller) => {
+            eprintln!(
+                "robodev: polling {} every {} s (Ctrl-C to stop)",
+                config.ticketing.backend.name(),
+                config.poll_interval.as_secs_f64()
+            );
+            match controller.run_until_signalled().await {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    e.exit_code()
+                }
             }
         }
     };
@@ -182,8 +158,64 @@ pub async fn run(args: RunArgs) -> u8 {
     if let Some(admin) = admin {
         admin.stop().await;
     }
+    // Also stops the loads still in progress (plugins nothing needed yet).
     registry.shutdown().await;
+    let _ = loading.await;
     code
+}
+
+/// Starts the admin API (into `admin`), waits for the plugins the controller needs, and
+/// wires the controller; `Err` is the exit code (the error is printed).
+async fn start_controller(
+    config: &Arc<Config>,
+    registry: &Arc<Registry>,
+    reloader: Arc<robodev_controller::reload::Reloader>,
+    admin: &mut Option<robodev_controller::admin::AdminHandle>,
+) -> Result<Arc<Controller>, u8> {
+    *admin = robodev_controller::admin::start(config, registry, reloader)
+        .await
+        .map_err(|e| {
+            eprintln!("error: {e}");
+            2u8
+        })?;
+    // The controller takes its backends (every selection) when it starts, and must not run
+    // without a critical plugin: those are waited for; the other plugins keep loading.
+    let selections = robodev_controller::registry::selections(config);
+    let needed = |l: &Loading| {
+        l.critical
+            || selections
+                .iter()
+                .any(|s| s.interface() == l.interface && s.name() == l.name)
+    };
+    for waiting in registry.loading().iter().filter(|l| needed(l)) {
+        tracing::info!(
+            plugin = %waiting.name,
+            "waiting for plugin {:?} ({}) to load before the controller starts",
+            waiting.name,
+            waiting.interface
+        );
+    }
+    // A critical plugin that failed ends the wait at once: robodev will not run anyway.
+    registry
+        .wait_until(|r| r.critical_failure().is_some() || !r.loading().iter().any(needed))
+        .await;
+    if let Some(critical) = registry.critical_failure() {
+        for failure in &critical.failures {
+            eprintln!(
+                "error: critical plugin {:?} did not load: {}",
+                failure.name, failure.error
+            );
+        }
+        return Err(critical.exit_code());
+    }
+    // Plugins that did not load are in the log (a warning each).
+    match Controller::new(config.clone(), registry) {
+        Ok(c) => Ok(Arc::new(c)),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(e.exit_code())
+        }
+    }
 }
 
 fn outcome(run: &TaskRun) -> String {

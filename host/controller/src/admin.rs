@@ -2,7 +2,7 @@
 //!
 //! | route | answer |
 //! |---|---|
-//! | `GET /api/v1/plugins` | every plugin, like `robodev plugins list --json`: `{"plugins": [...]}` |
+//! | `GET /api/v1/plugins` | every plugin, like `robodev plugins list --json`: `{"plugins": [...]}`; plugins still loading have health `loading` |
 //! | `POST /api/v1/plugins/{name}/toggle` | switches the plugin off (or on again); answers its new state |
 //! | `POST /api/v1/plugins/{name}/reload` | loads the plugin again from the config beside the running version and swaps it in (409 with the reason when the load fails: the old version keeps serving) |
 //! | `POST /api/v1/plugins/{name}/rollback` | swaps back to the version the last reload replaced (409 when there is none) |
@@ -11,17 +11,39 @@
 //! **Auth.** Every `/api/v1/` route needs `Authorization: Bearer <token>`; the token is
 //! compared in constant time. A request without one gets 401 with
 //! `WWW-Authenticate: Bearer realm="robodev"`, a wrong one 401 with `error="invalid_token"`.
+//! A client (an IPv4 address, an IPv6 /64) that sent [`AUTH_FAILURE_LIMIT`] wrong tokens
+//! within [`AUTH_FAILURE_WINDOW`] gets 429 with `Retry-After` on every `/api/v1/` request
+//! until that window ends, without its token being looked at; other clients are not affected.
+//! Wrong tokens are logged as warnings naming the client, never the token: a client's first
+//! at once, then a count every [`AUTH_LOG_INTERVAL`] (and when the server stops).
 //! `/metrics` needs no token, so that Prometheus can scrape it: it shows plugin names,
 //! versions and call counts, nothing secret, and changes nothing. Listen on loopback (the
 //! config's default) unless the network in front of robodev is trusted.
 //!
 //! **Names.** A plugin is named as in the config. Two built-ins of different interfaces can
 //! share a name (ticketing `local` and engine `local`): then `?interface=engine` says which;
-//! without it such a name answers 409.
+//! without it such a name answers 409. A plugin that is still loading answers 503.
 //!
 //! **Errors** are JSON, `{"error": "..."}`: 404 for an unknown path or plugin, 405 (with
-//! `Allow`) for a wrong method, 413 for a body over [`MAX_BODY_BYTES`]. Request heads are
-//! bounded too ([`MAX_HEAD_BYTES`], [`HEAD_READ_TIMEOUT`]).
+//! `Allow`) for a wrong method, 408 for a body that does not arrive within
+//! [`BODY_READ_TIMEOUT`], 413 for a body over [`MAX_BODY_BYTES`], 429 as above. Request heads
+//! are bounded too ([`MAX_HEAD_BYTES`], [`HEAD_READ_TIMEOUT`]).
+//!
+//! **Connections** are bounded so that no client, idle or slow, can keep the API or
+//! `/metrics` from answering:
+//!
+//! | bound | default | when reached |
+//! |---|---|---|
+//! | connections of one client | [`MAX_CONNECTIONS_PER_CLIENT`] | the client's own longest idle connection is closed to make room |
+//! | connections in all | [`MAX_CONNECTIONS`] | an idle connection of the client holding the most is closed to make room |
+//! | silence (no request being sent or answered) | [`IDLE_TIMEOUT`] | the connection is closed |
+//! | a request head, from the connection's start or its previous answer | [`HEAD_READ_TIMEOUT`] | the connection is closed |
+//!
+//! So a new connection never waits for a slot: room is made by closing an idle connection
+//! (one receiving a request head only when none is idle), never one whose request is being
+//! answered; only when every candidate is answering is the new connection closed at once. A
+//! client (say a loopback Prometheus) that holds many idle connections thus only ever closes
+//! its own. Behind a proxy every request comes from the proxy's address: it is then one client.
 //!
 //! ```no_run
 //! # async fn run(registry: robodev_controller::registry::Registry) -> std::io::Result<()> {
@@ -41,8 +63,13 @@
 //! # Ok(()) }
 //! ```
 
+mod connections;
+mod throttle;
+
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Full, Limited};
@@ -55,24 +82,55 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use robodev_core::Interface;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 
 use crate::metered::Switches;
 use crate::metrics::{self, Metrics};
-use crate::registry::{Entry, LoadFailure, Registry};
+use crate::registry::{Entry, LoadFailure, Loading, Registry};
+
+use self::connections::{Client, Connection, Connections, Heard, Slot};
+use self::throttle::Throttle;
 
 /// The largest request body accepted (no route takes one; a client may still send one).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// The largest request head (request line and headers) accepted; hyper's smallest setting.
 pub const MAX_HEAD_BYTES: usize = 8 * 1024;
-/// How long a client may take to send a request head before its connection is closed; an
-/// idle keep-alive connection waiting for its next request is closed after this too, so idle
-/// clients cannot hold all [`MAX_CONNECTIONS`] slots.
+/// How long a client has to send a complete request head, counted from the connection's start
+/// or its previous answer (hyper's header read timeout). A client that sends nothing at all
+/// is closed sooner, after [`IDLE_TIMEOUT`].
 pub const HEAD_READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// Connections served at once; further ones wait to be accepted.
+/// How long a request's body (at most [`MAX_BODY_BYTES`]) may take to arrive: without it a
+/// client trickling a body would hold its connection as "answering", which is never closed to
+/// make room.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a connection may stay silent (no request being sent or answered) before it is
+/// closed: long enough for a client to reuse it for its next request right away, short
+/// enough that idle keep-alive connections do not sit on slots. Shorter than
+/// [`HEAD_READ_TIMEOUT`], which bounds clients that do send, slowly.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections open at once; at the bound an idle one is closed to make room (see the module
+/// docs).
 pub const MAX_CONNECTIONS: usize = 64;
+/// Connections one client (an IPv4 address, an IPv6 /64) may have open at once; at the bound
+/// its own longest idle connection is closed to make room. A quarter of [`MAX_CONNECTIONS`],
+/// so that one client never takes every slot.
+pub const MAX_CONNECTIONS_PER_CLIENT: usize = 16;
+/// How long a connection closed to make room (or for being idle) gets to finish writing an
+/// answer already on its way before it is dropped.
+pub const CLOSE_GRACE: Duration = Duration::from_secs(1);
+/// Wrong bearer tokens a client may send within [`AUTH_FAILURE_WINDOW`]; then it gets 429
+/// until the window ends. Enough for an operator's typos, far too few to guess a token.
+pub const AUTH_FAILURE_LIMIT: u32 = 10;
+/// The window of [`AUTH_FAILURE_LIMIT`]; it begins with a client's first wrong token.
+pub const AUTH_FAILURE_WINDOW: Duration = Duration::from_secs(60);
+/// How often the wrong tokens not logged one by one are summarised in the log.
+pub const AUTH_LOG_INTERVAL: Duration = Duration::from_secs(60);
+/// Clients whose wrong tokens are counted one by one; beyond, they are counted (and refused)
+/// together, so that a spray of addresses cannot grow the table without bound.
+pub const MAX_TRACKED_CLIENTS: usize = 4096;
 /// How long open connections get to finish their requests once shutdown begins.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// How long to wait before accepting again after `accept` failed (e.g. out of descriptors).
@@ -81,11 +139,50 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// What the 501 of `reload` and `rollback` says when the server has no reloader.
 pub const NOT_AVAILABLE: &str = "hot reload is not available yet: robodev cannot reload or roll back a plugin while it runs; change robodev-config.yaml and restart robodev";
 
+/// The bounds [`serve_with`] enforces. [`Limits::default`] is the documented constants, what
+/// [`serve`] uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// [`MAX_CONNECTIONS`].
+    pub max_connections: usize,
+    /// [`MAX_CONNECTIONS_PER_CLIENT`].
+    pub max_connections_per_client: usize,
+    /// [`IDLE_TIMEOUT`].
+    pub idle_timeout: Duration,
+    /// [`HEAD_READ_TIMEOUT`].
+    pub head_read_timeout: Duration,
+    /// [`BODY_READ_TIMEOUT`].
+    pub body_read_timeout: Duration,
+    /// [`AUTH_FAILURE_LIMIT`].
+    pub auth_failure_limit: u32,
+    /// [`AUTH_FAILURE_WINDOW`].
+    pub auth_failure_window: Duration,
+    /// [`AUTH_LOG_INTERVAL`].
+    pub auth_log_interval: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: MAX_CONNECTIONS,
+            max_connections_per_client: MAX_CONNECTIONS_PER_CLIENT,
+            idle_timeout: IDLE_TIMEOUT,
+            head_read_timeout: HEAD_READ_TIMEOUT,
+            body_read_timeout: BODY_READ_TIMEOUT,
+            auth_failure_limit: AUTH_FAILURE_LIMIT,
+            auth_failure_window: AUTH_FAILURE_WINDOW,
+            auth_log_interval: AUTH_LOG_INTERVAL,
+        }
+    }
+}
+
 /// The plugins the admin API shows and switches, at one moment.
 #[derive(Debug, Clone, Default)]
 pub struct PluginsView {
     /// The loaded plugins.
     pub entries: Vec<Arc<Entry>>,
+    /// The plugins still loading.
+    pub loading: Vec<Loading>,
     /// The plugins that did not load.
     pub failures: Vec<LoadFailure>,
     /// The operator's switches, shared with the metering layer.
@@ -95,9 +192,11 @@ pub struct PluginsView {
 impl PluginsView {
     /// The plugins of `registry`, with `switches`.
     pub fn of(registry: &Registry, switches: Switches) -> PluginsView {
+        let (entries, loading, failures) = registry.snapshot();
         PluginsView {
-            entries: registry.entries(),
-            failures: registry.failures().to_vec(),
+            entries,
+            loading,
+            failures,
             switches,
         }
     }
@@ -143,32 +242,80 @@ impl std::fmt::Debug for AdminState {
 }
 
 /// Serves the admin API on `listener` until `shutdown` completes, then lets open connections
-/// finish their requests for up to [`SHUTDOWN_GRACE`] and returns.
+/// finish their requests for up to [`SHUTDOWN_GRACE`] and returns. The bounds are the
+/// documented constants ([`Limits::default`]).
 pub async fn serve(
     listener: TcpListener,
     state: AdminState,
     shutdown: impl Future<Output = ()> + Send,
 ) {
+    serve_with(listener, state, Limits::default(), shutdown).await;
+}
+
+/// What every connection of one server shares.
+struct Server {
+    state: AdminState,
+    limits: Limits,
+    connections: Arc<Mutex<Connections>>,
+    throttle: Mutex<Throttle>,
+    /// Connections closed at once since the last summary: every candidate slot was answering.
+    refused: AtomicU64,
+}
+
+impl Server {
+    /// Logs what was counted since the last summary.
+    fn summarise(&self) {
+        self.throttle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .summarise(Instant::now());
+        let refused = self.refused.swap(0, Ordering::SeqCst);
+        if refused > 0 {
+            tracing::warn!(
+                "admin API: {refused} connection(s) closed at once in the last {:?}: every slot \
+                 they could take was answering a request",
+                self.limits.auth_log_interval
+            );
+        }
+    }
+}
+
+/// [`serve`] with other bounds.
+pub async fn serve_with(
+    listener: TcpListener,
+    state: AdminState,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send,
+) {
     if state.token.is_empty() {
         tracing::warn!("the admin API's token is empty: every /api/v1/ request will be refused");
     }
-    let state = Arc::new(state);
+    let server = Arc::new(Server {
+        state,
+        limits,
+        connections: Arc::new(Mutex::new(Connections::default())),
+        throttle: Mutex::new(Throttle::new(
+            limits.auth_failure_limit,
+            limits.auth_failure_window,
+            limits.auth_log_interval,
+        )),
+        refused: AtomicU64::new(0),
+    });
     let (stop, stopped) = watch::channel(false);
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let mut connections = JoinSet::new();
+    let every = limits.auth_log_interval.max(Duration::from_millis(1));
+    let mut summaries = tokio::time::interval_at(Instant::now() + every, every);
+    summaries.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(shutdown);
     loop {
-        // Wait for a free slot first, so an accepted connection is served at once.
-        let permit = tokio::select! {
-            () = &mut shutdown => break,
-            permit = slots.clone().acquire_owned() => match permit {
-                Ok(p) => p,
-                // The semaphore is never closed.
-                Err(_) => break,
-            },
-        };
+        // Accepting never waits for a slot: room is made (or the connection closed) at once,
+        // so the listen queue never fills behind idle clients.
         let accepted = tokio::select! {
             () = &mut shutdown => break,
+            _ = summaries.tick() => {
+                server.summarise();
+                continue;
+            }
             accepted = listener.accept() => accepted,
         };
         let (stream, peer) = match accepted {
@@ -181,32 +328,31 @@ pub async fn serve(
         };
         // Reap finished connections so the set stays as small as the open ones.
         while connections.try_join_next().is_some() {}
-        let state = state.clone();
-        let mut stopped = stopped.clone();
-        connections.spawn(async move {
-            let _permit = permit;
-            let service = service_fn(move |request| {
-                let state = state.clone();
-                async move { Ok::<_, Infallible>(handle(&state, request).await) }
-            });
-            let connection = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEAD_READ_TIMEOUT)
-                .max_buf_size(MAX_HEAD_BYTES)
-                .serve_connection(TokioIo::new(stream), service);
-            tokio::pin!(connection);
-            let result = tokio::select! {
-                result = connection.as_mut() => result,
-                // Only `serve` sends, once, when shutdown begins.
-                _ = stopped.changed() => {
-                    connection.as_mut().graceful_shutdown();
-                    connection.await
-                }
-            };
-            if let Err(e) = result {
-                tracing::debug!(%peer, "admin API connection ended: {e}");
+        let admitted = server
+            .connections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .admit(
+                Client::of(peer.ip()),
+                limits.max_connections_per_client,
+                limits.max_connections,
+            );
+        match admitted {
+            Ok(connection) => {
+                connections.spawn(serve_connection(
+                    server.clone(),
+                    stream,
+                    peer,
+                    connection,
+                    stopped.clone(),
+                ));
             }
-        });
+            Err(refused) => {
+                tracing::debug!(%peer, "admin API: connection closed at once: {refused}");
+                server.refused.fetch_add(1, Ordering::SeqCst);
+                drop(stream);
+            }
+        }
     }
     let _ = stop.send(true);
     let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
@@ -220,6 +366,92 @@ pub async fn serve(
         );
         connections.shutdown().await;
     }
+    server.summarise();
+}
+
+/// How a connection's service loop ended.
+enum End {
+    /// hyper finished the connection.
+    Done(hyper::Result<()>),
+    /// The server closes it: once its answer in progress (if any) is written, within `grace`
+    /// (`None`: the shutdown grace, enforced by `serve_with`).
+    Close(Option<Duration>),
+}
+
+/// Serves one connection until it ends, it has been idle for the idle timeout, it is closed
+/// to make room, or the server stops.
+async fn serve_connection(
+    server: Arc<Server>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    connection: Arc<Connection>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let _slot = Slot::new(server.connections.clone(), &connection);
+    let limits = server.limits;
+    let service = {
+        let server = server.clone();
+        let connection = connection.clone();
+        service_fn(move |request| {
+            let server = server.clone();
+            // Taken as soon as hyper has the request head: from then on this connection is
+            // answering, and is not closed to make room.
+            let answering = connection.answering();
+            async move {
+                let answer = handle(&server, peer, request).await;
+                drop(answering);
+                Ok::<_, Infallible>(answer)
+            }
+        })
+    };
+    let http = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.head_read_timeout)
+        .max_buf_size(MAX_HEAD_BYTES)
+        .serve_connection(
+            TokioIo::new(Heard::new(stream, connection.clone())),
+            service,
+        );
+    tokio::pin!(http);
+    let end = loop {
+        // While the connection is answering or receiving, look again after a full timeout:
+        // it cannot have been idle for longer by then.
+        let wake = connection
+            .idle_deadline(limits.idle_timeout)
+            .unwrap_or_else(|| Instant::now() + limits.idle_timeout);
+        tokio::select! {
+            result = http.as_mut() => break End::Done(result),
+            // Only `serve_with` sends, once, when shutdown begins.
+            _ = stopped.changed() => break End::Close(None),
+            () = connection.evicted() => {
+                tracing::debug!(%peer, "admin API: closing an idle connection to make room");
+                break End::Close(Some(CLOSE_GRACE));
+            }
+            () = tokio::time::sleep_until(wake) => {
+                if connection
+                    .idle_deadline(limits.idle_timeout)
+                    .is_some_and(|deadline| deadline <= Instant::now())
+                {
+                    tracing::debug!(%peer, "admin API: closing a connection idle for {:?}", limits.idle_timeout);
+                    break End::Close(Some(CLOSE_GRACE));
+                }
+            }
+        }
+    };
+    let result = match end {
+        End::Done(result) => result,
+        End::Close(grace) => {
+            // An idle connection closes at once; one writing an answer finishes it first.
+            http.as_mut().graceful_shutdown();
+            match grace {
+                None => http.await,
+                Some(grace) => tokio::time::timeout(grace, http).await.unwrap_or(Ok(())),
+            }
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(%peer, "admin API connection ended: {e}");
+    }
 }
 
 /// One route's answer.
@@ -228,7 +460,8 @@ type Answer = Response<Full<Bytes>>;
 /// An answer that ends a request early (an error), boxed to keep `Result`s small.
 type Refusal = Box<Answer>;
 
-async fn handle(state: &AdminState, request: Request<Incoming>) -> Answer {
+async fn handle(server: &Server, peer: SocketAddr, request: Request<Incoming>) -> Answer {
+    let state = &server.state;
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let query = request.uri().query().unwrap_or_default().to_owned();
@@ -248,8 +481,18 @@ async fn handle(state: &AdminState, request: Request<Incoming>) -> Answer {
         return too_large();
     }
     let limited = Limited::new(request.into_body(), MAX_BODY_BYTES);
-    if limited.collect().await.is_err() {
-        return too_large();
+    match tokio::time::timeout(server.limits.body_read_timeout, limited.collect()).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(_)) => return too_large(),
+        Err(_) => {
+            return error(
+                StatusCode::REQUEST_TIMEOUT,
+                &format!(
+                    "the request body did not arrive within {:?}",
+                    server.limits.body_read_timeout
+                ),
+            );
+        }
     }
 
     if path == "/metrics" {
@@ -272,8 +515,26 @@ async fn handle(state: &AdminState, request: Request<Incoming>) -> Answer {
         return error(StatusCode::NOT_FOUND, &format!("no route {path}"));
     };
     // Authenticated before anything else under /api/v1/, so that a caller without the token
-    // learns nothing, not even which routes exist.
+    // learns nothing, not even which routes exist. A client that guessed wrong too often is
+    // refused before its token is looked at: it learns nothing more until its window ends.
+    let client = Client::of(peer.ip());
+    let locked = server
+        .throttle
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .refused(client, Instant::now());
+    if let Some(wait) = locked {
+        return too_many_wrong_tokens(wait);
+    }
     if let Err(answer) = authenticate(&state.token, authorization.as_ref()) {
+        // A request without a token is no guess; one with a wrong token (or scheme) is.
+        if authorization.is_some() {
+            server
+                .throttle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .wrong_token(client, Instant::now());
+        }
         return *answer;
     }
     let segments: Vec<&str> = route.split('/').collect();
@@ -358,6 +619,22 @@ fn authenticate(token: &str, authorization: Option<&HeaderValue>) -> Result<(), 
     }
 }
 
+/// The 429 of a client that sent too many wrong tokens: `Retry-After` is when its window ends.
+fn too_many_wrong_tokens(wait: Duration) -> Answer {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let seconds = seconds.max(1);
+    let mut answer = error(
+        StatusCode::TOO_MANY_REQUESTS,
+        &format!(
+            "too many requests with a wrong bearer token from this address; retry in {seconds} s"
+        ),
+    );
+    answer
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    answer
+}
+
 /// Compares two secrets in time independent of where they differ and of their lengths:
 /// both are hashed to 32 bytes, and the digests compared without an early exit.
 fn same_secret(a: &str, b: &str) -> bool {
@@ -393,6 +670,16 @@ fn find<'a>(view: &'a PluginsView, name: &str, query: &str) -> Result<&'a Arc<En
         .collect();
     match matching.as_slice() {
         [entry] => Ok(entry),
+        [] if view
+            .loading
+            .iter()
+            .any(|l| l.name == name && interface.is_none_or(|i| l.interface == i)) =>
+        {
+            Err(Box::new(error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &format!("plugin {name:?} is still loading; see GET /api/v1/plugins"),
+            )))
+        }
         [] => {
             let mut message = format!("no loaded plugin named {name:?}");
             if let Some(i) = interface {
@@ -464,6 +751,7 @@ fn list(view: &PluginsView) -> Value {
             .into();
         rows.push(row);
     }
+    rows.extend(view.loading.iter().map(Loading::to_json));
     rows.extend(view.failures.iter().map(LoadFailure::to_json));
     json!({ "plugins": rows })
 }
@@ -556,7 +844,8 @@ impl AdminHandle {
 }
 
 /// Starts the admin API of `config.admin` over `registry`: its token is read from the
-/// configured secrets backend under `token_secret`. `Ok(None)` when no admin API is configured.
+/// configured secrets backend under `token_secret` (once that backend has loaded, when
+/// `registry` is still loading). `Ok(None)` when no admin API is configured.
 pub async fn start(
     config: &crate::config::Config,
     registry: &Arc<crate::registry::Registry>,
@@ -565,6 +854,17 @@ pub async fn start(
     let Some(settings) = &config.admin else {
         return Ok(None);
     };
+    // The token is in the secrets backend: only that backend is waited for, not the other
+    // plugins (which may be slow to load: the API shows them as loading).
+    let secrets = config.secrets.name();
+    if registry.is_loading(Interface::Secrets, secrets) {
+        tracing::info!(
+            "admin API: waiting for the secrets backend {secrets:?} to load (it holds the admin token)"
+        );
+        registry
+            .wait_until(|r| !r.is_loading(Interface::Secrets, secrets))
+            .await;
+    }
     let token = match registry.resolve(&config.secrets) {
         Ok(robodev_core::AnyBackend::Secrets(secrets)) => secrets
             .get_secret(robodev_core::secrets::GetSecretRequest {

@@ -9,14 +9,22 @@
 //! check it). A plugin that fails to load is recorded in [`Registry::failures`] and the others
 //! carry on, unless it is in `plugin_health.critical_plugins`: then [`Registry::load`] fails.
 //!
+//! **Loading in the background.** [`Registry::load`] returns once every plugin has loaded or
+//! failed. `robodev run` must not wait that long (one plugin pulled from a slow registry would
+//! keep everything else, the admin API included, from starting), so it makes the registry with
+//! [`Registry::pending`], shares it, and runs [`Registry::load_pending`] in a task: each plugin
+//! is usable the moment it has loaded, the ones still loading are listed by
+//! [`Registry::loading`] (health `loading`), and [`Registry::wait_until`] waits for the ones a
+//! caller needs. Critical plugins are then the caller's to check ([`Registry::critical_failure`]).
+//!
 //! A Wasm plugin's granted secrets resolve through the configured secrets backend, which may
-//! itself be a plugin: the link is made once everything is loaded ([`BackendSecrets`]).
+//! itself be a plugin: the link is made as soon as that backend has loaded ([`BackendSecrets`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use robodev_core::secrets::GetSecretRequest;
@@ -266,6 +274,39 @@ impl LoadFailure {
     }
 }
 
+/// A plugin that is still loading (see [`Registry::pending`]).
+#[derive(Debug, Clone)]
+pub struct Loading {
+    /// The configured name.
+    pub name: String,
+    /// The configured interface.
+    pub interface: Interface,
+    /// How it will run.
+    pub runtime: RuntimeKind,
+    /// Where it comes from.
+    pub source: String,
+    /// Whether it is in `plugin_health.critical_plugins`.
+    pub critical: bool,
+    /// When its load began (or was queued).
+    pub since: Instant,
+}
+
+impl Loading {
+    /// The plugin as the admin API shows it while it loads: health `loading`, and for how long.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name,
+            "interface": self.interface.name(),
+            "interfaceVersion": self.interface.version(),
+            "runtime": self.runtime.label(),
+            "source": self.source,
+            "health": "loading",
+            "loadingSeconds": self.since.elapsed().as_secs(),
+            "critical": self.critical,
+        })
+    }
+}
+
 /// Critical plugins failed to load: robodev must not run.
 #[derive(Debug, thiserror::Error)]
 #[error("{}", describe_critical(.failures))]
@@ -300,7 +341,8 @@ pub struct LoadOptions {
     /// robodev-oci's default (`$XDG_CACHE_HOME/robodev/oci`).
     pub oci_cache_dir: Option<PathBuf>,
     /// Fail when a critical plugin does not load (`robodev run`); `robodev plugins list`
-    /// reports instead.
+    /// reports instead. Only [`Registry::load`] and [`Registry::load_one`] look at it: with
+    /// [`Registry::pending`] the caller checks [`Registry::critical_failure`].
     pub enforce_critical: bool,
 }
 
@@ -364,9 +406,32 @@ pub struct Registry {
     /// Serialises reloads and rollbacks (each is load, check, swap).
     reloading: tokio::sync::Mutex<()>,
     loader: Arc<Loader>,
-    failures: Vec<LoadFailure>,
+    /// The plugins that did not load, by their place in the load order (so that listings do
+    /// not depend on which load finished first).
+    failures: RwLock<BTreeMap<usize, LoadFailure>>,
+    /// The plugins still loading, by their place in the load order.
+    loading: RwLock<BTreeMap<usize, Loading>>,
+    /// What is left to load; taken by [`Registry::load_pending`].
+    plan: Mutex<Option<Plan>>,
+    /// The secrets backend the config selects: Wasm plugins' secrets resolve through it once
+    /// it has loaded.
+    secrets_backend: String,
+    /// Bumped each time a plugin has loaded or failed, for [`Registry::wait_until`].
+    settled: tokio::sync::watch::Sender<()>,
+    /// Set when [`Registry::shutdown`] begins: loads still in progress are abandoned.
+    closing: tokio::sync::watch::Sender<bool>,
+    /// Held while [`Registry::load_pending`] runs, so that shutdown can wait for it to stop
+    /// before stopping the plugins (none is added after that).
+    load_running: tokio::sync::Mutex<()>,
     metrics: Arc<Metrics>,
     switches: Switches,
+}
+
+/// What [`Registry::load_pending`] has left to do.
+struct Plan {
+    items: Vec<Item>,
+    /// `oci.credentials`, resolved through the secrets backend before any OCI pull.
+    credentials: Vec<(String, OciCredentials)>,
 }
 
 impl fmt::Debug for Registry {
@@ -380,7 +445,8 @@ impl fmt::Debug for Registry {
                     .map(|e| e.name.clone())
                     .collect::<Vec<_>>(),
             )
-            .field("failures", &self.failures.len())
+            .field("failures", &self.failures().len())
+            .field("loading", &self.loading().len())
             .finish()
     }
 }
@@ -464,6 +530,8 @@ struct Loader {
     oci_credentials: OnceLock<Vec<(String, robodev_oci::Credentials)>>,
     /// `oci.insecure_registries`.
     insecure_registries: Vec<String>,
+    /// `oci.transfer_timeout`; `None` for robodev-oci's default.
+    oci_transfer_timeout: Option<Duration>,
     /// `Some` when signatures are required: the trusted keys, or why they cannot be read.
     trusted: Option<Result<robodev_oci::TrustedKeys, String>>,
     state_dir: PathBuf,
@@ -506,6 +574,9 @@ impl Loader {
             let mut options = robodev_oci::ClientOptions::new(dir);
             for host in &self.insecure_registries {
                 options = options.insecure_host(host.clone());
+            }
+            if let Some(timeout) = self.oci_transfer_timeout {
+                options = options.transfer_timeout(timeout);
             }
             for (registry, credentials) in self.oci_credentials.get().into_iter().flatten() {
                 options = options.credentials(registry.clone(), credentials.clone());
@@ -567,10 +638,6 @@ impl Loader {
     }
 
     async fn load_component(&self, spec: &PluginSpec, c: &ComponentSpec) -> Result<Entry, Error> {
-        let host_err = |message: String| Error::Load {
-            plugin: spec.name.clone(),
-            message,
-        };
         let (path, manifest_digest) = match &c.location {
             ComponentLocation::File(path) => {
                 self.verify_file(&spec.name, path).await?;
@@ -605,9 +672,12 @@ impl Loader {
                 (pulled.path, Some(pulled.digest))
             }
         };
-        let bytes = tokio::fs::read(&path)
-            .await
-            .map_err(|e| host_err(format!("cannot read {}: {e}", path.display())))?;
+        let limit = c
+            .component_mb
+            .map_or(robodev_wasm::DEFAULT_MAX_COMPONENT_BYTES, |mb| {
+                mb.saturating_mul(1024 * 1024)
+            });
+        let bytes = robodev_wasm::read_component(&spec.name, &path, limit).await?;
         let found = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
         // An OCI pin is the manifest's digest, checked by the pull; a file's is its own.
         if manifest_digest.is_none()
@@ -647,6 +717,7 @@ impl Loader {
             .instantiate(
                 loaded,
                 PluginOptions {
+                    max_component_bytes: Some(limit),
                     name: spec.name.clone(),
                     expected: Some(spec.interface),
                     limits,
@@ -709,6 +780,17 @@ impl Registry {
     /// Loads every plugin of `config` and every built-in it selects, concurrently. Fails only
     /// when a critical plugin did not load (after shutting down what did).
     pub async fn load(config: &Config, options: LoadOptions) -> Result<Registry, CriticalFailure> {
+        let enforce_critical = options.enforce_critical;
+        let registry = Self::pending(config, options);
+        registry.load_pending().await;
+        registry.enforce_critical(enforce_critical).await
+    }
+
+    /// A registry of every plugin of `config` and every built-in it selects, none loaded yet:
+    /// each is listed by [`Registry::loading`] until [`Registry::load_pending`] has loaded it
+    /// or recorded why it did not load. Share it and run `load_pending` in a task to use the
+    /// plugins that have loaded while slower ones still load.
+    pub fn pending(config: &Config, options: LoadOptions) -> Registry {
         let mut items: Vec<Item> = config.plugins.iter().cloned().map(Item::Plugin).collect();
         for selection in selections(config) {
             if let BackendRef::Builtin {
@@ -729,7 +811,7 @@ impl Registry {
                 }
             }
         }
-        Self::load_items(config, options, items).await
+        Self::with_items(config, options, items)
     }
 
     /// Loads only the plugin (or selected built-in) `name`, and the secrets backend when it is
@@ -763,7 +845,11 @@ impl Registry {
                 ),
             });
         }
-        let mut registry = Self::load_items(config, options, items)
+        let enforce_critical = options.enforce_critical;
+        let registry = Self::with_items(config, options, items);
+        registry.load_pending().await;
+        let mut registry = registry
+            .enforce_critical(enforce_critical)
             .await
             .map_err(|c| c.failures.into_iter().next().map(|f| f.error))
             .map_err(|e| {
@@ -772,18 +858,23 @@ impl Registry {
                     message: "did not load".into(),
                 })
             })?;
-        if let Some(failure) = registry.failures.iter().position(|f| f.name == name) {
-            return Err(registry.failures.remove(failure).error);
+        let failures = registry
+            .failures
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(index) = failures
+            .iter()
+            .find(|(_, f)| f.name == name)
+            .map(|(index, _)| *index)
+            && let Some(failure) = failures.remove(&index)
+        {
+            return Err(failure.error);
         }
         Ok(registry)
     }
 
-    async fn load_items(
-        config: &Config,
-        options: LoadOptions,
-        items: Vec<Item>,
-    ) -> Result<Registry, CriticalFailure> {
-        let enforce_critical = options.enforce_critical;
+    /// The registry of `items`, none loaded yet.
+    fn with_items(config: &Config, options: LoadOptions, items: Vec<Item>) -> Registry {
         let loader = Arc::new(Loader {
             runtime: OnceLock::new(),
             cache_dir: options.cache_dir,
@@ -791,6 +882,7 @@ impl Registry {
             oci_cache_dir: options.oci_cache_dir,
             oci_credentials: OnceLock::new(),
             insecure_registries: config.oci.insecure_registries.clone(),
+            oci_transfer_timeout: config.oci.transfer_timeout,
             trusted: config.signatures.as_ref().map(|policy| {
                 robodev_oci::TrustedKeys::from_pem_files(&policy.trusted_keys)
                     .map_err(|e| e.to_string())
@@ -803,136 +895,319 @@ impl Registry {
             },
             secrets: BackendSecrets::default(),
         });
-        let mut results: Vec<Option<(Result<Entry, Error>, Duration)>> =
-            (0..items.len()).map(|_| None).collect();
+        let now = Instant::now();
+        let loading = items
+            .iter()
+            .enumerate()
+            .map(|(index, item)| {
+                let loading = Loading {
+                    name: item.name().to_owned(),
+                    interface: item.interface(),
+                    runtime: item.runtime(),
+                    source: item.source(),
+                    critical: config
+                        .plugin_health
+                        .critical_plugins
+                        .iter()
+                        .any(|c| c == item.name()),
+                    since: now,
+                };
+                (index, loading)
+            })
+            .collect();
+        Registry {
+            entries: RwLock::new(BTreeMap::new()),
+            previous: Mutex::new(BTreeMap::new()),
+            reloading: tokio::sync::Mutex::new(()),
+            loader,
+            failures: RwLock::new(BTreeMap::new()),
+            loading: RwLock::new(loading),
+            plan: Mutex::new(Some(Plan {
+                items,
+                credentials: config.oci.credentials.clone(),
+            })),
+            secrets_backend: config.secrets.name().to_owned(),
+            settled: tokio::sync::watch::Sender::new(()),
+            closing: tokio::sync::watch::Sender::new(false),
+            load_running: tokio::sync::Mutex::new(()),
+            metrics: Arc::new(Metrics::new()),
+            switches: Switches::new(),
+        }
+    }
+
+    /// `Err` (after shutting everything down) when `enforce` and a critical plugin failed.
+    async fn enforce_critical(self, enforce: bool) -> Result<Registry, CriticalFailure> {
+        if enforce && let Some(critical) = self.critical_failure() {
+            self.shutdown().await;
+            return Err(critical);
+        }
+        Ok(self)
+    }
+
+    /// Loads what [`Registry::pending`] listed, concurrently; each plugin is usable as soon as
+    /// it has loaded. Returns when every one has loaded or failed, or once
+    /// [`Registry::shutdown`] has begun (the loads still in progress are then stopped and
+    /// recorded as failures). Only the first call loads anything.
+    pub async fn load_pending(&self) {
+        let _running = self.load_running.lock().await;
+        let Some(plan) = self
+            .plan
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        else {
+            return;
+        };
+        if *self.closing.borrow() {
+            self.abandon();
+            return;
+        }
+        let mut closing = self.closing.subscribe();
+        let closed = async move {
+            // The sender lives in `self`, so this only returns once shutdown has begun.
+            let _ = closing.wait_for(|closing| *closing).await;
+        };
+        tokio::pin!(closed);
+        let items = &plan.items;
         // Registry credentials live in the secrets backend: when OCI components need them,
         // that backend loads first and the rest follow, concurrently.
         let pulls_oci = items.iter().any(|i| {
             matches!(i, Item::Plugin(PluginSpec { source: PluginSource::Component(c), .. })
                 if matches!(c.location, ComponentLocation::Oci(_)))
         });
-        if pulls_oci && !config.oci.credentials.is_empty() {
+        let mut loaded_first = None;
+        if pulls_oci && !plan.credentials.is_empty() {
             let secrets = items.iter().position(|i| {
-                i.interface() == Interface::Secrets && i.name() == config.secrets.name()
+                i.interface() == Interface::Secrets && i.name() == self.secrets_backend
             });
             let backend = match secrets {
                 Some(index) => {
-                    let started = std::time::Instant::now();
-                    let result = loader.load(&items[index]).await;
+                    let started = Instant::now();
+                    let result = tokio::select! {
+                        result = self.loader.load(&items[index]) => result,
+                        () = &mut closed => {
+                            self.abandon();
+                            return;
+                        }
+                    };
                     let backend = result.as_ref().ok().map(|e| e.raw.clone());
-                    results[index] = Some((result, started.elapsed()));
+                    self.settle(index, &items[index], result, started.elapsed());
+                    loaded_first = Some(index);
                     backend
                 }
                 None => None,
             };
-            let _ = loader
+            let _ = self
+                .loader
                 .oci_credentials
-                .set(resolve_credentials(&config.oci.credentials, backend).await);
+                .set(resolve_credentials(&plan.credentials, backend).await);
         }
         let mut tasks = tokio::task::JoinSet::new();
+        let mut task_items = HashMap::new();
         for (index, item) in items.iter().cloned().enumerate() {
-            if results[index].is_some() {
+            if loaded_first == Some(index) {
                 continue;
             }
-            let loader = loader.clone();
-            tasks.spawn(async move {
-                let started = std::time::Instant::now();
+            let loader = self.loader.clone();
+            let task = tasks.spawn(async move {
+                let started = Instant::now();
                 let result = loader.load(&item).await;
-                (index, result, started.elapsed())
+                (result, started.elapsed())
             });
+            task_items.insert(task.id(), index);
         }
-        while let Some(joined) = tasks.join_next().await {
-            match joined {
-                Ok((index, result, took)) => results[index] = Some((result, took)),
-                Err(e) => tracing::error!("a plugin load task failed: {e}"),
+        loop {
+            let joined = tokio::select! {
+                joined = tasks.join_next_with_id() => joined,
+                () = &mut closed => {
+                    tasks.shutdown().await;
+                    self.abandon();
+                    return;
+                }
+            };
+            let (id, result, took) = match joined {
+                None => break,
+                Some(Ok((id, (result, took)))) => (id, result.map_err(Some), took),
+                Some(Err(e)) => {
+                    tracing::error!("a plugin load task failed: {e}");
+                    (e.id(), Err(None), Duration::ZERO)
+                }
+            };
+            let Some(&index) = task_items.get(&id) else {
+                continue;
+            };
+            let item = &items[index];
+            let result = result.map_err(|e| {
+                e.unwrap_or_else(|| Error::Load {
+                    plugin: item.name().to_owned(),
+                    message: "its load task panicked".into(),
+                })
+            });
+            self.settle(index, item, result, took);
+        }
+    }
+
+    /// Records how the load of `items[index]` ended: a loaded plugin is wrapped (metered,
+    /// switchable, swappable) and usable from now on.
+    fn settle(&self, index: usize, item: &Item, result: Result<Entry, Error>, took: Duration) {
+        let critical = self
+            .loading
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&index)
+            .is_some_and(|l| l.critical);
+        match result {
+            Ok(mut entry) => {
+                // Every call through the registry is metered, traced and switchable.
+                // The slot holds `raw` itself, so calls in flight count on it (see `retire`).
+                let (backend, slot) = metered::wrap_swappable(
+                    entry.raw.clone(),
+                    CallLabels::of(&entry),
+                    self.metrics.clone(),
+                    self.switches.switch(entry.interface, &entry.name),
+                );
+                entry.backend = backend;
+                entry.slot = Some(slot);
+                tracing::info!(
+                    plugin = %entry.name,
+                    interface = %entry.interface,
+                    runtime = %entry.runtime,
+                    version = %entry.info.version,
+                    "loaded in {:.1} ms",
+                    took.as_secs_f64() * 1000.0
+                );
+                if entry.interface == Interface::Secrets && entry.name == self.secrets_backend {
+                    self.loader
+                        .secrets
+                        .link(entry.name.clone(), entry.backend.clone());
+                }
+                self.entries
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert((entry.interface, entry.name.clone()), Arc::new(entry));
+            }
+            Err(error) => {
+                if critical {
+                    tracing::error!(
+                        plugin = item.name(),
+                        "critical plugin did not load: {error}"
+                    );
+                } else {
+                    tracing::warn!(plugin = item.name(), "plugin did not load: {error}");
+                }
+                self.failures
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(
+                        index,
+                        LoadFailure {
+                            name: item.name().to_owned(),
+                            interface: item.interface(),
+                            runtime: item.runtime(),
+                            source: item.source(),
+                            error,
+                            critical,
+                        },
+                    );
             }
         }
-        let mut registry = Registry {
-            entries: RwLock::new(BTreeMap::new()),
-            previous: Mutex::new(BTreeMap::new()),
-            reloading: tokio::sync::Mutex::new(()),
-            loader: loader.clone(),
-            failures: Vec::new(),
-            metrics: Arc::new(Metrics::new()),
-            switches: Switches::new(),
-        };
-        for (item, result) in items.iter().zip(results) {
-            let critical = config
-                .plugin_health
-                .critical_plugins
-                .iter()
-                .any(|c| c == item.name());
-            let result = result.unwrap_or_else(|| {
-                (
-                    Err(Error::Load {
-                        plugin: item.name().to_owned(),
-                        message: "its load task panicked".into(),
-                    }),
-                    Duration::ZERO,
-                )
-            });
-            match result {
-                (Ok(mut entry), took) => {
-                    // Every call through the registry is metered, traced and switchable.
-                    // The slot holds `raw` itself, so calls in flight count on it (see `retire`).
-                    let (backend, slot) = metered::wrap_swappable(
-                        entry.raw.clone(),
-                        CallLabels::of(&entry),
-                        registry.metrics.clone(),
-                        registry.switches.switch(entry.interface, &entry.name),
-                    );
-                    entry.backend = backend;
-                    entry.slot = Some(slot);
-                    tracing::info!(
-                        plugin = %entry.name,
-                        interface = %entry.interface,
-                        runtime = %entry.runtime,
-                        version = %entry.info.version,
-                        "loaded in {:.1} ms",
-                        took.as_secs_f64() * 1000.0
-                    );
-                    registry
-                        .entries
-                        .get_mut()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .insert((entry.interface, entry.name.clone()), Arc::new(entry));
-                }
-                (Err(error), _) => {
-                    if critical {
-                        tracing::error!(
-                            plugin = item.name(),
-                            "critical plugin did not load: {error}"
-                        );
-                    } else {
-                        tracing::warn!(plugin = item.name(), "plugin did not load: {error}");
-                    }
-                    registry.failures.push(LoadFailure {
-                        name: item.name().to_owned(),
-                        interface: item.interface(),
-                        runtime: item.runtime(),
-                        source: item.source(),
-                        error,
-                        critical,
-                    });
-                }
-            }
-        }
-        if let Some(secrets) = registry.get(Interface::Secrets, config.secrets.name()) {
-            loader
-                .secrets
-                .link(secrets.name.clone(), secrets.backend.clone());
-        }
-        let critical: Vec<LoadFailure> = registry
+        // Only now: a reader never finds the plugin neither loading nor settled (see
+        // `snapshot`).
+        self.loading
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&index);
+        self.settled.send_replace(());
+    }
+
+    /// Records every plugin still loading as not loaded: robodev is stopping.
+    fn abandon(&self) {
+        let abandoned =
+            std::mem::take(&mut *self.loading.write().unwrap_or_else(PoisonError::into_inner));
+        let mut failures = self
             .failures
-            .iter()
-            .filter(|f| f.critical)
-            .cloned()
-            .collect();
-        if enforce_critical && !critical.is_empty() {
-            registry.shutdown().await;
-            return Err(CriticalFailure { failures: critical });
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        for (index, l) in abandoned {
+            tracing::info!(plugin = %l.name, "stopped loading: robodev is stopping");
+            let error = Error::Load {
+                plugin: l.name.clone(),
+                message: "robodev stopped before it finished loading".into(),
+            };
+            failures.insert(
+                index,
+                LoadFailure {
+                    name: l.name,
+                    interface: l.interface,
+                    runtime: l.runtime,
+                    source: l.source,
+                    error,
+                    critical: l.critical,
+                },
+            );
         }
-        Ok(registry)
+        drop(failures);
+        self.settled.send_replace(());
+    }
+
+    /// Waits until `done` holds, looking again each time a plugin has loaded or failed (e.g.
+    /// `|r| !r.is_loading(Interface::Secrets, "vault")`). Never returns if `done` never holds:
+    /// callers that may stop meanwhile race it against their own stop signal.
+    pub async fn wait_until(&self, mut done: impl FnMut(&Registry) -> bool) {
+        let mut settled = self.settled.subscribe();
+        while !done(self) {
+            // The sender lives in `self`: this cannot fail while `self` exists.
+            if settled.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Whether plugin `name` of `interface` is still loading.
+    pub fn is_loading(&self, interface: Interface, name: &str) -> bool {
+        self.loading
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .any(|l| l.interface == interface && l.name == name)
+    }
+
+    /// The plugins still loading, in config order.
+    pub fn loading(&self) -> Vec<Loading> {
+        self.loading
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// The loaded plugins, the ones still loading and the ones that did not load, as one
+    /// consistent listing: a plugin that finishes loading meanwhile is listed once, never
+    /// twice nor not at all.
+    pub fn snapshot(&self) -> (Vec<Arc<Entry>>, Vec<Loading>, Vec<LoadFailure>) {
+        // `settle` adds to entries or failures before it removes from loading, so reading
+        // loading first and dropping what has settled since lists everything exactly once.
+        let loading = self.loading();
+        let entries = self.entries();
+        let failures = self.failures();
+        let settled = |l: &Loading| {
+            entries
+                .iter()
+                .any(|e| e.interface == l.interface && e.name == l.name)
+                || failures
+                    .iter()
+                    .any(|f| f.interface == l.interface && f.name == l.name)
+        };
+        let loading = loading.into_iter().filter(|l| !settled(l)).collect();
+        (entries, loading, failures)
+    }
+
+    /// The critical plugins that did not load so far, if any.
+    pub fn critical_failure(&self) -> Option<CriticalFailure> {
+        let failures: Vec<LoadFailure> =
+            self.failures().into_iter().filter(|f| f.critical).collect();
+        (!failures.is_empty()).then_some(CriticalFailure { failures })
     }
 
     /// The plugin `name` of `interface` (its current version).
@@ -953,11 +1228,18 @@ impl Registry {
         }
         // The load failure says it best.
         if let Some(failure) = self
-            .failures
-            .iter()
+            .failures()
+            .into_iter()
             .find(|f| f.name == name && f.interface == interface)
         {
-            return Err(failure.error.clone());
+            return Err(failure.error);
+        }
+        if self.is_loading(interface, name) {
+            return Err(Error::Host {
+                plugin: name.to_owned(),
+                interface,
+                message: format!("the {interface} backend {name:?} is still loading"),
+            });
         }
         Err(Error::Host {
             plugin: name.to_owned(),
@@ -976,9 +1258,14 @@ impl Registry {
             .collect()
     }
 
-    /// The plugins that did not load.
-    pub fn failures(&self) -> &[LoadFailure] {
-        &self.failures
+    /// The plugins that did not load, in config order.
+    pub fn failures(&self) -> Vec<LoadFailure> {
+        self.failures
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect()
     }
 
     /// The call metrics of every plugin (what `/metrics` renders).
@@ -1090,8 +1377,11 @@ impl Registry {
         Ok(swapped)
     }
 
-    /// Stops every plugin: subprocesses get their graceful Shutdown, then SIGKILL.
+    /// Stops every plugin: subprocesses get their graceful Shutdown, then SIGKILL. Loads still
+    /// in progress are stopped first (and recorded as failures), so nothing starts afterwards.
     pub async fn shutdown(&self) {
+        self.closing.send_replace(true);
+        drop(self.load_running.lock().await);
         let mut stops = tokio::task::JoinSet::new();
         let previous: Vec<Arc<Entry>> = self
             .previous

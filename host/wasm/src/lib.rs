@@ -45,6 +45,7 @@ mod plugin;
 mod runtime;
 mod state;
 mod stdio;
+mod typecheck;
 
 pub use cache::{CompileCache, LoadPath};
 pub use grants::{EnvSecrets, Grants, Preopen, SecretSource, StaticSecrets};
@@ -52,8 +53,8 @@ pub use inspect::ComponentInfo;
 pub use limits::*;
 pub use plugin::{CallStats, WasmPlugin};
 pub use runtime::{
-    Allocation, EPOCH_TICK, Loaded, POOL_INSTANCES, POOL_MAX_MEMORY_BYTES, PluginOptions, Runtime,
-    RuntimeConfig,
+    Allocation, DEFAULT_MAX_COMPONENT_BYTES, EPOCH_TICK, Loaded, POOL_INSTANCES,
+    POOL_MAX_MEMORY_BYTES, PluginOptions, Runtime, RuntimeConfig, read_component,
 };
 pub use state::MAX_LOG_MESSAGE_BYTES;
 pub use stdio::CAPTURE_BYTES;

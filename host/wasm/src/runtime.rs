@@ -18,6 +18,7 @@ use crate::inspect::{self, ComponentInfo};
 use crate::limits::Limits;
 use crate::plugin::WasmPlugin;
 use crate::state::StoreState;
+use crate::typecheck;
 
 /// How often the epoch advances: the granularity of call deadlines.
 pub const EPOCH_TICK: Duration = Duration::from_millis(1);
@@ -49,9 +50,51 @@ pub struct RuntimeConfig {
     pub allocation: Allocation,
 }
 
+/// The largest component file read by default (a component's custom sections are read into
+/// memory whole: a 500 MB one would cost more than 500 MB). Large real components (Python via
+/// componentize-py) are about 20-40 MB. A plugin's `limits.component_mb` raises or lowers it.
+pub const DEFAULT_MAX_COMPONENT_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Reads the component file at `path`, refusing one larger than `limit` bytes before reading
+/// it ([`Refusal::TooLarge`]); `plugin` names it in errors.
+pub async fn read_component(plugin: &str, path: &Path, limit: u64) -> Result<Vec<u8>, Error> {
+    use tokio::io::AsyncReadExt;
+    let load = |message: String| Error::Load {
+        plugin: plugin.to_owned(),
+        message,
+    };
+    let too_large = |size: u64| Error::Refused {
+        plugin: plugin.to_owned(),
+        refusal: Refusal::TooLarge { size, limit },
+    };
+    let file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| load(format!("cannot read {}: {e}", path.display())))?;
+    let size = file
+        .metadata()
+        .await
+        .map_err(|e| load(format!("cannot read {}: {e}", path.display())))?
+        .len();
+    if size > limit {
+        return Err(too_large(size));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    // The file may grow while it is read: never read past the limit.
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .await
+        .map_err(|e| load(format!("cannot read {}: {e}", path.display())))?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
 /// Per-plugin settings for [`Runtime::load`].
 #[derive(Debug, Clone, Default)]
 pub struct PluginOptions {
+    /// The largest component file accepted; `None` is [`DEFAULT_MAX_COMPONENT_BYTES`].
+    pub max_component_bytes: Option<u64>,
     /// The plugin's name (errors, logs, metrics and the kv file carry it).
     pub name: String,
     /// The interface the plugin must implement (from config); `None` accepts any.
@@ -208,13 +251,21 @@ impl Runtime {
         &self.inner.engine
     }
 
-    /// Reads, checks and compiles (or loads from cache) the component file at `path`;
-    /// nothing of it runs. `plugin` names it in errors.
+    /// Reads (up to [`DEFAULT_MAX_COMPONENT_BYTES`]), checks and compiles (or loads from
+    /// cache) the component file at `path`; nothing of it runs. `plugin` names it in errors.
     pub async fn load_file(&self, plugin: &str, path: &Path) -> Result<Loaded, Error> {
-        let bytes = tokio::fs::read(path).await.map_err(|e| Error::Load {
-            plugin: plugin.to_owned(),
-            message: format!("cannot read {}: {e}", path.display()),
-        })?;
+        self.load_file_limited(plugin, path, DEFAULT_MAX_COMPONENT_BYTES)
+            .await
+    }
+
+    /// [`Runtime::load_file`] with a size limit of `limit` bytes.
+    pub async fn load_file_limited(
+        &self,
+        plugin: &str,
+        path: &Path,
+        limit: u64,
+    ) -> Result<Loaded, Error> {
+        let bytes = read_component(plugin, path, limit).await?;
         self.load_bytes(plugin, bytes).await
     }
 
@@ -267,6 +318,7 @@ impl Runtime {
         let (interface, interface_version, export) =
             inspect::identify(&exports).map_err(refused)?;
         inspect::check_imports(&imports).map_err(refused)?;
+        typecheck::check(engine, &ty, &export, interface).map_err(refused)?;
         Ok(Loaded {
             component,
             info: ComponentInfo {
@@ -287,7 +339,10 @@ impl Runtime {
     /// Loads the component at `path` as a plugin: checks it, links it (refusing imports the
     /// host cannot satisfy), and calls its `handshake` once under the plugin's limits.
     pub async fn load(&self, path: &Path, options: PluginOptions) -> Result<WasmPlugin, Error> {
-        let loaded = self.load_file(&options.name, path).await?;
+        let limit = options
+            .max_component_bytes
+            .unwrap_or(DEFAULT_MAX_COMPONENT_BYTES);
+        let loaded = self.load_file_limited(&options.name, path, limit).await?;
         self.instantiate(loaded, options).await
     }
 

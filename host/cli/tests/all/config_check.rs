@@ -179,3 +179,56 @@ engines: { local: { command: [agent] } }
     );
     assert!(!marker.exists(), "config check ran the plugin");
 }
+
+/// Durations are read as Go's `time.ParseDuration` reads them, as RoboDev's Go config does.
+#[test]
+fn go_durations_are_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let engines = "engines: { default: local, local: { command: [./agent.sh] } }\n";
+    let path = write_config(
+        dir.path(),
+        &format!(
+            "poll_interval: 1m30s\nticketing: {{ backend: local, config: {{ file: t.yaml }} }}\n{engines}"
+        ),
+    );
+    let out = check(dir.path(), &path, &["--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let path = write_config(
+        dir.path(),
+        &format!(
+            "poll_interval: 1m30x\nticketing: {{ backend: local, config: {{ file: t.yaml }} }}\n{engines}"
+        ),
+    );
+    let out = check(dir.path(), &path, &[]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("robodev-config.yaml:1: poll_interval: expected a duration"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Shell completions and the man page come from the same clap definition as `--help`.
+#[test]
+fn completions_and_the_man_page_cover_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = robodev(dir.path(), &["completions", "bash"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let script = String::from_utf8_lossy(&out.stdout);
+    assert!(script.contains("complete -F _robodev"), "{script}");
+    for word in ["inspect", "pull", "approve", "--config"] {
+        assert!(
+            script.contains(word),
+            "{word} missing from the bash completions"
+        );
+    }
+    let out = robodev(dir.path(), &["completions", "nushell"]);
+    assert_eq!(code(&out), 2, "an unknown shell is a usage error");
+    let out = robodev(dir.path(), &["man"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(page.contains(".TH robodev 1"), "{page}");
+    for command in ["robodev\\-run", "robodev\\-plugin", "robodev\\-config"] {
+        assert!(page.contains(command), "{command} missing from:\n{page}");
+    }
+}

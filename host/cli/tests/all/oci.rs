@@ -421,3 +421,320 @@ fn registry_credentials_come_from_the_secrets_backend() {
         }
     }
 }
+
+/// A hostile registry: a hand-written HTTP/1.1 server on 127.0.0.1:0 (no authentication) that
+/// serves one manifest, trickles every blob one byte at a time, and never reads nor answers an
+/// upload larger than [`Hostile::SWALLOW_OVER`] bytes.
+struct Hostile {
+    port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Hostile {
+    /// The pause between two bytes of a blob.
+    const TRICKLE_EVERY: Duration = Duration::from_millis(20);
+    /// Uploads larger than this are swallowed (blob configs are smaller, Wasm layers larger).
+    const SWALLOW_OVER: usize = 1024;
+    /// How long a swallowed upload's connection is held open.
+    const SWALLOW_FOR: Duration = Duration::from_secs(120);
+
+    fn start(manifest: Vec<u8>) -> Hostile {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        let manifest = std::sync::Arc::new(manifest);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stopped.load(Ordering::Relaxed) {
+                    return;
+                }
+                let Ok(stream) = stream else { continue };
+                let manifest = manifest.clone();
+                std::thread::spawn(move || {
+                    let _ = Self::serve(stream, &manifest);
+                });
+            }
+        });
+        Hostile { port, stop }
+    }
+
+    fn serve(mut stream: std::net::TcpStream, manifest: &[u8]) -> std::io::Result<()> {
+        use std::io::{Read as _, Write as _};
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            if stream.read(&mut byte)? == 0 {
+                return Ok(());
+            }
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8_lossy(&head).into_owned();
+        let mut words = head.split(' ');
+        let method = words.next().unwrap_or_default().to_owned();
+        let path = words.next().unwrap_or_default().to_owned();
+        let length: usize = head
+            .split("\r\n")
+            .filter_map(|l| l.split_once(':'))
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+            .and_then(|(_, v)| v.trim().parse().ok())
+            .unwrap_or(0);
+        if path.contains("/blobs/uploads/") && method == "PUT" && length <= Self::SWALLOW_OVER {
+            let mut body = vec![0; length];
+            stream.read_exact(&mut body)?;
+        }
+        let mut respond = |status: &str, headers: &str, body: &[u8], trickle: bool| {
+            stream.write_all(
+                format!(
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n{headers}\r\n",
+                    body.len()
+                )
+                .as_bytes(),
+            )?;
+            if !trickle {
+                return stream.write_all(body);
+            }
+            for b in body {
+                stream.write_all(std::slice::from_ref(b))?;
+                std::thread::sleep(Self::TRICKLE_EVERY);
+            }
+            Ok(())
+        };
+        if path.contains("/manifests/") && method == "GET" {
+            let content_type = "Content-Type: application/vnd.oci.image.manifest.v1+json\r\n";
+            return respond("200 OK", content_type, manifest, false);
+        }
+        if path.contains("/manifests/") {
+            return respond("201 Created", "", b"", false);
+        }
+        if path.contains("/blobs/uploads/") && method == "POST" {
+            let location = format!("Location: {}session-1\r\n", path);
+            return respond("202 Accepted", &location, b"", false);
+        }
+        if path.contains("/blobs/uploads/") {
+            if length > Self::SWALLOW_OVER {
+                // Longer than any test waits: the client must be the one to give up.
+                std::thread::sleep(Self::SWALLOW_FOR);
+                return Ok(());
+            }
+            return respond("201 Created", "", b"", false);
+        }
+        if path.contains("/blobs/") && method == "HEAD" {
+            return respond("404 Not Found", "", b"", false);
+        }
+        if path.contains("/blobs/") {
+            return respond("200 OK", "", &vec![0u8; 64 * 1024], true);
+        }
+        respond("404 Not Found", "", b"", false)
+    }
+
+    fn reference(&self, rest: &str) -> String {
+        format!("oci://127.0.0.1:{}/{rest}", self.port)
+    }
+}
+
+impl Drop for Hostile {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        // Wakes the accept loop so that it sees the flag.
+        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+/// An OCI manifest with a Wasm config and these layers (media type, size; made-up digests:
+/// the tests never get as far as checking them).
+fn hostile_manifest(layers: impl Iterator<Item = (&'static str, u64)>) -> Vec<u8> {
+    let descriptor = |media_type: &str, i: usize, size: u64| serde_json::json!({"mediaType": media_type, "digest": format!("sha256:{i:064x}"), "size": size});
+    serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": descriptor("application/vnd.wasm.config.v0+json", 0, 2),
+        "layers": layers.enumerate().map(|(i, (t, size))| descriptor(t, i + 1, size)).collect::<Vec<_>>(),
+    }))
+    .unwrap()
+}
+
+/// Runs `robodev` like [`robodev`], but kills it after `limit`: what the tests below are about
+/// is a command that would otherwise wait for ever. Returns the output and how long it took.
+fn robodev_within(dirs: &Path, args: &[&str], limit: Duration) -> (std::process::Output, Duration) {
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_robodev"))
+        .args(args)
+        .env("ROBODEV_CACHE_DIR", dirs.join("cache"))
+        .env("ROBODEV_OCI_CACHE_DIR", dirs.join("oci"))
+        .env("ROBODEV_DATA_DIR", dirs.join("data"))
+        .env("DOCKER_CONFIG", dirs.join("no-docker-config"))
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Drained while it runs, so that a long message cannot block it on a full pipe.
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr_reader = drain(child.stderr.take().map(|p| Box::new(p) as _));
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            let err = stderr_reader.join().unwrap();
+            panic!(
+                "robodev {args:?} was still running after {limit:?}: nothing bounds it\n{}",
+                String::from_utf8_lossy(&err)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let out = std::process::Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr_reader.join().unwrap(),
+    };
+    (out, started.elapsed())
+}
+
+/// The lines of stderr that are not progress lines.
+fn error_lines(out: &std::process::Output) -> Vec<String> {
+    stderr(out)
+        .lines()
+        .filter(|l| !l.starts_with("pull ") && !l.starts_with("push "))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn plugin_pull_gives_up_on_a_trickling_registry_at_its_timeout() {
+    let registry = Hostile::start(hostile_manifest(
+        [("application/wasm", 64 * 1024)].into_iter(),
+    ));
+    let reference = registry.reference("acme/slow:1.0.0");
+    let dir = tempfile::tempdir().unwrap();
+    let (out, took) = robodev_within(
+        dir.path(),
+        &["plugin", "pull", &reference, "--timeout", "2s"],
+        Duration::from_secs(30),
+    );
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(took >= Duration::from_secs(2), "{took:?}");
+    let errors = error_lines(&out);
+    assert_eq!(errors.len(), 1, "one line: {errors:?}");
+    let layer = format!("sha256:{:064x}", 1);
+    let expected = regex_free_match(
+        &errors[0],
+        &format!(
+            "error: registry 127.0.0.1:{port} too slow for {reference}: blob {layer}: ",
+            port = registry.port
+        ),
+        " of 65536 bytes received; the transfer deadline of 2s passed (--timeout sets it)",
+    );
+    assert!(expected, "{}", errors[0]);
+}
+
+/// Whether `line` is `prefix`, a number, then `suffix`.
+fn regex_free_match(line: &str, prefix: &str, suffix: &str) -> bool {
+    line.strip_prefix(prefix)
+        .and_then(|rest| rest.strip_suffix(suffix))
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+#[test]
+fn plugin_push_gives_up_on_a_registry_that_never_answers_at_its_timeout() {
+    let registry = Hostile::start(Vec::new());
+    let reference = registry.reference("acme/slow:1.0.0");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("module.wasm");
+    let mut wasm = b"\0asm\x01\0\0\0".to_vec();
+    wasm.resize(64 * 1024, 0);
+    std::fs::write(&file, &wasm).unwrap();
+    let (out, _) = robodev_within(
+        dir.path(),
+        &[
+            "plugin",
+            "push",
+            &file.display().to_string(),
+            &reference,
+            "--timeout",
+            "1500ms",
+        ],
+        Duration::from_secs(30),
+    );
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let errors = error_lines(&out);
+    assert_eq!(errors.len(), 1, "one line: {errors:?}");
+    assert!(
+        errors[0].starts_with(&format!(
+            "error: registry 127.0.0.1:{} too slow for {reference}: upload of blob sha256:",
+            registry.port
+        )) && errors[0].ends_with(
+            " of 65536 bytes sent; the transfer deadline of 1s 500ms passed (--timeout sets it)"
+        ),
+        "{}",
+        errors[0]
+    );
+
+    // A timeout of nothing is refused before anything is sent.
+    let out = robodev(
+        dir.path(),
+        &[
+            "plugin",
+            "push",
+            &file.display().to_string(),
+            &reference,
+            "--timeout",
+            "0s",
+        ],
+    );
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("expected a duration above 0"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn plugin_pull_of_a_manifest_with_20000_layers_fails_in_one_short_line() {
+    let layers = (0..20_000).map(|i| {
+        (
+            if i % 2 == 0 {
+                "application/vnd.oci.image.layer.v1.tar+gzip"
+            } else {
+                "application/vnd.example.junk"
+            },
+            1,
+        )
+    });
+    let registry = Hostile::start(hostile_manifest(layers));
+    let reference = registry.reference("acme/huge:1.0.0");
+    let dir = tempfile::tempdir().unwrap();
+    let (out, _) = robodev_within(
+        dir.path(),
+        &["plugin", "pull", &reference],
+        Duration::from_secs(60),
+    );
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.len() < 2048, "{} bytes of stderr: {err}", err.len());
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(
+            "is not a Wasm artifact: no Wasm layer with config application/vnd.wasm.config.v0+json \
+             and 20000 layers of 2 media types: application/vnd.oci.image.layer.v1.tar+gzip \
+             (10000), application/vnd.example.junk (10000); expected exactly one layer of \
+             application/wasm"
+        ),
+        "{err}"
+    );
+}

@@ -96,6 +96,55 @@ fn the_example_processes_every_ticket_once_through_builtin_wasm_and_subprocess_p
     assert_eq!(count("notify_complete"), 4, "{notes}");
     // RD-3 was stopped by a guard rail before it started.
     assert_eq!(count("notify_start"), 3, "{notes}");
+    // Each channel was told each run's real outcome and why, not the agent's verdict (RD-2's
+    // agent succeeded; its run failed at the review gate).
+    let told = |id: &str| -> (bool, String) {
+        let e = events
+            .iter()
+            .find(|e| e["event"] == "notify_complete" && e["ticket"] == id)
+            .unwrap_or_else(|| panic!("no notify_complete for {id}: {notes}"));
+        (
+            e["success"].as_bool().unwrap(),
+            e["summary"].as_str().unwrap().to_owned(),
+        )
+    };
+    let rd1 = told("RD-1");
+    assert!(rd1.0, "{rd1:?}");
+    assert_eq!(
+        rd1.1,
+        "Fixed the page end bound and clamped it to the item count"
+    );
+    let rd2 = told("RD-2");
+    assert!(!rd2.0, "{rd2:?}");
+    assert!(rd2.1.starts_with("review gate failed:"), "{rd2:?}");
+    assert_eq!(
+        told("RD-3"),
+        (
+            false,
+            "guard rail: task type \"rewrite\" is not in allowed_task_types".to_owned()
+        )
+    );
+    assert_eq!(
+        told("RD-4"),
+        (
+            false,
+            "the agent reported failure: The wiki page with the release steps does not exist"
+                .to_owned()
+        )
+    );
+    // The built-in log channel says the same in robodev's log.
+    for expected in [
+        "ticket RD-1 (Fix the off-by-one in pagination) succeeded: Fixed the page end bound",
+        "ticket RD-2 (Add the staging database settings) failed: review gate failed:",
+        "ticket RD-3 (Rewrite the billing service in Haskell) failed: guard rail:",
+        "ticket RD-4 (Document the release process) failed: the agent reported failure:",
+    ] {
+        assert!(log.contains(expected), "{expected:?} not in:\n{log}");
+    }
+    assert!(
+        !log.contains("ticket RD-2 (Add the staging database settings) succeeded"),
+        "{log}"
+    );
 
     // A second run finds nothing left to do.
     let again = example(dirs.path(), &state, &["run", "--once"]);
@@ -873,6 +922,9 @@ fn a_running_controller_reloads_plugins_on_request_and_when_their_config_changes
         .next()
         .unwrap()
         .to_owned();
+    // The admin API is up before the plugins have loaded (a plugin still loading answers
+    // 503); the controller starts polling once the ones it uses, the gate among them, have.
+    wait_for("robodev: polling");
     let post = |path: &str| {
         http(
             &addr,
@@ -913,4 +965,284 @@ fn a_running_controller_reloads_plugins_on_request_and_when_their_config_changes
     assert!(killed.success());
     assert_eq!(child.wait().unwrap().code(), Some(0));
     reader.join().unwrap();
+}
+
+/// robodev's stderr, line by line, on a channel (so the pipe never fills), and the address of
+/// its admin API once it says where.
+struct Log {
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Log {
+    fn of(child: &mut std::process::Child) -> Log {
+        use std::io::BufRead;
+        let (tx, lines) = std::sync::mpsc::channel::<String>();
+        let pipe = child.stderr.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        Log {
+            lines,
+            seen: Vec::new(),
+            reader: Some(reader),
+        }
+    }
+
+    /// The first line (from now) containing `needle`, waiting up to `within`.
+    fn wait_for(&mut self, needle: &str, within: Duration) -> String {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self.lines.recv_timeout(left).unwrap_or_else(|_| {
+                panic!(
+                    "no log line with {needle:?} within {within:?}; the log:\n{}",
+                    self.seen.join("\n")
+                )
+            });
+            self.seen.push(line.clone());
+            if line.contains(needle) {
+                return line;
+            }
+        }
+    }
+
+    /// Every line, once robodev has ended.
+    fn rest(mut self) -> Vec<String> {
+        if let Some(reader) = self.reader.take() {
+            reader.join().unwrap();
+        }
+        self.seen.extend(self.lines.try_iter());
+        self.seen
+    }
+}
+
+/// A robodev that is killed if the test fails before it ends.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The admin API's `HOST:PORT` from robodev's "admin API on http://..." line.
+fn admin_addr(log: &mut Log) -> String {
+    let line = log.wait_for("admin API on http://", Duration::from_secs(60));
+    line.split("admin API on http://")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+fn get(addr: &str, path: &str, token: Option<&str>) -> (String, String) {
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    http(
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n"),
+    )
+}
+
+#[test]
+fn wrong_admin_tokens_are_logged_without_the_token_then_counted_and_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "[]\n",
+        "#!/bin/sh\nexit 1\n",
+        "poll_interval: 200ms\n\
+         secrets: { backend: file, config: { file: secrets.yaml } }\n\
+         admin: { listen: \"127.0.0.1:0\", token_secret: admin-token }\n",
+    );
+    std::fs::write(dir.path().join("secrets.yaml"), "admin-token: t0ken\n").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_robodev"))
+        .args(["run", "--config", &config.display().to_string()])
+        .env("ROBODEV_CACHE_DIR", dir.path().join("cache"))
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut log = Log::of(&mut child);
+    let mut child = Running(child);
+    let addr = admin_addr(&mut log);
+    let guess = "Guessed-Token-0123456789";
+    let statuses: Vec<String> = (0..15)
+        .map(|_| get(&addr, "/api/v1/plugins", Some(guess)).0)
+        .collect();
+    let expected: Vec<&str> = std::iter::repeat_n("HTTP/1.1 401 Unauthorized", 10)
+        .chain(std::iter::repeat_n("HTTP/1.1 429 Too Many Requests", 5))
+        .collect();
+    assert_eq!(statuses, expected);
+    let (status, _) = get(&addr, "/metrics", None);
+    assert_eq!(status, "HTTP/1.1 200 OK");
+
+    // Stopping logs what was counted since.
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert_eq!(child.0.wait().unwrap().code(), Some(0));
+    let lines = log.rest();
+    let text = lines.join("\n");
+    assert!(!text.contains(guess), "the token is in the log:\n{text}");
+    let one_by_one: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("had a wrong bearer token"))
+        .collect();
+    assert_eq!(one_by_one.len(), 1, "{text}");
+    assert!(one_by_one[0].contains("from 127.0.0.1"), "{text}");
+    assert!(
+        text.contains("10 wrong bearer tokens from 127.0.0.1 within 60 s: its /api/v1/ requests are refused (429)"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "9 more wrong bearer token(s) from 127.0.0.1 and 5 request(s) from it refused (429)"
+        ),
+        "{text}"
+    );
+}
+
+/// An OCI registry on 127.0.0.1 that answers every request with a manifest's headers at once
+/// and then its body one byte a second (a registry behind a congested link). Counts requests.
+fn slow_registry() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let requests = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = requests.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let counted = counted.clone();
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                counted.fetch_add(1, Ordering::SeqCst);
+                let headers = "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nContent-Length: 4096\r\n\r\n{";
+                if stream.write_all(headers.as_bytes()).is_err() {
+                    return;
+                }
+                // Until robodev hangs up.
+                loop {
+                    std::thread::sleep(Duration::from_secs(1));
+                    if stream.write_all(b" ").is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, requests)
+}
+
+#[test]
+fn the_admin_api_and_fast_plugins_do_not_wait_for_a_plugin_from_a_slow_registry() {
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir().unwrap();
+    let (port, requests) = slow_registry();
+    let gate = crate::support::guest("review_rules").display().to_string();
+    let slow = format!("oci://127.0.0.1:{port}/robodev/slow-notify:1.0.0");
+    let config = write_config(
+        dir.path(),
+        "[]\n",
+        "#!/bin/sh\nexit 1\n",
+        &format!(
+            "poll_interval: 200ms\n\
+             secrets: {{ backend: file, config: {{ file: secrets.yaml }} }}\n\
+             admin: {{ listen: \"127.0.0.1:0\", token_secret: admin-token }}\n\
+             plugins:\n\
+             \x20 - {{ name: gate, type: review, interface_version: 1, component: {gate} }}\n\
+             \x20 - {{ name: slow, type: notifications, interface_version: 1, component: \"{slow}\" }}\n\
+             review: {{ backend: gate }}\n"
+        ),
+    );
+    // The controller notifies through the slow plugin too, so it waits for it.
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("channels: [ {", "channels: [ { backend: slow }, {");
+    std::fs::write(&config, text).unwrap();
+    std::fs::write(dir.path().join("secrets.yaml"), "admin-token: t0ken\n").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_robodev"))
+        .args(["run", "--config", &config.display().to_string()])
+        .env("ROBODEV_CACHE_DIR", dir.path().join("cache"))
+        .env("ROBODEV_OCI_CACHE_DIR", dir.path().join("oci"))
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut log = Log::of(&mut child);
+    let mut child = Running(child);
+    // Before, the admin API started only once every plugin had loaded: with a manifest
+    // arriving at one byte a second, not for over an hour.
+    let addr = admin_addr(&mut log);
+    log.wait_for(
+        "waiting for plugin \"slow\" (notifications) to load before the controller starts",
+        Duration::from_secs(60),
+    );
+    let started = Instant::now();
+    let list = loop {
+        let (status, body) = get(&addr, "/api/v1/plugins", Some("t0ken"));
+        assert_eq!(status, "HTTP/1.1 200 OK", "{body}");
+        let list: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if crate::plugin_row(&list, "gate")["health"] == "serving" {
+            break list;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the fast plugin never loaded: {list}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        requests.load(Ordering::SeqCst) >= 1,
+        "the slow registry was asked"
+    );
+    let slow_row = crate::plugin_row(&list, "slow");
+    assert_eq!(slow_row["health"], "loading", "{list}");
+    assert_eq!(slow_row["source"], slow.as_str());
+    assert_eq!(crate::plugin_row(&list, "gate")["runtime"], "wasm");
+    assert_eq!(crate::plugin_row(&list, "local")["health"], "serving");
+    let (status, metrics) = get(&addr, "/metrics", None);
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(
+        metrics.contains(r#"robodev_plugin_up{plugin="gate",interface="review",runtime="wasm"} 1"#),
+        "{metrics}"
+    );
+    // A plugin still loading cannot be switched or reloaded yet.
+    let (status, body) = http(
+        &addr,
+        "POST /api/v1/plugins/slow/toggle HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t0ken\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, "HTTP/1.1 503 Service Unavailable", "{body}");
+
+    // robodev has not started polling: it waits for its notification channel.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(child.0.try_wait().unwrap().is_none(), "robodev ended");
+    drop(child);
+    let lines = log.rest();
+    assert!(
+        !lines.iter().any(|l| l.contains("polling local")),
+        "{}",
+        lines.join("\n")
+    );
 }

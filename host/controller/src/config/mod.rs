@@ -89,6 +89,10 @@ pub struct OciSettings {
     pub insecure_registries: Vec<String>,
     /// `credentials`: per registry, where the secrets backend keeps them.
     pub credentials: Vec<(String, OciCredentials)>,
+    /// `transfer_timeout`: how long one pull of a component may take in all (a registry that
+    /// trickles must not hold start-up for ever); `None` when the file does not say, for
+    /// robodev-oci's default ([`robodev_oci::limits::DEFAULT_TRANSFER_TIMEOUT`], 10 minutes).
+    pub transfer_timeout: Option<Duration>,
 }
 
 /// Registry credentials, as keys of the secrets backend (resolved when plugins load).
@@ -219,6 +223,9 @@ pub struct ComponentSpec {
     pub timeout: Option<Duration>,
     /// `limits.memory_mb`.
     pub memory_mb: Option<u64>,
+    /// `limits.component_mb`: the largest component file read (default
+    /// `robodev_wasm::DEFAULT_MAX_COMPONENT_BYTES`).
+    pub component_mb: Option<u64>,
     /// `instance`: fresh store per call or warm instances.
     pub instance: InstanceMode,
 }

@@ -136,6 +136,8 @@ pub struct RawLimits {
     pub timeout_ms: Option<u64>,
     /// `memory_mb`.
     pub memory_mb: Option<u64>,
+    /// `component_mb`.
+    pub component_mb: Option<u64>,
 }
 
 /// `instance:` of a component plugin: `fresh` or `{ warm: N }`.
@@ -319,6 +321,8 @@ pub struct RawOci {
     pub insecure_registries: Vec<String>,
     /// `credentials`: per registry `HOST[:PORT]`, keys of the secrets backend.
     pub credentials: std::collections::BTreeMap<String, RawOciCredentials>,
+    /// `transfer_timeout`: the overall deadline of one pull of an OCI component.
+    pub transfer_timeout: Option<RawDuration>,
 }
 
 /// `oci.credentials.<registry>`: `username` + `password_secret`, or `token_secret`.
@@ -371,22 +375,19 @@ pub struct RawGuardrails {
 pub struct RawDuration(pub Duration);
 
 /// What a duration looks like, for messages.
-pub(crate) const DURATION_EXPECTED: &str =
-    "a duration (seconds as an integer, or a string such as \"30s\", \"5m\", \"1h\", \"250ms\")";
+pub(crate) const DURATION_EXPECTED: &str = "a duration (seconds as an integer, or a Go duration string such as \"30s\", \"1m30s\", \"1.5h\", \"250ms\")";
 
 impl RawDuration {
-    /// Parses `250ms`, `30s`, `5m`, `1h`; `None` when `text` is none of these.
+    /// Parses a duration as Go's `time.ParseDuration` does (RoboDev's config is read by Go):
+    /// `250ms`, `30s`, `1m30s`, `1.5h`, `2h45m`, `0` (units `ns`, `us`/`µs`, `ms`, `s`, `m`,
+    /// `h`); `None` for anything else, and for negative durations.
     pub fn parse(text: &str) -> Option<Duration> {
-        let digits = text.find(|c: char| !c.is_ascii_digit())?;
-        let (number, unit) = text.split_at(digits);
-        let number: u64 = number.parse().ok()?;
-        match unit {
-            "ms" => Some(Duration::from_millis(number)),
-            "s" => Some(Duration::from_secs(number)),
-            "m" => number.checked_mul(60).map(Duration::from_secs),
-            "h" => number.checked_mul(60 * 60).map(Duration::from_secs),
-            _ => None,
+        // A bare number other than 0 has no unit: Go refuses it, and so does robodev.
+        if text.is_empty() || text.starts_with('+') {
+            return None;
         }
+        let nanos = go_parse_duration::parse_duration(text).ok()?;
+        u64::try_from(nanos).ok().map(Duration::from_nanos)
     }
 }
 
@@ -436,10 +437,26 @@ mod tests {
         assert_eq!(RawDuration::parse("30s"), Some(Duration::from_secs(30)));
         assert_eq!(RawDuration::parse("5m"), Some(Duration::from_secs(300)));
         assert_eq!(RawDuration::parse("1h"), Some(Duration::from_secs(3600)));
+        // Go's forms, as RoboDev's Go config accepts them.
+        assert_eq!(RawDuration::parse("1m30s"), Some(Duration::from_secs(90)));
+        assert_eq!(
+            RawDuration::parse("1.5s"),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(
+            RawDuration::parse("300ms"),
+            Some(Duration::from_millis(300))
+        );
+        assert_eq!(RawDuration::parse("2h45m"), Some(Duration::from_secs(9900)));
+        assert_eq!(RawDuration::parse("1.5h"), Some(Duration::from_secs(5400)));
+        assert_eq!(RawDuration::parse("10us"), Some(Duration::from_micros(10)));
+        assert_eq!(RawDuration::parse("0"), Some(Duration::ZERO));
         assert_eq!(RawDuration::parse("30"), None);
         assert_eq!(RawDuration::parse("s"), None);
-        assert_eq!(RawDuration::parse("1.5s"), None);
         assert_eq!(RawDuration::parse("30 s"), None);
+        assert_eq!(RawDuration::parse("1d"), None);
         assert_eq!(RawDuration::parse("-1s"), None);
+        assert_eq!(RawDuration::parse("+1s"), None);
+        assert_eq!(RawDuration::parse(""), None);
     }
 }

@@ -588,7 +588,7 @@ impl Validator<'_> {
         })
     }
 
-    /// `oci`: insecure registries and credentials (one kind per registry).
+    /// `oci`: insecure registries, credentials (one kind per registry), the transfer deadline.
     fn oci(&self, raw: super::raw::RawOci) -> Result<super::OciSettings, ConfigError> {
         let mut credentials = Vec::new();
         for (registry, c) in raw.credentials {
@@ -608,9 +608,14 @@ impl Validator<'_> {
             };
             credentials.push((registry, entry));
         }
+        let transfer_timeout = raw
+            .transfer_timeout
+            .map(|d| self.positive_duration("oci.transfer_timeout", d))
+            .transpose()?;
         Ok(super::OciSettings {
             insecure_registries: raw.insecure_registries,
             credentials,
+            transfer_timeout,
         })
     }
 
@@ -933,6 +938,7 @@ impl Validator<'_> {
         let fuel = positive("fuel", limits.fuel)?;
         let timeout = positive("timeout_ms", limits.timeout_ms)?.map(Duration::from_millis);
         let memory_mb = positive("memory_mb", limits.memory_mb)?;
+        let component_mb = positive("component_mb", limits.component_mb)?;
         let instance = match raw.instance.unwrap_or(RawInstance::Fresh) {
             RawInstance::Fresh => InstanceMode::Fresh,
             RawInstance::Warm(0) => {
@@ -958,6 +964,7 @@ impl Validator<'_> {
             fuel,
             timeout,
             memory_mb,
+            component_mb,
             instance,
         })
     }

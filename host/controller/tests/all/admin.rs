@@ -54,6 +54,11 @@ struct Admin {
 
 impl Admin {
     async fn start(config: &str) -> Admin {
+        Self::start_with(config, None).await
+    }
+
+    /// [`Admin::start`], served with `limits` (`None`: `admin::serve`'s defaults).
+    async fn start_with(config: &str, limits: Option<admin::Limits>) -> Admin {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("tickets.yaml"), TICKETS).unwrap();
         let path = dir.path().join("robodev-config.yaml");
@@ -85,9 +90,13 @@ impl Admin {
             reloader: None,
         };
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(admin::serve(listener, state, async {
+        let stopped = async {
             let _ = stopped.await;
-        }));
+        };
+        let server = match limits {
+            None => tokio::spawn(admin::serve(listener, state, stopped)),
+            Some(limits) => tokio::spawn(admin::serve_with(listener, state, limits, stopped)),
+        };
         Admin {
             _dir: dir,
             addr,
@@ -673,6 +682,7 @@ async fn wasm_call_stats_count_the_fuel_used() {
         .load(
             &support::guest("chaos"),
             PluginOptions {
+                max_component_bytes: None,
                 name: "chaos".into(),
                 expected: Some(Interface::Notifications),
                 limits: Limits {
@@ -718,6 +728,7 @@ async fn wasm_call_stats_keep_the_memory_high_water_mark() {
         .load(
             &support::guest("chaos"),
             PluginOptions {
+                max_component_bytes: None,
                 name: "chaos".into(),
                 expected: Some(Interface::Notifications),
                 limits: Limits::default().with_memory_mb(cap_mb),
@@ -740,4 +751,503 @@ async fn wasm_call_stats_keep_the_memory_high_water_mark() {
         peak > (cap_mb - 4) << 20 && peak <= cap_mb << 20,
         "peak {peak} for a cap of {cap_mb} MiB"
     );
+}
+
+// ---- Bounded connections, throttled wrong tokens, and plugins still loading ----
+
+/// `127.0.0.N`: on Linux the whole 127/8 is loopback, so a test can be several clients.
+fn loopback(n: u8) -> std::net::IpAddr {
+    std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, n))
+}
+
+/// A connection to `addr` from `from`.
+async fn connect_from(from: std::net::IpAddr, addr: SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(SocketAddr::new(from, 0)).unwrap();
+    socket.connect(addr).await.unwrap()
+}
+
+/// [`http`] from `from`.
+async fn http_from(
+    from: std::net::IpAddr,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+) -> Answer {
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let mut stream = connect_from(from, addr).await;
+    stream
+        .write_all(
+            format!("{method} {path} HTTP/1.1\r\nHost: robodev\r\nConnection: close\r\n{auth}Content-Length: 0\r\n\r\n")
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
+    read_answer(&mut stream).await
+}
+
+/// Reads an answer to the end of the connection.
+async fn read_answer(stream: &mut TcpStream) -> Answer {
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).await.unwrap();
+    let text = String::from_utf8(bytes).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").expect("a complete answer");
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    let headers = lines
+        .filter_map(|l| l.split_once(": "))
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        .collect();
+    Answer {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}
+
+/// Whether the server has closed `stream` (end of stream or reset), without waiting.
+fn is_closed(stream: &TcpStream) -> bool {
+    let mut byte = [0u8; 1];
+    match stream.try_read(&mut byte) {
+        Ok(0) => true,
+        Ok(_) => panic!("the server sent bytes on an idle connection"),
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => false,
+        Err(_) => true,
+    }
+}
+
+/// Waits (up to a generous bound) until `stream` is closed by the server.
+async fn closes(stream: &TcpStream) -> bool {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while tokio::time::Instant::now() < deadline {
+        if is_closed(stream) {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    false
+}
+
+/// Bounds that never close a connection for being idle, so that only making room does.
+fn no_idle_timeout() -> admin::Limits {
+    admin::Limits {
+        idle_timeout: std::time::Duration::from_secs(3600),
+        body_read_timeout: std::time::Duration::from_secs(3600),
+        ..admin::Limits::default()
+    }
+}
+
+/// The issue's load: 500 idle connections from one address (all tests are loopback). Before,
+/// they queued for 64 slots each held for the 10 s head timeout, and `/metrics` waited ~40 s.
+#[tokio::test]
+async fn five_hundred_idle_connections_do_not_hold_up_metrics_or_the_api() {
+    let admin = Admin::start(CONFIG).await;
+    let mut idle = Vec::new();
+    for _ in 0..500 {
+        idle.push(TcpStream::connect(admin.addr).await.unwrap());
+    }
+    // A functional bound far above a loaded machine's noise and far below the old ~40 s.
+    let bound = std::time::Duration::from_secs(5);
+    let metrics = tokio::time::timeout(bound, admin.get("/metrics", None))
+        .await
+        .expect("/metrics answers while 500 idle connections are open");
+    assert_eq!(metrics.status, 200, "{metrics:?}");
+    let list = tokio::time::timeout(bound, admin.get("/api/v1/plugins", Some(TOKEN)))
+        .await
+        .expect("the API answers while 500 idle connections are open");
+    assert_eq!(list.status, 200, "{list:?}");
+    // They were closed to make room, not left in the listen queue: at most one client's cap
+    // of them is still open.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let open = idle.iter().filter(|s| !is_closed(s)).count();
+        if open <= admin::MAX_CONNECTIONS_PER_CLIENT {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{open} of 500 idle connections are still open"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    admin.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_at_its_cap_closes_its_own_oldest_idle_connection_and_a_full_server_the_busiest_clients()
+ {
+    let limits = admin::Limits {
+        max_connections_per_client: 4,
+        max_connections: 8,
+        ..no_idle_timeout()
+    };
+    let admin = Admin::start_with(CONFIG, Some(limits)).await;
+    let (a, b, c, d) = (loopback(2), loopback(3), loopback(4), loopback(5));
+    let mut a_idle = Vec::new();
+    for _ in 0..4 {
+        a_idle.push(connect_from(a, admin.addr).await);
+    }
+    let b_idle = [
+        connect_from(b, admin.addr).await,
+        connect_from(b, admin.addr).await,
+    ];
+    // `a` is at its cap: its fifth connection is answered, and its oldest idle one closed.
+    let answer = http_from(a, admin.addr, "GET", "/metrics", None).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert!(
+        closes(&a_idle[0]).await,
+        "a's oldest idle connection stays open"
+    );
+    for (i, s) in a_idle.iter().enumerate().skip(1) {
+        assert!(!is_closed(s), "a's idle connection {i} was closed");
+    }
+    assert!(b_idle.iter().all(|s| !is_closed(s)), "b's were closed");
+
+    // a: 3, b: 2, c: 3 = the server's 8. A new client gets in; `a` (or `c`), holding the
+    // most, makes room with its oldest idle connection: a_idle[1], the oldest of them all.
+    let mut c_idle = Vec::new();
+    for _ in 0..3 {
+        c_idle.push(connect_from(c, admin.addr).await);
+    }
+    let answer = http_from(d, admin.addr, "GET", "/api/v1/plugins", Some(TOKEN)).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert!(closes(&a_idle[1]).await, "no room was made");
+    for s in a_idle[2..].iter().chain(&b_idle).chain(&c_idle) {
+        assert!(!is_closed(s), "another idle connection was closed too");
+    }
+    admin.stop().await;
+}
+
+#[tokio::test]
+async fn a_connection_answering_a_request_is_never_closed_to_make_room() {
+    let limits = admin::Limits {
+        max_connections_per_client: 2,
+        ..no_idle_timeout()
+    };
+    let admin = Admin::start_with(CONFIG, Some(limits)).await;
+    let a = loopback(2);
+    // Two requests whose bodies are still arriving: both are being answered.
+    let head = format!(
+        "POST /api/v1/plugins/log/toggle HTTP/1.1\r\nHost: robodev\r\nConnection: close\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: 2\r\n\r\n{{"
+    );
+    let mut busy = Vec::new();
+    for _ in 0..2 {
+        let mut stream = connect_from(a, admin.addr).await;
+        stream.write_all(head.as_bytes()).await.unwrap();
+        busy.push(stream);
+    }
+    // The server runs on this test's thread: sleeping lets it read both heads.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // No room for a third: it is closed at once, unanswered, and the two are kept.
+    let mut third = connect_from(a, admin.addr).await;
+    third
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: robodev\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut bytes = Vec::new();
+    let _ = third.read_to_end(&mut bytes).await;
+    assert!(bytes.is_empty(), "{}", String::from_utf8_lossy(&bytes));
+    // Another client is not affected.
+    let other = http_from(loopback(3), admin.addr, "GET", "/metrics", None).await;
+    assert_eq!(other.status, 200, "{other:?}");
+    // The two finish their bodies and get their answers: the plugin toggled off, then on.
+    let mut enabled = Vec::new();
+    for stream in &mut busy {
+        stream.write_all(b"}").await.unwrap();
+        let answer = read_answer(stream).await;
+        assert_eq!(answer.status, 200, "{answer:?}");
+        enabled.push(answer.json()["enabled"].as_bool().unwrap());
+    }
+    assert_eq!(enabled, [false, true]);
+    admin.stop().await;
+}
+
+#[tokio::test]
+async fn silent_connections_are_closed_after_the_idle_timeout_but_slow_senders_are_not() {
+    let limits = admin::Limits {
+        idle_timeout: std::time::Duration::from_millis(300),
+        head_read_timeout: std::time::Duration::from_secs(60),
+        ..admin::Limits::default()
+    };
+    let admin = Admin::start_with(CONFIG, Some(limits)).await;
+    // Opened and never used.
+    let silent = TcpStream::connect(admin.addr).await.unwrap();
+    // Used once, then kept alive and silent.
+    let mut kept = TcpStream::connect(admin.addr).await.unwrap();
+    kept.write_all(b"GET /metrics HTTP/1.1\r\nHost: robodev\r\n\r\n")
+        .await
+        .unwrap();
+    // Sending its head slowly: five idle timeouts between its first and last bytes.
+    let mut slow = TcpStream::connect(admin.addr).await.unwrap();
+    slow.write_all(b"GET /metrics HTTP/1.1\r\n").await.unwrap();
+
+    assert!(closes(&silent).await, "a silent connection stays open");
+    let mut bytes = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        kept.read_to_end(&mut bytes),
+    )
+    .await
+    .expect("a kept-alive connection is closed once idle")
+    .unwrap();
+    assert!(
+        String::from_utf8_lossy(&bytes).starts_with("HTTP/1.1 200 OK"),
+        "{}",
+        String::from_utf8_lossy(&bytes)
+    );
+
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    slow.write_all(b"Host: robodev\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_answer(&mut slow).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    admin.stop().await;
+}
+
+/// Before, 10,000 wrong tokens took 1.7 s and all got 401; nothing was logged.
+#[tokio::test]
+async fn wrong_tokens_get_429_after_the_limit_and_only_from_that_client() {
+    let admin = Admin::start(CONFIG).await;
+    for attempt in 1..=admin::AUTH_FAILURE_LIMIT {
+        let wrong = admin.get("/api/v1/plugins", Some("guess")).await;
+        assert_eq!(
+            wrong.error(401),
+            "invalid bearer token",
+            "attempt {attempt}"
+        );
+    }
+    for _ in 0..50 {
+        let refused = admin.get("/api/v1/plugins", Some("guess")).await;
+        let message = refused.error(429);
+        let retry: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+        assert!(
+            (1..=admin::AUTH_FAILURE_WINDOW.as_secs()).contains(&retry),
+            "{refused:?}"
+        );
+        assert_eq!(
+            message,
+            format!(
+                "too many requests with a wrong bearer token from this address; retry in {retry} s"
+            )
+        );
+    }
+    // Until the window ends, that client is refused even with the right token (it learns
+    // nothing more by guessing); /metrics needs no token and still answers.
+    assert_eq!(admin.get("/api/v1/plugins", Some(TOKEN)).await.status, 429);
+    assert_eq!(admin.get("/api/v1/plugins", None).await.status, 429);
+    assert_eq!(admin.get("/metrics", None).await.status, 200);
+    // Another client is not affected: its right token works, its wrong one is its own 401.
+    let other = loopback(2);
+    let list = http_from(other, admin.addr, "GET", "/api/v1/plugins", Some(TOKEN)).await;
+    assert_eq!(list.status, 200, "{list:?}");
+    let wrong = http_from(other, admin.addr, "GET", "/api/v1/plugins", Some("guess")).await;
+    assert_eq!(wrong.error(401), "invalid bearer token");
+    // A request without a token is no guess: it does not count.
+    for _ in 0..admin::AUTH_FAILURE_LIMIT + 5 {
+        let missing = http_from(loopback(3), admin.addr, "GET", "/api/v1/plugins", None).await;
+        assert_eq!(missing.status, 401, "{missing:?}");
+    }
+    let third = http_from(
+        loopback(3),
+        admin.addr,
+        "GET",
+        "/api/v1/plugins",
+        Some(TOKEN),
+    )
+    .await;
+    assert_eq!(third.status, 200, "{third:?}");
+    admin.stop().await;
+}
+
+/// An OCI registry on 127.0.0.1 that answers every request with a manifest's headers at once
+/// and then its body one byte a second (a registry behind a congested link). Counts requests.
+async fn slow_registry() -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counted = requests.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let counted = counted.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                counted.fetch_add(1, Ordering::SeqCst);
+                let headers = "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nContent-Length: 4096\r\n\r\n{";
+                if stream.write_all(headers.as_bytes()).await.is_err() {
+                    return;
+                }
+                loop {
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    if stream.write_all(b" ").await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, requests)
+}
+
+#[tokio::test]
+async fn plugins_that_load_quickly_are_served_while_a_slow_one_still_loads() {
+    use std::sync::atomic::Ordering;
+    let (port, requests) = slow_registry().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tickets.yaml"), TICKETS).unwrap();
+    let config = format!(
+        "{}  - {{ name: slow, type: notifications, interface_version: 1, component: \"oci://127.0.0.1:{port}/robodev/slow:1.0.0\" }}\n",
+        chaos_config(&support::guest("chaos"))
+    );
+    let config = Config::parse(&config, &dir.path().join("robodev-config.yaml")).unwrap();
+    let registry = Arc::new(Registry::pending(
+        &config,
+        LoadOptions {
+            cache_dir: None,
+            oci_cache_dir: Some(dir.path().join("oci")),
+            enforce_critical: true,
+        },
+    ));
+    // Everything is listed before anything has loaded.
+    let names: Vec<String> = registry.loading().iter().map(|l| l.name.clone()).collect();
+    assert!(names.contains(&"slow".to_owned()) && names.contains(&"chaos".to_owned()));
+    let loading = tokio::spawn({
+        let registry = registry.clone();
+        async move { registry.load_pending().await }
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let state = AdminState {
+        plugins: registry.clone(),
+        metrics: registry.metrics().clone(),
+        token: TOKEN.into(),
+        reloader: None,
+    };
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(admin::serve(listener, state, async {
+        let _ = stopped.await;
+    }));
+
+    tokio::time::timeout(
+        std::time::Duration::from_secs(120),
+        registry.wait_until(|r| !r.is_loading(Interface::Notifications, "chaos")),
+    )
+    .await
+    .expect("the chaos component loads");
+    assert!(
+        requests.load(Ordering::SeqCst) >= 1,
+        "the slow registry was asked"
+    );
+    let list = http(addr, "GET", "/api/v1/plugins", Some(TOKEN), &[])
+        .await
+        .json();
+    assert_eq!(row(&list, "notifications", "chaos")["health"], "serving");
+    assert_eq!(row(&list, "ticketing", "local")["health"], "serving");
+    let slow = row(&list, "notifications", "slow");
+    assert_eq!(slow["health"], "loading", "{list}");
+    assert_eq!(slow["runtime"], "wasm");
+    assert_eq!(
+        slow["source"],
+        format!("oci://127.0.0.1:{port}/robodev/slow:1.0.0")
+    );
+    // Usable now: a call through the registry reaches the loaded component.
+    let AnyBackend::Notifications(chaos) = registry.resolve(&config.notifications[0]).unwrap()
+    else {
+        panic!("chaos is a notification channel");
+    };
+    chaos
+        .notify(NotifyRequest {
+            message: "hello".into(),
+            ticket: None,
+        })
+        .await
+        .unwrap();
+    let metrics = http(addr, "GET", "/metrics", None, &[]).await;
+    assert_eq!(metrics.status, 200);
+    assert!(
+        samples(&metrics.body).contains(
+            &r#"robodev_plugin_calls_total{plugin="chaos",interface="notifications",runtime="wasm",method="notify",outcome="ok"} 1"#
+        ),
+        "{}",
+        metrics.body
+    );
+    let toggle = http(
+        addr,
+        "POST",
+        "/api/v1/plugins/slow/toggle",
+        Some(TOKEN),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        toggle.error(503),
+        "plugin \"slow\" is still loading; see GET /api/v1/plugins"
+    );
+
+    // Stopping does not wait for the slow load: it is abandoned and recorded.
+    tokio::time::timeout(std::time::Duration::from_secs(10), registry.shutdown())
+        .await
+        .expect("shutdown stops a load in progress");
+    loading.await.unwrap();
+    let failure = registry
+        .failures()
+        .into_iter()
+        .find(|f| f.name == "slow")
+        .expect("the abandoned load is recorded");
+    assert!(
+        failure
+            .error
+            .to_string()
+            .contains("robodev stopped before it finished loading"),
+        "{}",
+        failure.error
+    );
+    assert!(registry.loading().is_empty());
+    let _ = stop.send(());
+    server.await.unwrap();
+}
+
+/// A body trickled in is bounded too: otherwise its connection, "answering", could never be
+/// closed to make room.
+#[tokio::test]
+async fn a_body_that_does_not_arrive_in_time_gets_408() {
+    let limits = admin::Limits {
+        body_read_timeout: std::time::Duration::from_millis(300),
+        ..admin::Limits::default()
+    };
+    let admin = Admin::start_with(CONFIG, Some(limits)).await;
+    let mut stream = TcpStream::connect(admin.addr).await.unwrap();
+    stream
+        .write_all(
+            format!("POST /api/v1/plugins/log/toggle HTTP/1.1\r\nHost: robodev\r\nConnection: close\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: 2\r\n\r\n{{")
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(10), read_answer(&mut stream))
+        .await
+        .expect("the server gives up on the body");
+    assert_eq!(
+        answer.error(408),
+        "the request body did not arrive within 300ms"
+    );
+    // Nothing was toggled.
+    let list = admin.get("/api/v1/plugins", Some(TOKEN)).await.json();
+    assert_eq!(row(&list, "notifications", "log")["enabled"], true);
+    admin.stop().await;
 }

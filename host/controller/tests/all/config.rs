@@ -168,6 +168,7 @@ guardrails:
             fuel: Some(50_000_000),
             timeout: Some(Duration::from_millis(2000)),
             memory_mb: Some(64),
+            component_mb: None,
             instance: InstanceMode::Warm(2),
         })
     );
@@ -652,7 +653,7 @@ fn component_references_are_checked() {
 fn a_bad_duration_says_what_a_duration_looks_like() {
     assert_eq!(
         error(&format!("poll_interval: 30x\n{BASE}")),
-        r#"robodev-config.yaml:1: poll_interval: expected a duration (seconds as an integer, or a string such as "30s", "5m", "1h", "250ms"), found "30x""#
+        r#"robodev-config.yaml:1: poll_interval: expected a duration (seconds as an integer, or a Go duration string such as "30s", "1m30s", "1.5h", "250ms"), found "30x""#
     );
     assert_eq!(
         error(&format!("{BASE}poll_interval: 0s\n")),
@@ -663,7 +664,7 @@ fn a_bad_duration_says_what_a_duration_looks_like() {
     );
     assert_eq!(
         error(&text),
-        r#"robodev-config.yaml:8: plugins[0].start_timeout: expected a duration (seconds as an integer, or a string such as "30s", "5m", "1h", "250ms"), found -5"#
+        r#"robodev-config.yaml:8: plugins[0].start_timeout: expected a duration (seconds as an integer, or a Go duration string such as "30s", "1m30s", "1.5h", "250ms"), found -5"#
     );
 }
 
@@ -828,6 +829,25 @@ fn required_signatures_need_trusted_keys() {
     assert_eq!(
         policy.trusted_keys,
         vec![dir.path().join("keys/cosign.pub")]
+    );
+}
+
+#[test]
+fn the_oci_transfer_timeout_is_a_positive_duration() {
+    let (_dir, _path, config) = load(&format!("{BASE}oci:\n  transfer_timeout: 90s\n"));
+    assert_eq!(
+        config.unwrap().oci.transfer_timeout,
+        Some(std::time::Duration::from_secs(90))
+    );
+    let (_dir, _path, config) = load(BASE);
+    assert_eq!(config.unwrap().oci.transfer_timeout, None);
+    assert_eq!(
+        error(&format!("{BASE}oci:\n  transfer_timeout: 0s\n")),
+        "robodev-config.yaml:4: oci.transfer_timeout: expected a duration above 0, found 0"
+    );
+    assert!(
+        error(&format!("{BASE}oci:\n  transfer_timeout: soon\n"))
+            .starts_with("robodev-config.yaml:4: oci.transfer_timeout: expected a duration"),
     );
 }
 
