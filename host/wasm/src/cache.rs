@@ -25,6 +25,9 @@ pub enum LoadPath {
     Cached,
     /// A cache entry was unusable; it was discarded and the component recompiled.
     Rebuilt,
+    /// Compiled (or loaded) once for another plugin with the same component that was loading at
+    /// the same time, and shared.
+    Shared,
 }
 
 /// The precompiled-component cache directory.

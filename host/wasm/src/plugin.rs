@@ -401,7 +401,7 @@ impl PluginInner {
             RawFailure::Elapsed => Failure::DeadlineExceeded {
                 limit: self.limits.timeout,
             },
-            RawFailure::Wasm(e) => self.classify(&e, &stderr),
+            RawFailure::Wasm(e) => self.classify(&e, &stderr, store.data().limits.denied),
         };
         self.stats.failure(&failure);
         // The caller gets the typed error; this record is for tracing the call path.
@@ -418,7 +418,13 @@ impl PluginInner {
         }
     }
 
-    fn classify(&self, e: &wasmtime::Error, stderr: &str) -> Failure {
+    fn classify(&self, e: &wasmtime::Error, stderr: &str, limiter_denied: bool) -> Failure {
+        // The limiter refused a growth: whatever the error says, the memory cap was hit.
+        if limiter_denied {
+            return Failure::MemoryLimit {
+                limit_bytes: self.limits.memory_bytes,
+            };
+        }
         let debug = format!("{e:?}");
         if let Some(trap) = e.downcast_ref::<Trap>() {
             return match trap {
@@ -437,12 +443,9 @@ impl PluginInner {
                 },
             };
         }
-        if debug.contains("forcing trap when growing memory")
-            || debug.contains("forcing trap when growing table")
-            || debug.contains("memory minimum size")
-            || debug.contains("exceeds memory limits")
-            || debug.contains("resource limit exceeded")
-        {
+        // The pooling allocator refuses a memory whose declared minimum exceeds its slot
+        // before the store's limiter is asked: that has no typed error to match.
+        if debug.contains("memory minimum size") || debug.contains("exceeds memory limits") {
             return Failure::MemoryLimit {
                 limit_bytes: self.limits.memory_bytes,
             };

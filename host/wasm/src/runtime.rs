@@ -113,7 +113,14 @@ pub(crate) struct RuntimeInner {
     pub(crate) linker: Linker<StoreState>,
     cache: Option<CompileCache>,
     pooling: bool,
+    /// Compiles in progress, by component digest: plugins loading the same component at the
+    /// same time (a config naming it under 100 names) wait for one compile instead of making
+    /// 100. An entry lives only while its compile runs.
+    compiling: std::sync::Mutex<std::collections::HashMap<String, Arc<Compile>>>,
 }
+
+/// One compile that several loads may wait for.
+type Compile = tokio::sync::OnceCell<Result<(Component, LoadPath), Refusal>>;
 
 /// The Wasm component runtime. Cheap to clone; all clones share one engine.
 #[derive(Clone)]
@@ -232,6 +239,7 @@ impl Runtime {
                 linker,
                 cache: config.cache_dir.map(CompileCache::new),
                 pooling,
+                compiling: Default::default(),
             }),
         })
     }
@@ -278,39 +286,53 @@ impl Runtime {
         inspect::check_header(&bytes).map_err(refused)?;
         let started = Instant::now();
         let size = bytes.len() as u64;
-        let inner = self.inner.clone();
-        let name = plugin.to_owned();
-        // Hashing and compiling are CPU-bound: keep them off the async runtime's threads.
-        let (component, digest_hex, load_path) = tokio::task::spawn_blocking(move || {
-            let digest_hex = hex::encode(sha2::Sha256::digest(&bytes));
-            let mut load_path = LoadPath::Compiled;
-            if let Some(cache) = &inner.cache {
-                match cache.load(&inner.engine, &digest_hex) {
-                    Ok(Some(c)) => return Ok((c, digest_hex, LoadPath::Cached)),
-                    Ok(None) => {}
-                    Err(reason) => {
-                        tracing::warn!(plugin = %name, "compile cache: {reason}");
-                        load_path = LoadPath::Rebuilt;
-                    }
-                }
-            }
-            let component =
-                Component::new(&inner.engine, &bytes).map_err(|e| Refusal::Invalid {
-                    detail: format!("{e:#}"),
-                })?;
-            if let Some(cache) = &inner.cache
-                && let Err(reason) = cache.store(&inner.engine, &digest_hex, &component)
-            {
-                tracing::warn!(plugin = %name, "compile cache: {reason}");
-            }
-            Ok((component, digest_hex, load_path))
-        })
-        .await
-        .map_err(|e| Error::Load {
+        let task_failed = |e: tokio::task::JoinError| Error::Load {
             plugin: plugin.to_owned(),
             message: format!("compiler task failed: {e}"),
-        })?
-        .map_err(refused)?;
+        };
+        // Hashing and compiling are CPU-bound: keep them off the async runtime's threads.
+        let bytes = Arc::new(bytes);
+        let hashed = bytes.clone();
+        let digest_hex =
+            tokio::task::spawn_blocking(move || hex::encode(sha2::Sha256::digest(&*hashed)))
+                .await
+                .map_err(task_failed)?;
+        let (compile, first) = {
+            let mut compiling = self
+                .inner
+                .compiling
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match compiling.get(&digest_hex) {
+                Some(running) => (running.clone(), false),
+                None => {
+                    let compile = Arc::new(Compile::new());
+                    compiling.insert(digest_hex.clone(), compile.clone());
+                    (compile, true)
+                }
+            }
+        };
+        // The entry goes when this load ends, however it ends (a dropped load included).
+        let _unregister = first.then(|| Unregister {
+            inner: &self.inner,
+            key: digest_hex.clone(),
+        });
+        let inner = self.inner.clone();
+        let name = plugin.to_owned();
+        let key = digest_hex.clone();
+        let compiled = compile
+            .get_or_try_init(|| async move {
+                let result = tokio::task::spawn_blocking(move || {
+                    compile_or_load(&inner, &name, &key, &bytes)
+                })
+                .await;
+                Ok::<_, tokio::task::JoinError>(result?)
+            })
+            .await;
+        let (component, mut load_path) = compiled.map_err(task_failed)?.clone().map_err(refused)?;
+        if !first {
+            load_path = LoadPath::Shared;
+        }
         let ty = component.component_type();
         let engine = &self.inner.engine;
         let imports: Vec<String> = ty.imports(engine).map(|(n, _)| n.to_owned()).collect();
@@ -364,5 +386,51 @@ impl Runtime {
             });
         }
         WasmPlugin::new(self.inner.clone(), loaded, options).await
+    }
+}
+
+/// Loads `bytes` (digest `digest_hex`) from the compile cache, or compiles them with Cranelift
+/// and stores the result there. Runs on a blocking thread.
+fn compile_or_load(
+    inner: &RuntimeInner,
+    plugin: &str,
+    digest_hex: &str,
+    bytes: &[u8],
+) -> Result<(Component, LoadPath), Refusal> {
+    let mut load_path = LoadPath::Compiled;
+    if let Some(cache) = &inner.cache {
+        match cache.load(&inner.engine, digest_hex) {
+            Ok(Some(c)) => return Ok((c, LoadPath::Cached)),
+            Ok(None) => {}
+            Err(reason) => {
+                tracing::warn!(plugin, "compile cache: {reason}");
+                load_path = LoadPath::Rebuilt;
+            }
+        }
+    }
+    let component = Component::new(&inner.engine, bytes).map_err(|e| Refusal::Invalid {
+        detail: format!("{e:#}"),
+    })?;
+    if let Some(cache) = &inner.cache
+        && let Err(reason) = cache.store(&inner.engine, digest_hex, &component)
+    {
+        tracing::warn!(plugin, "compile cache: {reason}");
+    }
+    Ok((component, load_path))
+}
+
+/// Removes a finished compile from [`RuntimeInner::compiling`].
+struct Unregister<'a> {
+    inner: &'a RuntimeInner,
+    key: String,
+}
+
+impl Drop for Unregister<'_> {
+    fn drop(&mut self) {
+        self.inner
+            .compiling
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&self.key);
     }
 }

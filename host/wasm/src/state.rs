@@ -75,6 +75,7 @@ impl StoreState {
             limits: PeakLimiter {
                 limits,
                 peak_memory_bytes: 0,
+                denied: false,
             },
             stdout,
             stderr,
@@ -88,6 +89,9 @@ pub(crate) struct PeakLimiter {
     limits: StoreLimits,
     /// The largest size any linear memory of the store was allowed to grow to, in bytes.
     pub(crate) peak_memory_bytes: usize,
+    /// Whether a memory or table growth was refused: the failure that follows is the
+    /// plugin's memory cap, known here rather than guessed from an error's text.
+    pub(crate) denied: bool,
 }
 
 impl ResourceLimiter for PeakLimiter {
@@ -97,9 +101,14 @@ impl ResourceLimiter for PeakLimiter {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let allowed = self.limits.memory_growing(current, desired, maximum)?;
+        let allowed = self
+            .limits
+            .memory_growing(current, desired, maximum)
+            .inspect_err(|_| self.denied = true)?;
         if allowed {
             self.peak_memory_bytes = self.peak_memory_bytes.max(desired);
+        } else {
+            self.denied = true;
         }
         Ok(allowed)
     }
@@ -114,7 +123,12 @@ impl ResourceLimiter for PeakLimiter {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        self.limits.table_growing(current, desired, maximum)
+        let allowed = self
+            .limits
+            .table_growing(current, desired, maximum)
+            .inspect_err(|_| self.denied = true)?;
+        self.denied |= !allowed;
+        Ok(allowed)
     }
 
     fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {

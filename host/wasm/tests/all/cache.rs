@@ -58,3 +58,34 @@ async fn second_load_uses_the_cache_and_bad_entries_are_rebuilt() {
         LoadPath::Cached
     );
 }
+
+/// The same component loaded under many names at once is compiled once (a config naming one
+/// component under 100 names used to compile it 100 times); each load still gets a plugin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identical_components_loading_together_are_compiled_once() {
+    let rt = Runtime::new(RuntimeConfig::default()).unwrap();
+    let bytes = std::fs::read(support::guest("chaos")).unwrap();
+    let loads = (0..20).map(|i| {
+        let rt = rt.clone();
+        let bytes = bytes.clone();
+        tokio::spawn(async move { rt.load_bytes(&format!("chaos-{i}"), bytes).await })
+    });
+    let loads: Vec<_> = loads.collect();
+    let mut paths = Vec::new();
+    for load in loads {
+        paths.push(load.await.unwrap().unwrap().load_path);
+    }
+    assert_eq!(
+        paths.iter().filter(|p| **p == LoadPath::Compiled).count(),
+        1,
+        "{paths:?}"
+    );
+    assert_eq!(
+        paths.iter().filter(|p| **p == LoadPath::Shared).count(),
+        19,
+        "{paths:?}"
+    );
+    // Nothing stays registered: a later load compiles again (no cache configured).
+    let later = rt.load_bytes("chaos-later", bytes).await.unwrap();
+    assert_eq!(later.load_path, LoadPath::Compiled);
+}
