@@ -321,12 +321,8 @@ impl Runtime {
         let name = plugin.to_owned();
         let key = digest_hex.clone();
         let compiled = compile
-            .get_or_try_init(|| async move {
-                let result = tokio::task::spawn_blocking(move || {
-                    compile_or_load(&inner, &name, &key, &bytes)
-                })
-                .await;
-                Ok::<_, tokio::task::JoinError>(result?)
+            .get_or_try_init(|| {
+                tokio::task::spawn_blocking(move || compile_or_load(&inner, &name, &key, &bytes))
             })
             .await;
         let (component, mut load_path) = compiled.map_err(task_failed)?.clone().map_err(refused)?;
