@@ -42,7 +42,7 @@ use std::time::Duration;
 use robodev_core::{Health, Interface};
 
 use crate::metered::{CallLabels, Switches};
-use crate::registry::{Entry, LoadFailure, RuntimeKind};
+use crate::registry::{Entry, LoadFailure, RuntimeCounters, RuntimeKind};
 
 /// The `Content-Type` of [`Metrics::render`]'s text.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -284,9 +284,9 @@ impl Metrics {
             sample(&mut out, "robodev_plugin_info", &labels, 1);
         }
 
-        // Runtime counters come from the entries' own counters, whatever keeps them.
-        let counters: Vec<(&Entry, serde_json::Value)> =
-            entries.iter().map(|e| (*e, e.counters())).collect();
+        // Runtime counters, typed: a renamed field is a compile error, not a missing metric.
+        let counters: Vec<(&Entry, RuntimeCounters)> =
+            entries.iter().map(|e| (*e, e.runtime_counters())).collect();
 
         family(
             &mut out,
@@ -295,12 +295,9 @@ impl Metrics {
             "Restarts of a subprocess plugin after it crashed.",
         );
         for (entry, c) in &counters {
-            if entry.runtime != RuntimeKind::Subprocess {
-                continue;
-            }
-            if let Some(n) = c.get("restarts").and_then(serde_json::Value::as_u64) {
+            if let RuntimeCounters::Subprocess { restarts, .. } = c {
                 let labels = label_set(&[("plugin", &entry.name)]);
-                sample(&mut out, "robodev_plugin_restarts_total", &labels, n);
+                sample(&mut out, "robodev_plugin_restarts_total", &labels, restarts);
             }
         }
 
@@ -311,17 +308,12 @@ impl Metrics {
             "Failures of Wasm plugin calls by kind (trap, panicked, out_of_fuel, deadline_exceeded, memory_limit, ...).",
         );
         for (entry, c) in &counters {
-            if entry.runtime != RuntimeKind::Wasm {
-                continue;
-            }
-            let Some(failures) = c.get("failures").and_then(serde_json::Value::as_object) else {
+            let RuntimeCounters::Wasm(stats) = c else {
                 continue;
             };
-            for (kind, n) in failures {
-                if let Some(n) = n.as_u64() {
-                    let labels = label_set(&[("plugin", &entry.name), ("kind", kind)]);
-                    sample(&mut out, "robodev_plugin_wasm_traps_total", &labels, n);
-                }
+            for (kind, n) in &stats.failures {
+                let labels = label_set(&[("plugin", &entry.name), ("kind", kind)]);
+                sample(&mut out, "robodev_plugin_wasm_traps_total", &labels, n);
             }
         }
 
@@ -332,16 +324,13 @@ impl Metrics {
             "Fuel (Wasm instructions, roughly) used by a Wasm plugin's calls.",
         );
         for (entry, c) in &counters {
-            if entry.runtime != RuntimeKind::Wasm {
-                continue;
-            }
-            if let Some(n) = c.get("fuelConsumed").and_then(serde_json::Value::as_u64) {
+            if let RuntimeCounters::Wasm(stats) = c {
                 let labels = label_set(&[("plugin", &entry.name)]);
                 sample(
                     &mut out,
                     "robodev_plugin_wasm_fuel_consumed_total",
                     &labels,
-                    n,
+                    stats.fuel_consumed,
                 );
             }
         }
@@ -353,19 +342,13 @@ impl Metrics {
             "The largest linear memory a Wasm plugin's calls grew to.",
         );
         for (entry, c) in &counters {
-            if entry.runtime != RuntimeKind::Wasm {
-                continue;
-            }
-            if let Some(n) = c
-                .get("memoryHighWaterBytes")
-                .and_then(serde_json::Value::as_u64)
-            {
+            if let RuntimeCounters::Wasm(stats) = c {
                 let labels = label_set(&[("plugin", &entry.name)]);
                 sample(
                     &mut out,
                     "robodev_plugin_wasm_memory_high_water_bytes",
                     &labels,
-                    n,
+                    stats.memory_high_water_bytes,
                 );
             }
         }

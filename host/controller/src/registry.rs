@@ -173,24 +173,50 @@ impl Entry {
 
     /// Calls so far and failures by kind (Wasm plugins), restarts (subprocesses).
     pub fn counters(&self) -> serde_json::Value {
-        match &self.handle {
-            Handle::Builtin => serde_json::json!({}),
-            Handle::Wasm(p) => {
-                let stats = p.stats();
-                serde_json::json!({
-                    "calls": stats.calls,
-                    "fuelConsumed": stats.fuel_consumed,
-                    "memoryHighWaterBytes": stats.memory_high_water_bytes,
-                    "domainErrors": stats.domain_errors,
-                    "failures": stats.failures.iter().map(|(k, n)| (k.to_string(), *n)).collect::<BTreeMap<_, _>>(),
-                })
-            }
-            Handle::Subprocess(p) => serde_json::json!({
-                "restarts": p.restarts(),
-                "pid": p.pid(),
+        match self.runtime_counters() {
+            RuntimeCounters::Builtin => serde_json::json!({}),
+            RuntimeCounters::Wasm(stats) => serde_json::json!({
+                "calls": stats.calls,
+                "fuelConsumed": stats.fuel_consumed,
+                "memoryHighWaterBytes": stats.memory_high_water_bytes,
+                "domainErrors": stats.domain_errors,
+                "failures": stats.failures.iter().map(|(k, n)| (k.to_string(), *n)).collect::<BTreeMap<_, _>>(),
+            }),
+            RuntimeCounters::Subprocess { restarts, pid } => serde_json::json!({
+                "restarts": restarts,
+                "pid": pid,
             }),
         }
     }
+
+    /// What its runtime counts, typed (metrics read these; the admin API shows
+    /// [`Entry::counters`]).
+    pub fn runtime_counters(&self) -> RuntimeCounters {
+        match &self.handle {
+            Handle::Builtin => RuntimeCounters::Builtin,
+            Handle::Wasm(p) => RuntimeCounters::Wasm(p.stats()),
+            Handle::Subprocess(p) => RuntimeCounters::Subprocess {
+                restarts: p.restarts(),
+                pid: p.pid(),
+            },
+        }
+    }
+}
+
+/// A plugin's runtime counters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuntimeCounters {
+    /// A built-in keeps none.
+    Builtin,
+    /// A Wasm plugin's call statistics.
+    Wasm(robodev_wasm::CallStats),
+    /// A subprocess plugin's restarts and current process.
+    Subprocess {
+        /// Restarts after crashes.
+        restarts: u32,
+        /// The running process, if any.
+        pid: Option<u32>,
+    },
 }
 
 /// What a reload or a rollback changed.
