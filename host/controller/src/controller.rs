@@ -312,7 +312,8 @@ impl Controller {
         if !rails.allowed_repos.is_empty() {
             let repo = normalise_repo(&ticket.repo_url);
             if !rails.allowed_repos.iter().any(|p| {
-                crate::glob::matches(p, &repo) || crate::glob::matches(p, &ticket.repo_url)
+                robodev_builtins::glob::matches(p, &repo)
+                    || robodev_builtins::glob::matches(p, &ticket.repo_url)
             }) {
                 return Some(format!(
                     "guard rail: repository {:?} is not in allowed_repos",

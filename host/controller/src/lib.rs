@@ -3,14 +3,11 @@
 //! component, go-plugin subprocess), and drives tickets through their life ([`run`]).
 
 pub mod admin;
-pub mod builtin;
 pub mod config;
 pub mod controller;
 pub mod exec;
-pub mod glob;
 pub mod metered;
 pub mod metrics;
 pub mod registry;
 pub mod reload;
 pub mod runs;
-pub mod store;

@@ -35,13 +35,13 @@ use robodev_wasm::{
 };
 use sha2::{Digest, Sha256};
 
-use crate::builtin::{self, BuiltinContext};
 use crate::config::{
     BackendRef, ComponentLocation, ComponentSpec, Config, InstanceMode, OciCredentials,
     PluginSource, PluginSpec, SubprocessSpec,
 };
 use crate::metered::{self, CallLabels, Slot, Switches};
 use crate::metrics::Metrics;
+use robodev_builtins::{self as builtin, BuiltinContext};
 
 /// How a plugin runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

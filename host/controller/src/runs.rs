@@ -2,7 +2,7 @@
 //! or fails every unfinished run cleanly and never runs a ticket twice.
 //!
 //! One JSON file per ticket under `state_dir/runs/`, written atomically at every transition
-//! ([`crate::store`]). The file is created (state [`TaskState::Queued`]) before anything is
+//! ([`robodev_builtins::store`]). The file is created (state [`TaskState::Queued`]) before anything is
 //! asked of any plugin, and it says which reporting steps are done, so a crash between two
 //! steps repeats none of them and skips none.
 
@@ -14,7 +14,7 @@ use robodev_core::review::GateResult;
 use robodev_core::{TaskResult, Ticket};
 use serde::{Deserialize, Serialize};
 
-use crate::store;
+use robodev_builtins::store;
 
 /// Where a task run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

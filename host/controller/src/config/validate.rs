@@ -27,7 +27,7 @@ use super::{
     EngineSettings, Guardrails, InstanceMode, PluginHealth, PluginSource, PluginSpec,
     ReviewSettings, SubprocessSpec, TicketingSettings,
 };
-use crate::builtin;
+use robodev_builtins as builtin;
 
 /// A subprocess plugin's `start_timeout` and `call_timeout` when the entry does not say.
 const DEFAULT_PLUGIN_TIMEOUT: Duration = Duration::from_secs(30);

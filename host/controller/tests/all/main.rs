@@ -10,6 +10,5 @@
 mod support;
 
 mod admin;
-mod builtin;
 mod config;
 mod reload;

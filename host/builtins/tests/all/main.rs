@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use robodev_controller::builtin::{self, BuiltinContext, ticketing_local};
+use robodev_builtins::{self as builtin, BuiltinContext, ticketing_local};
 use robodev_core::notifications::{NotifyCompleteRequest, NotifyRequest, NotifyStartRequest};
 use robodev_core::ticketing::{AddCommentRequest, MarkInProgressRequest};
 use robodev_core::{AnyBackend, Error, ErrorCode, Failure, Interface, TaskResult, Ticket};

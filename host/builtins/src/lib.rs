@@ -1,4 +1,5 @@
-//! The built-in backends, compiled into robodev so that it runs with no plugin at all:
+//! `robodev-builtins`: the built-in backends, compiled into robodev so that it runs with no
+//! plugin at all (they depend on `robodev-core` only, like any plugin would):
 //! ticketing `local`, notifications `log` and `webhook`, secrets `env` and `file`, engine
 //! `local`, review `rules`.
 //!
@@ -21,7 +22,7 @@
 //! | review        | `rules`   | [`review_rules`]       |
 //!
 //! ```
-//! use robodev_controller::builtin;
+//! use robodev_builtins as builtin;
 //! use robodev_core::Interface;
 //! use serde_json::json;
 //!
@@ -31,11 +32,13 @@
 //! ```
 
 pub mod engine_local;
+pub mod glob;
 pub mod notify_log;
 pub mod notify_webhook;
 pub mod review_rules;
 pub mod secrets_env;
 pub mod secrets_file;
+pub mod store;
 pub mod ticketing_local;
 
 use std::path::{Path, PathBuf};
