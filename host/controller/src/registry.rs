@@ -43,33 +43,8 @@ use crate::metered::{self, CallLabels, Slot, Switches};
 use crate::metrics::Metrics;
 use robodev_builtins::{self as builtin, BuiltinContext};
 
-/// How a plugin runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum RuntimeKind {
-    /// Compiled into robodev.
-    Builtin,
-    /// A Wasm component, in-process.
-    Wasm,
-    /// A go-plugin gRPC subprocess.
-    Subprocess,
-}
-
-impl RuntimeKind {
-    /// Stable lowercase label (`builtin`, `wasm`, `subprocess`).
-    pub fn label(self) -> &'static str {
-        match self {
-            RuntimeKind::Builtin => "builtin",
-            RuntimeKind::Wasm => "wasm",
-            RuntimeKind::Subprocess => "subprocess",
-        }
-    }
-}
-
-impl fmt::Display for RuntimeKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.label())
-    }
-}
+/// How a plugin runs (re-exported from `robodev-core`, where the closed sets live).
+pub use robodev_core::RuntimeKind;
 
 enum Handle {
     Builtin,

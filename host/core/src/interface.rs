@@ -219,3 +219,31 @@ impl FromStr for Interface {
             .ok_or_else(|| UnknownInterface(s.to_owned()))
     }
 }
+
+/// How a plugin runs: the three runtimes callers cannot tell apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RuntimeKind {
+    /// Compiled into robodev.
+    Builtin,
+    /// A Wasm component, in-process.
+    Wasm,
+    /// A go-plugin gRPC subprocess.
+    Subprocess,
+}
+
+impl RuntimeKind {
+    /// Stable lowercase label (`builtin`, `wasm`, `subprocess`).
+    pub fn label(self) -> &'static str {
+        match self {
+            RuntimeKind::Builtin => "builtin",
+            RuntimeKind::Wasm => "wasm",
+            RuntimeKind::Subprocess => "subprocess",
+        }
+    }
+}
+
+impl fmt::Display for RuntimeKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}

@@ -37,5 +37,5 @@ mod types;
 pub use dispatch::AnyBackend;
 pub use error::{Error, ErrorCode, Failure, HandshakeProblem, Outcome, PluginError, Refusal};
 pub use health::Health;
-pub use interface::{Interface, Method, UnknownInterface};
+pub use interface::{Interface, Method, RuntimeKind, UnknownInterface};
 pub use types::{Empty, PluginInfo, TaskResult, Ticket, TokenUsage};
