@@ -74,11 +74,28 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 fn client(args: &OciArgs) -> Client {
-    let progress: robodev_oci::ProgressFn = Arc::new(|p: &Progress| {
-        let direction = match p.direction {
-            robodev_oci::Direction::Upload => "push",
-            _ => "pull",
-        };
+    let mut options = ClientOptions::new(oci_cache_dir()).insecure(args.insecure);
+    if let Some(progress) = progress(args.json) {
+        options = options.progress(progress);
+    }
+    if let Some(timeout) = args.timeout {
+        options = options.transfer_timeout(timeout);
+    }
+    Client::new(options)
+}
+
+/// How a transfer's progress is shown: a bar per blob on a terminal; plain lines on stderr
+/// when it is not one (a log, CI); nothing then with `--json`, whose reader wants stdout only.
+fn progress(json: bool) -> Option<robodev_oci::ProgressFn> {
+    use std::io::IsTerminal;
+    if std::io::stderr().is_terminal() {
+        return Some(bars());
+    }
+    if json {
+        return None;
+    }
+    Some(Arc::new(|p: &Progress| {
+        let direction = direction(p);
         if let Some(stall) = &p.stall {
             eprintln!(
                 "{direction} {}: {} / {} bytes, {stall}",
@@ -95,14 +112,46 @@ fn client(args: &OciArgs) -> Client {
             p.total,
             (p.done * 100).checked_div(p.total).unwrap_or(100)
         );
-    });
-    let mut options = ClientOptions::new(oci_cache_dir())
-        .insecure(args.insecure)
-        .progress(progress);
-    if let Some(timeout) = args.timeout {
-        options = options.transfer_timeout(timeout);
+    }))
+}
+
+fn direction(p: &Progress) -> &'static str {
+    match p.direction {
+        robodev_oci::Direction::Upload => "push",
+        _ => "pull",
     }
-    Client::new(options)
+}
+
+/// Terminal progress bars (indicatif), one per blob, kept until the command ends.
+fn bars() -> robodev_oci::ProgressFn {
+    use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+    let multi = MultiProgress::new();
+    let style = ProgressStyle::with_template(
+        "{prefix} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {msg}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    let bars: std::sync::Mutex<BTreeMap<String, ProgressBar>> = Default::default();
+    Arc::new(move |p: &Progress| {
+        let mut bars = bars
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let bar = bars.entry(p.digest.clone()).or_insert_with(|| {
+            let bar = multi.add(ProgressBar::new(p.total));
+            bar.set_style(style.clone());
+            bar.set_prefix(format!("{} {}", direction(p), short(&p.digest)));
+            bar
+        });
+        bar.set_length(p.total);
+        bar.set_position(p.done);
+        match &p.stall {
+            Some(stall) => bar.set_message(stall.to_string()),
+            None => bar.set_message(""),
+        }
+        if p.done >= p.total {
+            bar.finish();
+        }
+    })
 }
 
 fn short(digest: &str) -> &str {
