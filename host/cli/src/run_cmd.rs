@@ -126,7 +126,15 @@ pub async fn run(args: RunArgs) -> u8 {
         },
     ));
     let mut admin = None;
-    let code = match start_controller(&config, &registry, reloader, &mut admin).await {
+    // A signal while robodev still waits for plugins stops it as cleanly as one later would.
+    let started = tokio::select! {
+        started = start_controller(&config, &registry, reloader, &mut admin) => started,
+        () = stop_signal() => {
+            eprintln!("robodev: stopped by a signal before the controller started");
+            Err(0)
+        }
+    };
+    let code = match started {
         Err(code) => code,
         Ok(controller) if args.once => match controller.run_once().await {
             Ok((report, runs)) => {
@@ -162,6 +170,18 @@ pub async fn run(args: RunArgs) -> u8 {
     registry.shutdown().await;
     let _ = loading.await;
     code
+}
+
+/// SIGINT or SIGTERM (never, if the handlers cannot be installed).
+async fn stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
 }
 
 /// Starts the admin API (into `admin`), waits for the plugins the controller needs, and

@@ -1238,10 +1238,24 @@ fn the_admin_api_and_fast_plugins_do_not_wait_for_a_plugin_from_a_slow_registry(
     // robodev has not started polling: it waits for its notification channel.
     std::thread::sleep(Duration::from_millis(500));
     assert!(child.0.try_wait().unwrap().is_none(), "robodev ended");
-    drop(child);
+    // SIGTERM while it waits: a clean stop (the admin API closed, loads stopped), exit 0.
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.0.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{status:?}");
     let lines = log.rest();
     assert!(
         !lines.iter().any(|l| l.contains("polling local")),
+        "{}",
+        lines.join("\n")
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("stopped by a signal before the controller started")),
         "{}",
         lines.join("\n")
     );
