@@ -14,15 +14,6 @@ const WASI_PACKAGES: [&str; 7] = [
     "wasi:random",
     "wasi:http",
 ];
-/// robodev host interfaces a guest may import (major version 1).
-const HOST_INTERFACES: [&str; 5] = [
-    "robodev:host/log",
-    "robodev:host/config",
-    "robodev:host/secrets",
-    "robodev:host/kv",
-    "robodev:types/types",
-];
-
 /// What the host learned about a component from its type.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -122,7 +113,7 @@ pub(crate) fn check_imports(imports: &[String]) -> Result<(), Refusal> {
                 let name = format!("{package}/{iface}");
                 if WASI_PACKAGES.contains(&package) {
                     version.is_some_and(|v| v.starts_with("0.2."))
-                } else if HOST_INTERFACES.contains(&name.as_str()) {
+                } else if crate::capability::HOST_IMPORTS.contains(&name.as_str()) {
                     version.and_then(major) == Some(1)
                 } else {
                     false

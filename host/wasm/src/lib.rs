@@ -36,10 +36,9 @@
 mod adapters;
 mod bindings;
 mod cache;
+mod capability;
 mod grants;
-mod http;
 mod inspect;
-pub mod kv;
 mod limits;
 mod plugin;
 mod runtime;
@@ -48,7 +47,10 @@ mod stdio;
 mod typecheck;
 
 pub use cache::{CompileCache, LoadPath};
-pub use grants::{EnvSecrets, Grants, Preopen, SecretSource, StaticSecrets};
+pub use capability::kv;
+pub use capability::log::MAX_LOG_MESSAGE_BYTES;
+pub use capability::secrets::{EnvSecrets, SecretSource, StaticSecrets};
+pub use grants::{Grants, Preopen};
 pub use inspect::ComponentInfo;
 pub use limits::*;
 pub use plugin::{CallStats, WasmPlugin};
@@ -56,5 +58,4 @@ pub use runtime::{
     Allocation, DEFAULT_MAX_COMPONENT_BYTES, EPOCH_TICK, Loaded, POOL_INSTANCES,
     POOL_MAX_MEMORY_BYTES, PluginOptions, Runtime, RuntimeConfig, read_component,
 };
-pub use state::MAX_LOG_MESSAGE_BYTES;
 pub use stdio::CAPTURE_BYTES;

@@ -8,10 +8,9 @@ use std::time::{Duration, Instant};
 
 use robodev_core::{Error, Interface, Refusal};
 use sha2::Digest;
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use crate::bindings::All;
 use crate::cache::{CompileCache, LoadPath};
 use crate::grants::Grants;
 use crate::inspect::{self, ComponentInfo};
@@ -230,7 +229,7 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .and_then(|()| wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker))
-            .and_then(|()| All::add_to_linker::<_, HasSelf<StoreState>>(&mut linker, |s| s))
+            .and_then(|()| crate::capability::add_to_linker(&mut linker))
             .map_err(|e| load_err(format!("cannot link host functions: {e:#}")))?;
         start_ticker(&engine);
         Ok(Runtime {

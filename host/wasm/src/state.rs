@@ -8,15 +8,11 @@ use wasmtime::{ResourceLimiter, StoreLimits};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use crate::bindings::host_api;
+use crate::capability::http::HttpPolicy;
+use crate::capability::kv::KvStore;
 use crate::grants::Grants;
-use crate::http::HttpPolicy;
-use crate::kv::{KvError, KvStore};
 use crate::stdio::CapturePipe;
 use robodev_core::Interface;
-
-/// Longest log message a guest may write; longer ones are cut.
-pub const MAX_LOG_MESSAGE_BYTES: usize = 16 * 1024;
 
 /// What every store of one plugin shares.
 pub(crate) struct PluginContext {
@@ -164,102 +160,5 @@ impl WasiHttpView for StoreState {
             table: &mut self.table,
             hooks: &mut self.http_policy,
         }
-    }
-}
-
-/// The shared types interface has no functions.
-impl crate::bindings::wit::Host for StoreState {}
-
-impl host_api::log::Host for StoreState {
-    async fn log(&mut self, level: host_api::log::Level, message: String) {
-        use host_api::log::Level;
-        let mut message = message;
-        if message.len() > MAX_LOG_MESSAGE_BYTES {
-            let mut cut = MAX_LOG_MESSAGE_BYTES;
-            while !message.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            message.truncate(cut);
-            message.push_str("… (truncated)");
-        }
-        let plugin = &*self.plugin.name;
-        let interface = self.plugin.interface.name();
-        match level {
-            Level::Trace => tracing::trace!(plugin, interface, "{message}"),
-            Level::Debug => tracing::debug!(plugin, interface, "{message}"),
-            Level::Info => tracing::info!(plugin, interface, "{message}"),
-            Level::Warn => tracing::warn!(plugin, interface, "{message}"),
-            Level::Error => tracing::error!(plugin, interface, "{message}"),
-        }
-    }
-}
-
-impl host_api::config::Host for StoreState {
-    async fn get(&mut self, key: String) -> Option<String> {
-        self.plugin.grants.config.get(&key).cloned()
-    }
-
-    async fn get_all(&mut self) -> Vec<(String, String)> {
-        self.plugin
-            .grants
-            .config
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
-    }
-}
-
-impl host_api::secrets::Host for StoreState {
-    async fn get(&mut self, name: String) -> Result<String, host_api::secrets::SecretError> {
-        use host_api::secrets::SecretError;
-        let Some(key) = self.plugin.grants.secrets.get(&name) else {
-            return Err(SecretError::NotGranted(format!(
-                "secret {name:?} is not granted to plugin {:?}",
-                &*self.plugin.name
-            )));
-        };
-        let Some(source) = &self.plugin.grants.secret_source else {
-            return Err(SecretError::Unavailable(
-                "no secrets backend is configured".to_owned(),
-            ));
-        };
-        match source.get(key).await {
-            Ok(Some(value)) => Ok(value),
-            Ok(None) => Err(SecretError::NotFound(format!(
-                "secret {name:?} (key {key:?}) does not exist"
-            ))),
-            Err(e) => Err(SecretError::Unavailable(e)),
-        }
-    }
-}
-
-impl StoreState {
-    fn kv(&self) -> Result<&Arc<KvStore>, host_api::kv::KvError> {
-        self.plugin.kv.as_ref().ok_or(host_api::kv::KvError::Denied)
-    }
-}
-
-fn kv_error(e: KvError) -> host_api::kv::KvError {
-    match e {
-        KvError::TooLarge(m) => host_api::kv::KvError::TooLarge(m),
-        KvError::Io(m) => host_api::kv::KvError::Io(m),
-    }
-}
-
-impl host_api::kv::Host for StoreState {
-    async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, host_api::kv::KvError> {
-        Ok(self.kv()?.get(&key).await)
-    }
-
-    async fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), host_api::kv::KvError> {
-        self.kv()?.set(&key, value).await.map_err(kv_error)
-    }
-
-    async fn delete(&mut self, key: String) -> Result<(), host_api::kv::KvError> {
-        self.kv()?.delete(&key).await.map_err(kv_error)
-    }
-
-    async fn list_keys(&mut self, prefix: String) -> Result<Vec<String>, host_api::kv::KvError> {
-        Ok(self.kv()?.list_keys(&prefix).await)
     }
 }

@@ -1,4 +1,4 @@
-//! The per-plugin key-value store behind `robodev:host/kv`: an in-memory map, written through
+//! `robodev:host/kv`, granted by `kv: true`: the per-plugin key-value store, an in-memory map, written through
 //! to one file per plugin on every change (write to a temporary file, fsync, rename), so that a
 //! value is durable once `set` returns and a crash mid-write never corrupts the store.
 //!
@@ -11,6 +11,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tokio::sync::Mutex;
+use wasmtime::component::{HasSelf, Linker};
+
+use crate::bindings::host_api;
+use crate::state::StoreState;
 
 /// Longest key, in bytes.
 pub const MAX_KEY_BYTES: usize = 1024;
@@ -20,6 +24,14 @@ pub const MAX_VALUE_BYTES: usize = 1024 * 1024;
 pub const MAX_STORE_BYTES: usize = 64 * 1024 * 1024;
 
 const MAGIC: &[u8] = b"ROBODEVKV1\n";
+
+/// The WIT interface this capability implements.
+pub(crate) const WIT: &str = "robodev:host/kv";
+
+/// Registers the capability's host functions.
+pub(crate) fn add_to_linker(linker: &mut Linker<StoreState>) -> wasmtime::Result<()> {
+    host_api::kv::add_to_linker::<_, HasSelf<StoreState>>(linker, |s| s)
+}
 
 /// Why a key-value operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -190,6 +202,37 @@ fn decode(bytes: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, String> {
         map.insert(key, value);
     }
     Ok(map)
+}
+
+impl StoreState {
+    fn kv(&self) -> Result<&Arc<KvStore>, host_api::kv::KvError> {
+        self.plugin.kv.as_ref().ok_or(host_api::kv::KvError::Denied)
+    }
+}
+
+fn kv_error(e: KvError) -> host_api::kv::KvError {
+    match e {
+        KvError::TooLarge(m) => host_api::kv::KvError::TooLarge(m),
+        KvError::Io(m) => host_api::kv::KvError::Io(m),
+    }
+}
+
+impl host_api::kv::Host for StoreState {
+    async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, host_api::kv::KvError> {
+        Ok(self.kv()?.get(&key).await)
+    }
+
+    async fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), host_api::kv::KvError> {
+        self.kv()?.set(&key, value).await.map_err(kv_error)
+    }
+
+    async fn delete(&mut self, key: String) -> Result<(), host_api::kv::KvError> {
+        self.kv()?.delete(&key).await.map_err(kv_error)
+    }
+
+    async fn list_keys(&mut self, prefix: String) -> Result<Vec<String>, host_api::kv::KvError> {
+        Ok(self.kv()?.list_keys(&prefix).await)
+    }
 }
 
 #[cfg(test)]
