@@ -6,6 +6,7 @@
 //! Exit codes: 0 valid; 2 the file is invalid (one `error:` line naming file, line and key);
 //! 4 a plugin would be refused (one `error:` line per plugin).
 
+use crate::exit::Exit;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 

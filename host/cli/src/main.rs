@@ -4,6 +4,7 @@
 //! 3 the plugin failed (trap, out of fuel, deadline, memory cap, crash); 4 refused to load.
 
 mod config_cmd;
+mod exit;
 mod oci_cmd;
 mod plugin_cmd;
 mod plugin_config;

@@ -1,6 +1,7 @@
 //! `robodev plugin inspect|call`. SOURCE is a `.wasm` component (run in the sandboxed Wasm
 //! runtime) or an executable (a go-plugin gRPC subprocess plugin).
 
+use crate::exit::Exit;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

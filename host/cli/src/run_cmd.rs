@@ -1,5 +1,6 @@
 //! `robodev run` and `robodev plugins list`: the controller on a config file.
 
+use crate::exit::Exit;
 use std::path::PathBuf;
 use std::sync::Arc;
 

@@ -54,16 +54,6 @@ pub enum ControllerError {
     },
 }
 
-impl ControllerError {
-    /// The CLI exit code.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            ControllerError::Backend(e) => e.outcome().exit_code(),
-            ControllerError::State { .. } => 2,
-        }
-    }
-}
-
 /// What one pass did.
 #[derive(Debug, Default)]
 pub struct PassReport {

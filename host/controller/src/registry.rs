@@ -324,15 +324,6 @@ fn describe_critical(failures: &[LoadFailure]) -> String {
         .join("; ")
 }
 
-impl CriticalFailure {
-    /// The CLI exit code: 4 when every failure is a refusal, else that of the first failure.
-    pub fn exit_code(&self) -> u8 {
-        self.failures
-            .first()
-            .map_or(2, |f| f.error.outcome().exit_code())
-    }
-}
-
 /// Where the registry keeps what it needs on disk.
 #[derive(Debug, Clone)]
 pub struct LoadOptions {

@@ -261,18 +261,6 @@ pub enum Outcome {
     Refused,
 }
 
-impl Outcome {
-    /// The exit code of the `robodev` CLI for this outcome.
-    pub fn exit_code(self) -> u8 {
-        match self {
-            Outcome::Domain => 1,
-            Outcome::Host => 2,
-            Outcome::Failed => 3,
-            Outcome::Refused => 4,
-        }
-    }
-}
-
 /// Why the host refused to load a plugin.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -704,20 +692,20 @@ mod tests {
     }
 
     #[test]
-    fn outcomes_map_to_distinct_exit_codes() {
+    fn errors_know_their_outcome() {
         let failed = Error::Failed {
             plugin: "p".into(),
             interface: Interface::Ticketing,
             failure: Failure::OutOfFuel { budget: 10 },
         };
-        assert_eq!(failed.outcome().exit_code(), 3);
+        assert_eq!(failed.outcome(), Outcome::Failed);
         assert_eq!(failed.label(), "out_of_fuel");
         let domain = Error::Plugin {
             plugin: "p".into(),
             interface: Interface::Ticketing,
             error: PluginError::new(ErrorCode::NotFound, "no ticket 7"),
         };
-        assert_eq!(domain.outcome().exit_code(), 1);
+        assert_eq!(domain.outcome(), Outcome::Domain);
         assert_eq!(domain.to_json()["grpcCode"], 5);
         assert_eq!(
             domain.to_string(),

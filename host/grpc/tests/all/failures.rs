@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use robodev_core::{Error, Failure, HandshakeProblem, Interface, Refusal};
+use robodev_core::{Error, Failure, HandshakeProblem, Interface, Outcome, Refusal};
 
 use crate::support::{self, alive, eventually, launch_err, script};
 
@@ -75,7 +75,7 @@ async fn exit_before_handshake_reports_code_and_stderr() {
         }
         other => panic!("expected a crash, got {other:?}"),
     }
-    assert_eq!(err.outcome().exit_code(), 3);
+    assert_eq!(err.outcome(), Outcome::Failed);
 
     let path = script(dir.path(), "killed", "kill -9 $$");
     let err = launch_err(support::config("jira", &path)).await;
@@ -114,7 +114,7 @@ async fn stdout_noise_before_handshake_is_quoted() {
         ),
         "{err}"
     );
-    assert_eq!(err.outcome().exit_code(), 4);
+    assert_eq!(err.outcome(), Outcome::Refused);
 }
 
 #[tokio::test]

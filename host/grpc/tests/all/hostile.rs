@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use robodev_core::{AnyBackend, Error, Failure, HandshakeProblem, Refusal};
+use robodev_core::{AnyBackend, Error, Failure, HandshakeProblem, Outcome, Refusal};
 use robodev_grpc::SubprocessPlugin;
 
 use crate::support::{self, alive, eventually, launch_err, script};
@@ -64,7 +64,7 @@ async fn a_handshake_naming_a_regular_file_never_deletes_it() {
                 .contains("but that is a regular file, not a socket"),
             "{err}"
         );
-        assert_eq!(err.outcome().exit_code(), 4);
+        assert_eq!(err.outcome(), Outcome::Refused);
         gone(&pid_file).await;
         assert_eq!(
             std::fs::read_to_string(&victim).unwrap(),
@@ -223,7 +223,7 @@ async fn a_plugin_that_drops_automtls_is_refused_unless_the_config_allows_plaint
     let err = launch_err(support::config("jira", &path)).await;
     assert_eq!(refusal(&err), &HandshakeProblem::AutoMtlsDropped);
     assert!(err.to_string().contains("set `auto_mtls: false`"), "{err}");
-    assert_eq!(err.outcome().exit_code(), 4);
+    assert_eq!(err.outcome(), Outcome::Refused);
 
     let mut config = support::config("jira", &path);
     config.auto_mtls = false;
