@@ -289,6 +289,41 @@ fn plugin_name(source: &Path, name: Option<&str>) -> String {
     })
 }
 
+/// Components at least this large take seconds to compile (Python and JavaScript ones are
+/// 12-40 MB): loading one says so while it happens.
+const ANNOUNCE_COMPILE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// [`Runtime::load`], telling the user when a large component is being compiled: a spinner on
+/// a terminal, a plain line on stderr otherwise (none with `--json`).
+async fn load_showing_progress(
+    runtime: &Runtime,
+    source: &Path,
+    options: PluginOptions,
+    json: bool,
+) -> Result<WasmPlugin, robodev_core::Error> {
+    use std::io::IsTerminal;
+    let size = std::fs::metadata(source).map(|m| m.len()).unwrap_or(0);
+    if size < ANNOUNCE_COMPILE_BYTES {
+        return runtime.load(source, options).await;
+    }
+    let what = format!(
+        "loading {} ({:.1} MB; compiling takes a while unless it is cached)",
+        source.display(),
+        size as f64 / 1e6
+    );
+    if !std::io::stderr().is_terminal() {
+        if !json {
+            eprintln!("{what}");
+        }
+        return runtime.load(source, options).await;
+    }
+    let spinner = indicatif::ProgressBar::new_spinner().with_message(what);
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    let loaded = runtime.load(source, options).await;
+    spinner.finish_and_clear();
+    loaded
+}
+
 /// Prints an error (and its JSON form) and returns its exit code.
 fn report(err: &robodev_core::Error, json: bool) -> u8 {
     eprintln!("error: {err}");
@@ -451,17 +486,12 @@ async fn inspect(source: &Path, json_out: bool, host: &HostArgs) -> u8 {
         Ok(r) => r,
         Err(e) => return report(&e, json_out),
     };
-    let plugin = match runtime
-        .load(
-            source,
-            PluginOptions {
-                name: name.clone(),
-                max_component_bytes: host.max_component_bytes(),
-                ..Default::default()
-            },
-        )
-        .await
-    {
+    let options = PluginOptions {
+        name: name.clone(),
+        max_component_bytes: host.max_component_bytes(),
+        ..Default::default()
+    };
+    let plugin = match load_showing_progress(&runtime, source, options, json_out).await {
         Ok(p) => p,
         Err(e) => return report(&e, json_out),
     };
@@ -601,10 +631,11 @@ async fn call(args: CallArgs) -> u8 {
         }
     };
     let name = options.name.clone();
-    let plugin: WasmPlugin = match runtime.load(&args.source(), options).await {
-        Ok(p) => p,
-        Err(e) => return report(&e, args.json),
-    };
+    let plugin: WasmPlugin =
+        match load_showing_progress(&runtime, &args.source(), options, args.json).await {
+            Ok(p) => p,
+            Err(e) => return report(&e, args.json),
+        };
     match plugin
         .backend()
         .call_json(&name, args.method(), input)

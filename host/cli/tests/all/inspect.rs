@@ -187,3 +187,29 @@ fn a_component_over_the_size_limit_is_refused_before_it_is_read() {
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
     assert!(text.contains("over the limit of 1048576 bytes"), "{text}");
 }
+
+/// Loading a large component says so first (compiling one takes seconds): a plain line when
+/// stderr is not a terminal, nothing with --json.
+#[test]
+fn a_large_component_is_announced_before_it_compiles() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = std::fs::read(guest("review_rules")).unwrap();
+    bytes.resize(4 * 1024 * 1024 + 7, 0);
+    let big = dir.path().join("big.wasm");
+    std::fs::write(&big, &bytes).unwrap();
+    let big = big.display().to_string();
+    let out = robodev(dir.path(), &["plugin", "inspect", &big]);
+    assert!(
+        stderr(&out).contains(&format!(
+            "loading {big} (4.2 MB; compiling takes a while unless it is cached)"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    let out = robodev(dir.path(), &["plugin", "inspect", &big, "--json"]);
+    assert!(
+        !stderr(&out).contains("compiling takes a while"),
+        "{}",
+        stderr(&out)
+    );
+}
