@@ -149,7 +149,9 @@ pub async fn create(
         }
         (Interface::Notifications, notify_webhook::NAME) => {
             let options = notify_webhook::Options::from_config(config).map_err(invalid)?;
-            AnyBackend::Notifications(Arc::new(notify_webhook::WebhookNotifier::new(options)?))
+            AnyBackend::Notifications(Arc::new(
+                notify_webhook::WebhookNotifier::new(options, context).await?,
+            ))
         }
         (Interface::Secrets, secrets_env::NAME) => {
             let options = secrets_env::Options::from_config(config).map_err(invalid)?;

@@ -7,16 +7,16 @@
 )]
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use robodev_builtins::{self as builtin, BuiltinContext, ticketing_local};
 use robodev_core::notifications::{NotifyCompleteRequest, NotifyRequest, NotifyStartRequest};
 use robodev_core::ticketing::{AddCommentRequest, MarkInProgressRequest};
-use robodev_core::{AnyBackend, Error, ErrorCode, Failure, Interface, TaskResult, Ticket};
+use robodev_core::{AnyBackend, Error, ErrorCode, Failure, Interface, Outcome, TaskResult, Ticket};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -494,65 +494,129 @@ impl Received {
     }
 }
 
+/// Reads an HTTP/1.1 request head: its lines (request line first) and the bytes read past it.
+async fn read_head<S: AsyncRead + Unpin>(socket: &mut S) -> (Vec<String>, Vec<u8>) {
+    let mut buf = Vec::new();
+    let head_end = loop {
+        let mut chunk = [0u8; 1024];
+        let n = socket.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "client closed before the end of the head");
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i;
+        }
+    };
+    let head = String::from_utf8(buf[..head_end].to_vec()).unwrap();
+    let lines = head.split("\r\n").map(str::to_owned).collect();
+    (lines, buf[head_end + 4..].to_vec())
+}
+
+/// Reads one request and answers `status` with `extra_headers` (each ending in `\r\n`) and
+/// `reply` as body.
+async fn answer_once<S: AsyncRead + AsyncWrite + Unpin>(
+    mut socket: S,
+    status: &str,
+    extra_headers: &str,
+    reply: &str,
+) -> Received {
+    let (lines, mut body) = read_head(&mut socket).await;
+    let mut request_line = lines[0].split(' ');
+    let method = request_line.next().unwrap().to_owned();
+    let target = request_line.next().unwrap().to_owned();
+    let headers: Vec<(String, String)> = lines[1..]
+        .iter()
+        .map(|l| {
+            let (n, v) = l.split_once(':').unwrap();
+            (n.trim().to_ascii_lowercase(), v.trim().to_owned())
+        })
+        .collect();
+    let length: usize = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .map_or(0, |(_, v)| v.parse().unwrap());
+    while body.len() < length {
+        let mut chunk = [0u8; 1024];
+        let n = socket.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "client closed before the end of the body");
+        body.extend_from_slice(&chunk[..n]);
+    }
+    let answer = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n{extra_headers}\r\n{reply}",
+        reply.len()
+    );
+    socket.write_all(answer.as_bytes()).await.unwrap();
+    socket.shutdown().await.unwrap();
+    Received {
+        method,
+        target,
+        headers,
+        body,
+    }
+}
+
 /// A one-request HTTP/1.1 server on 127.0.0.1:0 that answers `status` with `reply` as body
 /// and hands back what it received.
 async fn serve_once(
     status: &'static str,
     reply: String,
 ) -> (u16, tokio::task::JoinHandle<Received>) {
+    serve_once_with(status, String::new(), reply).await
+}
+
+/// [`serve_once`] with extra answer headers (each ending in `\r\n`).
+async fn serve_once_with(
+    status: &'static str,
+    extra_headers: String,
+    reply: String,
+) -> (u16, tokio::task::JoinHandle<Received>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let handle = tokio::spawn(async move {
-        let (mut socket, _) = listener.accept().await.unwrap();
-        let mut buf = Vec::new();
-        let head_end = loop {
-            let mut chunk = [0u8; 1024];
-            let n = socket.read(&mut chunk).await.unwrap();
-            assert!(n > 0, "client closed before the end of the head");
-            buf.extend_from_slice(&chunk[..n]);
-            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i;
-            }
-        };
-        let head = String::from_utf8(buf[..head_end].to_vec()).unwrap();
-        let mut lines = head.split("\r\n");
-        let mut request_line = lines.next().unwrap().split(' ');
-        let method = request_line.next().unwrap().to_owned();
-        let target = request_line.next().unwrap().to_owned();
-        let headers: Vec<(String, String)> = lines
-            .map(|l| {
-                let (n, v) = l.split_once(':').unwrap();
-                (n.trim().to_ascii_lowercase(), v.trim().to_owned())
-            })
-            .collect();
-        let length: usize = headers
-            .iter()
-            .find(|(n, _)| n == "content-length")
-            .map_or(0, |(_, v)| v.parse().unwrap());
-        let mut body = buf[head_end + 4..].to_vec();
-        while body.len() < length {
-            let mut chunk = [0u8; 1024];
-            let n = socket.read(&mut chunk).await.unwrap();
-            assert!(n > 0, "client closed before the end of the body");
-            body.extend_from_slice(&chunk[..n]);
-        }
-        let answer = format!(
-            "HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
-            reply.len()
-        );
-        socket.write_all(answer.as_bytes()).await.unwrap();
-        socket.shutdown().await.unwrap();
-        Received {
-            method,
-            target,
-            headers,
-            body,
-        }
+        let (socket, _) = listener.accept().await.unwrap();
+        answer_once(socket, status, &extra_headers, &reply).await
     });
     (port, handle)
 }
 
+/// A webhook backend for servers on 127.0.0.1; see [`assert_loopback_is_not_proxied`].
 async fn webhook(dirs: &Dirs, config: Value) -> Arc<dyn robodev_core::notifications::Backend> {
+    assert_loopback_is_not_proxied();
+    webhook_as_configured(dirs, config).await
+}
+
+/// The webhook tests talk to servers on 127.0.0.1, which the client sends through a proxy
+/// set in the environment unless `NO_PROXY` lists it: say so instead of failing obscurely
+/// (or waiting forever for a request that went to the proxy).
+fn assert_loopback_is_not_proxied() {
+    let first_set = |names: &[&str]| names.iter().find_map(|n| std::env::var(n).ok());
+    let proxies = [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ];
+    if let Some(var) = proxies
+        .iter()
+        .find(|v| std::env::var(v).is_ok_and(|p| !p.is_empty()))
+    {
+        let no_proxy = first_set(&["NO_PROXY", "no_proxy"]).unwrap_or_default();
+        assert!(
+            no_proxy
+                .split(',')
+                .any(|e| matches!(e.trim(), "*" | "127.0.0.1" | "127.0.0.0/8")),
+            "{var} is set: add 127.0.0.1 to NO_PROXY to run the webhook tests, whose servers \
+             are on loopback (NO_PROXY is {no_proxy:?})"
+        );
+    }
+}
+
+/// A webhook backend as the environment's proxy variables have it.
+async fn webhook_as_configured(
+    dirs: &Dirs,
+    config: Value,
+) -> Arc<dyn robodev_core::notifications::Backend> {
     match dirs
         .create(Interface::Notifications, "webhook", config)
         .await
@@ -750,7 +814,7 @@ async fn webhook_refused_connection_and_silence_are_transport_failures() {
         }
         other => panic!("expected a transport failure, got {other:?}"),
     }
-    assert_eq!(err.outcome().exit_code(), 3);
+    assert_eq!(err.outcome(), Outcome::Failed);
 
     // A server that accepts and never answers: the timeout ends the call.
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -781,6 +845,440 @@ async fn webhook_refused_connection_and_silence_are_transport_failures() {
         })
     );
     silent.abort();
+}
+
+#[tokio::test]
+async fn webhook_follows_no_redirect() {
+    let dirs = Dirs::new();
+    // Where a redirect would lead: nothing may connect here.
+    let elsewhere = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let elsewhere_port = elsewhere.local_addr().unwrap().port();
+    let (port, server) = serve_once_with(
+        "307 Temporary Redirect",
+        format!("Location: http://127.0.0.1:{elsewhere_port}/hook\r\n"),
+        "moved".into(),
+    )
+    .await;
+    let n = webhook(
+        &dirs,
+        json!({"url": format!("http://127.0.0.1:{port}/hook"), "timeout_ms": 2000}),
+    )
+    .await;
+    let (code, message) = domain(
+        AnyBackend::Notifications(n)
+            .call_json("webhook", "Notify", json!({"message": "x"}))
+            .await,
+    );
+    assert_eq!(code, ErrorCode::FailedPrecondition);
+    assert_eq!(
+        message,
+        format!("webhook http://127.0.0.1:{port}/hook answered 307 Temporary Redirect: moved")
+    );
+    assert_eq!(server.await.unwrap().target, "/hook");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), elsewhere.accept())
+            .await
+            .is_err(),
+        "the redirect was followed"
+    );
+}
+
+#[tokio::test]
+async fn webhook_reads_only_the_start_of_a_huge_error_answer() {
+    let dirs = Dirs::new();
+    // A 500 announcing 100 MB of body, of which it sends 64 KiB and then nothing: reading the
+    // answer to its end would never finish.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let (_head, _body) = read_head(&mut socket).await;
+        let mut answer =
+            b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 100000000\r\n\r\n".to_vec();
+        answer.extend(std::iter::repeat_n(b'y', 64 * 1024));
+        // The client may close once it has read enough: a failed write is expected then.
+        let _ = socket.write_all(&answer).await;
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    });
+    let n = webhook(
+        &dirs,
+        json!({"url": format!("http://127.0.0.1:{port}/hook"), "timeout_ms": 3000}),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let (code, message) = domain(
+        AnyBackend::Notifications(n)
+            .call_json("webhook", "Notify", json!({"message": "x"}))
+            .await,
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(code, ErrorCode::Unavailable);
+    assert_eq!(
+        message,
+        format!(
+            "webhook http://127.0.0.1:{port}/hook answered 500 Internal Server Error: {}",
+            "y".repeat(200)
+        )
+    );
+    server.abort();
+}
+
+/// A test CA, and a TLS server config for 127.0.0.1 with a certificate it issued.
+struct TestCa {
+    /// The CA certificate, PEM.
+    pem: String,
+    server: Arc<rustls::ServerConfig>,
+}
+
+impl TestCa {
+    fn new(name: &str) -> TestCa {
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+            .unwrap()
+            .signed_by(&key, &ca)
+            .unwrap();
+        let server = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .unwrap();
+        TestCa {
+            pem: ca.pem(),
+            server: Arc::new(server),
+        }
+    }
+
+    /// A one-request HTTPS server on 127.0.0.1:0 answering 200; its handle gives what it
+    /// received, or how the TLS handshake failed.
+    async fn serve_once(&self) -> (u16, tokio::task::JoinHandle<Result<Received, String>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let acceptor = tokio_rustls::TlsAcceptor::from(self.server.clone());
+        let handle = tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            let tls = acceptor.accept(socket).await.map_err(|e| e.to_string())?;
+            Ok(answer_once(tls, "200 OK", "", "ok").await)
+        });
+        (port, handle)
+    }
+}
+
+#[tokio::test]
+async fn webhook_https_trusts_the_ca_file() {
+    let dirs = Dirs::new();
+    let ca = TestCa::new("robodev test CA");
+    let other = TestCa::new("another CA");
+    // Two certificates: every one of them is trusted, not just the first.
+    std::fs::write(dirs.conf("cas.pem"), format!("{}{}", other.pem, ca.pem)).unwrap();
+    let (port, server) = ca.serve_once().await;
+    let n = webhook(
+        &dirs,
+        json!({"url": format!("https://127.0.0.1:{port}/hook?token=t0k3n"), "ca_file": "cas.pem"}),
+    )
+    .await;
+    n.notify(NotifyRequest {
+        message: "over TLS".into(),
+        ticket: None,
+    })
+    .await
+    .unwrap();
+    let got = server.await.unwrap().unwrap();
+    assert_eq!(
+        (got.method.as_str(), got.target.as_str()),
+        ("POST", "/hook?token=t0k3n")
+    );
+    assert_eq!(
+        got.header("host"),
+        Some(format!("127.0.0.1:{port}").as_str())
+    );
+    let body: Value = serde_json::from_slice(&got.body).unwrap();
+    assert_eq!(body["message"], "over TLS");
+
+    // The same server without `ca_file`, and with a file of another CA only: refused.
+    std::fs::write(dirs.conf("other.pem"), &other.pem).unwrap();
+    for extra in [json!({}), json!({"ca_file": "other.pem"})] {
+        let (port, server) = ca.serve_once().await;
+        let mut config = json!({"url": format!("https://127.0.0.1:{port}/hook?token=t0k3n")});
+        config
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let n = webhook(&dirs, config).await;
+        let err = n
+            .notify(NotifyRequest {
+                message: "x".into(),
+                ticket: None,
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.failure(),
+            Some(&Failure::Transport {
+                detail: format!(
+                    "TLS handshake with webhook https://127.0.0.1:{port}/hook failed: \
+                     invalid peer certificate: UnknownIssuer"
+                )
+            }),
+            "{extra}"
+        );
+        assert_eq!(err.outcome(), Outcome::Failed);
+        // The server saw the client give up on the handshake.
+        let refused = server.await.unwrap().map(|r| r.target).unwrap_err();
+        assert!(refused.contains("UnknownCA"), "{refused}");
+    }
+}
+
+#[tokio::test]
+async fn webhook_ca_file_errors_name_the_option() {
+    let dirs = Dirs::new();
+    let ca = TestCa::new("robodev test CA");
+    let create = |config: Value| {
+        let context = dirs.context.clone();
+        async move {
+            builtin::create(Interface::Notifications, "webhook", &config, &context)
+                .await
+                .map(drop)
+        }
+    };
+    let host = |message: String| {
+        Err(Error::Host {
+            plugin: "webhook".into(),
+            interface: Interface::Notifications,
+            message,
+        })
+    };
+    let path = |name: &str| dirs.conf(name).display().to_string();
+
+    // Missing.
+    assert_eq!(
+        create(json!({"url": "https://x", "ca_file": "nowhere.pem"})).await,
+        host(format!(
+            "invalid option `ca_file`: cannot read {}: No such file or directory (os error 2)",
+            path("nowhere.pem")
+        ))
+    );
+    // No certificate in it (a private key is not one).
+    let key = rcgen::KeyPair::generate().unwrap().serialize_pem();
+    std::fs::write(dirs.conf("key.pem"), key).unwrap();
+    assert_eq!(
+        create(json!({"url": "https://x", "ca_file": "key.pem"})).await,
+        host(format!(
+            "invalid option `ca_file`: {} holds no PEM certificate (a `-----BEGIN CERTIFICATE-----` block)",
+            path("key.pem")
+        ))
+    );
+    // Broken PEM: a block that never ends.
+    let cut = &ca.pem[..ca.pem.find("-----END").unwrap()];
+    std::fs::write(dirs.conf("cut.pem"), cut).unwrap();
+    let err = create(json!({"url": "https://x", "ca_file": "cut.pem"}))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains(&format!(
+            "invalid option `ca_file`: {} is not valid PEM: ",
+            path("cut.pem")
+        )),
+        "{err}"
+    );
+    // Well-formed PEM whose content is no certificate.
+    std::fs::write(
+        dirs.conf("junk.pem"),
+        "-----BEGIN CERTIFICATE-----\naGVsbG8gd29ybGQ=\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let err = create(json!({"url": "https://x", "ca_file": "junk.pem"}))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains(&format!(
+            "invalid option `ca_file`: certificate 1 of {} is not a usable CA certificate: ",
+            path("junk.pem")
+        )),
+        "{err}"
+    );
+    // An absolute path is taken as it is.
+    std::fs::write(dirs.conf("ca.pem"), &ca.pem).unwrap();
+    assert_eq!(
+        create(json!({"url": "https://x", "ca_file": path("ca.pem")})).await,
+        Ok(())
+    );
+}
+
+/// The proxy variables robodev's HTTP client reads, cleared in the proxy test's children so
+/// that only the ones the test sets count.
+const PROXY_VARS: [&str; 9] = [
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    // Set, it makes the client ignore HTTP_PROXY (the CGI "httpoxy" guard).
+    "REQUEST_METHOD",
+];
+
+/// Set in a child of `webhook_uses_the_proxy_from_the_environment`: the webhook's options.
+const PROXY_CHILD_CONFIG: &str = "ROBODEV_TEST_WEBHOOK_CHILD_CONFIG";
+
+/// A forward proxy on 127.0.0.1:0 that records the request line of every request. It answers
+/// a plain request itself (200, without forwarding it) and tunnels a `CONNECT`.
+async fn forward_proxy() -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let record = record.clone();
+            tokio::spawn(async move {
+                let (lines, _rest) = read_head(&mut socket).await;
+                record.lock().unwrap().push(lines[0].clone());
+                if let Some(authority) = lines[0]
+                    .strip_prefix("CONNECT ")
+                    .and_then(|l| l.split(' ').next())
+                {
+                    let mut upstream = TcpStream::connect(authority).await.unwrap();
+                    socket
+                        .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                        .await
+                        .unwrap();
+                    let _ = tokio::io::copy_bidirectional(&mut socket, &mut upstream).await;
+                } else {
+                    socket
+                        .write_all(
+                            b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                        )
+                        .await
+                        .unwrap();
+                }
+            });
+        }
+    });
+    (port, seen)
+}
+
+/// Runs this test binary's `webhook_uses_the_proxy_from_the_environment` in a child process
+/// with only the proxy variables `env`, where it sends one notification with `config`; fails
+/// unless that succeeded.
+async fn notify_in_child(config: Value, env: &[(&str, String)]) {
+    let mut command = tokio::process::Command::new(std::env::current_exe().unwrap());
+    command
+        .args([
+            "webhook_uses_the_proxy_from_the_environment",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(PROXY_CHILD_CONFIG, config.to_string())
+        .kill_on_drop(true);
+    for var in PROXY_VARS {
+        command.env_remove(var);
+    }
+    command.envs(env.iter().map(|(k, v)| (k, v)));
+    let out = command.output().await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // "1 passed" also proves the filter found the test: with none, libtest passes too.
+    assert!(
+        out.status.success() && stdout.contains("test result: ok. 1 passed"),
+        "the child failed ({env:?}):\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn webhook_uses_the_proxy_from_the_environment() {
+    // Environment variables are process-wide and the client reads them when it is built, so
+    // each case runs its webhook in a child process (this same test, given its config).
+    if let Ok(config) = std::env::var(PROXY_CHILD_CONFIG) {
+        let dirs = Dirs::new();
+        let n = webhook_as_configured(&dirs, serde_json::from_str(&config).unwrap()).await;
+        n.notify(NotifyRequest {
+            message: "via the proxy?".into(),
+            ticket: None,
+        })
+        .await
+        .unwrap();
+        return;
+    }
+    let (proxy_port, seen) = forward_proxy().await;
+    let proxy = format!("http://127.0.0.1:{proxy_port}");
+
+    // HTTP_PROXY: the request goes to the proxy, in absolute form. Nobody listens at the
+    // webhook's own port, so only the proxy can have answered.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    notify_in_child(
+        json!({"url": format!("http://127.0.0.1:{port}/hook?token=t0k3n")}),
+        &[("HTTP_PROXY", proxy.clone())],
+    )
+    .await;
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [format!(
+            "POST http://127.0.0.1:{port}/hook?token=t0k3n HTTP/1.1"
+        )]
+    );
+
+    // NO_PROXY: the same proxy is set, but 127.0.0.1 is reached directly.
+    let (port, server) = serve_once("204 No Content", String::new()).await;
+    notify_in_child(
+        json!({"url": format!("http://127.0.0.1:{port}/hook")}),
+        &[
+            ("http_proxy", proxy.clone()),
+            ("NO_PROXY", "localhost,127.0.0.1".to_owned()),
+        ],
+    )
+    .await;
+    assert_eq!(seen.lock().unwrap().len(), 1, "{:?}", seen.lock().unwrap());
+    let got = tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("the webhook server got no request")
+        .unwrap();
+    assert_eq!(got.target, "/hook");
+
+    // HTTPS_PROXY: an https webhook is tunnelled with CONNECT, and its certificate is still
+    // checked end to end (against `ca_file`).
+    let ca = TestCa::new("robodev test CA");
+    let dirs = Dirs::new();
+    std::fs::write(dirs.conf("ca.pem"), &ca.pem).unwrap();
+    let (port, server) = ca.serve_once().await;
+    notify_in_child(
+        json!({"url": format!("https://127.0.0.1:{port}/hook"),
+               "ca_file": dirs.conf("ca.pem")}),
+        &[("HTTPS_PROXY", proxy.clone())],
+    )
+    .await;
+    let got = server.await.unwrap().unwrap();
+    assert_eq!(
+        (got.method.as_str(), got.target.as_str()),
+        ("POST", "/hook")
+    );
+    assert_eq!(
+        seen.lock().unwrap()[1..],
+        [format!("CONNECT 127.0.0.1:{port} HTTP/1.1")]
+    );
 }
 
 #[tokio::test]
@@ -903,7 +1401,7 @@ async fn file_secrets_from_a_map_file() {
     )
     .await
     .unwrap_err();
-    assert_eq!(err.outcome().exit_code(), 2);
+    assert_eq!(err.outcome(), Outcome::Host);
     assert!(
         err.to_string().contains(&format!(
             "cannot read secrets {}",
