@@ -15,8 +15,9 @@ use crate::auth::{Credentials, DockerConfig};
 use crate::cache::{BlobState, Cache, io_error, sha256_digest};
 use crate::error::bounded;
 use crate::manifest::{
-    ANNOTATION_CREATED, ANNOTATION_TITLE, Descriptor, MANIFEST_MEDIA_TYPE, Manifest,
-    WASM_CONFIG_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE, WasmConfig, WasmKind,
+    ANNOTATION_CREATED, ANNOTATION_TITLE, ComponentDescription, Descriptor, MANIFEST_MEDIA_TYPE,
+    MAX_DESCRIBED_BYTES, Manifest, WASM_CONFIG_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE, WasmConfig,
+    WasmKind,
 };
 use crate::meter::TransferLimits;
 use crate::progress::{Direction, ProgressFn, ProgressReporter};
@@ -541,6 +542,7 @@ impl Client {
             architecture: "wasm",
             os: kind.os(),
             layer_digests: vec![layer_digest.clone()],
+            component: describe(file, kind, size).await,
         })
         .map_err(|e| json_error(reference, e))?;
         let config_digest = sha256_digest(&config);
@@ -666,6 +668,23 @@ fn json_error(reference: &Reference, e: serde_json::Error) -> Error {
 }
 
 /// The sha256 digest and size of a WebAssembly file, and what kind of binary it is.
+/// The `component` description of the file being pushed: `None` for a core module, a
+/// component over [`MAX_DESCRIBED_BYTES`], or one that does not parse (the push goes on; the
+/// description is for readers of the registry, robodev reads the component itself).
+async fn describe(file: &Path, kind: WasmKind, size: u64) -> Option<ComponentDescription> {
+    if kind != WasmKind::Component || size > MAX_DESCRIBED_BYTES {
+        return None;
+    }
+    let file = file.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let bytes = std::fs::read(&file).ok()?;
+        ComponentDescription::of(&bytes)
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
 async fn hash_wasm_file(
     reference: &Reference,
     file: &Path,

@@ -185,6 +185,59 @@ pub(crate) struct WasmConfig {
     pub architecture: &'static str,
     pub os: &'static str,
     pub layer_digests: Vec<String>,
+    /// What a component exports and imports (the spec's `component` field); absent for a core
+    /// module, or for a component too large to describe.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub component: Option<ComponentDescription>,
+}
+
+/// The CNCF Wasm config's `component` description: the component's top-level import and
+/// export names (`wasi:http/outgoing-handler@0.2.6`, `robodev:review/backend@1.0.0`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct ComponentDescription {
+    pub exports: Vec<String>,
+    pub imports: Vec<String>,
+}
+
+/// The largest component whose imports and exports are read for its description (it is read
+/// into memory whole to parse it).
+pub(crate) const MAX_DESCRIBED_BYTES: u64 = 256 * 1024 * 1024;
+
+impl ComponentDescription {
+    /// Reads the top-level import and export names of the component `bytes` (nested
+    /// components' and modules' own sections are skipped); `None` when it does not parse.
+    pub fn of(bytes: &[u8]) -> Option<ComponentDescription> {
+        use wasmparser::{Parser, Payload};
+        let mut description = ComponentDescription {
+            exports: Vec::new(),
+            imports: Vec::new(),
+        };
+        // Nesting depth: the payloads of nested modules and components come inline.
+        let mut depth = 0usize;
+        for payload in Parser::new(0).parse_all(bytes) {
+            match payload.ok()? {
+                Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
+                Payload::End(_) => {
+                    if depth == 0 {
+                        break;
+                    }
+                    depth -= 1;
+                }
+                Payload::ComponentImportSection(reader) if depth == 0 => {
+                    for import in reader {
+                        description.imports.push(import.ok()?.name.name.to_owned());
+                    }
+                }
+                Payload::ComponentExportSection(reader) if depth == 0 => {
+                    for export in reader {
+                        description.exports.push(export.ok()?.name.name.to_owned());
+                    }
+                }
+                _ => {}
+            }
+        }
+        Some(description)
+    }
 }
 
 /// The kind of WebAssembly binary, from its 8-byte header.

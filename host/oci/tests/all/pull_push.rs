@@ -85,6 +85,16 @@ async fn push_then_pull_by_tag_and_by_digest_byte_for_byte() {
     assert_eq!(config["architecture"], "wasm");
     assert_eq!(config["os"], "wasip2");
     assert_eq!(config["layerDigests"][0], pushed.layer_digest.as_str());
+    // The spec's `component` description: what it exports and imports.
+    assert_eq!(
+        config["component"]["exports"],
+        serde_json::json!(["robodev:review/backend@1.0.0"])
+    );
+    let imports = config["component"]["imports"].as_array().unwrap();
+    assert!(
+        imports.iter().any(|i| i == "robodev:host/log@1.0.0"),
+        "{imports:?}"
+    );
 
     // Pull by tag into a fresh cache: downloaded, byte for byte, with the push's digest.
     let downloads = Arc::new(Mutex::new(Vec::<Progress>::new()));
