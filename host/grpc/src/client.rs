@@ -1042,37 +1042,47 @@ async fn check_owner(
                     path.display()
                 ))
             })?;
-            match peer::unix_peer(&stream) {
-                Ok(Some(server)) if peer::in_group(server, pid) => Ok(Some(file)),
-                Ok(Some(server)) => Err(OwnerProblem::Refused(HandshakeProblem::ForeignSocket {
-                    address: format!("unix {}", path.display()),
-                    owner: peer::describe(server),
-                    plugin_pid: pid,
-                })),
-                Ok(None) | Err(_) => Err(OwnerProblem::Refused(HandshakeProblem::ForeignSocket {
-                    address: format!("unix {}", path.display()),
-                    owner: "a process whose id the kernel does not tell".to_owned(),
-                    plugin_pid: pid,
-                })),
+            match peer::unix_owned_by_group(&stream, pid) {
+                Ok(()) => Ok(Some(file)),
+                Err(peer::NotOwned::NothingListens) => Err(OwnerProblem::Unreachable(format!(
+                    "cannot connect to the plugin at unix socket {}: nothing listens",
+                    path.display()
+                ))),
+                Err(peer::NotOwned::Foreign(owner)) => {
+                    Err(OwnerProblem::Refused(HandshakeProblem::ForeignSocket {
+                        address: format!("unix {}", path.display()),
+                        owner,
+                        plugin_pid: pid,
+                    }))
+                }
             }
         }
-        Address::Tcp(addr) => {
-            let addr = *addr;
-            let owned = tokio::task::spawn_blocking(move || peer::tcp_owned_by_group(addr, pid))
-                .await
-                .unwrap_or_else(|e| Err(format!("cannot check who serves tcp {addr}: {e}")));
-            match owned {
-                Ok(()) => Ok(None),
-                Err(why) if why.starts_with("nothing listens") => Err(OwnerProblem::Unreachable(
-                    format!("cannot connect to the plugin at tcp {addr}: {why}"),
-                )),
-                Err(why) => Err(OwnerProblem::Refused(HandshakeProblem::ForeignSocket {
+        Address::Tcp(addr) => match peer::tcp_owned_by_group_async(*addr, pid).await {
+            Ok(()) => Ok(None),
+            Err(peer::NotOwned::NothingListens) => Err(OwnerProblem::Unreachable(format!(
+                "cannot connect to the plugin at tcp {addr}: nothing listens on tcp {addr}"
+            ))),
+            Err(peer::NotOwned::Foreign(owner)) => {
+                Err(OwnerProblem::Refused(HandshakeProblem::ForeignSocket {
                     address: format!("tcp {addr}"),
-                    owner: why,
+                    owner,
                     plugin_pid: pid,
-                })),
+                }))
             }
+        },
+    }
+}
+
+/// A connection's ownership problem as an I/O error (tonic's connector speaks `io::Error`).
+fn not_owned(problem: &peer::NotOwned, pid: u32) -> io::Error {
+    match problem {
+        peer::NotOwned::NothingListens => {
+            io::Error::new(io::ErrorKind::ConnectionRefused, "nothing listens there")
         }
+        peer::NotOwned::Foreign(owner) => io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!("served by {owner}, not by the plugin (process {pid})"),
+        ),
     }
 }
 
@@ -1085,27 +1095,13 @@ async fn dial(
         Address::Unix(path) => {
             let stream = tokio::net::UnixStream::connect(path).await?;
             // Checked again on every connection: the socket could have been replaced since.
-            match peer::unix_peer(&stream)? {
-                Some(server) if peer::in_group(server, pid) => {}
-                other => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::PermissionDenied,
-                        format!(
-                            "{} is served by {}, not by the plugin (process {pid})",
-                            path.display(),
-                            other.map_or_else(|| "an unknown process".to_owned(), peer::describe)
-                        ),
-                    ));
-                }
-            }
+            peer::unix_owned_by_group(&stream, pid).map_err(|e| not_owned(&e, pid))?;
             Box::new(stream)
         }
         Address::Tcp(addr) => {
-            let addr = *addr;
-            tokio::task::spawn_blocking(move || peer::tcp_owned_by_group(addr, pid))
+            peer::tcp_owned_by_group_async(*addr, pid)
                 .await
-                .map_err(io::Error::other)?
-                .map_err(|why| io::Error::new(io::ErrorKind::PermissionDenied, why))?;
+                .map_err(|e| not_owned(&e, pid))?;
             let stream = tokio::net::TcpStream::connect(addr).await?;
             stream.set_nodelay(true)?;
             Box::new(stream)

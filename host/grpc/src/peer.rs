@@ -83,20 +83,52 @@ pub(crate) fn describe(pid: u32) -> String {
     }
 }
 
-/// The pid of the process listening on a connected unix stream.
-pub(crate) fn unix_peer(stream: &tokio::net::UnixStream) -> io::Result<Option<u32>> {
-    Ok(stream
-        .peer_cred()?
-        .pid()
-        .and_then(|pid| u32::try_from(pid).ok()))
+/// Why an address is not the plugin's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum NotOwned {
+    /// Nothing listens there.
+    NothingListens,
+    /// Another process serves it: who, as far as can be seen.
+    Foreign(String),
+}
+
+/// Checks that the process listening on a connected unix stream is `group` or a member of
+/// that process group.
+pub(crate) fn unix_owned_by_group(
+    stream: &tokio::net::UnixStream,
+    group: u32,
+) -> Result<(), NotOwned> {
+    let server = stream
+        .peer_cred()
+        .ok()
+        .and_then(|c| c.pid())
+        .and_then(|pid| u32::try_from(pid).ok());
+    match server {
+        Some(server) if in_group(server, group) => Ok(()),
+        Some(server) => Err(NotOwned::Foreign(describe(server))),
+        None => Err(NotOwned::Foreign(
+            "a process whose id the kernel does not tell".to_owned(),
+        )),
+    }
+}
+
+/// [`tcp_owned_by_group`] on a blocking thread (it reads `/proc`).
+pub(crate) async fn tcp_owned_by_group_async(addr: SocketAddr, group: u32) -> Result<(), NotOwned> {
+    tokio::task::spawn_blocking(move || tcp_owned_by_group(addr, group))
+        .await
+        .unwrap_or_else(|e| {
+            Err(NotOwned::Foreign(format!(
+                "cannot check who serves tcp {addr}: {e}"
+            )))
+        })
 }
 
 /// Whether the socket listening on `addr` (loopback TCP) is open in a process of group
 /// `group`; `Err` says who holds it instead, as far as can be seen.
-pub(crate) fn tcp_owned_by_group(addr: SocketAddr, group: u32) -> Result<(), String> {
+pub(crate) fn tcp_owned_by_group(addr: SocketAddr, group: u32) -> Result<(), NotOwned> {
     let inodes = listening_inodes(addr);
     if inodes.is_empty() {
-        return Err(format!("nothing listens on tcp {addr}"));
+        return Err(NotOwned::NothingListens);
     }
     let mut holders = Vec::new();
     for pid in all_pids() {
@@ -107,16 +139,14 @@ pub(crate) fn tcp_owned_by_group(addr: SocketAddr, group: u32) -> Result<(), Str
             holders.push(describe(pid));
         }
     }
-    if holders.is_empty() {
-        Err(format!(
-            "the socket listening on tcp {addr} is not open in the plugin's process group"
-        ))
+    Err(NotOwned::Foreign(if holders.is_empty() {
+        format!("the socket listening on tcp {addr} is not open in the plugin's process group")
     } else {
-        Err(format!(
+        format!(
             "tcp {addr} is served by {}, not by the plugin's process group",
             holders.join(", ")
-        ))
-    }
+        )
+    }))
 }
 
 /// The inodes of listening sockets bound to `addr` or to the wildcard address of its family
@@ -223,15 +253,16 @@ mod tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         // This test process is not in a group led by pid 1.
-        let err = tcp_owned_by_group(addr, 1).unwrap_err();
+        let Err(NotOwned::Foreign(err)) = tcp_owned_by_group(addr, 1) else {
+            panic!("owned by pid 1's group");
+        };
         assert!(err.contains(&format!("process {me}")), "{err}");
         let group = nix::unistd::getpgrp().as_raw() as u32;
         assert_eq!(tcp_owned_by_group(addr, group), Ok(()));
         drop(listener);
-        assert!(
-            tcp_owned_by_group(addr, group)
-                .unwrap_err()
-                .contains("nothing listens")
+        assert_eq!(
+            tcp_owned_by_group(addr, group),
+            Err(NotOwned::NothingListens)
         );
     }
 

@@ -801,27 +801,33 @@ fn http(addr: &str, request: &str) -> (String, String) {
     (status, body)
 }
 
-#[test]
-fn the_admin_api_of_a_running_controller_needs_its_token() {
-    use std::io::BufRead;
-    let dir = tempfile::tempdir().unwrap();
+/// `robodev run` on a config with no tickets and the admin API on a free loopback port, its
+/// token `t0ken` in a secrets file; stderr piped.
+fn run_with_admin(dir: &Path) -> std::process::Child {
     let config = write_config(
-        dir.path(),
+        dir,
         "[]\n",
         "#!/bin/sh\nexit 1\n",
         "poll_interval: 200ms\n\
          secrets: { backend: file, config: { file: secrets.yaml } }\n\
          admin: { listen: \"127.0.0.1:0\", token_secret: admin-token }\n",
     );
-    std::fs::write(dir.path().join("secrets.yaml"), "admin-token: t0ken\n").unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_robodev"))
+    std::fs::write(dir.join("secrets.yaml"), "admin-token: t0ken\n").unwrap();
+    Command::new(env!("CARGO_BIN_EXE_robodev"))
         .args(["run", "--config", &config.display().to_string()])
-        .env("ROBODEV_CACHE_DIR", dir.path().join("cache"))
+        .env("ROBODEV_CACHE_DIR", dir.join("cache"))
         .env_remove("RUST_LOG")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn the_admin_api_of_a_running_controller_needs_its_token() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = run_with_admin(dir.path());
     let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
     let addr = loop {
         let line = lines
@@ -1055,23 +1061,7 @@ fn get(addr: &str, path: &str, token: Option<&str>) -> (String, String) {
 #[test]
 fn wrong_admin_tokens_are_logged_without_the_token_then_counted_and_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        dir.path(),
-        "[]\n",
-        "#!/bin/sh\nexit 1\n",
-        "poll_interval: 200ms\n\
-         secrets: { backend: file, config: { file: secrets.yaml } }\n\
-         admin: { listen: \"127.0.0.1:0\", token_secret: admin-token }\n",
-    );
-    std::fs::write(dir.path().join("secrets.yaml"), "admin-token: t0ken\n").unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_robodev"))
-        .args(["run", "--config", &config.display().to_string()])
-        .env("ROBODEV_CACHE_DIR", dir.path().join("cache"))
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = run_with_admin(dir.path());
     let mut log = Log::of(&mut child);
     let mut child = Running(child);
     let addr = admin_addr(&mut log);
