@@ -7,7 +7,6 @@ mod config_cmd;
 mod exit;
 mod oci_cmd;
 mod plugin_cmd;
-mod plugin_config;
 mod run_cmd;
 
 use std::io::IsTerminal;

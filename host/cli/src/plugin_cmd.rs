@@ -9,14 +9,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use robodev_controller::config::{PluginSettings, PluginSource, SettingsSource};
 use robodev_core::{AnyBackend, Interface, Outcome};
-use robodev_grpc::{SubprocessConfig, SubprocessPlugin};
-use robodev_wasm::{
-    EnvSecrets, Grants, Limits, PluginOptions, Preopen, Runtime, RuntimeConfig, WasmPlugin,
-};
+use robodev_grpc::{RestartPolicy, SubprocessConfig, SubprocessPlugin};
+use robodev_wasm::{EnvSecrets, PluginOptions, Runtime, RuntimeConfig, WasmPlugin};
 use serde_json::{Value, json};
-
-use crate::plugin_config::RawPluginConfig;
 
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
@@ -111,10 +108,24 @@ impl ProcessArgs {
         call_timeout_ms: Option<u64>,
     ) -> SubprocessConfig {
         let mut config = SubprocessConfig::new(name, source);
-        config.args = self.args.clone();
-        config.env = self.env.clone();
         config.interface = interface;
-        config.auto_mtls = !self.no_mtls;
+        self.apply(config, call_timeout_ms)
+    }
+
+    /// The command line's settings over `config`'s: `--arg`s replace the args when given,
+    /// `--env`s come after (and so win over) the env, `--no-mtls`, the timeouts.
+    fn apply(
+        &self,
+        mut config: SubprocessConfig,
+        call_timeout_ms: Option<u64>,
+    ) -> SubprocessConfig {
+        if !self.args.is_empty() {
+            config.args = self.args.clone();
+        }
+        config.env.extend(self.env.iter().cloned());
+        if self.no_mtls {
+            config.auto_mtls = false;
+        }
         if let Some(ms) = self.start_timeout_ms {
             config.start_timeout = Duration::from_millis(ms);
         }
@@ -151,7 +162,11 @@ pub struct CallArgs {
     /// export says, and an executable is asked through each service's Handshake.
     #[arg(long = "type", value_name = "INTERFACE")]
     interface: Option<Interface>,
-    /// The plugin's settings: config, secrets, allowed_hosts, kv, limits (YAML or JSON).
+    /// The plugin's settings (YAML or JSON): the keys of one `plugins:` entry of
+    /// robodev-config.yaml (config, secrets, allowed_hosts, kv, read_only_dirs, limits,
+    /// instance for a component; args, env, auto_mtls, start_timeout, call_timeout for an
+    /// executable); SOURCE says where the plugin comes from. Secrets name environment
+    /// variables.
     #[arg(long, value_name = "FILE")]
     plugin_config: Option<PathBuf>,
     /// The plugin's name in logs, errors and its kv store [default: the file's stem].
@@ -454,11 +469,23 @@ async fn call_process(args: CallArgs) -> u8 {
         Ok(v) => v,
         Err(e) => return usage(e, args.json),
     };
-    let name = plugin_name(&args.source(), args.name.as_deref());
-    let config = args.process.config(
-        name.clone(),
-        &args.source(),
-        args.interface,
+    let settings = match settings(&args, false) {
+        Ok(s) => s,
+        Err(e) => return usage(e, args.json),
+    };
+    let PluginSource::Subprocess(spec) = &settings.source else {
+        return usage(
+            anyhow::anyhow!("{} is not an executable", args.source().display()),
+            args.json,
+        );
+    };
+    let name = call_name(&args, &settings);
+    let config = args.process.apply(
+        spec.process_config(
+            &name,
+            args.interface.or(settings.interface),
+            RestartPolicy::default(),
+        ),
         args.timeout_ms,
     );
     let plugin = match SubprocessPlugin::launch(config).await {
@@ -558,22 +585,56 @@ fn read_input(input: &str) -> anyhow::Result<Value> {
     serde_json::from_str(&text).context("--input is not valid JSON")
 }
 
-async fn load_for_call(args: &CallArgs) -> anyhow::Result<(Runtime, PluginOptions)> {
-    let raw = match &args.plugin_config {
-        Some(path) => RawPluginConfig::load(path)?,
-        None => RawPluginConfig::default(),
+/// The plugin's settings: `--plugin-config FILE` (the keys of one `plugins:` entry of
+/// robodev-config.yaml, read and checked by the same code) or none, for SOURCE as a `kind`
+/// plugin; `--type` and the file's `type` must agree.
+fn settings(args: &CallArgs, component: bool) -> anyhow::Result<PluginSettings> {
+    let source = std::path::absolute(args.source())
+        .unwrap_or_else(|_| args.source())
+        .display()
+        .to_string();
+    let source = if component {
+        SettingsSource::Component(source)
+    } else {
+        SettingsSource::Command(source)
     };
-    let name = plugin_name(&args.source(), args.name.as_deref());
-    let mut limits = Limits::default();
-    if let Some(f) = raw.limits.fuel {
-        limits.fuel = f;
+    let settings = match &args.plugin_config {
+        Some(path) => PluginSettings::load(path, source)?,
+        None => PluginSettings::parse("", Path::new("."), source)?,
+    };
+    if let (Some(flag), Some(file)) = (args.interface, settings.interface)
+        && flag != file
+    {
+        anyhow::bail!(
+            "--type {flag} disagrees with `type: {file}` of {}",
+            args.plugin_config
+                .as_deref()
+                .unwrap_or(Path::new(""))
+                .display()
+        );
     }
-    if let Some(t) = raw.limits.timeout_ms {
-        limits.timeout = Duration::from_millis(t);
+    Ok(settings)
+}
+
+/// The plugin's name: `--name`, else the settings file's `name`, else SOURCE's stem.
+fn call_name(args: &CallArgs, settings: &PluginSettings) -> String {
+    args.name
+        .clone()
+        .or_else(|| settings.name.clone())
+        .unwrap_or_else(|| plugin_name(&args.source(), None))
+}
+
+async fn load_for_call(args: &CallArgs) -> anyhow::Result<(Runtime, PluginOptions)> {
+    let settings = settings(args, true)?;
+    let PluginSource::Component(c) = &settings.source else {
+        anyhow::bail!("{} is not a component", args.source().display());
+    };
+    for dir in c.read_only_dirs.values() {
+        if !dir.is_dir() {
+            anyhow::bail!("read_only_dirs: {} is not a directory", dir.display());
+        }
     }
-    if let Some(m) = raw.limits.memory_mb {
-        limits = limits.with_memory_mb(m);
-    }
+    let mut limits = c.limits();
     if let Some(f) = args.fuel {
         limits.fuel = f;
     }
@@ -583,35 +644,20 @@ async fn load_for_call(args: &CallArgs) -> anyhow::Result<(Runtime, PluginOption
     if let Some(m) = args.memory_mb {
         limits = limits.with_memory_mb(m);
     }
-    let grants = Grants {
-        config: raw.config_strings()?,
-        secrets: raw.secrets.clone(),
-        secret_source: Some(Arc::new(EnvSecrets)),
-        allowed_hosts: raw.allowed_hosts.clone(),
-        kv_dir: raw.kv.then(|| args.host.data_dir()),
-        preopens: raw
-            .read_only_dirs
-            .iter()
-            .map(|(guest, host)| Preopen {
-                host: host.clone(),
-                guest: guest.clone(),
-            })
-            .collect(),
-    };
     let runtime = args.host.runtime()?;
-    let max_component_bytes = args.host.max_component_bytes().or(raw
-        .limits
-        .component_mb
-        .map(|mb| mb.saturating_mul(1024 * 1024)));
     Ok((
         runtime,
         PluginOptions {
-            max_component_bytes,
-            name,
-            expected: args.interface,
+            max_component_bytes: Some(
+                args.host
+                    .max_component_bytes()
+                    .unwrap_or(c.max_component_bytes()),
+            ),
+            name: call_name(args, &settings),
+            expected: args.interface.or(settings.interface),
             limits,
-            grants,
-            warm_instances: raw.warm_instances,
+            grants: c.grants(Arc::new(EnvSecrets), &args.host.data_dir()),
+            warm_instances: c.warm_instances(),
         },
     ))
 }

@@ -29,15 +29,13 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use robodev_core::secrets::GetSecretRequest;
 use robodev_core::{AnyBackend, Error, ErrorCode, Health, Interface, PluginInfo, Refusal};
-use robodev_grpc::{RestartPolicy, SubprocessConfig, SubprocessPlugin};
-use robodev_wasm::{
-    Grants, Limits, PluginOptions, Runtime, RuntimeConfig, SecretSource, WasmPlugin,
-};
+use robodev_grpc::{RestartPolicy, SubprocessPlugin};
+use robodev_wasm::{PluginOptions, Runtime, RuntimeConfig, SecretSource, WasmPlugin};
 use sha2::{Digest, Sha256};
 
 use crate::config::{
-    BackendRef, ComponentLocation, ComponentSpec, Config, InstanceMode, OciCredentials,
-    PluginSource, PluginSpec, SubprocessSpec,
+    BackendRef, ComponentLocation, ComponentSpec, Config, OciCredentials, PluginSource, PluginSpec,
+    SubprocessSpec,
 };
 use crate::metered::{self, CallLabels, Slot, Switches};
 use crate::metrics::Metrics;
@@ -664,11 +662,7 @@ impl Loader {
                 (pulled.path, Some(pulled.digest))
             }
         };
-        let limit = c
-            .component_mb
-            .map_or(robodev_wasm::DEFAULT_MAX_COMPONENT_BYTES, |mb| {
-                mb.saturating_mul(1024 * 1024)
-            });
+        let limit = c.max_component_bytes();
         let bytes = robodev_wasm::read_component(&spec.name, &path, limit).await?;
         let found = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
         // An OCI pin is the manifest's digest, checked by the pull; a file's is its own.
@@ -686,24 +680,6 @@ impl Loader {
             });
         }
         let runtime = self.runtime()?;
-        let mut limits = Limits::default();
-        if let Some(fuel) = c.fuel {
-            limits.fuel = fuel;
-        }
-        if let Some(timeout) = c.timeout {
-            limits.timeout = timeout;
-        }
-        if let Some(mb) = c.memory_mb {
-            limits = limits.with_memory_mb(mb);
-        }
-        let grants = Grants {
-            config: c.config.clone(),
-            secrets: c.secrets.clone(),
-            secret_source: Some(Arc::new(self.secrets.clone())),
-            allowed_hosts: c.allowed_hosts.clone(),
-            kv_dir: c.kv.then(|| self.state_dir.join("kv")),
-            preopens: Vec::new(),
-        };
         let loaded = runtime.load_bytes(&spec.name, bytes).await?;
         let plugin = runtime
             .instantiate(
@@ -712,12 +688,9 @@ impl Loader {
                     max_component_bytes: Some(limit),
                     name: spec.name.clone(),
                     expected: Some(spec.interface),
-                    limits,
-                    grants,
-                    warm_instances: match c.instance {
-                        InstanceMode::Fresh => 0,
-                        InstanceMode::Warm(n) => n,
-                    },
+                    limits: c.limits(),
+                    grants: c.grants(Arc::new(self.secrets.clone()), &self.state_dir.join("kv")),
+                    warm_instances: c.warm_instances(),
                 },
             )
             .await?;
@@ -744,14 +717,7 @@ impl Loader {
             })?;
             self.verify_file(&spec.name, &binary).await?;
         }
-        let mut config = SubprocessConfig::new(spec.name.clone(), s.command.clone());
-        config.args = s.args.clone();
-        config.env = s.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        config.interface = Some(spec.interface);
-        config.auto_mtls = s.auto_mtls;
-        config.start_timeout = s.start_timeout;
-        config.call_timeout = s.call_timeout;
-        config.restart = self.restart.clone();
+        let config = s.process_config(&spec.name, Some(spec.interface), self.restart.clone());
         let plugin = SubprocessPlugin::launch(config).await?;
         Ok(Entry {
             name: spec.name.clone(),

@@ -339,3 +339,60 @@ fn allowed_hosts_from_the_plugin_config() {
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     assert_eq!(json_out(&out)["error"]["kind"], "permission_denied");
 }
+
+#[test]
+fn the_plugin_config_is_a_robodev_config_entry() {
+    // An entry as it stands in robodev-config.yaml's `plugins:` list, less `component:`.
+    let dir = tempfile::tempdir().unwrap();
+    let entry = dir.path().join("entry.yaml");
+    std::fs::write(
+        &entry,
+        "name: tickets\ntype: ticketing\ninterface_version: 1\nkv: true\ninstance: { warm: 1 }\n\
+         config: { tickets: [{ id: T-1, title: t, labels: [robodev] }] }\n",
+    )
+    .unwrap();
+    let call = |extra: &[&str]| {
+        let mut args = vec!["plugin", "call", "--plugin-config", entry.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        robodev(dir.path(), &args)
+    };
+    let ticketing = guest("ticketing_kv");
+    let out = call(&[
+        &ticketing,
+        "poll-ready-tickets",
+        "--input",
+        r#"{"labels":["robodev"]}"#,
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json_out(&out)["tickets"][0]["id"], "T-1");
+
+    // `--type` and the file's `type` must agree.
+    let out = call(&[&ticketing, "poll-ready-tickets", "--type", "review"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--type review disagrees with `type: ticketing`"),
+        "{}",
+        stderr(&out)
+    );
+
+    // The config file's messages: file, line, key, and a suggestion.
+    std::fs::write(&entry, "kv: true\nallowed_host: [example.com]\n").unwrap();
+    let out = call(&[&ticketing, "poll-ready-tickets"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            r#"entry.yaml:2: allowed_host: unknown key "allowed_host" (did you mean "allowed_hosts"?)"#
+        ),
+        "{}",
+        stderr(&out)
+    );
+    // A subprocess plugin's key on a component is refused as in robodev-config.yaml.
+    std::fs::write(&entry, "env: { A: b }\n").unwrap();
+    let out = call(&[&ticketing, "poll-ready-tickets"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("`env` only applies to subprocess plugins"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -13,7 +13,8 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use robodev_core::Interface;
@@ -174,6 +175,30 @@ pub struct PluginSpec {
     pub line: usize,
 }
 
+/// A plugin settings file (`robodev plugin call --plugin-config FILE`): the keys of one
+/// `plugins:` entry, read by [`PluginSettings::load`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginSettings {
+    /// `name`, if the file gives one.
+    pub name: Option<String>,
+    /// `type`, if the file gives one.
+    pub interface: Option<Interface>,
+    /// `interface_version`, if the file gives one.
+    pub interface_version: Option<u32>,
+    /// The SOURCE with the file's settings for its kind of plugin.
+    pub source: PluginSource,
+}
+
+/// Where the plugin of a settings file comes from (the command line's SOURCE): a relative
+/// path here is resolved against the settings file's directory, so pass an absolute one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SettingsSource {
+    /// An executable run as a go-plugin subprocess: the file may have subprocess keys.
+    Command(String),
+    /// A `.wasm` file or `oci://` reference: the file may have component keys.
+    Component(String),
+}
+
 /// How a plugin runs.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PluginSource {
@@ -217,6 +242,9 @@ pub struct ComponentSpec {
     pub allowed_hosts: Vec<String>,
     /// `kv`: whether the plugin gets its persistent key-value store (under `state_dir`).
     pub kv: bool,
+    /// `read_only_dirs`: guest path -> host directory (resolved against the config file's
+    /// directory), mounted read-only.
+    pub read_only_dirs: BTreeMap<String, PathBuf>,
     /// `limits.fuel`, `None` for the runtime's default.
     pub fuel: Option<u64>,
     /// `limits.timeout_ms`.
@@ -228,6 +256,89 @@ pub struct ComponentSpec {
     pub component_mb: Option<u64>,
     /// `instance`: fresh store per call or warm instances.
     pub instance: InstanceMode,
+}
+
+impl ComponentSpec {
+    /// The per-call limits: the entry's, the runtime's defaults for what it leaves out.
+    pub fn limits(&self) -> robodev_wasm::Limits {
+        let mut limits = robodev_wasm::Limits::default();
+        if let Some(fuel) = self.fuel {
+            limits.fuel = fuel;
+        }
+        if let Some(timeout) = self.timeout {
+            limits.timeout = timeout;
+        }
+        if let Some(mb) = self.memory_mb {
+            limits = limits.with_memory_mb(mb);
+        }
+        limits
+    }
+
+    /// The largest component file read, in bytes.
+    pub fn max_component_bytes(&self) -> u64 {
+        self.component_mb
+            .map_or(robodev_wasm::DEFAULT_MAX_COMPONENT_BYTES, |mb| {
+                mb.saturating_mul(1024 * 1024)
+            })
+    }
+
+    /// What the guest is granted: its config, its secrets (resolved through `secrets`), its
+    /// hosts, its key-value store (under `kv_dir`, when `kv: true`) and its read-only
+    /// directories.
+    pub fn grants(
+        &self,
+        secrets: Arc<dyn robodev_wasm::SecretSource>,
+        kv_dir: &Path,
+    ) -> robodev_wasm::Grants {
+        robodev_wasm::Grants {
+            config: self.config.clone(),
+            secrets: self.secrets.clone(),
+            secret_source: Some(secrets),
+            allowed_hosts: self.allowed_hosts.clone(),
+            kv_dir: self.kv.then(|| kv_dir.to_owned()),
+            preopens: self
+                .read_only_dirs
+                .iter()
+                .map(|(guest, host)| robodev_wasm::Preopen {
+                    host: host.clone(),
+                    guest: guest.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Warm instances kept between calls (0: a fresh store per call).
+    pub fn warm_instances(&self) -> usize {
+        match self.instance {
+            InstanceMode::Fresh => 0,
+            InstanceMode::Warm(n) => n,
+        }
+    }
+}
+
+impl SubprocessSpec {
+    /// How robodev-grpc starts the plugin `name`, which must implement `interface` (when
+    /// given), restarting it by `restart`.
+    pub fn process_config(
+        &self,
+        name: &str,
+        interface: Option<Interface>,
+        restart: robodev_grpc::RestartPolicy,
+    ) -> robodev_grpc::SubprocessConfig {
+        let mut config = robodev_grpc::SubprocessConfig::new(name, self.command.clone());
+        config.args = self.args.clone();
+        config.env = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        config.interface = interface;
+        config.auto_mtls = self.auto_mtls;
+        config.start_timeout = self.start_timeout;
+        config.call_timeout = self.call_timeout;
+        config.restart = restart;
+        config
+    }
 }
 
 /// Where a component plugin comes from.

@@ -75,13 +75,16 @@ pub struct RawConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawPlugin {
-    /// `name`.
-    pub name: String,
-    /// `type`: the interface's name.
-    #[serde(rename = "type")]
-    pub interface: String,
-    /// `interface_version`.
-    pub interface_version: u32,
+    /// `name` (required in robodev-config.yaml; validation says when it is missing, so that
+    /// `plugin call --plugin-config` can read the same entry without it).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `type`: the interface's name (required in robodev-config.yaml).
+    #[serde(default, rename = "type")]
+    pub interface: Option<String>,
+    /// `interface_version` (required in robodev-config.yaml).
+    #[serde(default)]
+    pub interface_version: Option<u32>,
     /// `command` (subprocess plugins).
     #[serde(default)]
     pub command: Option<String>,
@@ -118,6 +121,9 @@ pub struct RawPlugin {
     /// `kv` (component plugins).
     #[serde(default)]
     pub kv: Option<bool>,
+    /// `read_only_dirs` (component plugins): guest path -> host directory.
+    #[serde(default)]
+    pub read_only_dirs: Option<BTreeMap<String, String>>,
     /// `limits` (component plugins).
     #[serde(default)]
     pub limits: Option<RawLimits>,

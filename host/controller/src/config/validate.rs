@@ -24,8 +24,8 @@ use super::raw::{
 use super::{
     BackendRef, ComponentLocation, ComponentSpec, Config, ConfigError, DEFAULT_MAX_CONCURRENT_JOBS,
     DEFAULT_MAX_JOB_DURATION, DEFAULT_MAX_RESULTS, DEFAULT_POLL_INTERVAL, DEFAULT_STATE_DIR,
-    EngineSettings, Guardrails, InstanceMode, PluginHealth, PluginSource, PluginSpec,
-    ReviewSettings, SubprocessSpec, TicketingSettings,
+    EngineSettings, Guardrails, InstanceMode, PluginHealth, PluginSettings, PluginSource,
+    PluginSpec, ReviewSettings, SettingsSource, SubprocessSpec, TicketingSettings,
 };
 use robodev_builtins as builtin;
 
@@ -43,12 +43,13 @@ const SUGGESTION_THRESHOLD: f64 = 0.8;
 /// Keys of a plugin entry that only a subprocess plugin (`command:`) may have.
 const SUBPROCESS_KEYS: [&str; 5] = ["args", "env", "auto_mtls", "start_timeout", "call_timeout"];
 /// Keys of a plugin entry that only a component plugin (`component:`) may have.
-const COMPONENT_KEYS: [&str; 7] = [
+const COMPONENT_KEYS: [&str; 8] = [
     "digest",
     "config",
     "secrets",
     "allowed_hosts",
     "kv",
+    "read_only_dirs",
     "limits",
     "instance",
 ];
@@ -99,6 +100,95 @@ impl Config {
             dir: config_dir(path),
         };
         validator.config(raw)
+    }
+}
+
+impl PluginSettings {
+    /// Reads and validates a plugin settings file (`robodev plugin call --plugin-config`):
+    /// one entry of robodev-config.yaml's `plugins:` list, with the same keys, messages and
+    /// checks, except that `name`, `type` and `interface_version` are optional and where the
+    /// plugin comes from is `source` (the command line's SOURCE), not a key of the file.
+    pub fn load(path: &Path, source: SettingsSource) -> Result<PluginSettings, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::new(
+                path,
+                None,
+                "",
+                format!("cannot read the plugin settings: {e}"),
+            )
+        })?;
+        PluginSettings::parse(&text, path, source)
+    }
+
+    /// [`PluginSettings::load`] of `text`, the contents of the file at `path`.
+    pub fn parse(
+        text: &str,
+        path: &Path,
+        source: SettingsSource,
+    ) -> Result<PluginSettings, ConfigError> {
+        let locator = Locator::new(text)
+            .map_err(|e| ConfigError::new(path, Some(e.line), e.key, e.message))?;
+        let value: serde_norway::Value =
+            serde_norway::from_str(text).map_err(|e| yaml_error(path, &e))?;
+        let mut map = match value {
+            serde_norway::Value::Mapping(map) => map,
+            serde_norway::Value::Null => serde_norway::Mapping::new(),
+            other => {
+                return Err(ConfigError::new(
+                    path,
+                    locator.exact(""),
+                    "",
+                    format!(
+                        "expected the keys of one plugin entry (config, secrets, limits, ...), found {}",
+                        describe_yaml(&other)
+                    ),
+                ));
+            }
+        };
+        for key in ["command", "component"] {
+            if map.contains_key(key) {
+                return Err(ConfigError::new(
+                    path,
+                    locator.exact(key).or_else(|| locator.line(key)),
+                    key,
+                    format!(
+                        "where the plugin comes from is the SOURCE argument; remove `{key}` from this file"
+                    ),
+                ));
+            }
+        }
+        let (key, value) = match &source {
+            SettingsSource::Command(p) => ("command", p),
+            SettingsSource::Component(p) => ("component", p),
+        };
+        map.insert(key.into(), value.clone().into());
+        let mut raw: RawPlugin =
+            serde_path_to_error::deserialize(serde_norway::Value::Mapping(map))
+                .map_err(|e| serde_error(path, &locator, &e))?;
+        let validator = Validator {
+            file: path,
+            locator: &locator,
+            dir: config_dir(path),
+        };
+        let name = raw.name.take();
+        if let Some(name) = &name {
+            validator.check_name("name", name)?;
+        }
+        let interface = match raw.interface.take() {
+            Some(name) => Some(validator.interface("", &name)?),
+            None => None,
+        };
+        let interface_version = raw.interface_version.take();
+        if let Some(version) = interface_version {
+            validator.interface_version("", version)?;
+        }
+        let source = validator.plugin_source("", raw)?;
+        Ok(PluginSettings {
+            name,
+            interface,
+            interface_version,
+            source,
+        })
     }
 }
 
@@ -685,18 +775,14 @@ impl Validator<'_> {
     ) -> Result<PluginSpec, ConfigError> {
         let key = format!("plugins[{i}]");
         let name_key = format!("{key}.name");
-        let name = std::mem::take(&mut raw.name);
-        if name.is_empty() {
-            return Err(self.err(&name_key, "expected a non-empty name"));
-        }
-        if !valid_plugin_name(&name) {
-            return Err(self.err(
-                &name_key,
-                format!(
-                    "{name:?} is not a valid plugin name (expected lowercase letters, digits, '_' and '-', starting with a letter or digit)"
-                ),
-            ));
-        }
+        let missing = |field: &str| self.err(&key, format!("missing required key {field:?}"));
+        let name = raw.name.take().ok_or_else(|| missing("name"))?;
+        let interface = raw.interface.take().ok_or_else(|| missing("type"))?;
+        let interface_version = raw
+            .interface_version
+            .take()
+            .ok_or_else(|| missing("interface_version"))?;
+        self.check_name(&name_key, &name)?;
         let builtins = all_builtin_names();
         if builtins.contains(&name.as_str()) {
             return Err(self.err(
@@ -720,26 +806,63 @@ impl Validator<'_> {
             ));
         }
 
-        let interface = Interface::from_str(&raw.interface).map_err(|_| {
+        let interface = self.interface(&key, &interface)?;
+        self.interface_version(&key, interface_version)?;
+        let source = self.plugin_source(&key, raw)?;
+        Ok(PluginSpec {
+            name,
+            interface,
+            interface_version,
+            source,
+            // The entry exists in the file, so the locator has its line; 0 cannot happen.
+            line: self.locator.line(&key).unwrap_or(0),
+        })
+    }
+
+    fn check_name(&self, name_key: &str, name: &str) -> Result<(), ConfigError> {
+        if name.is_empty() {
+            return Err(self.err(name_key, "expected a non-empty name"));
+        }
+        if !valid_plugin_name(name) {
+            return Err(self.err(
+                name_key,
+                format!(
+                    "{name:?} is not a valid plugin name (expected lowercase letters, digits, '_' and '-', starting with a letter or digit)"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The entry's `type`.
+    fn interface(&self, key: &str, name: &str) -> Result<Interface, ConfigError> {
+        Interface::from_str(name).map_err(|_| {
             let names = Interface::ALL.map(Interface::name);
             self.err(
-                &format!("{key}.type"),
+                &join_key(key, "type"),
                 format!(
-                    "unknown plugin type {:?}; expected one of: {}",
-                    raw.interface,
+                    "unknown plugin type {name:?}; expected one of: {}",
                     names.join(", ")
                 ),
             )
-            .with_suggestion(did_you_mean(&raw.interface, names))
-        })?;
-        if raw.interface_version == 0 {
+            .with_suggestion(did_you_mean(name, names))
+        })
+    }
+
+    fn interface_version(&self, key: &str, version: u32) -> Result<(), ConfigError> {
+        if version == 0 {
             return Err(self.err(
-                &format!("{key}.interface_version"),
+                &join_key(key, "interface_version"),
                 "expected an integer >= 1, found 0",
             ));
         }
+        Ok(())
+    }
 
-        let interface_version = raw.interface_version;
+    /// Where the entry at `key` comes from and how it runs: `command` or `component`, with
+    /// the keys of that kind only.
+    fn plugin_source(&self, key: &str, mut raw: RawPlugin) -> Result<PluginSource, ConfigError> {
+        let key = key.to_owned();
         let subprocess_keys = [
             raw.args.is_some(),
             raw.env.is_some(),
@@ -753,6 +876,7 @@ impl Validator<'_> {
             raw.secrets.is_some(),
             raw.allowed_hosts.is_some(),
             raw.kv.is_some(),
+            raw.read_only_dirs.is_some(),
             raw.limits.is_some(),
             raw.instance.is_some(),
         ];
@@ -792,15 +916,7 @@ impl Validator<'_> {
                 PluginSource::Component(self.component(&key, &component, raw)?)
             }
         };
-
-        Ok(PluginSpec {
-            name,
-            interface,
-            interface_version,
-            source,
-            // The entry exists in the file, so the locator has its line; 0 cannot happen.
-            line: self.locator.line(&key).unwrap_or(0),
-        })
+        Ok(source)
     }
 
     /// Refuses the keys of the other kind of plugin, naming the first one in the file.
@@ -954,6 +1070,24 @@ impl Validator<'_> {
                 )
             })?),
         };
+        let dirs_key = join_key(key, "read_only_dirs");
+        let read_only_dirs = raw
+            .read_only_dirs
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(guest, host)| {
+                let guest_key = join_key(&dirs_key, &guest);
+                if !guest.starts_with('/') {
+                    return Err(self.err(
+                        &guest_key,
+                        format!(
+                            "{guest:?} is not an absolute guest path (expected e.g. \"/data\")"
+                        ),
+                    ));
+                }
+                Ok((guest, self.path(&guest_key, &host)?))
+            })
+            .collect::<Result<_, _>>()?;
         Ok(ComponentSpec {
             location,
             digest,
@@ -961,6 +1095,7 @@ impl Validator<'_> {
             secrets: raw.secrets.unwrap_or_default(),
             allowed_hosts: raw.allowed_hosts.unwrap_or_default(),
             kv: raw.kv.unwrap_or(false),
+            read_only_dirs,
             fuel,
             timeout,
             memory_mb,

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use robodev_controller::config::{
-    BackendRef, ComponentLocation, ComponentSpec, Config, ConfigError, InstanceMode, PluginSource,
-    SubprocessSpec,
+    BackendRef, ComponentLocation, ComponentSpec, Config, ConfigError, InstanceMode,
+    PluginSettings, PluginSource, SettingsSource, SubprocessSpec,
 };
 use robodev_core::Interface;
 use robodev_core::engine::{EngineConfig, Resources};
@@ -72,6 +72,7 @@ plugins:
     secrets: {{ token: slack-bot-token }}
     allowed_hosts: [hooks.slack.com]
     kv: true
+    read_only_dirs: {{ /rules: rules, /etc/x: /srv/x }}
     limits: {{ fuel: 50000000, timeout_ms: 2000, memory_mb: 64 }}
     instance: {{ warm: 2 }}
   - name: gate
@@ -165,6 +166,10 @@ guardrails:
             secrets: BTreeMap::from([("token".into(), "slack-bot-token".into())]),
             allowed_hosts: vec!["hooks.slack.com".into()],
             kv: true,
+            read_only_dirs: BTreeMap::from([
+                ("/rules".into(), d.join("rules")),
+                ("/etc/x".into(), PathBuf::from("/srv/x")),
+            ]),
             fuel: Some(50_000_000),
             timeout: Some(Duration::from_millis(2000)),
             memory_mb: Some(64),
@@ -877,4 +882,99 @@ fn registry_credentials_are_one_kind_each() {
             }
         )]
     );
+}
+
+/// `plugin call --plugin-config FILE`: one `plugins:` entry, read by the same code.
+fn settings(text: &str, source: SettingsSource) -> Result<PluginSettings, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("settings.yaml");
+    std::fs::write(&path, text).unwrap();
+    PluginSettings::load(&path, source).map_err(|e| {
+        e.to_string()
+            .replacen(&path.display().to_string(), "settings.yaml", 1)
+    })
+}
+
+#[test]
+fn a_plugin_settings_file_is_a_plugin_entry_without_its_source() {
+    let component = || SettingsSource::Component("/plugins/slack.wasm".into());
+    // An entry copied from robodev-config.yaml, `component:` left out, reads as it does there.
+    let s = settings(
+        "name: slack\ntype: notifications\ninterface_version: 1\nkv: true\nread_only_dirs: { /rules: /srv/rules }\nlimits: { fuel: 7 }\ninstance: { warm: 2 }\n",
+        component(),
+    )
+    .unwrap();
+    assert_eq!(s.name.as_deref(), Some("slack"));
+    assert_eq!(s.interface, Some(Interface::Notifications));
+    assert_eq!(s.interface_version, Some(1));
+    let PluginSource::Component(c) = &s.source else {
+        panic!("{s:?}")
+    };
+    assert_eq!(
+        c.location,
+        ComponentLocation::File("/plugins/slack.wasm".into())
+    );
+    assert!(c.kv);
+    assert_eq!(c.fuel, Some(7));
+    assert_eq!(c.instance, InstanceMode::Warm(2));
+    assert_eq!(c.read_only_dirs["/rules"], PathBuf::from("/srv/rules"));
+    assert_eq!(c.warm_instances(), 2);
+    assert_eq!(c.limits().fuel, 7);
+
+    // Name, type and version are optional here; an empty file is no settings at all.
+    let s = settings("", component()).unwrap();
+    assert_eq!(
+        (s.name, s.interface, s.interface_version),
+        (None, None, None)
+    );
+
+    // The same messages as in robodev-config.yaml, with key paths from the file's top.
+    assert_eq!(
+        settings("allowed_host: [x]\n", component()).unwrap_err(),
+        r#"settings.yaml:1: allowed_host: unknown key "allowed_host" (did you mean "allowed_hosts"?)"#
+    );
+    assert_eq!(
+        settings("kv: true\nenv: { A: b }\n", component()).unwrap_err(),
+        "settings.yaml:2: env: `env` only applies to subprocess plugins; this is a component plugin (it has `component`)"
+    );
+    assert_eq!(
+        settings("kv: true\n", SettingsSource::Command("/bin/jira".into())).unwrap_err(),
+        "settings.yaml:1: kv: `kv` only applies to component plugins; this is a subprocess plugin (it has `command`)"
+    );
+    assert_eq!(
+        settings("limits: { fuel: lots }\n", component()).unwrap_err(),
+        "settings.yaml:1: limits.fuel: expected an integer, found \"lots\""
+    );
+    assert_eq!(
+        settings("type: notifs\n", component()).unwrap_err(),
+        r#"settings.yaml:1: type: unknown plugin type "notifs"; expected one of: ticketing, notifications, approval, secrets, scm, review, engine (did you mean "notifications"?)"#
+    );
+    assert_eq!(
+        settings("read_only_dirs: { rules: /srv }\n", component()).unwrap_err(),
+        r#"settings.yaml:1: read_only_dirs.rules: "rules" is not an absolute guest path (expected e.g. "/data")"#
+    );
+    assert_eq!(
+        settings("kv: true\ncomponent: other.wasm\n", component()).unwrap_err(),
+        "settings.yaml:2: component: where the plugin comes from is the SOURCE argument; remove `component` from this file"
+    );
+    assert_eq!(
+        settings("[1, 2]\n", component()).unwrap_err(),
+        "settings.yaml:1: expected the keys of one plugin entry (config, secrets, limits, ...), found a list"
+    );
+
+    // A subprocess plugin's keys, durations as Go writes them.
+    let s = settings(
+        "args: [--verbose]\nenv: { A: b }\nauto_mtls: false\nstart_timeout: 1m30s\n",
+        SettingsSource::Command("/bin/jira".into()),
+    )
+    .unwrap();
+    let PluginSource::Subprocess(p) = &s.source else {
+        panic!("{s:?}")
+    };
+    assert_eq!(p.args, ["--verbose"]);
+    assert!(!p.auto_mtls);
+    assert_eq!(p.start_timeout, Duration::from_secs(90));
+    let config = p.process_config("jira", None, Default::default());
+    assert_eq!(config.env, [("A".to_owned(), "b".to_owned())]);
+    assert_eq!(config.start_timeout, Duration::from_secs(90));
 }
