@@ -314,6 +314,7 @@ pub(crate) fn host_error(plugin: &str, interface: Interface, message: impl Into<
         plugin: plugin.to_owned(),
         interface,
         message: message.into(),
+        source: None,
     }
 }
 
@@ -421,6 +422,7 @@ mod tests {
                 plugin: "local".into(),
                 interface: Interface::Ticketing,
                 message: "invalid option `file`: `local` requires the option `file`".into(),
+                source: None,
             }
         );
     }

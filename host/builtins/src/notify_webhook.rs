@@ -58,7 +58,7 @@ use reqwest::{StatusCode, Url};
 use robodev_core::notifications::{
     Backend, NotifyCompleteRequest, NotifyRequest, NotifyStartRequest,
 };
-use robodev_core::{Empty, Error, ErrorCode, Failure, Interface, PluginInfo};
+use robodev_core::{Cause, Empty, Error, ErrorCode, Failure, Interface, PluginInfo};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use serde::Deserialize;
@@ -302,11 +302,11 @@ impl WebhookNotifier {
         })
     }
 
-    fn transport(&self, detail: String) -> Error {
+    fn transport(&self, detail: String, source: Option<Cause>) -> Error {
         Error::Failed {
             plugin: NAME.to_owned(),
             interface: INTERFACE,
-            failure: Failure::Transport { detail },
+            failure: Failure::Transport { detail, source },
         }
     }
 
@@ -324,11 +324,14 @@ impl WebhookNotifier {
         let (status, answer) = tokio::time::timeout(self.timeout, self.exchange(body))
             .await
             .map_err(|_| {
-                self.transport(format!(
-                    "webhook {} did not answer within {} ms",
-                    self.target.display,
-                    self.timeout.as_millis()
-                ))
+                self.transport(
+                    format!(
+                        "webhook {} did not answer within {} ms",
+                        self.target.display,
+                        self.timeout.as_millis()
+                    ),
+                    None,
+                )
             })??;
         if status.is_success() {
             return Ok(Empty {});
@@ -367,15 +370,14 @@ impl WebhookNotifier {
                 // Its own message ("error sending request") says less than ours: the cause
                 // is in its sources.
                 let cause = e.source().map_or_else(|| e.to_string(), chain);
-                if let Some(tls) = tls_error(&e) {
-                    self.transport(format!(
-                        "TLS handshake with webhook {display} failed: {tls}"
-                    ))
+                let detail = if let Some(tls) = tls_error(&e) {
+                    format!("TLS handshake with webhook {display} failed: {tls}")
                 } else if e.is_connect() {
-                    self.transport(format!("cannot connect to webhook {display}: {cause}"))
+                    format!("cannot connect to webhook {display}: {cause}")
                 } else {
-                    self.transport(format!("webhook {display}: request failed: {cause}"))
-                }
+                    format!("webhook {display}: request failed: {cause}")
+                };
+                self.transport(detail, Some(Cause::new(e)))
             })?;
         let status = response.status();
         let mut answer = Vec::new();

@@ -75,6 +75,7 @@ fn backend_of<T: ?Sized>(
         plugin: selection.name().to_owned(),
         interface: selection.interface(),
         message: "the registry holds a different interface under this name".into(),
+        source: None,
     })
 }
 
@@ -602,7 +603,7 @@ impl Controller {
         }
         let ending = exec::run(&job).await;
         match ending {
-            Err(e) => self.fail_or_retry(run, e),
+            Err(e) => self.fail_or_retry(run, e.to_string()),
             Ok(Ending::TimedOut { limit }) => {
                 let reason = format!(
                     "the agent ran past its deadline of {} s and was stopped",
@@ -760,6 +761,7 @@ impl Controller {
                 response.review_id,
                 every.as_secs() * u64::from(times)
             ),
+            source: None,
         })
     }
 

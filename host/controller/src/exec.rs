@@ -60,6 +60,52 @@ pub enum Ending {
     },
 }
 
+/// Why an agent could not be started or waited for (it never ran, or robodev lost it).
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// The spec's command is empty.
+    #[error("the engine's execution spec has an empty command")]
+    EmptyCommand,
+    /// The command's path could not be made absolute.
+    #[error("cannot resolve the agent command: {0}")]
+    Resolve(#[source] std::io::Error),
+    /// `agent.log` could not be created.
+    #[error("cannot create {LOG_FILE}: {0}")]
+    Log(#[source] std::io::Error),
+    /// The program did not start.
+    #[error("cannot start {}: {source}", program.display())]
+    Start {
+        /// The program.
+        program: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Waiting for the agent failed.
+    #[error("cannot wait for the agent: {0}")]
+    Wait(#[source] std::io::Error),
+}
+
+/// Why an agent's workspace holds no usable result.
+#[derive(Debug, thiserror::Error)]
+pub enum ResultError {
+    /// It wrote no `result.json`.
+    #[error("it wrote no {RESULT_FILE}")]
+    Missing,
+    /// `result.json` could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `result.json` is not a `TaskResult`.
+    #[error("{RESULT_FILE} is not a TaskResult (proto3 JSON): {0}")]
+    Malformed(#[source] serde_json::Error),
+}
+
 /// What to run, and where.
 #[derive(Debug, Clone)]
 pub struct Job<'a> {
@@ -94,17 +140,14 @@ pub fn prepare(job: &Job<'_>) -> std::io::Result<()> {
 
 /// Reads what an agent left in `workspace` (also used to resume a run whose agent finished
 /// while robodev was down).
-pub fn read_result(workspace: &Path) -> Result<(TaskResult, String), String> {
+pub fn read_result(workspace: &Path) -> Result<(TaskResult, String), ResultError> {
     let path = workspace.join(RESULT_FILE);
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(format!("it wrote no {RESULT_FILE}"));
-        }
-        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ResultError::Missing),
+        Err(source) => return Err(ResultError::Read { path, source }),
     };
-    let result: TaskResult = serde_json::from_str(&text)
-        .map_err(|e| format!("{RESULT_FILE} is not a TaskResult (proto3 JSON): {e}"))?;
+    let result: TaskResult = serde_json::from_str(&text).map_err(ResultError::Malformed)?;
     let diff = std::fs::read_to_string(workspace.join(DIFF_FILE)).unwrap_or_default();
     Ok((result, diff))
 }
@@ -162,24 +205,20 @@ impl Drop for Group {
 }
 
 /// Runs the agent; `Err` only when it could not be started at all.
-pub async fn run(job: &Job<'_>) -> Result<Ending, String> {
+pub async fn run(job: &Job<'_>) -> Result<Ending, ExecError> {
     let Some((program, args)) = job.spec.command.split_first() else {
-        return Err("the engine's execution spec has an empty command".into());
+        return Err(ExecError::EmptyCommand);
     };
     let program = PathBuf::from(program);
     // `./agent.sh` is relative to the config file; a bare name is looked up in PATH. The
     // agent's working directory is its workspace, so the path must be absolute.
     let program = if program.is_relative() && program.components().count() > 1 {
-        std::path::absolute(job.base_dir.join(program))
-            .map_err(|e| format!("cannot resolve the agent command: {e}"))?
+        std::path::absolute(job.base_dir.join(program)).map_err(ExecError::Resolve)?
     } else {
         program
     };
-    let log = std::fs::File::create(job.workspace.join(LOG_FILE))
-        .map_err(|e| format!("cannot create {LOG_FILE}: {e}"))?;
-    let log2 = log
-        .try_clone()
-        .map_err(|e| format!("cannot share {LOG_FILE}: {e}"))?;
+    let log = std::fs::File::create(job.workspace.join(LOG_FILE)).map_err(ExecError::Log)?;
+    let log2 = log.try_clone().map_err(ExecError::Log)?;
     let mut command = tokio::process::Command::new(&program);
     command
         .args(args)
@@ -206,13 +245,16 @@ pub async fn run(job: &Job<'_>) -> Result<Ending, String> {
         .env("ROBODEV_TASK_RUN_ID", job.task_run_id);
     let (mut child, watchdog) = robodev_grpc::process::spawn(command)
         .await
-        .map_err(|e| format!("cannot start {}: {e}", program.display()))?;
+        .map_err(|source| ExecError::Start {
+            program: program.clone(),
+            source,
+        })?;
     // Declared after `child`, so dropped before it: the group is killed while its leader is
     // not yet reaped (its id cannot have been reused). The watchdog kills the group if robodev
     // itself dies first.
     let mut group = Group(child.id(), Some(watchdog));
     let status = match tokio::time::timeout(job.deadline, child.wait()).await {
-        Ok(status) => status.map_err(|e| format!("cannot wait for the agent: {e}"))?,
+        Ok(status) => status.map_err(ExecError::Wait)?,
         Err(_) => {
             group.kill();
             let _ = child.wait().await;

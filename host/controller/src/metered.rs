@@ -304,7 +304,7 @@ macro_rules! metered {
                     other => Err(Error::Host {
                         plugin: self.meter.labels.plugin.clone(),
                         interface: self.meter.labels.interface,
-                        message: format!("the slot holds a {} backend", other.interface()),
+                        message: format!("the slot holds a {} backend", other.interface()), source: None,
                     }),
                 }
             }

@@ -539,6 +539,7 @@ impl Loader {
             Some(Err(e)) => Err(Error::Load {
                 plugin: plugin.to_owned(),
                 message: format!("cannot read the trusted keys: {e}"),
+                source: None,
             }),
         }
     }
@@ -576,6 +577,7 @@ impl Loader {
         client.as_ref().ok_or_else(|| Error::Load {
             plugin: String::new(),
             message: "no directory for the OCI cache (set XDG_CACHE_HOME or HOME)".into(),
+            source: None,
         })
     }
 
@@ -714,6 +716,7 @@ impl Loader {
             let binary = find_executable(&s.command).ok_or_else(|| Error::Load {
                 plugin: spec.name.clone(),
                 message: format!("{} not found (looked in PATH)", s.command.display()),
+                source: None,
             })?;
             self.verify_file(&spec.name, &binary).await?;
         }
@@ -801,6 +804,7 @@ impl Registry {
                     config.path.display(),
                     known.join(", ")
                 ),
+                source: None,
             });
         }
         let enforce_critical = options.enforce_critical;
@@ -814,6 +818,7 @@ impl Registry {
                 e.unwrap_or_else(|| Error::Load {
                     plugin: name.to_owned(),
                     message: "did not load".into(),
+                    source: None,
                 })
             })?;
         let failures = registry
@@ -999,6 +1004,7 @@ impl Registry {
                 e.unwrap_or_else(|| Error::Load {
                     plugin: item.name().to_owned(),
                     message: "its load task panicked".into(),
+                    source: None,
                 })
             });
             self.settle(index, item, result, took);
@@ -1091,6 +1097,7 @@ impl Registry {
             let error = Error::Load {
                 plugin: l.name.clone(),
                 message: "robodev stopped before it finished loading".into(),
+                source: None,
             };
             failures.insert(
                 index,
@@ -1197,12 +1204,14 @@ impl Registry {
                 plugin: name.to_owned(),
                 interface,
                 message: format!("the {interface} backend {name:?} is still loading"),
+                source: None,
             });
         }
         Err(Error::Host {
             plugin: name.to_owned(),
             interface,
             message: format!("the {interface} backend {name:?} is not loaded"),
+            source: None,
         })
     }
 
@@ -1265,6 +1274,7 @@ impl Registry {
                 plugin: name.to_owned(),
                 message: "there is no previous version to roll back to (it was never reloaded)"
                     .into(),
+                source: None,
             })?;
         let swapped = self.install(current, Entry::clone_of(&previous))?;
         tracing::warn!(
@@ -1282,11 +1292,13 @@ impl Registry {
             message: format!(
                 "no loaded {interface} plugin {name:?} (plugins are added and removed at start)"
             ),
+            source: None,
         })?;
         if current.runtime == RuntimeKind::Builtin {
             return Err(Error::Load {
                 plugin: name.to_owned(),
                 message: "built-in backends are part of robodev and are not reloaded".into(),
+                source: None,
             });
         }
         Ok(current)
@@ -1297,6 +1309,7 @@ impl Registry {
         let slot = current.slot.clone().ok_or_else(|| Error::Load {
             plugin: current.name.clone(),
             message: "this plugin cannot be swapped".into(),
+            source: None,
         })?;
         if fresh.interface != current.interface {
             return Err(Error::Refused {
@@ -1310,6 +1323,7 @@ impl Registry {
         slot.swap(fresh.raw.clone()).map_err(|_| Error::Load {
             plugin: current.name.clone(),
             message: "the new version serves another interface".into(),
+            source: None,
         })?;
         fresh.backend = current.backend.clone();
         fresh.slot = Some(slot);
@@ -1475,6 +1489,7 @@ fn oci_error(plugin: &str, error: robodev_oci::Error) -> Error {
         other => Error::Load {
             plugin: plugin.to_owned(),
             message: other.to_string(),
+            source: None,
         },
     }
 }

@@ -44,6 +44,7 @@ impl Reloader {
         let mut config = Config::load(&self.config_path).map_err(|e| Error::Load {
             plugin: plugin.to_owned(),
             message: format!("the config does not load, so nothing was reloaded: {e}"),
+            source: None,
         })?;
         if let Some(dir) = &self.state_dir {
             config.state_dir = dir.clone();
@@ -65,6 +66,7 @@ impl Reloader {
                     "{} has no plugin {name:?} any more (removing a plugin needs a restart)",
                     self.config_path.display()
                 ),
+                source: None,
             })?;
         self.registry.reload(spec).await
     }

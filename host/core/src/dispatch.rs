@@ -59,6 +59,7 @@ fn encode<T: Serialize>(plugin: &str, interface: Interface, value: T) -> Result<
         plugin: plugin.to_owned(),
         interface,
         message: format!("cannot encode the response as JSON: {e}"),
+        source: None,
     })
 }
 
@@ -131,7 +132,7 @@ impl AnyBackend {
                     other => Err(Error::Host {
                         plugin: plugin.to_owned(),
                         interface,
-                        message: format!("method {other} is listed but not dispatched"),
+                        message: format!("method {other} is listed but not dispatched"), source: None,
                     }),
                 }
             };

@@ -139,6 +139,55 @@ impl PluginError {
     }
 }
 
+/// The error underneath a [`Failure`] or a host error (an I/O error, a wasmtime trap, a gRPC
+/// transport error), kept so that callers can walk [`std::error::Error::source`] instead of
+/// reading text. Shared, so errors stay `Clone`; two causes are equal when they read the same.
+#[derive(Clone)]
+pub struct Cause(std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>);
+
+impl Cause {
+    /// Keeps `error` as a cause.
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Cause(std::sync::Arc::new(error))
+    }
+
+    /// Keeps an already boxed error (`anyhow::Error::into_boxed_dyn_error`, `tonic` sources).
+    pub fn from_boxed(error: Box<dyn std::error::Error + Send + Sync + 'static>) -> Self {
+        Cause(std::sync::Arc::from(error))
+    }
+
+    /// The error itself.
+    pub fn get(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        &*self.0
+    }
+}
+
+impl fmt::Debug for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.0, f)
+    }
+}
+
+impl std::error::Error for Cause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl PartialEq for Cause {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_string() == other.to_string()
+    }
+}
+
+impl Eq for Cause {}
+
 /// How a plugin failed to answer at all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -169,6 +218,8 @@ pub enum Failure {
     Trap {
         /// What the runtime reported.
         detail: String,
+        /// The runtime's error.
+        source: Option<Cause>,
     },
     /// The plugin answered something that breaks the contract (e.g. `raw` that is not a
     /// JSON object, a missing required value).
@@ -185,6 +236,8 @@ pub enum Failure {
     Transport {
         /// The transport's error.
         detail: String,
+        /// The transport's error itself, when there is one.
+        source: Option<Cause>,
     },
     /// A subprocess plugin did not print its handshake line within the start timeout.
     StartTimeout {
@@ -234,16 +287,27 @@ impl fmt::Display for Failure {
             ),
             Failure::StackOverflow => f.write_str("overflowed its stack"),
             Failure::Panicked { detail } => write!(f, "panicked: {detail}"),
-            Failure::Trap { detail } => write!(f, "trapped: {detail}"),
+            Failure::Trap { detail, .. } => write!(f, "trapped: {detail}"),
             Failure::InvalidOutput { detail } => write!(f, "returned invalid output: {detail}"),
             Failure::Crashed { detail } => write!(f, "crashed: {detail}"),
-            Failure::Transport { detail } => write!(f, "transport failed: {detail}"),
+            Failure::Transport { detail, .. } => write!(f, "transport failed: {detail}"),
             Failure::StartTimeout { limit } => write!(
                 f,
                 "printed no handshake line within its start timeout of {} ms",
                 limit.as_millis()
             ),
             Failure::Unavailable { detail } => write!(f, "is unavailable: {detail}"),
+        }
+    }
+}
+
+impl std::error::Error for Failure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Failure::Trap { source, .. } | Failure::Transport { source, .. } => source
+                .as_ref()
+                .map(|c| c as &(dyn std::error::Error + 'static)),
+            _ => None,
         }
     }
 }
@@ -537,6 +601,7 @@ pub enum Error {
         /// Its interface.
         interface: Interface,
         /// How it failed.
+        #[source]
         failure: Failure,
     },
     /// The host refused to load the plugin.
@@ -566,6 +631,9 @@ pub enum Error {
         plugin: String,
         /// What failed.
         message: String,
+        /// The error underneath, when there is one (an I/O error, the engine's error).
+        #[source]
+        source: Option<Cause>,
     },
     /// The host failed (I/O, its own invariants), not the plugin.
     #[error("host error serving {interface} plugin {plugin:?}: {message}")]
@@ -576,6 +644,9 @@ pub enum Error {
         interface: Interface,
         /// What failed.
         message: String,
+        /// The error underneath, when there is one.
+        #[source]
+        source: Option<Cause>,
     },
 }
 

@@ -35,7 +35,9 @@ pub mod ticketing;
 mod types;
 
 pub use dispatch::AnyBackend;
-pub use error::{Error, ErrorCode, Failure, HandshakeProblem, Outcome, PluginError, Refusal};
+pub use error::{
+    Cause, Error, ErrorCode, Failure, HandshakeProblem, Outcome, PluginError, Refusal,
+};
 pub use health::Health;
 pub use interface::{Interface, Method, RuntimeKind, UnknownInterface};
 pub use types::{Empty, PluginInfo, TaskResult, Ticket, TokenUsage};

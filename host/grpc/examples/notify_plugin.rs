@@ -30,11 +30,13 @@ impl Console {
                     plugin: "console".into(),
                     interface: Interface::Notifications,
                     message: format!("cannot open {}: {e}", path.display()),
+                    source: None,
                 })?;
             writeln!(f, "{line}").map_err(|e| Error::Host {
                 plugin: "console".into(),
                 interface: Interface::Notifications,
                 message: format!("cannot write {}: {e}", path.display()),
+                source: None,
             })?;
         }
         Ok(Empty {})

@@ -246,7 +246,12 @@ impl SubprocessPlugin {
         let timeout = self.plugin.config.call_timeout;
         check_health(&process.channel, timeout)
             .await
-            .map_err(|detail| self.plugin.failed(Failure::Transport { detail }))
+            .map_err(|detail| {
+                self.plugin.failed(Failure::Transport {
+                    detail,
+                    source: None,
+                })
+            })
     }
 
     /// Stops the plugin: the `Shutdown` RPC, up to [`SHUTDOWN_GRACE`] to exit, then SIGKILL
@@ -424,6 +429,7 @@ impl Plugin {
             }),
             None => self.failed(Failure::Transport {
                 detail: format!("{rpc}: {status}"),
+                source: None,
             }),
         }
     }
@@ -543,6 +549,7 @@ fn resolve(name: &str, command: &Path) -> Result<PathBuf, Error> {
     let load = |message: String| Error::Load {
         plugin: name.to_owned(),
         message,
+        source: None,
     };
     let candidates: Vec<PathBuf> = if command.components().count() > 1 || command.is_absolute() {
         vec![command.to_owned()]
@@ -595,6 +602,7 @@ async fn start(config: &SubprocessConfig, interface: Option<Interface>) -> Resul
     let load = |message: String| Error::Load {
         plugin: name.to_owned(),
         message,
+        source: None,
     };
     // Errors before the interface is known are reported against the configured (or the
     // first) interface.
@@ -801,7 +809,10 @@ async fn start(config: &SubprocessConfig, interface: Option<Interface>) -> Resul
                         tail.suffix()
                     ),
                 },
-                None => Failure::Transport { detail },
+                None => Failure::Transport {
+                    detail,
+                    source: None,
+                },
             }));
         }
         Ok(Ok(Some(file))) => {
@@ -841,12 +852,20 @@ async fn start(config: &SubprocessConfig, interface: Option<Interface>) -> Resul
     let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
     let channel = connect(parsed.address, tls, pid, remaining)
         .await
-        .map_err(|e| failed(Failure::Transport { detail: e }))?;
+        .map_err(|e| {
+            failed(Failure::Transport {
+                detail: e,
+                source: None,
+            })
+        })?;
 
     let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
-    check_health(&channel, remaining)
-        .await
-        .map_err(|detail| failed(Failure::Transport { detail }))?;
+    check_health(&channel, remaining).await.map_err(|detail| {
+        failed(Failure::Transport {
+            detail,
+            source: None,
+        })
+    })?;
     tokio::spawn(forward_stdio(name.to_owned(), channel.clone()));
 
     let (info, interface) = identify(config, interface, &channel, deadline).await?;
@@ -926,6 +945,7 @@ async fn identify(
                         "Handshake of {} failed: {status}",
                         candidate.proto_service()
                     ),
+                    source: None,
                 }));
             }
         };

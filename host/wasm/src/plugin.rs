@@ -163,6 +163,7 @@ impl WasmPlugin {
             Some(dir) => Some(KvStore::open(dir, &options.name).map_err(|e| Error::Load {
                 plugin: options.name.clone(),
                 message: format!("key-value store: {e}"),
+                source: None,
             })?),
             None => None,
         };
@@ -312,6 +313,7 @@ impl PluginInner {
             plugin: self.ctx.name.to_string(),
             interface: self.ctx.interface,
             message,
+            source: None,
         })?;
         let mut store = Store::new(&self.runtime.engine, state);
         store.limiter(|s| &mut s.limits);
@@ -440,6 +442,7 @@ impl PluginInner {
                 },
                 other => Failure::Trap {
                     detail: format!("{other}: {}", first_line(&debug)),
+                    source: None,
                 },
             };
         }
@@ -452,6 +455,7 @@ impl PluginInner {
         }
         Failure::Trap {
             detail: format!("{e:#}"),
+            source: None,
         }
     }
 }

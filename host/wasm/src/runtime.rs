@@ -61,6 +61,7 @@ pub async fn read_component(plugin: &str, path: &Path, limit: u64) -> Result<Vec
     let load = |message: String| Error::Load {
         plugin: plugin.to_owned(),
         message,
+        source: None,
     };
     let too_large = |size: u64| Error::Refused {
         plugin: plugin.to_owned(),
@@ -209,6 +210,7 @@ impl Runtime {
         let load_err = |message: String| Error::Load {
             plugin: "(runtime)".to_owned(),
             message,
+            source: None,
         };
         let (engine, pooling) = match config.allocation {
             Allocation::Auto => match Engine::new(&engine_config(true)) {
@@ -288,6 +290,7 @@ impl Runtime {
         let task_failed = |e: tokio::task::JoinError| Error::Load {
             plugin: plugin.to_owned(),
             message: format!("compiler task failed: {e}"),
+            source: None,
         };
         // Hashing and compiling are CPU-bound: keep them off the async runtime's threads.
         let bytes = Arc::new(bytes);

@@ -386,6 +386,7 @@ async fn local_ticketing_broken_and_missing_files_are_host_errors() {
                 "ticket file {}: [1].id: ticket id \"1\" is used twice ([0] and [1])",
                 path.display()
             ),
+            source: None,
         }
     );
     let (code, message) = domain(
@@ -801,10 +802,27 @@ async fn webhook_refused_connection_and_silence_are_transport_failures() {
         Error::Failed {
             plugin,
             interface,
-            failure: Failure::Transport { detail },
+            failure: Failure::Transport { detail, source },
         } => {
             assert_eq!(plugin, "webhook");
             assert_eq!(*interface, Interface::Notifications);
+            // The transport's own error is kept, not only its text: a caller can walk the
+            // chain down to the refused connection.
+            let cause = source.as_ref().expect("the reqwest error is kept");
+            let mut chain: Vec<String> = vec![cause.to_string()];
+            let mut next = std::error::Error::source(cause.get());
+            while let Some(e) = next {
+                chain.push(e.to_string());
+                next = e.source();
+            }
+            assert!(
+                chain.iter().any(|e| e.contains("refused")),
+                "{chain:?}"
+            );
+            assert!(
+                std::error::Error::source(&err).is_some(),
+                "Error::Failed exposes its failure as its source"
+            );
             assert!(
                 detail.starts_with(&format!(
                     "cannot connect to webhook http://127.0.0.1:{port}/hook: "
@@ -841,7 +859,8 @@ async fn webhook_refused_connection_and_silence_are_transport_failures() {
     assert_eq!(
         err.failure(),
         Some(&Failure::Transport {
-            detail: format!("webhook http://127.0.0.1:{port}/ did not answer within 300 ms")
+            detail: format!("webhook http://127.0.0.1:{port}/ did not answer within 300 ms"),
+            source: None,
         })
     );
     silent.abort();
@@ -1028,16 +1047,18 @@ async fn webhook_https_trusts_the_ca_file() {
             })
             .await
             .unwrap_err();
+        let Some(Failure::Transport { detail, source }) = err.failure() else {
+            panic!("{extra}: {err:?}")
+        };
         assert_eq!(
-            err.failure(),
-            Some(&Failure::Transport {
-                detail: format!(
-                    "TLS handshake with webhook https://127.0.0.1:{port}/hook failed: \
-                     invalid peer certificate: UnknownIssuer"
-                )
-            }),
+            detail,
+            &format!(
+                "TLS handshake with webhook https://127.0.0.1:{port}/hook failed: \
+                 invalid peer certificate: UnknownIssuer"
+            ),
             "{extra}"
         );
+        assert!(source.is_some(), "{extra}: the reqwest error is kept");
         assert_eq!(err.outcome(), Outcome::Failed);
         // The server saw the client give up on the handshake.
         let refused = server.await.unwrap().map(|r| r.target).unwrap_err();
@@ -1062,6 +1083,7 @@ async fn webhook_ca_file_errors_name_the_option() {
             plugin: "webhook".into(),
             interface: Interface::Notifications,
             message,
+            source: None,
         })
     };
     let path = |name: &str| dirs.conf(name).display().to_string();

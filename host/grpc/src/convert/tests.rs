@@ -561,6 +561,7 @@ fn errors_become_statuses() {
         plugin: "p".into(),
         interface: Interface::Ticketing,
         message: "disk full".into(),
+        source: None,
     };
     let status = error_to_status(&host);
     assert_eq!(status.code(), Code::Internal);

@@ -183,7 +183,7 @@ async fn an_unreachable_address_says_cannot_connect() {
         let err = launch_err(config).await;
         match &err {
             Error::Failed {
-                failure: Failure::Transport { detail },
+                failure: Failure::Transport { detail, .. },
                 ..
             } => assert!(
                 detail.starts_with(&format!(
