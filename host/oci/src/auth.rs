@@ -1,18 +1,25 @@
-//! Registry credentials: given by the caller, or read from docker's `config.json`, and the
-//! `WWW-Authenticate` challenges that say how to use them.
+//! Registry credentials: given by the caller, or found through docker's `config.json`.
 //!
-//! Registries answer an anonymous request with 401 and a challenge: `Basic realm=...` (send the
-//! user and password) or `Bearer realm=...,service=...,scope=...` (fetch a token from the realm,
-//! with the user and password if there are any, and send that). Credential helpers
-//! (`credsStore`, `credHelpers`) and OAuth identity tokens in the docker config are not used:
-//! only `auths.<registry>.auth` (base64 `user:password`) or `username`/`password`.
+//! Registries answer an anonymous request with 401 and a challenge, which oci-client answers
+//! with these credentials (see [`crate::registry`]). From the docker config, as docker reads it:
+//! a credential helper named for the registry in `credHelpers`, else the `credsStore` helper,
+//! else `auths.<registry>.auth` (base64 `user:password`) or `username`/`password`. A helper is
+//! the program `docker-credential-NAME`, run as `docker-credential-NAME get` with the registry
+//! on its standard input; it answers `{"Username":...,"Secret":...}`. OAuth identity tokens
+//! (`identitytoken`, or a helper's user name `<token>`) are refused with a clear error: the
+//! OAuth2 refresh-token exchange they need is not implemented.
 
+use std::ffi::OsStr;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::Deserialize;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+use crate::error::bounded;
 
 /// Credentials for a registry.
 #[derive(Clone, PartialEq, Eq)]
@@ -103,21 +110,37 @@ impl DockerConfig {
     }
 
     /// The credentials the config file holds for `registry`, with a description of where they
-    /// came from; `Ok(None)` when there is no file or no entry. Errors are (path, reason).
+    /// came from; `Ok(None)` when there is no file or no entry. Credential helpers are looked
+    /// for in `helper_path` (`PATH` form), else in the process's `PATH`.
     pub(crate) async fn lookup(
         &self,
         registry: &str,
-    ) -> Result<Option<(Credentials, String)>, (PathBuf, String)> {
+        helper_path: Option<&OsStr>,
+    ) -> Result<Option<(Credentials, String)>, LookupError> {
         let Some((path, required)) = self.path() else {
             return Ok(None);
+        };
+        let config_error = |path: &Path, reason: String| LookupError::Config {
+            path: path.to_owned(),
+            reason,
         };
         let text = match tokio::fs::read_to_string(&path).await {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(None),
-            Err(e) => return Err((path, e.to_string())),
+            Err(e) => return Err(config_error(&path, e.to_string())),
         };
         let file: ConfigFile = serde_json::from_str(&text)
-            .map_err(|e| (path.clone(), format!("not valid docker config JSON: {e}")))?;
+            .map_err(|e| config_error(&path, format!("not valid docker config JSON: {e}")))?;
+        let helper = file
+            .cred_helpers
+            .iter()
+            .find(|(key, _)| auth_key_matches(key, registry))
+            .map(|(_, name)| name)
+            .or(file.creds_store.as_ref())
+            .filter(|name| !name.is_empty());
+        if let Some(name) = helper {
+            return run_helper(name, registry, helper_path).await;
+        }
         let Some(entry) = file
             .auths
             .iter()
@@ -143,14 +166,14 @@ impl DockerConfig {
             .ok()
             .and_then(|bytes| String::from_utf8(bytes).ok())
             .ok_or_else(|| {
-                (
-                    path.clone(),
+                config_error(
+                    &path,
                     format!("auths.\"{registry}\".auth is not base64 of user:password"),
                 )
             })?;
         let (username, password) = decoded.split_once(':').ok_or_else(|| {
-            (
-                path.clone(),
+            config_error(
+                &path,
                 format!("auths.\"{registry}\".auth does not hold user:password"),
             )
         })?;
@@ -158,10 +181,178 @@ impl DockerConfig {
     }
 }
 
+/// Why no credentials could be had from the docker config.
+#[derive(Debug)]
+pub(crate) enum LookupError {
+    /// The config file could not be read or parsed.
+    Config { path: PathBuf, reason: String },
+    /// Its credential helper failed.
+    Helper {
+        helper: String,
+        registry: String,
+        reason: String,
+    },
+}
+
+impl LookupError {
+    pub(crate) fn into_error(self, reference: &crate::Reference) -> crate::Error {
+        match self {
+            Self::Config { path, reason } => crate::Error::DockerConfig {
+                reference: reference.to_string(),
+                path,
+                reason,
+            },
+            Self::Helper {
+                helper,
+                registry,
+                reason,
+            } => crate::Error::CredentialHelper {
+                reference: reference.to_string(),
+                helper,
+                registry,
+                reason,
+            },
+        }
+    }
+}
+
+/// How long a credential helper may run (they may unlock a keychain, or ask a cloud's metadata
+/// service, but never for ever).
+pub const CREDENTIAL_HELPER_TIMEOUT: Duration = Duration::from_secs(30);
+/// The most of a credential helper's output read (its answer is a small JSON object).
+pub const MAX_CREDENTIAL_HELPER_OUTPUT: u64 = 64 * 1024;
+
+/// The server URL docker's helpers store Docker Hub's credentials under.
+const DOCKER_HUB_SERVER: &str = "https://index.docker.io/v1/";
+
+/// Runs `docker-credential-NAME get` for `registry`. A helper that says it has no entry
+/// ("credentials not found") means no credentials; anything else that goes wrong is an error
+/// naming the helper and the registry.
+async fn run_helper(
+    name: &str,
+    registry: &str,
+    helper_path: Option<&OsStr>,
+) -> Result<Option<(Credentials, String)>, LookupError> {
+    let helper = format!("docker-credential-{name}");
+    let fail = |reason: String| LookupError::Helper {
+        helper: helper.clone(),
+        registry: registry.to_owned(),
+        reason: bounded(&reason),
+    };
+    if name.contains(['/', '\\']) || name.starts_with('.') {
+        return Err(fail("not a helper name".to_owned()));
+    }
+    let search = helper_path
+        .map(OsStr::to_owned)
+        .or_else(|| std::env::var_os("PATH"))
+        .unwrap_or_default();
+    let program = std::env::split_paths(&search)
+        .map(|dir| dir.join(&helper))
+        .find(|candidate| candidate.is_file())
+        .ok_or_else(|| {
+            fail(format!(
+                "not found in {} (install it, or remove it from the docker config)",
+                if helper_path.is_some() {
+                    "ClientOptions::credential_helper_path"
+                } else {
+                    "PATH"
+                }
+            ))
+        })?;
+    let hub = ["docker.io", "registry-1.docker.io", "index.docker.io"];
+    let server = if hub.contains(&registry) {
+        DOCKER_HUB_SERVER
+    } else {
+        registry
+    };
+    let mut child = tokio::process::Command::new(&program)
+        .arg("get")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| fail(format!("cannot run {}: {e}", program.display())))?;
+    let (Some(mut stdin), Some(stdout), Some(stderr)) =
+        (child.stdin.take(), child.stdout.take(), child.stderr.take())
+    else {
+        return Err(fail("its standard streams were not set up".to_owned()));
+    };
+    let talk = async {
+        // A helper that exits without reading its input is judged by its answer, not by this.
+        let _ = stdin.write_all(server.as_bytes()).await;
+        drop(stdin);
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        let mut stdout = stdout.take(MAX_CREDENTIAL_HELPER_OUTPUT);
+        let mut stderr = stderr.take(MAX_CREDENTIAL_HELPER_OUTPUT);
+        let (read_out, read_err) =
+            tokio::join!(stdout.read_to_end(&mut out), stderr.read_to_end(&mut err),);
+        read_out?;
+        read_err?;
+        let status = child.wait().await?;
+        Ok::<_, std::io::Error>((status, out, err))
+    };
+    let (status, out, err) = tokio::time::timeout(CREDENTIAL_HELPER_TIMEOUT, talk)
+        .await
+        .map_err(|_| fail(format!("no answer within {CREDENTIAL_HELPER_TIMEOUT:?}")))?
+        .map_err(|e| fail(e.to_string()))?;
+    let out_text = String::from_utf8_lossy(&out);
+    if !status.success() {
+        if out_text.contains("credentials not found") {
+            return Ok(None);
+        }
+        let err_text = String::from_utf8_lossy(&err);
+        let said = [out_text.trim(), err_text.trim()]
+            .into_iter()
+            .filter(|t| !t.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ");
+        return Err(fail(format!(
+            "`{helper} get` failed ({status}){}",
+            if said.is_empty() {
+                String::new()
+            } else {
+                format!(": {said}")
+            }
+        )));
+    }
+    #[derive(Deserialize)]
+    struct Answer {
+        #[serde(rename = "Username", default)]
+        username: String,
+        #[serde(rename = "Secret", default)]
+        secret: String,
+    }
+    let answer: Answer = serde_json::from_slice(&out)
+        .map_err(|e| fail(format!("answered with something other than its JSON: {e}")))?;
+    if answer.username == "<token>" {
+        return Err(fail(
+            "answered with an identity token (user name <token>), whose OAuth2 refresh-token \
+             exchange robodev does not implement"
+                .to_owned(),
+        ));
+    }
+    if answer.secret.is_empty() {
+        return Ok(None);
+    }
+    let source = format!("the credential helper {helper}");
+    Ok(Some((
+        Credentials::basic(answer.username, answer.secret),
+        source,
+    )))
+}
+
 #[derive(Debug, Default, Deserialize)]
 struct ConfigFile {
     #[serde(default)]
     auths: std::collections::BTreeMap<String, AuthEntry>,
+    /// The helper for every registry without a `credHelpers` entry.
+    #[serde(default, rename = "credsStore")]
+    creds_store: Option<String>,
+    /// A helper per registry.
+    #[serde(default, rename = "credHelpers")]
+    cred_helpers: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -189,156 +380,9 @@ fn auth_key_matches(key: &str, registry: &str) -> bool {
     hub.contains(&registry) && hub.iter().any(|h| host.eq_ignore_ascii_case(h))
 }
 
-/// One challenge of a `WWW-Authenticate` header.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Challenge {
-    /// Send HTTP Basic credentials.
-    Basic,
-    /// Fetch a token from `realm` (with `service` and `scope` as query parameters).
-    Bearer {
-        realm: String,
-        service: Option<String>,
-        scope: Option<String>,
-    },
-}
-
-/// Parses the challenges of `WWW-Authenticate` header values (RFC 7235: `scheme param=value,
-/// param="quoted, value", other-scheme ...`). Unknown schemes are skipped.
-pub(crate) fn parse_challenges<'a>(values: impl IntoIterator<Item = &'a str>) -> Vec<Challenge> {
-    let mut out = Vec::new();
-    for value in values {
-        let mut scheme: Option<String> = None;
-        let mut params: Vec<(String, String)> = Vec::new();
-        let mut rest = value.trim();
-        while !rest.is_empty() {
-            rest = rest.trim_start_matches([',', ' ', '\t']);
-            let token_end = rest.find(['=', ' ', ',', '\t']).unwrap_or(rest.len());
-            let token = &rest[..token_end];
-            let after = rest[token_end..].trim_start_matches([' ', '\t']);
-            if let Some(value_part) = after.strip_prefix('=') {
-                let value_part = value_part.trim_start_matches([' ', '\t']);
-                let (value, remaining) = if let Some(quoted) = value_part.strip_prefix('"') {
-                    let mut value = String::new();
-                    let mut chars = quoted.char_indices();
-                    let mut end = quoted.len();
-                    while let Some((i, c)) = chars.next() {
-                        match c {
-                            '\\' => {
-                                if let Some((_, escaped)) = chars.next() {
-                                    value.push(escaped);
-                                }
-                            }
-                            '"' => {
-                                end = i + 1;
-                                break;
-                            }
-                            c => value.push(c),
-                        }
-                    }
-                    (value, &quoted[end..])
-                } else {
-                    let end = value_part
-                        .find([',', ' ', '\t'])
-                        .unwrap_or(value_part.len());
-                    (value_part[..end].to_owned(), &value_part[end..])
-                };
-                params.push((token.to_ascii_lowercase(), value));
-                rest = remaining;
-            } else {
-                if token.is_empty() {
-                    break;
-                }
-                if let Some(done) = scheme.take() {
-                    out.extend(make_challenge(&done, std::mem::take(&mut params)));
-                }
-                scheme = Some(token.to_owned());
-                params.clear();
-                rest = after;
-            }
-        }
-        if let Some(done) = scheme {
-            out.extend(make_challenge(&done, params));
-        }
-    }
-    out
-}
-
-fn make_challenge(scheme: &str, params: Vec<(String, String)>) -> Option<Challenge> {
-    let get = |name: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
-    if scheme.eq_ignore_ascii_case("basic") {
-        Some(Challenge::Basic)
-    } else if scheme.eq_ignore_ascii_case("bearer") {
-        Some(Challenge::Bearer {
-            realm: get("realm")?,
-            service: get("service"),
-            scope: get("scope"),
-        })
-    } else {
-        None
-    }
-}
-
-/// Percent-encodes a query parameter value (RFC 3986 unreserved characters pass through).
-pub(crate) fn query_escape(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_bearer_and_basic_challenges() {
-        let c = parse_challenges([
-            r#"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push""#,
-        ]);
-        assert_eq!(
-            c,
-            vec![Challenge::Bearer {
-                realm: "https://auth.example/token".into(),
-                service: Some("registry.example".into()),
-                scope: Some("repository:a/b:pull,push".into()),
-            }]
-        );
-        assert_eq!(
-            parse_challenges([r#"Basic realm="Registry Realm""#]),
-            vec![Challenge::Basic]
-        );
-        let both = parse_challenges([r#"Newauth realm="x", basic realm="y", Bearer realm=z"#]);
-        assert_eq!(
-            both,
-            vec![
-                Challenge::Basic,
-                Challenge::Bearer {
-                    realm: "z".into(),
-                    service: None,
-                    scope: None
-                }
-            ]
-        );
-        assert_eq!(parse_challenges(["Bearer service=x"]), vec![]);
-        assert_eq!(
-            parse_challenges([r#"Bearer realm="a\"b""#]),
-            vec![Challenge::Bearer {
-                realm: "a\"b".into(),
-                service: None,
-                scope: None
-            }]
-        );
-    }
 
     #[test]
     fn debug_redacts_secrets() {
@@ -352,6 +396,15 @@ mod tests {
             !shown.contains("s3cret") && !shown.contains("t0ken"),
             "{shown}"
         );
+    }
+
+    impl DockerConfig {
+        async fn lookup_for_test(
+            &self,
+            registry: &str,
+        ) -> Result<Option<(Credentials, String)>, LookupError> {
+            self.lookup(registry, Some(OsStr::new(""))).await
+        }
     }
 
     #[test]
@@ -379,36 +432,52 @@ mod tests {
         )
         .unwrap();
         let config = DockerConfig::File(path.clone());
-        let (creds, source) = config.lookup("reg.example:5000").await.unwrap().unwrap();
+        let (creds, source) = config
+            .lookup_for_test("reg.example:5000")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(creds, Credentials::basic("bob", "pa:ss"));
         assert!(source.contains("config.json"), "{source}");
-        let (creds, _) = config.lookup("other.example").await.unwrap().unwrap();
+        let (creds, _) = config
+            .lookup_for_test("other.example")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(creds, Credentials::basic("u", "p"));
-        assert!(config.lookup("tokens.example").await.unwrap().is_none());
-        assert!(config.lookup("nowhere.example").await.unwrap().is_none());
+        assert!(
+            config
+                .lookup_for_test("tokens.example")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            config
+                .lookup_for_test("nowhere.example")
+                .await
+                .unwrap()
+                .is_none()
+        );
 
         std::fs::write(&path, "{not json").unwrap();
-        let (p, reason) = config.lookup("reg.example:5000").await.unwrap_err();
+        let Err(LookupError::Config { path: p, reason }) =
+            config.lookup_for_test("reg.example:5000").await
+        else {
+            panic!("expected a config error");
+        };
         assert_eq!(p, path);
         assert!(reason.contains("not valid docker config JSON"), "{reason}");
 
         let missing = DockerConfig::File(dir.join("missing.json"));
-        assert!(missing.lookup("reg.example:5000").await.is_err());
+        assert!(missing.lookup_for_test("reg.example:5000").await.is_err());
         assert!(
             DockerConfig::Disabled
-                .lookup("reg.example:5000")
+                .lookup_for_test("reg.example:5000")
                 .await
                 .unwrap()
                 .is_none()
         );
         std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn escapes_query_values() {
-        assert_eq!(
-            query_escape("repository:a/b:pull,push"),
-            "repository%3Aa%2Fb%3Apull%2Cpush"
-        );
     }
 }

@@ -68,6 +68,14 @@ pub struct ClientOptions {
     pub progress: Option<ProgressFn>,
     /// The overall deadline of one pull or push, and the stall rule of its transfers.
     pub limits: TransferLimits,
+    /// PEM files of CA certificates trusted in addition to the webpki roots (a private
+    /// registry's CA). A file that cannot be read or holds no certificate fails every pull and
+    /// push with [`Error::Tls`].
+    pub ca_files: Vec<PathBuf>,
+    /// Where docker credential helpers (`docker-credential-NAME`, named by the docker config's
+    /// `credsStore` and `credHelpers`) are looked for, in `PATH` form; `None` means the
+    /// process's `PATH`.
+    pub credential_helper_path: Option<std::ffi::OsString>,
 }
 
 impl ClientOptions {
@@ -82,7 +90,24 @@ impl ClientOptions {
             insecure_hosts: Vec::new(),
             progress: None,
             limits: TransferLimits::default(),
+            ca_files: Vec::new(),
+            credential_helper_path: None,
         }
+    }
+
+    /// Trusts the CA certificates in the PEM file `path` too.
+    #[must_use]
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_files.push(path.into());
+        self
+    }
+
+    /// Looks for docker credential helpers in these directories (`PATH` form) instead of the
+    /// process's `PATH`.
+    #[must_use]
+    pub fn credential_helper_path(mut self, path: impl Into<std::ffi::OsString>) -> Self {
+        self.credential_helper_path = Some(path.into());
+        self
     }
 
     /// The usual cache directory: `$XDG_CACHE_HOME/robodev/oci`, else
@@ -161,6 +186,8 @@ impl fmt::Debug for ClientOptions {
             .field("insecure_hosts", &self.insecure_hosts)
             .field("progress", &self.progress.as_ref().map(|_| "Fn"))
             .field("limits", &self.limits)
+            .field("ca_files", &self.ca_files)
+            .field("credential_helper_path", &self.credential_helper_path)
             .finish()
     }
 }
@@ -213,8 +240,54 @@ pub struct Client {
 
 pub(crate) struct Inner {
     pub options: ClientOptions,
-    pub transport: transport::Transport,
+    /// The HTTP clients, or why they could not be made (a bad CA file), reported by every
+    /// pull and push.
+    pub http: Result<Http, (PathBuf, String)>,
     pub cache: Cache,
+}
+
+/// robodev's HTTP client for the distribution API, and oci-client for the authentication
+/// exchange (one per URL scheme of the registry: oci-client fixes it per client).
+pub(crate) struct Http {
+    pub transport: transport::Transport,
+    pub oci_https: oci_client::Client,
+    pub oci_http: oci_client::Client,
+}
+
+impl Http {
+    fn new(options: &ClientOptions) -> Result<Self, (PathBuf, String)> {
+        let tls = transport::rustls_config(&options.ca_files)?;
+        let insecure = options.insecure;
+        let hosts = options.insecure_hosts.clone();
+        let transport = transport::Transport::new(tls, move |authority, host| {
+            plain_http_allowed(insecure, &hosts, authority, host)
+        })
+        .map_err(|e| (PathBuf::new(), e))?;
+        let mut extra_root_certificates = Vec::new();
+        for path in &options.ca_files {
+            let data = std::fs::read(path).map_err(|e| (path.clone(), e.to_string()))?;
+            extra_root_certificates.push(oci_client::client::Certificate {
+                encoding: oci_client::client::CertificateEncoding::Pem,
+                data,
+            });
+        }
+        let oci = |protocol| {
+            let config = oci_client::client::ClientConfig {
+                protocol,
+                extra_root_certificates: extra_root_certificates.clone(),
+                read_timeout: Some(transport::BODY_IDLE_TIMEOUT),
+                connect_timeout: Some(transport::CONNECT_TIMEOUT),
+                user_agent: concat!("robodev-oci/", env!("CARGO_PKG_VERSION")),
+                ..Default::default()
+            };
+            oci_client::Client::try_from(config).map_err(|e| (PathBuf::new(), e.to_string()))
+        };
+        Ok(Self {
+            transport,
+            oci_https: oci(oci_client::client::ClientProtocol::Https)?,
+            oci_http: oci(oci_client::client::ClientProtocol::Http)?,
+        })
+    }
 }
 
 impl fmt::Debug for Inner {
@@ -239,11 +312,13 @@ impl Inner {
 impl Client {
     /// A client with these options. Nothing is touched until the first pull or push.
     pub fn new(options: ClientOptions) -> Self {
+        crate::tls::install_default_provider();
         let cache = Cache::new(options.cache_dir.clone());
+        let http = Http::new(&options);
         Self {
             inner: Arc::new(Inner {
                 options,
-                transport: transport::Transport::new(),
+                http,
                 cache,
             }),
         }
@@ -295,7 +370,7 @@ impl Client {
         access: Access,
     ) -> Result<Session<'a>, Error> {
         let base = self.base_url(reference)?;
-        Ok(Session::new(&self.inner, reference, base, access))
+        Session::new(&self.inner, reference, base, access)
     }
 
     /// Pulls the Wasm component `reference` names into the cache and returns where it is.
@@ -317,7 +392,7 @@ impl Client {
     /// files.
     pub async fn pull(&self, reference: &Reference) -> Result<Pulled, Error> {
         let base = self.base_url(reference)?;
-        let mut session = Session::new(&self.inner, reference, base, Access::Pull);
+        let mut session = Session::new(&self.inner, reference, base, Access::Pull)?;
         // By tag when there is one, so that a pinned digest is checked against the tag.
         let by = reference.tag().or(reference.digest()).unwrap_or_default();
         tracing::info!(reference = %reference, "pulling");
@@ -574,7 +649,7 @@ impl Client {
         let digest = sha256_digest(&manifest);
 
         tracing::info!(reference = %reference, file = %file.display(), size, "pushing");
-        let mut session = Session::new(&self.inner, reference, base, Access::Push);
+        let mut session = Session::new(&self.inner, reference, base, Access::Push)?;
         if !session.blob_exists(&config_digest).await? {
             session
                 .upload_blob(&config_digest, ReqBody::Bytes(Bytes::from(config)))

@@ -184,6 +184,34 @@ pub enum Error {
         limit: Box<TransferLimit>,
     },
 
+    /// The TLS setup failed: a CA file of [`crate::ClientOptions::ca_files`] could not be
+    /// read or used (`path`; empty when the failure is not a file's).
+    #[error("TLS setup for {reference}: {}{reason}", if path.as_os_str().is_empty() { String::new() } else { format!("{}: ", path.display()) })]
+    Tls {
+        /// The reference being pulled or pushed.
+        reference: String,
+        /// The CA file at fault, if any.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+
+    /// A docker credential helper (`credsStore` or `credHelpers` in the docker config) is
+    /// missing, failed, took too long or answered nonsense.
+    #[error(
+        "docker credential helper {helper} for registry {registry}: {reason} (for {reference})"
+    )]
+    CredentialHelper {
+        /// The reference being pulled or pushed.
+        reference: String,
+        /// The helper program, `docker-credential-NAME`.
+        helper: String,
+        /// The registry whose credentials were asked for.
+        registry: String,
+        /// What went wrong (bounded).
+        reason: String,
+    },
+
     /// The docker config file (`config.json`) named in the options, or found in the usual
     /// place, could not be read or parsed.
     #[error("docker config {}: {reason} (for {reference})", path.display())]

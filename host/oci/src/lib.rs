@@ -12,9 +12,11 @@
 //! - A tag's last resolved digest is recorded, so robodev starts offline from its cache when the
 //!   registry cannot be reached (the [`Pulled::offline`] flag, and a warning in the log).
 //! - Credentials come from [`ClientOptions::credentials`] or docker's `config.json`
-//!   ([`DockerConfig`]); the registry's `WWW-Authenticate` challenge decides between HTTP Basic
-//!   and a bearer token from its token service.
-//! - TLS is required except to loopback registries, or where the caller allows plain HTTP
+//!   ([`DockerConfig`]: its `credHelpers` and `credsStore` credential helpers, then `auths`); the
+//!   registry's `WWW-Authenticate` challenge decides between HTTP Basic and a bearer token from
+//!   its token service (that exchange is oci-client's).
+//! - TLS (the webpki roots and [`ClientOptions::ca_files`]) is required except to loopback
+//!   registries, or where the caller allows plain HTTP
 //!   ([`ClientOptions::insecure_hosts`], [`ClientOptions::insecure`]); a refused plain-HTTP
 //!   reference fails with [`Error::Insecure`] before anything is sent.
 //! - Transfers report progress to [`ClientOptions::progress`] and as `tracing` debug events.
@@ -27,9 +29,13 @@
 //! - [`signature`] checks and makes cosign-format signatures: detached `.sig` files for blobs,
 //!   `sha256-HEX.sig` signature manifests for artifacts, against [`TrustedKeys`].
 //!
-//! The HTTP client is hyper 1 with rustls (ring provider, webpki roots): one connection per
-//! request, with connect, answer and idle timeouts, and the transfer limits above (see
-//! [`limits`]).
+//! The HTTP stack is reqwest (HTTP/1.1, rustls with the ring provider, proxies from
+//! `HTTP_PROXY`/`HTTPS_PROXY`/`NO_PROXY`, redirects) and, for authentication, the CNCF/ORAS
+//! [`oci_client`] crate (the challenge and the token service exchange). The distribution calls
+//! themselves (manifests, blobs, uploads, referrers) are made in [`Client`] over reqwest, because
+//! oci-client reads whole bodies with no size cap, deadline, stall rule or progress and quotes
+//! error bodies whole: every body here is read chunk by chunk under the caps and the transfer
+//! limits above (see [`limits`]). The process-wide rustls provider is ring ([`tls`]).
 //!
 //! ```no_run
 //! use std::collections::BTreeMap;
@@ -49,6 +55,7 @@
 //! ```
 
 mod auth;
+pub mod bundle;
 mod cache;
 mod client;
 mod error;
@@ -56,11 +63,14 @@ mod manifest;
 mod meter;
 mod progress;
 mod reference;
+pub mod referrers;
 mod registry;
 pub mod signature;
+pub mod tls;
 mod transport;
 
 pub use auth::{Credentials, DockerConfig};
+pub use bundle::{BundleError, BundlePolicy, BundleVerified};
 pub use client::{Client, ClientOptions, MAX_LAYER_BYTES, Pulled, Pushed};
 pub use error::{Error, MAX_QUOTED_CHARS};
 pub use manifest::{
@@ -71,10 +81,12 @@ pub use manifest::{
 pub use meter::{TransferLimit, TransferLimits};
 pub use progress::{Direction, PROGRESS_STEP, Progress, ProgressFn, Stall};
 pub use reference::{MAX_REPOSITORY_LEN, MAX_TAG_LEN, Reference, Transport};
+pub use referrers::Descriptor;
 pub use signature::{KeyId, SignatureError, TrustedKeys};
 
 /// The limits on waiting for a registry and on what it sends.
 pub mod limits {
+    pub use crate::auth::{CREDENTIAL_HELPER_TIMEOUT, MAX_CREDENTIAL_HELPER_OUTPUT};
     pub use crate::meter::{
         DEFAULT_STALL_MIN_BYTES, DEFAULT_STALL_TIMEOUT, DEFAULT_STALL_WINDOW,
         DEFAULT_TRANSFER_TIMEOUT,

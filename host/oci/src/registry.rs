@@ -1,28 +1,36 @@
-//! The OCI distribution API calls robodev makes, with authentication and redirects.
+//! The OCI distribution API calls robodev makes.
+//!
+//! The requests go through robodev's reqwest client ([`crate::transport`]), which follows
+//! redirects; a 401's challenge is answered through oci-client ([`oci_client::Client::auth`]:
+//! the `WWW-Authenticate` parsing and the token service exchange). What stays here is what
+//! oci-client cannot bound: its manifest and blob calls read whole bodies with no size cap, no
+//! deadline or stall rule and no progress, and quote the registry's error bodies whole, so the
+//! distribution calls themselves (manifests, blobs, uploads, referrers) are made here, each body
+//! read under [`MAX_MANIFEST_BYTES`]-style caps and the transfer limits.
 
 use bytes::{Bytes, BytesMut};
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE};
-use http::{HeaderValue, Method, Request, Response, StatusCode, Uri};
-use hyper::body::Incoming;
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use reqwest::Url;
 use serde::Deserialize;
 
-use crate::auth::{Challenge, Credentials, parse_challenges, query_escape};
+use crate::auth::Credentials;
 use crate::cache::{Cache, TempBlob};
-use crate::client::Inner;
+use crate::client::{Http, Inner};
 use crate::error::bounded;
 use crate::manifest::{Descriptor, MANIFEST_ACCEPT, MANIFEST_MEDIA_TYPE};
 use crate::meter::{Budget, Meter};
 use crate::progress::{Direction, ProgressReporter};
 use crate::reference::{Reference, is_loopback_host};
-use crate::transport::{ReqBody, TransportError, next_chunk};
+use crate::transport::{RESPONSE_TIMEOUT, ReqBody, TransportError, chain, next_chunk};
 use crate::{Error, cache};
 
-/// How many redirects a blob download follows (registries send blobs to object storage).
+/// How many redirects a request follows (registries send blobs to object storage).
 pub const MAX_REDIRECTS: usize = 5;
 /// The largest manifest accepted: real ones are a few KiB; this bounds what a hostile registry
 /// can make robodev hold in memory.
 pub const MAX_MANIFEST_BYTES: usize = 4 * 1024 * 1024;
-/// The largest error or token body read.
+/// The largest error body read.
 const MAX_SMALL_BODY: usize = 64 * 1024;
 /// How many of the entries of a registry's error body (`{"errors":[...]}`) an error quotes;
 /// the others are counted.
@@ -39,6 +47,7 @@ pub(crate) enum Access {
 /// deadline.
 pub(crate) struct Session<'a> {
     inner: &'a Inner,
+    http: &'a Http,
     reference: &'a Reference,
     /// `http://host:port` or `https://host:port`.
     base: String,
@@ -52,16 +61,27 @@ pub(crate) struct Session<'a> {
 }
 
 impl<'a> Session<'a> {
-    pub fn new(inner: &'a Inner, reference: &'a Reference, base: String, access: Access) -> Self {
-        Self {
+    pub fn new(
+        inner: &'a Inner,
+        reference: &'a Reference,
+        base: String,
+        access: Access,
+    ) -> Result<Self, Error> {
+        let http = inner.http.as_ref().map_err(|(path, reason)| Error::Tls {
+            reference: reference.to_string(),
+            path: path.clone(),
+            reason: reason.clone(),
+        })?;
+        Ok(Self {
             inner,
+            http,
             reference,
             base,
             access,
             authorization: None,
             credentials: None,
             budget: Budget::start(inner.options.limits),
-        }
+        })
     }
 
     fn registry(&self) -> &str {
@@ -98,6 +118,10 @@ impl<'a> Session<'a> {
     ) -> Error {
         match e {
             TransportError::Failed(reason) => self.offline(reason),
+            TransportError::Insecure(host) => Error::Insecure {
+                reference: self.reference.to_string(),
+                host: bounded(&host),
+            },
             TransportError::Limit { limit, done } => Error::TransferTimeout {
                 reference: self.reference.to_string(),
                 registry: self.registry().to_owned(),
@@ -128,8 +152,8 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// Sends a request to the registry, answering one authentication challenge and following
-    /// redirects (for GET and HEAD). `what` names what is asked for, for errors.
+    /// Sends a request to the registry, answering one authentication challenge; reqwest
+    /// follows redirects. `what` names what is asked for, for errors.
     async fn request(
         &mut self,
         method: Method,
@@ -137,37 +161,35 @@ impl<'a> Session<'a> {
         headers: &[(http::HeaderName, &str)],
         body: ReqBody,
         what: &str,
-    ) -> Result<Response<Incoming>, Error> {
+    ) -> Result<reqwest::Response, Error> {
         let direction = if method == Method::GET || method == Method::HEAD {
             Direction::Download
         } else {
             Direction::Upload
         };
         let total = (!matches!(body, ReqBody::Empty)).then(|| body.len());
-        let mut url = self.parse_url(url)?;
+        let registry_origin = self.parse_url(url)?.origin();
         let mut answered_challenge = false;
-        let mut redirects = 0;
-        // Authorization goes only to the registry itself, never to where it redirects.
-        let mut same_origin = true;
         loop {
-            let mut request = Request::builder().method(method.clone());
+            let mut map = HeaderMap::new();
             for (name, value) in headers {
-                request = request.header(name, *value);
+                let value = HeaderValue::from_str(value)
+                    .map_err(|_| self.protocol_error(0, format!("invalid {name} header value")))?;
+                map.insert(name.clone(), value);
             }
-            if same_origin && let Some(auth) = &self.authorization {
-                request = request.header(AUTHORIZATION, auth.clone());
+            // reqwest drops it when a redirect leaves the registry's host.
+            if let Some(auth) = &self.authorization {
+                map.insert(AUTHORIZATION, auth.clone());
             }
-            let request = request
-                .body(())
-                .map_err(|e| self.protocol_error(0, format!("building a request: {e}")))?;
             tracing::trace!(%method, %url, "registry request");
             let response = self
-                .inner
+                .http
                 .transport
-                .send(&url, request, body.clone(), &self.budget)
+                .send(method.clone(), url, map, body.clone(), &self.budget)
                 .await
                 .map_err(|e| self.transport_error(e, what, direction, total))?;
             let status = response.status();
+            let same_origin = response.url().origin() == registry_origin;
             if status == StatusCode::UNAUTHORIZED && same_origin && !answered_challenge {
                 answered_challenge = true;
                 if self.answer_challenge(&response).await? {
@@ -179,55 +201,33 @@ impl<'a> Session<'a> {
                 let host = if same_origin {
                     self.registry().to_owned()
                 } else {
-                    url.authority().map_or_else(String::new, |a| a.to_string())
+                    authority(response.url())
                 };
                 return Err(self.unauthorized(&host, status));
-            }
-            if status.is_redirection() && (method == Method::GET || method == Method::HEAD) {
-                let Some(location) = response.headers().get(LOCATION) else {
-                    return Ok(response);
-                };
-                redirects += 1;
-                if redirects > MAX_REDIRECTS {
-                    return Err(self.protocol_error(
-                        status.as_u16(),
-                        format!("more than {MAX_REDIRECTS} redirects"),
-                    ));
-                }
-                let location = location.to_str().unwrap_or_default().to_owned();
-                let next = resolve(&url, &location).ok_or_else(|| {
-                    self.protocol_error(
-                        status.as_u16(),
-                        format!("redirect to an invalid location {:?}", bounded(&location)),
-                    )
-                })?;
-                self.check_transport(&next)?;
-                same_origin = same_origin && next.authority() == url.authority();
-                url = next;
-                continue;
             }
             return Ok(response);
         }
     }
 
-    fn parse_url(&self, url: &str) -> Result<Uri, Error> {
-        url.parse::<Uri>()
-            .map_err(|e| self.protocol_error(0, format!("invalid URL {url:?}: {e}")))
+    fn parse_url(&self, url: &str) -> Result<Url, Error> {
+        Url::parse(url)
+            .map_err(|e| self.protocol_error(0, format!("invalid URL {:?}: {e}", bounded(url))))
     }
 
-    /// Refuses plain HTTP to a host that may not have it (a redirect or a token realm).
-    fn check_transport(&self, url: &Uri) -> Result<(), Error> {
-        if url.scheme_str() == Some("https") {
+    /// Refuses plain HTTP to a host that may not have it (an upload location or a token
+    /// realm).
+    fn check_transport(&self, url: &Url) -> Result<(), Error> {
+        if url.scheme() == "https" {
             return Ok(());
         }
-        let authority = url.authority().map_or("", |a| a.as_str());
-        let host = url.host().unwrap_or_default();
-        if self.inner.plain_http_allowed(authority, host) {
+        let authority = authority(url);
+        let host = url.host_str().unwrap_or_default();
+        if url.scheme() == "http" && self.inner.plain_http_allowed(&authority, host) {
             Ok(())
         } else {
             Err(Error::Insecure {
                 reference: self.reference.to_string(),
-                host: bounded(authority),
+                host: bounded(&authority),
             })
         }
     }
@@ -252,13 +252,12 @@ impl<'a> Session<'a> {
             self.inner
                 .options
                 .docker_config
-                .lookup(&registry)
+                .lookup(
+                    &registry,
+                    self.inner.options.credential_helper_path.as_deref(),
+                )
                 .await
-                .map_err(|(path, reason)| Error::DockerConfig {
-                    reference: self.reference.to_string(),
-                    path,
-                    reason,
-                })?
+                .map_err(|e| e.into_error(self.reference))?
         };
         self.credentials = Some(found.clone());
         Ok(found)
@@ -266,14 +265,7 @@ impl<'a> Session<'a> {
 
     /// Sets `authorization` from a 401's challenge; `false` when there is nothing to answer
     /// with (no credentials for a Basic challenge, or no usable challenge).
-    async fn answer_challenge(&mut self, response: &Response<Incoming>) -> Result<bool, Error> {
-        let challenges = parse_challenges(
-            response
-                .headers()
-                .get_all(WWW_AUTHENTICATE)
-                .iter()
-                .filter_map(|v| v.to_str().ok()),
-        );
+    async fn answer_challenge(&mut self, response: &reqwest::Response) -> Result<bool, Error> {
         let credentials = self.credentials().await?;
         if let Some((Credentials::Bearer(token), _)) = &credentials {
             let value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
@@ -282,139 +274,120 @@ impl<'a> Session<'a> {
             self.authorization = Some(value);
             return Ok(true);
         }
-        let basic = credentials.as_ref().and_then(|(c, _)| c.basic_header());
-        let bearer = challenges.iter().find_map(|c| match c {
-            // The challenge's own scope is not used: see fetch_token.
-            Challenge::Bearer { realm, service, .. } => Some((realm.clone(), service.clone())),
-            Challenge::Basic => None,
+        let basic = credentials.as_ref().and_then(|(c, _)| match c {
+            Credentials::Basic { username, password } => Some((username.clone(), password.clone())),
+            _ => None,
         });
-        if let Some((realm, service)) = bearer {
-            let token = self.fetch_token(&realm, service.as_deref(), basic).await?;
-            let value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
-                self.protocol_error(0, "the token service sent an invalid token".to_owned())
+        let realm = response
+            .headers()
+            .get_all(WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(bearer_realm);
+        if let Some(realm) = realm {
+            // oci-client sends the credentials to the realm whatever its scheme: the plain
+            // HTTP rule is applied to it here first.
+            let realm_url = self.parse_url(&realm).map_err(|_| {
+                self.protocol_error(
+                    401,
+                    format!(
+                        "the token realm {:?} is not an http(s) URL",
+                        bounded(&realm)
+                    ),
+                )
             })?;
-            self.authorization = Some(value);
-            return Ok(true);
+            self.check_transport(&realm_url)?;
+            if let Some(token) = self.fetch_token(&realm_url, basic.clone()).await? {
+                let value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+                    self.protocol_error(0, "the token service sent an invalid token".to_owned())
+                })?;
+                self.authorization = Some(value);
+                return Ok(true);
+            }
         }
-        // No challenge at all is answered with Basic too, which registries that omit the
-        // header (some proxies strip it) accept.
-        if (challenges.is_empty() || challenges.contains(&Challenge::Basic))
-            && let Some(basic) = basic
-        {
-            let value = HeaderValue::from_str(&basic).map_err(|_| {
-                self.protocol_error(0, "the credentials are not a valid header value".to_owned())
-            })?;
+        // A Basic challenge, or none at all, is answered with Basic (registries that omit the
+        // header, as some proxies strip it, accept that).
+        if let Some((username, password)) = basic {
+            let header = Credentials::basic(username, password).basic_header();
+            let value = header
+                .and_then(|h| HeaderValue::from_str(&h).ok())
+                .ok_or_else(|| {
+                    self.protocol_error(
+                        0,
+                        "the credentials are not a valid header value".to_owned(),
+                    )
+                })?;
             self.authorization = Some(value);
             return Ok(true);
         }
         Ok(false)
     }
 
-    /// Gets a bearer token from the registry's token service (the distribution token spec).
+    /// Gets a bearer token through oci-client (the registry's challenge, then its token
+    /// service, asked for this session's scope); `None` when the registry wants no token.
     async fn fetch_token(
         &mut self,
-        realm: &str,
-        service: Option<&str>,
-        basic: Option<String>,
-    ) -> Result<String, Error> {
-        let actions = match self.access {
-            Access::Pull => "pull",
-            Access::Push => "pull,push",
+        realm: &Url,
+        basic: Option<(String, String)>,
+    ) -> Result<Option<String>, Error> {
+        let realm_host = bounded(&authority(realm));
+        let oci = if self.base.starts_with("https://") {
+            &self.http.oci_https
+        } else {
+            &self.http.oci_http
+        };
+        let target = oci_client::Reference::with_tag(
+            self.registry().to_owned(),
+            self.reference.repository().to_owned(),
+            "latest".to_owned(),
+        );
+        let auth = match basic {
+            Some((username, password)) => {
+                oci_client::secrets::RegistryAuth::Basic(username, password)
+            }
+            None => oci_client::secrets::RegistryAuth::Anonymous,
         };
         // Ask for what this session needs, not what the first request's challenge named: a
         // push's first request is a HEAD, whose challenge asks only for `pull`.
-        let scope = format!("repository:{}:{actions}", self.reference.repository());
-        let mut url = realm.to_owned();
-        let mut sep = if url.contains('?') { '&' } else { '?' };
-        if let Some(service) = service {
-            url.push_str(&format!("{sep}service={}", query_escape(service)));
-            sep = '&';
-        }
-        url.push_str(&format!("{sep}scope={}", query_escape(&scope)));
-        let uri = self.parse_url(&url)?;
-        if !matches!(uri.scheme_str(), Some("http" | "https")) {
-            return Err(self.protocol_error(
-                401,
-                format!("the token realm {:?} is not an http(s) URL", bounded(realm)),
-            ));
-        }
-        self.check_transport(&uri)?;
-        let realm_host = uri
-            .authority()
-            .map_or_else(String::new, |a| bounded(a.as_str()));
-        let mut request = Request::builder()
-            .method(Method::GET)
-            .header(ACCEPT, "application/json");
-        if let Some(basic) = &basic {
-            request = request.header(AUTHORIZATION, basic);
-        }
-        let request = request
-            .body(())
-            .map_err(|e| self.protocol_error(0, format!("building a token request: {e}")))?;
-        let response = self
-            .inner
-            .transport
-            .send(&uri, request, ReqBody::Empty, &self.budget)
-            .await
-            .map_err(|e| match e {
-                TransportError::Failed(reason) => {
-                    self.offline(format!("token service {realm_host}: {reason}"))
-                }
-                limit => self.transport_error(
-                    limit,
-                    &format!("token from {realm_host}"),
+        let operation = match self.access {
+            Access::Pull => oci_client::RegistryOperation::Pull,
+            Access::Push => oci_client::RegistryOperation::Push,
+        };
+        let now = tokio::time::Instant::now();
+        let answer_by = self.budget.bound(now, RESPONSE_TIMEOUT);
+        let answer = tokio::time::timeout_at(answer_by, oci.auth(&target, &auth, operation)).await;
+        let what = format!("token from {realm_host}");
+        match answer {
+            Err(_) => Err(match self.budget.expired(tokio::time::Instant::now()) {
+                Some(limit) => self.transport_error(
+                    TransportError::Limit { limit, done: 0 },
+                    &what,
                     Direction::Download,
                     None,
                 ),
-            })?;
-        let status = response.status();
-        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-            return Err(self.unauthorized(&realm_host, status));
+                None => self.offline(format!(
+                    "token service {realm_host}: no answer within {RESPONSE_TIMEOUT:?}"
+                )),
+            }),
+            Ok(Ok(token)) => Ok(token.filter(|t| !t.is_empty())),
+            Ok(Err(oci_client::errors::OciDistributionError::AuthenticationFailure(_))) => {
+                Err(self.unauthorized(&realm_host, StatusCode::UNAUTHORIZED))
+            }
+            Ok(Err(oci_client::errors::OciDistributionError::RequestError(e))) => {
+                Err(self.offline(format!("token service {realm_host}: {}", chain(&e))))
+            }
+            Ok(Err(e)) => Err(self.protocol_error(
+                0,
+                format!("token service {realm_host}: {}", bounded(&e.to_string())),
+            )),
         }
-        let body = self
-            .read_limited(
-                response,
-                MAX_SMALL_BODY,
-                &format!("token from {realm_host}"),
-            )
-            .await?;
-        if !status.is_success() {
-            return Err(self.protocol_error(
-                status.as_u16(),
-                format!("token service {realm_host}: {}", error_message(&body)),
-            ));
-        }
-        #[derive(Deserialize)]
-        struct TokenResponse {
-            token: Option<String>,
-            access_token: Option<String>,
-        }
-        let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
-            self.protocol_error(
-                status.as_u16(),
-                format!(
-                    "token service {realm_host} sent invalid JSON: {}",
-                    bounded(&e.to_string())
-                ),
-            )
-        })?;
-        parsed
-            .token
-            .or(parsed.access_token)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                self.protocol_error(
-                    status.as_u16(),
-                    format!("token service {realm_host} sent no token"),
-                )
-            })
     }
 
     /// Reads a whole body of at most `limit` bytes; `what` names it for errors and stall
     /// warnings (there is no progress callback for these small bodies).
     async fn read_limited(
         &self,
-        response: Response<Incoming>,
+        response: reqwest::Response,
         limit: usize,
         what: &str,
     ) -> Result<Bytes, Error> {
@@ -424,7 +397,7 @@ impl<'a> Session<'a> {
             .get(http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        let mut body = response.into_body();
+        let mut body = response;
         let mut out = BytesMut::new();
         let mut meter = self.meter();
         let on_stall = |done: u64, stall: crate::progress::Stall| {
@@ -448,12 +421,12 @@ impl<'a> Session<'a> {
         Ok(out.freeze())
     }
 
-    async fn read_small(&self, response: Response<Incoming>, what: &str) -> Result<Bytes, Error> {
+    async fn read_small(&self, response: reqwest::Response, what: &str) -> Result<Bytes, Error> {
         self.read_limited(response, MAX_SMALL_BODY, what).await
     }
 
     /// Turns an unexpected answer into an error; `what` names the thing asked for (for 404).
-    async fn fail(&self, response: Response<Incoming>, what: String) -> Error {
+    async fn fail(&self, response: reqwest::Response, what: String) -> Error {
         let status = response.status();
         let body = match self
             .read_small(response, &format!("the error answer for {what}"))
@@ -575,7 +548,7 @@ impl<'a> Session<'a> {
         );
         progress.report(0);
         let mut temp = cache.temp_blob(self.reference).await?;
-        let mut body = response.into_body();
+        let mut body = response;
         let mut meter = self.meter();
         while let Some(chunk) = next_chunk(&mut body, &mut meter, |done, stall| {
             progress.report_stall(done, stall);
@@ -662,21 +635,18 @@ impl<'a> Session<'a> {
                 self.protocol_error(202, "the upload session has no Location".to_owned())
             })?;
         let base = self.parse_url(&url)?;
-        let mut put = resolve(&base, &location)
-            .ok_or_else(|| {
-                self.protocol_error(
-                    202,
-                    format!("invalid upload Location {:?}", bounded(&location)),
-                )
-            })?
-            .to_string();
-        put.push(if put.contains('?') { '&' } else { '?' });
-        put.push_str(&format!("digest={}", query_escape(digest)));
-        let put_uri = self.parse_url(&put)?;
-        if put_uri.authority() != base.authority() {
+        let mut put = base.join(&location).map_err(|_| {
+            self.protocol_error(
+                202,
+                format!("invalid upload Location {:?}", bounded(&location)),
+            )
+        })?;
+        put.query_pairs_mut().append_pair("digest", digest);
+        if put.origin() != base.origin() {
             // The upload may continue elsewhere, but never in the clear unless allowed.
-            self.check_transport(&put_uri)?;
+            self.check_transport(&put)?;
         }
+        let put = put.to_string();
         let response = self
             .request(
                 Method::PUT,
@@ -694,18 +664,62 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
-    /// PUTs a manifest under `tag`; returns the digest the registry reports, if any.
+    /// PUTs an image manifest under `tag`; returns the digest the registry reports, if any.
     pub async fn put_manifest(
         &mut self,
         tag: &str,
         manifest: Bytes,
+    ) -> Result<Option<String>, Error> {
+        self.put_manifest_as(tag, manifest, MANIFEST_MEDIA_TYPE)
+            .await
+    }
+
+    /// GETs the OCI 1.1 referrers list of `digest` (an image index, at most
+    /// [`MAX_MANIFEST_BYTES`]); `None` when the registry has no referrers API (404).
+    pub async fn get_referrers(
+        &mut self,
+        digest: &str,
+        artifact_type: Option<&str>,
+    ) -> Result<Option<Bytes>, Error> {
+        let mut url = self.parse_url(&self.repository_url(&format!("referrers/{digest}")))?;
+        if let Some(artifact_type) = artifact_type {
+            url.query_pairs_mut()
+                .append_pair("artifactType", artifact_type);
+        }
+        let what = format!("referrers of {digest}");
+        let response = self
+            .request(
+                Method::GET,
+                url.as_str(),
+                &[(ACCEPT, crate::manifest::INDEX_MEDIA_TYPE)],
+                ReqBody::Empty,
+                &what,
+            )
+            .await?;
+        match response.status() {
+            StatusCode::OK => Ok(Some(
+                self.read_limited(response, MAX_MANIFEST_BYTES, &what)
+                    .await?,
+            )),
+            StatusCode::NOT_FOUND => Ok(None),
+            _ => Err(self.fail(response, what).await),
+        }
+    }
+
+    /// PUTs a manifest of `media_type` under `tag` (or digest); returns the digest the
+    /// registry reports, if any.
+    pub async fn put_manifest_as(
+        &mut self,
+        tag: &str,
+        manifest: Bytes,
+        media_type: &str,
     ) -> Result<Option<String>, Error> {
         let url = self.repository_url(&format!("manifests/{tag}"));
         let response = self
             .request(
                 Method::PUT,
                 &url,
-                &[(CONTENT_TYPE, MANIFEST_MEDIA_TYPE)],
+                &[(CONTENT_TYPE, media_type)],
                 ReqBody::Bytes(manifest),
                 &format!("manifest {tag}"),
             )
@@ -721,22 +735,30 @@ impl<'a> Session<'a> {
     }
 }
 
-/// Resolves a `Location` against the URL it came from.
-fn resolve(base: &Uri, location: &str) -> Option<Uri> {
-    if location.starts_with("http://") || location.starts_with("https://") {
-        return location.parse().ok();
+/// `host[:port]` of `url`.
+fn authority(url: &Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
     }
-    let scheme = base.scheme_str()?;
-    let authority = base.authority()?;
-    if location.starts_with('/') {
-        return format!("{scheme}://{authority}{location}").parse().ok();
+}
+
+/// The realm of a `Bearer` challenge in one `WWW-Authenticate` value, if it is one. Only the
+/// realm is read here (to hold it to the plain HTTP rule); oci-client reads the challenge
+/// itself.
+fn bearer_realm(value: &str) -> Option<String> {
+    let (scheme, params) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
     }
-    // A relative path: replace the last segment of the base path.
-    let path = base.path();
-    let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
-    format!("{scheme}://{authority}{dir}{location}")
-        .parse()
-        .ok()
+    let start = params.to_ascii_lowercase().find("realm=")? + "realm=".len();
+    let rest = &params[start..];
+    let realm = match rest.strip_prefix('"') {
+        Some(quoted) => quoted.split('"').next()?,
+        None => rest.split(',').next()?.trim(),
+    };
+    (!realm.is_empty()).then(|| realm.to_owned())
 }
 
 #[derive(Deserialize)]
@@ -810,26 +832,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn resolves_locations() {
-        let base: Uri = "http://127.0.0.1:5000/v2/a/b/blobs/uploads/"
-            .parse()
-            .unwrap();
+    fn reads_bearer_realms() {
         assert_eq!(
-            resolve(&base, "/v2/a/b/blobs/uploads/x?_state=y")
-                .unwrap()
-                .to_string(),
-            "http://127.0.0.1:5000/v2/a/b/blobs/uploads/x?_state=y"
+            bearer_realm(r#"Bearer realm="https://auth.example/token",service="reg""#).as_deref(),
+            Some("https://auth.example/token")
         );
         assert_eq!(
-            resolve(&base, "https://s3.example/bucket/x")
-                .unwrap()
-                .to_string(),
-            "https://s3.example/bucket/x"
+            bearer_realm("bearer service=x, realm=http://127.0.0.1:1/t").as_deref(),
+            Some("http://127.0.0.1:1/t")
         );
-        assert_eq!(
-            resolve(&base, "x").unwrap().to_string(),
-            "http://127.0.0.1:5000/v2/a/b/blobs/uploads/x"
-        );
+        assert_eq!(bearer_realm(r#"Basic realm="registry""#), None);
     }
 
     #[test]

@@ -1,10 +1,12 @@
-//! HTTP/1.1 over TCP or TLS (rustls with the ring provider and the webpki roots), one
-//! connection per request.
+//! The HTTP client: reqwest (HTTP/1.1 over rustls with the ring provider, the webpki roots and
+//! [`crate::ClientOptions::ca_files`], proxies from the environment), with the waits bounded.
 //!
-//! A pull or push makes a handful of requests, so a connection pool would save little and add a
-//! cache of half-closed sockets; what matters is bounded waiting, hence the timeouts below,
-//! which notice silence, and the [`Budget`] and [`Meter`] of [`crate::meter`], which notice a
-//! pull or push that takes too long in all or moves too little.
+//! reqwest does the connections, TLS, proxies and redirects (at most
+//! [`crate::limits::MAX_REDIRECTS`], never to plain HTTP where it is not allowed, and without
+//! the `Authorization` header once the host changes). What reqwest has no hook for stays here:
+//! the wait for an answer while an upload is watched for a stall, and the reading of a body
+//! chunk by chunk under the [`Budget`] and [`Meter`] of [`crate::meter`], which notice a pull or
+//! push that takes too long in all or moves too little.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,13 +14,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Request, Response, Uri};
-use http_body_util::BodyExt as _;
-use http_body_util::combinators::BoxBody;
-use hyper::body::{Frame, Incoming};
-use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite};
-use tokio::net::TcpStream;
+use http::{HeaderMap, Method};
+use tokio::io::AsyncReadExt as _;
 use tokio::time::Instant;
 
 use crate::meter::{Budget, Meter, TransferLimit};
@@ -63,17 +60,13 @@ impl ReqBody {
 
     /// The body to send; a file body counts the bytes it has handed to the connection in
     /// `sent`, which the wait for the answer reads to notice an upload that stalls.
-    fn into_http(self, sent: Arc<AtomicU64>) -> BoxBody<Bytes, std::io::Error> {
+    fn into_reqwest(self, sent: Arc<AtomicU64>) -> reqwest::Body {
         match self {
-            Self::Empty => http_body_util::Empty::new()
-                .map_err(|never| match never {})
-                .boxed(),
+            Self::Empty => reqwest::Body::from(Vec::new()),
             Self::Bytes(bytes) => {
                 // Handed to the connection whole (it is small).
                 sent.store(bytes.len() as u64, Ordering::Relaxed);
-                http_body_util::Full::new(bytes)
-                    .map_err(|never| match never {})
-                    .boxed()
+                reqwest::Body::from(bytes)
             }
             Self::File {
                 path,
@@ -102,7 +95,7 @@ impl ReqBody {
                         state.progress.report(0);
                     }
                     let Some(file) = state.file.as_mut() else {
-                        return Ok(None);
+                        return Ok::<_, std::io::Error>(None);
                     };
                     let mut buf = vec![0; UPLOAD_CHUNK];
                     let n = file.read(&mut buf).await?;
@@ -121,9 +114,9 @@ impl ReqBody {
                     state.sent += n as u64;
                     state.counter.store(state.sent, Ordering::Relaxed);
                     state.progress.report(state.sent);
-                    Ok(Some((Frame::data(Bytes::from(buf)), state)))
+                    Ok(Some((Bytes::from(buf), state)))
                 });
-                http_body_util::StreamBody::new(stream).boxed()
+                reqwest::Body::wrap_stream(stream)
             }
         }
     }
@@ -134,6 +127,8 @@ impl ReqBody {
 pub(crate) enum TransportError {
     /// The registry could not be reached or the connection failed: the reason.
     Failed(String),
+    /// A redirect went to plain HTTP on a host that may not have it (the host).
+    Insecure(String),
     /// A limit of the pull or push tripped, after `done` bytes of the request body went out
     /// (of an upload) or of the response body came in (of a download).
     Limit { limit: TransferLimit, done: u64 },
@@ -145,210 +140,240 @@ impl TransportError {
     }
 }
 
-/// The HTTP client: a TLS configuration and the request function.
+/// Why the redirect policy refused to follow a redirect (carried inside reqwest's error).
+#[derive(Debug)]
+enum RedirectRefused {
+    /// Plain HTTP to this host (`host[:port]`) is not allowed.
+    Insecure(String),
+    /// More than [`crate::limits::MAX_REDIRECTS`].
+    TooMany,
+}
+
+impl std::fmt::Display for RedirectRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Insecure(host) => write!(f, "redirect to plain HTTP on {host}"),
+            Self::TooMany => write!(f, "more than {} redirects", crate::registry::MAX_REDIRECTS),
+        }
+    }
+}
+
+impl std::error::Error for RedirectRefused {}
+
+/// The HTTP client and the request function.
 #[derive(Clone)]
 pub(crate) struct Transport {
-    tls: tokio_rustls::TlsConnector,
+    client: reqwest::Client,
+}
+
+/// The rustls configuration of every robodev-oci connection: ring, the webpki roots and
+/// `ca_files` (PEM, each may hold several certificates). Errors name the file.
+pub(crate) fn rustls_config(
+    ca_files: &[PathBuf],
+) -> Result<rustls::ClientConfig, (PathBuf, String)> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    for path in ca_files {
+        let certs = CertificateDer::pem_file_iter(path)
+            .map_err(|e| (path.clone(), e.to_string()))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| (path.clone(), e.to_string()))?;
+        if certs.is_empty() {
+            return Err((path.clone(), "no PEM certificate in the file".to_owned()));
+        }
+        for cert in certs {
+            roots
+                .add(cert)
+                .map_err(|e| (path.clone(), format!("not a usable CA certificate: {e}")))?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| (PathBuf::new(), e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(config)
 }
 
 impl Transport {
-    pub fn new() -> Self {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        #[expect(
-            clippy::expect_used,
-            reason = "ring supports TLS 1.2 and 1.3, the safe default versions, so this cannot fail"
-        )]
-        let mut config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("the ring provider supports the default TLS versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Self {
-            tls: tokio_rustls::TlsConnector::from(Arc::new(config)),
-        }
+    /// The client; `plain_http_allowed(authority, host)` decides where a redirect may go
+    /// without TLS.
+    pub fn new(
+        tls: rustls::ClientConfig,
+        plain_http_allowed: impl Fn(&str, &str) -> bool + Send + Sync + 'static,
+    ) -> Result<Self, String> {
+        let policy = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() > crate::registry::MAX_REDIRECTS {
+                return attempt.error(RedirectRefused::TooMany);
+            }
+            let url = attempt.url();
+            if url.scheme() != "https" {
+                let host = url.host_str().unwrap_or_default().to_owned();
+                let authority = match url.port() {
+                    Some(port) => format!("{host}:{port}"),
+                    None => host.clone(),
+                };
+                if url.scheme() != "http" || !plain_http_allowed(&authority, &host) {
+                    return attempt.error(RedirectRefused::Insecure(authority));
+                }
+            }
+            attempt.follow()
+        });
+        let client = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .http1_only()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .tcp_nodelay(true)
+            .redirect(policy)
+            .user_agent(concat!("robodev-oci/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Self { client })
     }
 
-    /// Sends one request to the absolute URL `url`; `request` carries the method and headers
-    /// (its URI is replaced by the origin form of `url`, and `Host` is set). Every wait is
-    /// bounded by its own timeout and by `budget`'s deadline; a file body is also held to the
-    /// stall rule while it is being sent.
+    /// Sends one request to the absolute URL `url`. Every wait is bounded by its own timeout
+    /// and by `budget`'s deadline; a file body is also held to the stall rule while it is
+    /// being sent.
     pub async fn send(
         &self,
-        url: &Uri,
-        mut request: Request<()>,
+        method: Method,
+        url: &str,
+        headers: HeaderMap,
         body: ReqBody,
         budget: &Budget,
-    ) -> Result<Response<Incoming>, TransportError> {
-        let https = match url.scheme_str() {
-            Some("https") => true,
-            Some("http") => false,
-            other => {
-                return Err(TransportError::failed(format!(
-                    "unsupported URL scheme {other:?}"
-                )));
-            }
-        };
-        let authority = url
-            .authority()
-            .ok_or_else(|| TransportError::failed(format!("URL {url} has no host")))?;
-        let host = authority
-            .host()
-            .trim_start_matches('[')
-            .trim_end_matches(']');
-        let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
-        let origin: Uri = url
-            .path_and_query()
-            .map_or("/", |p| p.as_str())
-            .parse()
-            .map_err(|e| TransportError::failed(format!("URL {url}: {e}")))?;
-        *request.uri_mut() = origin;
-        let host_header = http::HeaderValue::from_str(authority.as_str())
-            .map_err(|e| TransportError::failed(format!("URL {url}: {e}")))?;
-        request
-            .headers_mut()
-            .insert(http::header::HOST, host_header);
-        if !matches!(body, ReqBody::Empty) || request.method() == http::Method::PUT {
-            request
-                .headers_mut()
-                .insert(http::header::CONTENT_LENGTH, body.len().into());
-        }
+    ) -> Result<reqwest::Response, TransportError> {
         let sent = Arc::new(AtomicU64::new(0));
         let (wait, upload) = match &body {
             ReqBody::File { len, progress, .. } => (
                 RESPONSE_TIMEOUT + Duration::from_secs(len / MIN_UPLOAD_BYTES_PER_SEC),
                 Some(Upload {
-                    sent: sent.clone(),
                     len: *len,
                     progress: progress.clone(),
                 }),
             ),
             _ => (RESPONSE_TIMEOUT, None),
         };
-        let (parts, ()) = request.into_parts();
-        let request = Request::from_parts(parts, body.into_http(sent));
-
-        let connect_by = budget.bound(Instant::now(), CONNECT_TIMEOUT);
-        let tcp = tokio::time::timeout_at(connect_by, TcpStream::connect((host, port)))
-            .await
-            .map_err(|_| {
-                expired_or(budget, || {
-                    format!("no TCP connection to {authority} within {CONNECT_TIMEOUT:?}")
-                })
-            })?
-            .map_err(|e| TransportError::failed(format!("cannot connect to {authority}: {e}")))?;
-        // Small requests (HEADs, manifest GETs) would otherwise wait on Nagle's algorithm.
-        let _ = tcp.set_nodelay(true);
-        if https {
-            let name = rustls::pki_types::ServerName::try_from(host.to_owned()).map_err(|e| {
-                TransportError::failed(format!("{host} is not a TLS server name: {e}"))
-            })?;
-            let handshake_by = budget.bound(Instant::now(), CONNECT_TIMEOUT);
-            let tls = tokio::time::timeout_at(handshake_by, self.tls.connect(name, tcp))
-                .await
-                .map_err(|_| {
-                    expired_or(budget, || {
-                        format!("no TLS handshake with {authority} within {CONNECT_TIMEOUT:?}")
-                    })
-                })?
-                .map_err(|e| {
-                    TransportError::failed(format!("TLS handshake with {authority}: {e}"))
-                })?;
-            exchange(tls, request, wait, budget, upload, authority.as_str()).await
-        } else {
-            exchange(tcp, request, wait, budget, upload, authority.as_str()).await
+        let mut request = self.client.request(method.clone(), url).headers(headers);
+        if !matches!(body, ReqBody::Empty) || method == Method::PUT {
+            // A streamed file goes with its length, not chunked: registries want the length.
+            request = request.header(http::header::CONTENT_LENGTH, body.len());
+            request = request.body(body.into_reqwest(sent.clone()));
+        }
+        let start = Instant::now();
+        let answer_by = budget.bound(start, wait);
+        let mut meter = Meter::new(*budget, start);
+        let sent = || sent.load(Ordering::Relaxed);
+        let response = request.send();
+        tokio::pin!(response);
+        loop {
+            let now = Instant::now();
+            let mut wake = answer_by;
+            // Only while the body is still going out: once it is all sent, the registry may
+            // take its time to hash and store it, bounded by the answer timeout and the
+            // deadline.
+            if let Some(up) = upload.as_ref().filter(|u| sent() < u.len) {
+                let done = sent();
+                meter.record(now, done);
+                match meter.check(now) {
+                    Err(limit) => return Err(TransportError::Limit { limit, done }),
+                    Ok(Some(stall)) => up.progress.report_stall(done, stall),
+                    Ok(None) => {}
+                }
+                wake = wake.min(meter.next_check(now));
+            }
+            if let Some(limit) = budget.expired(now) {
+                return Err(TransportError::Limit {
+                    limit,
+                    done: sent(),
+                });
+            }
+            if now >= answer_by {
+                return Err(TransportError::failed(format!(
+                    "no answer from {} within {wait:?}",
+                    host_of(url)
+                )));
+            }
+            if let Ok(answer) = tokio::time::timeout_at(wake, &mut response).await {
+                return answer.map_err(|e| request_error(&e, url));
+            }
         }
     }
 }
 
-/// The deadline error if `budget`'s deadline has passed, else the timeout `reason`.
-fn expired_or(budget: &Budget, reason: impl FnOnce() -> String) -> TransportError {
-    match budget.expired(Instant::now()) {
-        Some(limit) => TransportError::Limit { limit, done: 0 },
-        None => TransportError::failed(reason()),
+/// `host[:port]` of `url`, for messages.
+fn host_of(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    rest.split('/').next().unwrap_or(rest)
+}
+
+/// A reqwest error as a [`TransportError`]: a refused redirect keeps its reason; everything
+/// else failed to reach the registry.
+fn request_error(e: &reqwest::Error, url: &str) -> TransportError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    let mut tls = false;
+    while let Some(cause) = source {
+        // rustls errors reach here wrapped in an io::Error, whose `source` skips them.
+        tls |= cause.is::<rustls::Error>()
+            || cause
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .is_some_and(|inner| inner.is::<rustls::Error>());
+        if let Some(refused) = cause.downcast_ref::<RedirectRefused>() {
+            return match refused {
+                RedirectRefused::Insecure(host) => TransportError::Insecure(host.clone()),
+                RedirectRefused::TooMany => TransportError::failed(refused.to_string()),
+            };
+        }
+        source = cause.source();
     }
+    if tls {
+        return TransportError::failed(format!(
+            "TLS handshake with {} failed: {}",
+            host_of(url),
+            chain(e)
+        ));
+    }
+    if e.is_connect() && url.starts_with("https://") {
+        // The TCP connect or the TLS handshake (reqwest does not always say which).
+        return TransportError::failed(format!(
+            "cannot connect to {} over TLS: {}",
+            host_of(url),
+            chain(e)
+        ));
+    }
+    TransportError::failed(format!("request to {} failed: {}", host_of(url), chain(e)))
+}
+
+/// An error and its causes, `: `-separated (reqwest's own message is only the outermost).
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let next = cause.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// A file body on its way out: what the wait for the answer watches for a stall.
 struct Upload {
-    /// Bytes handed to the connection so far (written by the body stream).
-    sent: Arc<AtomicU64>,
     len: u64,
     progress: ProgressReporter,
-}
-
-async fn exchange<S>(
-    stream: S,
-    request: Request<BoxBody<Bytes, std::io::Error>>,
-    wait: Duration,
-    budget: &Budget,
-    upload: Option<Upload>,
-    authority: &str,
-) -> Result<Response<Incoming>, TransportError>
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| TransportError::failed(format!("HTTP handshake with {authority}: {e}")))?;
-    // The connection task ends when the response body is consumed or dropped.
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::debug!(error = %e, "registry connection closed with an error");
-        }
-    });
-    let start = Instant::now();
-    let answer_by = budget.bound(start, wait);
-    let mut meter = Meter::new(*budget, start);
-    let sent = || {
-        upload
-            .as_ref()
-            .map_or(0, |u| u.sent.load(Ordering::Relaxed))
-    };
-    let response = sender.send_request(request);
-    tokio::pin!(response);
-    loop {
-        let now = Instant::now();
-        let mut wake = answer_by;
-        // Only while the body is still going out: once it is all sent, the registry may take
-        // its time to hash and store it, bounded by the answer timeout and the deadline.
-        if let Some(up) = upload.as_ref().filter(|u| sent() < u.len) {
-            let done = sent();
-            meter.record(now, done);
-            match meter.check(now) {
-                Err(limit) => return Err(TransportError::Limit { limit, done }),
-                Ok(Some(stall)) => up.progress.report_stall(done, stall),
-                Ok(None) => {}
-            }
-            wake = wake.min(meter.next_check(now));
-        }
-        if let Some(limit) = budget.expired(now) {
-            return Err(TransportError::Limit {
-                limit,
-                done: sent(),
-            });
-        }
-        if now >= answer_by {
-            return Err(TransportError::failed(format!(
-                "no answer from {authority} within {wait:?}"
-            )));
-        }
-        if let Ok(answer) = tokio::time::timeout_at(wake, &mut response).await {
-            return answer.map_err(|e| {
-                TransportError::failed(format!("request to {authority} failed: {e}"))
-            });
-        }
-    }
 }
 
 /// The next chunk of a response body; `None` at the end. Fails when the body sends nothing
 /// for [`BODY_IDLE_TIMEOUT`], or when `meter`'s deadline or stall rule trips (with the bytes
 /// received so far); `on_stall` hears of each stall report, with the bytes received.
 pub(crate) async fn next_chunk(
-    body: &mut Incoming,
+    body: &mut reqwest::Response,
     meter: &mut Meter,
     mut on_stall: impl FnMut(u64, Stall),
 ) -> Result<Option<Bytes>, TransportError> {
@@ -357,14 +382,17 @@ pub(crate) async fn next_chunk(
         let wake = meter.next_check(Instant::now()).min(idle_until);
         // What has arrived is counted before the limits are applied: after a pause of this
         // process (not of the registry), the bytes waiting in the socket are not a stall.
-        let data = match tokio::time::timeout_at(wake, body.frame()).await {
+        // (`chunk` is cancel-safe: a chunk is taken only when it is returned.)
+        let data = match tokio::time::timeout_at(wake, body.chunk()).await {
             Err(_) => None,
-            Ok(None) => return Ok(None),
-            Ok(Some(Err(e))) => {
-                return Err(TransportError::failed(format!("reading the response: {e}")));
+            Ok(Ok(None)) => return Ok(None),
+            Ok(Err(e)) => {
+                return Err(TransportError::failed(format!(
+                    "reading the response: {}",
+                    chain(&e)
+                )));
             }
-            // Trailers carry nothing robodev reads: they count as no data.
-            Ok(Some(Ok(frame))) => frame.into_data().ok(),
+            Ok(Ok(Some(data))) => Some(data),
         };
         let now = Instant::now();
         if let Some(data) = &data {
@@ -388,5 +416,33 @@ pub(crate) async fn next_chunk(
                 "the response body sent nothing for {BODY_IDLE_TIMEOUT:?}"
             )));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ca_files_are_read_or_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.pem");
+        let (path, _) = rustls_config(std::slice::from_ref(&missing)).unwrap_err();
+        assert_eq!(path, missing);
+
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let (path, reason) = rustls_config(std::slice::from_ref(&empty)).unwrap_err();
+        assert_eq!(
+            (path, reason.as_str()),
+            (empty, "no PEM certificate in the file")
+        );
+
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut params = rcgen::CertificateParams::new(vec!["robodev-test-ca".to_owned()]).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, params.self_signed(&key).unwrap().pem()).unwrap();
+        assert!(rustls_config(&[ca]).is_ok());
     }
 }

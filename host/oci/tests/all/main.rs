@@ -10,10 +10,12 @@
 )]
 
 mod auth;
+mod helpers;
 mod hostile;
 mod interop;
 mod offline;
 mod pull_push;
+mod referrers;
 mod signature;
 mod support;
 mod token;
