@@ -305,7 +305,8 @@ impl TrustedKeys {
     }
 
     /// The first key that verifies `signature_b64` over `message`, for `subject`.
-    fn verify(
+    /// `pub(crate)` for [`crate::bundle`], which checks DSSE and message signatures with it.
+    pub(crate) fn verify(
         &self,
         subject: &str,
         message: &[u8],
@@ -737,14 +738,14 @@ pub async fn sign_artifact(
     Ok(manifest_digest)
 }
 
-/// A parsed private key.
-struct SigningKey {
+/// A parsed private key (`pub(crate)` for [`crate::bundle`]'s signer).
+pub(crate) struct SigningKey {
     pair: EcdsaKeyPair,
     rng: SystemRandom,
 }
 
 impl SigningKey {
-    fn from_pem(pem: &str) -> Result<Self, SignatureError> {
+    pub(crate) fn from_pem(pem: &str) -> Result<Self, SignatureError> {
         let key_error = |reason: String| SignatureError::Key {
             key: "the private key".to_owned(),
             reason,
@@ -771,8 +772,16 @@ impl SigningKey {
         Ok(Self { pair, rng })
     }
 
+    /// The DER SubjectPublicKeyInfo of the key's public half, as `cosign.pub` holds it.
+    pub(crate) fn public_key_der(&self) -> Vec<u8> {
+        use ring::signature::KeyPair as _;
+        let mut spki = SPKI_P256_PREFIX.to_vec();
+        spki.extend_from_slice(self.pair.public_key().as_ref());
+        spki
+    }
+
     /// The base64 DER signature of `message`.
-    fn sign(&self, message: &[u8]) -> Result<String, SignatureError> {
+    pub(crate) fn sign(&self, message: &[u8]) -> Result<String, SignatureError> {
         let signature = self
             .pair
             .sign(&self.rng, message)
