@@ -25,9 +25,22 @@
 //! without it such a name answers 409. A plugin that is still loading answers 503.
 //!
 //! **Errors** are JSON, `{"error": "..."}`: 404 for an unknown path or plugin, 405 (with
-//! `Allow`) for a wrong method, 408 for a body that does not arrive within
-//! [`BODY_READ_TIMEOUT`], 413 for a body over [`MAX_BODY_BYTES`], 429 as above. Request heads
-//! are bounded too ([`MAX_HEAD_BYTES`], [`HEAD_READ_TIMEOUT`]).
+//! `Allow`) for a wrong method (HEAD included: no route answers it), 408 for a body that does
+//! not arrive within [`BODY_READ_TIMEOUT`], 413 for a body over [`MAX_BODY_BYTES`] (on any
+//! path, before the token is looked at), 429 as above. Request heads are bounded too
+//! ([`MAX_HEAD_BYTES`], [`HEAD_READ_TIMEOUT`]).
+//!
+//! **Who does what.**
+//! - axum's `Router` matches paths and methods, and runs the token check as a middleware on
+//!   the `/api/v1` paths only (unknown ones included, so 401 comes before 404 and 405).
+//! - By hand, the accept loop and the connection manager (the `connections` module): axum's
+//!   own `serve` has no per-client caps, no closing of idle connections to make room.
+//! - By hand, the wrong-token throttle (the `throttle` module): it counts failed tokens per
+//!   client; tower's rate limits count all requests, of all clients together.
+//! - By hand, the 405 answers: axum's have no body (ours are JSON like every error), and axum
+//!   answers HEAD with a GET route.
+//! - By hand, a plugin's name is read from the path as sent: axum's `Path` percent-decodes it,
+//!   and refuses one that is not UTF-8 once decoded.
 //!
 //! **Connections** are bounded so that no client, idle or slow, can keep the API or
 //! `/metrics` from answering:
@@ -66,18 +79,23 @@
 mod connections;
 mod throttle;
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::{Bytes, Incoming};
-use hyper::header::{self, HeaderValue};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Extension, Request, State};
+use axum::handler::Handler;
+use axum::http::header::{self, HeaderValue};
+use axum::http::{StatusCode, Uri};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{MethodRouter, any, get, post};
+use http_body_util::{BodyExt, Limited};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use robodev_core::Interface;
 use serde_json::{Value, json};
@@ -86,6 +104,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
+use tower::ServiceExt;
 
 use crate::metered::Switches;
 use crate::metrics::{self, Metrics};
@@ -301,6 +320,7 @@ pub async fn serve_with(
         )),
         refused: AtomicU64::new(0),
     });
+    let routes = router(server.clone());
     let (stop, stopped) = watch::channel(false);
     let mut connections = JoinSet::new();
     let every = limits.auth_log_interval.max(Duration::from_millis(1));
@@ -341,6 +361,7 @@ pub async fn serve_with(
             Ok(connection) => {
                 connections.spawn(serve_connection(
                     server.clone(),
+                    routes.clone(),
                     stream,
                     peer,
                     connection,
@@ -382,6 +403,7 @@ enum End {
 /// to make room, or the server stops.
 async fn serve_connection(
     server: Arc<Server>,
+    routes: Router,
     stream: TcpStream,
     peer: SocketAddr,
     connection: Arc<Connection>,
@@ -390,17 +412,17 @@ async fn serve_connection(
     let _slot = Slot::new(server.connections.clone(), &connection);
     let limits = server.limits;
     let service = {
-        let server = server.clone();
         let connection = connection.clone();
-        service_fn(move |request| {
-            let server = server.clone();
+        service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
             // Taken as soon as hyper has the request head: from then on this connection is
             // answering, and is not closed to make room.
             let answering = connection.answering();
+            request.extensions_mut().insert(Peer(peer));
+            let answer = routes.clone().oneshot(request);
             async move {
-                let answer = handle(&server, peer, request).await;
+                let answer = answer.await;
                 drop(answering);
-                Ok::<_, Infallible>(answer)
+                answer
             }
         })
     };
@@ -455,68 +477,100 @@ async fn serve_connection(
 }
 
 /// One route's answer.
-type Answer = Response<Full<Bytes>>;
+type Answer = Response;
 
 /// An answer that ends a request early (an error), boxed to keep `Result`s small.
 type Refusal = Box<Answer>;
 
-async fn handle(server: &Server, peer: SocketAddr, request: Request<Incoming>) -> Answer {
-    let state = &server.state;
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let query = request.uri().query().unwrap_or_default().to_owned();
-    let authorization = request.headers().get(header::AUTHORIZATION).cloned();
+/// The peer of a request's connection, put in its extensions for the token check.
+#[derive(Debug, Clone, Copy)]
+struct Peer(SocketAddr);
 
-    // No route takes a body, but one is read (bounded) before answering, so that a client
-    // sending a small one gets a clean answer rather than a reset connection; a body declared
-    // too large is refused before a byte of it is read.
+/// The admin API's routes, over the state every connection of `server` shares.
+fn router(server: Arc<Server>) -> Router {
+    // Every path under /api/v1, the ones no route takes included, is behind the token: a
+    // caller without it learns nothing, not even which routes exist.
+    let api = Router::new()
+        .route("/api/v1/plugins", get_only(list))
+        .route("/api/v1/plugins/{name}/toggle", post_only(toggle))
+        .route("/api/v1/plugins/{name}/reload", post_only(reload))
+        .route("/api/v1/plugins/{name}/rollback", post_only(rollback))
+        .route("/api/v1", any(no_route))
+        // A catch-all matches at least one character: `/api/v1/` is a route of its own.
+        .route("/api/v1/", any(no_route))
+        .route("/api/v1/{*rest}", any(no_route))
+        .layer(middleware::from_fn_with_state(
+            server.clone(),
+            require_token,
+        ));
+    Router::new()
+        .route("/metrics", get_only(render_metrics))
+        .merge(api)
+        .fallback(no_route)
+        // On every path, before the token: see `read_body`.
+        .layer(middleware::from_fn_with_state(server.clone(), read_body))
+        .with_state(server)
+}
+
+/// `handler` for GET, and 405 for every other method, HEAD too (axum would answer HEAD with
+/// the GET handler).
+fn get_only<H, T>(handler: H) -> MethodRouter<Arc<Server>>
+where
+    H: Handler<T, Arc<Server>>,
+    T: 'static,
+{
+    get(handler)
+        .head(|| async { not_allowed("GET") })
+        .fallback(|| async { not_allowed("GET") })
+}
+
+/// `handler` for POST, and 405 for every other method.
+fn post_only<H, T>(handler: H) -> MethodRouter<Arc<Server>>
+where
+    H: Handler<T, Arc<Server>>,
+    T: 'static,
+{
+    post(handler).fallback(|| async { not_allowed("POST") })
+}
+
+/// No route takes a body, but one is read (bounded) before answering, so that a client
+/// sending a small one gets a clean answer rather than a reset connection; a body declared
+/// too large is refused before a byte of it is read.
+async fn read_body(State(server): State<Arc<Server>>, request: Request, next: Next) -> Answer {
     let too_large = || {
         error(
             StatusCode::PAYLOAD_TOO_LARGE,
             &format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
         )
     };
-    let declared = hyper::body::Body::size_hint(request.body()).lower();
+    let (parts, body) = request.into_parts();
+    let declared = hyper::body::Body::size_hint(&body).lower();
     if usize::try_from(declared).map_or(true, |n| n > MAX_BODY_BYTES) {
         return too_large();
     }
-    let limited = Limited::new(request.into_body(), MAX_BODY_BYTES);
-    match tokio::time::timeout(server.limits.body_read_timeout, limited.collect()).await {
-        Ok(Ok(_)) => {}
-        Ok(Err(_)) => return too_large(),
-        Err(_) => {
-            return error(
-                StatusCode::REQUEST_TIMEOUT,
-                &format!(
-                    "the request body did not arrive within {:?}",
-                    server.limits.body_read_timeout
-                ),
-            );
+    let limited = Limited::new(body, MAX_BODY_BYTES);
+    let timeout = server.limits.body_read_timeout;
+    match tokio::time::timeout(timeout, limited.collect()).await {
+        Ok(Ok(body)) => {
+            next.run(Request::from_parts(parts, Body::from(body.to_bytes())))
+                .await
         }
+        Ok(Err(_)) => too_large(),
+        Err(_) => error(
+            StatusCode::REQUEST_TIMEOUT,
+            &format!("the request body did not arrive within {timeout:?}"),
+        ),
     }
+}
 
-    if path == "/metrics" {
-        if method != Method::GET {
-            return not_allowed("GET");
-        }
-        let view = state.plugins.view();
-        let text = state.metrics.render(
-            view.entries.iter().map(|e| &**e),
-            &view.failures,
-            &view.switches,
-        );
-        return respond(StatusCode::OK, metrics::CONTENT_TYPE, text);
-    }
-
-    let Some(route) = path
-        .strip_prefix("/api/v1/")
-        .or_else(|| (path == "/api/v1").then_some(""))
-    else {
-        return error(StatusCode::NOT_FOUND, &format!("no route {path}"));
-    };
-    // Authenticated before anything else under /api/v1/, so that a caller without the token
-    // learns nothing, not even which routes exist. A client that guessed wrong too often is
-    // refused before its token is looked at: it learns nothing more until its window ends.
+/// The token check of the `/api/v1` routes. A client that guessed wrong too often is refused
+/// before its token is looked at: it learns nothing more until its window ends.
+async fn require_token(
+    State(server): State<Arc<Server>>,
+    Extension(Peer(peer)): Extension<Peer>,
+    request: Request,
+    next: Next,
+) -> Answer {
     let client = Client::of(peer.ip());
     let locked = server
         .throttle
@@ -526,7 +580,8 @@ async fn handle(server: &Server, peer: SocketAddr, request: Request<Incoming>) -
     if let Some(wait) = locked {
         return too_many_wrong_tokens(wait);
     }
-    if let Err(answer) = authenticate(&state.token, authorization.as_ref()) {
+    let authorization = request.headers().get(header::AUTHORIZATION);
+    if let Err(answer) = authenticate(&server.state.token, authorization) {
         // A request without a token is no guess; one with a wrong token (or scheme) is.
         if authorization.is_some() {
             server
@@ -537,53 +592,84 @@ async fn handle(server: &Server, peer: SocketAddr, request: Request<Incoming>) -
         }
         return *answer;
     }
-    let segments: Vec<&str> = route.split('/').collect();
-    match segments.as_slice() {
-        ["plugins"] => {
-            if method != Method::GET {
-                return not_allowed("GET");
-            }
-            json_answer(StatusCode::OK, list(&state.plugins.view()))
+    next.run(request).await
+}
+
+async fn no_route(uri: Uri) -> Answer {
+    error(StatusCode::NOT_FOUND, &format!("no route {}", uri.path()))
+}
+
+async fn render_metrics(State(server): State<Arc<Server>>) -> Answer {
+    let state = &server.state;
+    let view = state.plugins.view();
+    let text = state.metrics.render(
+        view.entries.iter().map(|e| &**e),
+        &view.failures,
+        &view.switches,
+    );
+    respond(StatusCode::OK, metrics::CONTENT_TYPE, text)
+}
+
+async fn list(State(server): State<Arc<Server>>) -> Answer {
+    json_answer(StatusCode::OK, list_json(&server.state.plugins.view()))
+}
+
+/// What a `POST /api/v1/plugins/{name}/ACTION` asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    Toggle,
+    Reload,
+    Rollback,
+}
+
+async fn toggle(State(server): State<Arc<Server>>, uri: Uri) -> Answer {
+    act(&server.state, &uri, Action::Toggle).await
+}
+
+async fn reload(State(server): State<Arc<Server>>, uri: Uri) -> Answer {
+    act(&server.state, &uri, Action::Reload).await
+}
+
+async fn rollback(State(server): State<Arc<Server>>, uri: Uri) -> Answer {
+    act(&server.state, &uri, Action::Rollback).await
+}
+
+/// The `{name}` of `/api/v1/plugins/{name}/ACTION`, as sent: not percent-decoded (axum's
+/// `Path` would decode it, and refuse one that is not UTF-8 once decoded).
+fn plugin_name(uri: &Uri) -> &str {
+    // The route matched, so the name is the segment before the action (possibly empty).
+    uri.path().rsplit('/').nth(1).unwrap_or_default()
+}
+
+async fn act(state: &AdminState, uri: &Uri, action: Action) -> Answer {
+    let view = state.plugins.view();
+    let entry = match find(&view, plugin_name(uri), uri.query().unwrap_or_default()) {
+        Ok(entry) => entry,
+        Err(answer) => return *answer,
+    };
+    let swapped = match (action, &state.reloader) {
+        (Action::Toggle, _) => return toggle_switch(&view, entry),
+        (_, None) => return error(StatusCode::NOT_IMPLEMENTED, NOT_AVAILABLE),
+        (Action::Reload, Some(reloader)) => {
+            reloader.reload(Some(entry.interface), &entry.name).await
         }
-        ["plugins", name, action @ ("toggle" | "reload" | "rollback")] => {
-            if method != Method::POST {
-                return not_allowed("POST");
-            }
-            let view = state.plugins.view();
-            let entry = match find(&view, name, &query) {
-                Ok(entry) => entry,
-                Err(answer) => return *answer,
-            };
-            let Some(reloader) = &state.reloader else {
-                return if *action == "toggle" {
-                    toggle(&view, entry)
-                } else {
-                    error(StatusCode::NOT_IMPLEMENTED, NOT_AVAILABLE)
-                };
-            };
-            let swapped = match *action {
-                "toggle" => return toggle(&view, entry),
-                "reload" => reloader.reload(Some(entry.interface), &entry.name).await,
-                _ => reloader.rollback(entry.interface, &entry.name).await,
-            };
-            match swapped {
-                Ok(s) => json_answer(
-                    StatusCode::OK,
-                    json!({
-                        "name": s.plugin,
-                        "interface": s.interface.name(),
-                        "from": s.from,
-                        "to": s.to,
-                    }),
-                ),
-                // The old version keeps serving; the reason is the load's error.
-                Err(e) => json_answer(
-                    StatusCode::CONFLICT,
-                    json!({ "error": e.to_string(), "detail": e.to_json() }),
-                ),
-            }
-        }
-        _ => error(StatusCode::NOT_FOUND, &format!("no route {path}")),
+        (Action::Rollback, Some(reloader)) => reloader.rollback(entry.interface, &entry.name).await,
+    };
+    match swapped {
+        Ok(s) => json_answer(
+            StatusCode::OK,
+            json!({
+                "name": s.plugin,
+                "interface": s.interface.name(),
+                "from": s.from,
+                "to": s.to,
+            }),
+        ),
+        // The old version keeps serving; the reason is the load's error.
+        Err(e) => json_answer(
+            StatusCode::CONFLICT,
+            json!({ "error": e.to_string(), "detail": e.to_json() }),
+        ),
     }
 }
 
@@ -713,7 +799,7 @@ fn query_value<'a>(query: &'a str, key: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-fn toggle(view: &PluginsView, entry: &Entry) -> Answer {
+fn toggle_switch(view: &PluginsView, entry: &Entry) -> Answer {
     let Some(switch) = view.switches.get(entry.interface, &entry.name) else {
         return error(
             StatusCode::CONFLICT,
@@ -741,7 +827,7 @@ fn toggle(view: &PluginsView, entry: &Entry) -> Answer {
 }
 
 /// `{"plugins": [...]}`: the rows of `robodev plugins list --json`, plus `enabled`.
-fn list(view: &PluginsView) -> Value {
+fn list_json(view: &PluginsView) -> Value {
     let mut rows = Vec::new();
     for entry in &view.entries {
         let mut row = entry.to_json();
@@ -757,7 +843,7 @@ fn list(view: &PluginsView) -> Value {
 }
 
 fn respond(status: StatusCode, content_type: &'static str, body: String) -> Answer {
-    let mut answer = Response::new(Full::new(Bytes::from(body)));
+    let mut answer = Response::new(Body::from(body));
     *answer.status_mut() = status;
     answer
         .headers_mut()

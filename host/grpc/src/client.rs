@@ -429,7 +429,7 @@ impl Plugin {
             }),
             None => self.failed(Failure::Transport {
                 detail: format!("{rpc}: {status}"),
-                source: None,
+                source: Some(robodev_core::Cause::new(status)),
             }),
         }
     }

@@ -442,7 +442,7 @@ impl PluginInner {
                 },
                 other => Failure::Trap {
                     detail: format!("{other}: {}", first_line(&debug)),
-                    source: None,
+                    source: Some(robodev_core::Cause::new(*other)),
                 },
             };
         }

@@ -1233,3 +1233,339 @@ async fn a_body_that_does_not_arrive_in_time_gets_408() {
     assert_eq!(row(&list, "notifications", "log")["enabled"], true);
     admin.stop().await;
 }
+
+// ---- Routing edge cases, pinned before the router moved onto axum ----
+
+/// One request without a body, on its own connection (`Connection: close`).
+async fn send(addr: SocketAddr, method: &str, path: &str, token: Option<&str>) -> Answer {
+    http(addr, method, path, token, &[]).await
+}
+
+/// The names of an answer's headers, lower-case and sorted.
+fn header_names(answer: &Answer) -> Vec<String> {
+    let mut names: Vec<String> = answer
+        .headers
+        .iter()
+        .map(|(n, _)| n.to_ascii_lowercase())
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn unknown_paths_are_404_and_only_api_paths_need_the_token_first() {
+    let admin = Admin::start(CONFIG).await;
+    // Outside /api/v1: 404 at once, no token asked for. No trailing-slash redirect, no case
+    // folding, no merging of slashes.
+    for path in [
+        "/",
+        "/metrics/",
+        "//metrics",
+        "/Metrics",
+        "/metrics/x",
+        "/api",
+        "/api/",
+        "/api/v1x",
+        "/api/v2/plugins",
+        "/API/v1/plugins",
+    ] {
+        let answer = admin.get(path, None).await;
+        assert_eq!(answer.error(404), format!("no route {path}"), "{path}");
+        assert_eq!(answer.body, format!("{{\"error\":\"no route {path}\"}}\n"));
+        assert_eq!(
+            header_names(&answer),
+            ["connection", "content-length", "content-type", "date"],
+            "{answer:?}"
+        );
+    }
+    // HEAD of an unknown path: the length of the 404 a GET gets, and no body.
+    let head = send(admin.addr, "HEAD", "/nowhere", None).await;
+    assert_eq!(head.status, 404, "{head:?}");
+    assert_eq!(head.body, "");
+    assert_eq!(
+        head.header("content-length"),
+        Some(
+            "{\"error\":\"no route /nowhere\"}\n"
+                .len()
+                .to_string()
+                .as_str()
+        )
+    );
+    assert_eq!(head.header("content-type"), Some("application/json"));
+    // Under /api/v1 the token comes first, before 404 and before 405.
+    let api_paths = [
+        "/api/v1",
+        "/api/v1/",
+        "/api/v1//plugins",
+        "/api/v1/plugins/",
+        "/api/v1/plugins/log",
+        "/api/v1/plugins/log/",
+        "/api/v1/plugins/log/toggle/",
+        "/api/v1/plugins/log/toggle/x",
+        "/api/v1/plugins/log/disable",
+        "/api/v1/plugins/a/b/toggle",
+    ];
+    for path in api_paths {
+        for method in ["GET", "POST"] {
+            let answer = send(admin.addr, method, path, None).await;
+            assert_eq!(
+                answer.error(401),
+                "this route needs an Authorization: Bearer <token> header",
+                "{method} {path}"
+            );
+        }
+        let answer = admin.get(path, Some(TOKEN)).await;
+        assert_eq!(answer.error(404), format!("no route {path}"), "{path}");
+    }
+    for (method, path) in [
+        ("POST", "/api/v1/plugins"),
+        ("GET", "/api/v1/plugins/log/toggle"),
+        ("DELETE", "/api/v1/plugins/log/reload"),
+        ("HEAD", "/api/v1/plugins"),
+    ] {
+        let answer = send(admin.addr, method, path, None).await;
+        assert_eq!(answer.status, 401, "{method} {path}: {answer:?}");
+        assert_eq!(
+            answer.header("www-authenticate"),
+            Some("Bearer realm=\"robodev\"")
+        );
+    }
+    // Not a path at all: the asterisk of OPTIONS and the authority of CONNECT.
+    let star = send(admin.addr, "OPTIONS", "*", None).await;
+    assert_eq!(star.error(404), "no route *");
+    let connect = send(admin.addr, "CONNECT", "robodev:80", None).await;
+    assert_eq!(connect.error(404), "no route ");
+    admin.stop().await;
+}
+
+#[tokio::test]
+async fn wrong_methods_are_405_with_allow_and_head_is_not_get() {
+    let admin = Admin::start(CONFIG).await;
+    for (method, path, token, allow) in [
+        ("HEAD", "/metrics", None, "GET"),
+        ("OPTIONS", "/metrics", None, "GET"),
+        ("PUT", "/metrics", None, "GET"),
+        ("DELETE", "/metrics", None, "GET"),
+        ("FROB", "/metrics", None, "GET"),
+        ("HEAD", "/api/v1/plugins", Some(TOKEN), "GET"),
+        ("PATCH", "/api/v1/plugins", Some(TOKEN), "GET"),
+        ("OPTIONS", "/api/v1/plugins/log/toggle", Some(TOKEN), "POST"),
+        ("PUT", "/api/v1/plugins/log/reload", Some(TOKEN), "POST"),
+        ("HEAD", "/api/v1/plugins/log/rollback", Some(TOKEN), "POST"),
+        // The method is checked before the name.
+        ("GET", "/api/v1/plugins/jira/toggle", Some(TOKEN), "POST"),
+        ("GET", "/api/v1/plugins//toggle", Some(TOKEN), "POST"),
+    ] {
+        let answer = send(admin.addr, method, path, token).await;
+        assert_eq!(answer.status, 405, "{method} {path}: {answer:?}");
+        assert_eq!(answer.header("allow"), Some(allow), "{method} {path}");
+        assert_eq!(
+            answer.header("content-type"),
+            Some("application/json"),
+            "{method} {path}"
+        );
+        assert_eq!(
+            header_names(&answer),
+            [
+                "allow",
+                "connection",
+                "content-length",
+                "content-type",
+                "date"
+            ],
+            "{method} {path}: {answer:?}"
+        );
+        let body = format!("{{\"error\":\"this route takes {allow} only\"}}\n");
+        if method == "HEAD" {
+            // The length of the body a GET would have had, and no body.
+            assert_eq!(answer.body, "", "{method} {path}");
+            assert_eq!(
+                answer.header("content-length"),
+                Some(body.len().to_string().as_str()),
+                "{method} {path}"
+            );
+        } else {
+            assert_eq!(answer.body, body, "{method} {path}");
+        }
+    }
+    admin.stop().await;
+}
+
+#[tokio::test]
+async fn names_are_taken_as_sent_and_queries_are_read_plainly() {
+    let admin = Admin::start(CONFIG).await;
+    let toggle = |path: String| {
+        let addr = admin.addr;
+        async move { send(addr, "POST", &path, Some(TOKEN)).await }
+    };
+    // Names are not percent-decoded, and an empty one is a name like any other.
+    for (name, shown) in [
+        ("", "\"\""),
+        ("l%6Fg", "\"l%6Fg\""),
+        ("%FF", "\"%FF\""),
+        ("a%2Fb", "\"a%2Fb\""),
+        ("LOG", "\"LOG\""),
+    ] {
+        let answer = toggle(format!("/api/v1/plugins/{name}/toggle")).await;
+        assert_eq!(
+            answer.error(404),
+            format!("no loaded plugin named {shown}"),
+            "{name}"
+        );
+    }
+    let answer = toggle("/api/v1/plugins/jira/toggle?interface=engine".into()).await;
+    assert_eq!(
+        answer.error(404),
+        "no loaded plugin named \"jira\" of interface engine"
+    );
+    // Queries: other keys are ignored, the first `interface` counts, values are not decoded.
+    let list = admin
+        .get("/api/v1/plugins?interface=engine&x", Some(TOKEN))
+        .await;
+    assert_eq!(list.status, 200, "{list:?}");
+    assert_eq!(list.json()["plugins"].as_array().unwrap().len(), 4);
+    let metrics = admin.get("/metrics?name[]=x", None).await;
+    assert_eq!(metrics.status, 200, "{metrics:?}");
+    let off =
+        toggle("/api/v1/plugins/local/toggle?x=1&interface=engine&interface=scm".into()).await;
+    assert_eq!(
+        off.json(),
+        json!({"name": "local", "interface": "engine", "enabled": false})
+    );
+    let on = toggle("/api/v1/plugins/local/toggle?interface&interface=engine".into()).await;
+    assert_eq!(
+        on.json(),
+        json!({"name": "local", "interface": "engine", "enabled": true})
+    );
+    let encoded = toggle("/api/v1/plugins/local/toggle?interface=engin%65".into()).await;
+    assert_eq!(
+        encoded.error(400),
+        "unknown interface \"engin%65\"; expected one of: ticketing, notifications, approval, secrets, scm, review, engine"
+    );
+    let empty = toggle("/api/v1/plugins/local/toggle?interface=".into()).await;
+    assert_eq!(empty.status, 400, "{empty:?}");
+    let header = header_names(&on);
+    assert_eq!(
+        header,
+        ["connection", "content-length", "content-type", "date"]
+    );
+    admin.stop().await;
+}
+
+#[tokio::test]
+async fn bodies_are_bounded_on_every_path_before_the_token() {
+    let admin = Admin::start(CONFIG).await;
+    let too_large = format!(
+        "the request body is larger than {} bytes",
+        admin::MAX_BODY_BYTES
+    );
+    // A body declared too large is refused before the path, the method or the token is
+    // looked at.
+    for (method, path, auth) in [
+        ("GET", "/nowhere", ""),
+        ("POST", "/metrics", ""),
+        ("POST", "/api/v1/plugins/log/toggle", ""),
+        (
+            "GET",
+            "/api/v1/nothing-here",
+            "Authorization: Bearer guess\r\n",
+        ),
+    ] {
+        let answer = raw(
+            admin.addr,
+            format!(
+                "{method} {path} HTTP/1.1\r\nHost: robodev\r\nConnection: close\r\n{auth}Content-Length: {}\r\n\r\n",
+                admin::MAX_BODY_BYTES + 1
+            )
+            .as_bytes(),
+        )
+        .await;
+        assert_eq!(answer.error(413), too_large, "{method} {path}");
+    }
+    // A chunked body within the bound is read and ignored; one exactly at the bound too.
+    let chunked = raw(
+        admin.addr,
+        b"GET /metrics HTTP/1.1\r\nHost: robodev\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    )
+    .await;
+    assert_eq!(chunked.status, 200, "{chunked:?}");
+    let full = http(
+        admin.addr,
+        "GET",
+        "/metrics",
+        None,
+        &vec![b'x'; admin::MAX_BODY_BYTES],
+    )
+    .await;
+    assert_eq!(full.status, 200, "{full:?}");
+    // The refused body's wrong token was not looked at, so not counted as a guess.
+    assert_eq!(admin.get("/api/v1/plugins", Some(TOKEN)).await.status, 200);
+    admin.stop().await;
+}
+
+#[tokio::test]
+async fn a_request_head_over_the_bound_gets_431_from_hyper() {
+    let admin = Admin::start(CONFIG).await;
+    let mut stream = TcpStream::connect(admin.addr).await.unwrap();
+    let filler = "x".repeat(admin::MAX_HEAD_BYTES);
+    // Written in two parts, so that hyper has its buffer full before the rest arrives.
+    stream
+        .write_all(
+            format!("GET /metrics HTTP/1.1\r\nHost: robodev\r\nX-Filler: {filler}").as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut bytes = Vec::new();
+    let _ = stream.read_to_end(&mut bytes).await;
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(
+        text.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"),
+        "{text}"
+    );
+    assert_eq!(admin.get("/metrics", None).await.status, 200);
+    admin.stop().await;
+}
+
+#[tokio::test]
+async fn answers_carry_exactly_their_headers() {
+    let admin = Admin::start(CONFIG).await;
+    let metrics = admin.get("/metrics", None).await;
+    assert_eq!(
+        header_names(&metrics),
+        ["connection", "content-length", "content-type", "date"]
+    );
+    assert_eq!(
+        metrics.header("content-length"),
+        Some(metrics.body.len().to_string().as_str())
+    );
+    let list = admin.get("/api/v1/plugins", Some(TOKEN)).await;
+    assert_eq!(
+        header_names(&list),
+        ["connection", "content-length", "content-type", "date"]
+    );
+    assert!(list.body.ends_with("}\n"), "{}", list.body);
+    for token in [None, Some("guess")] {
+        let refused = admin.get("/api/v1/plugins", token).await;
+        assert_eq!(
+            header_names(&refused),
+            [
+                "connection",
+                "content-length",
+                "content-type",
+                "date",
+                "www-authenticate"
+            ],
+            "{refused:?}"
+        );
+    }
+    let not_available = admin.post("/api/v1/plugins/log/reload", Some(TOKEN)).await;
+    assert_eq!(
+        not_available.body,
+        format!("{}\n", json!({ "error": NOT_AVAILABLE }))
+    );
+    assert_eq!(
+        header_names(&not_available),
+        ["connection", "content-length", "content-type", "date"]
+    );
+    admin.stop().await;
+}
