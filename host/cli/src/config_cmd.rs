@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
 use robodev_controller::config::{BackendRef, Config, ConfigError, PluginSource};
-use robodev_controller::registry;
 use robodev_core::Outcome;
+use robodev_registry::registry;
 use serde_json::{Value, json};
 
 #[derive(Debug, Subcommand)]

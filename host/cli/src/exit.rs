@@ -10,8 +10,9 @@
 //! | 4 | refused to load (version mismatch, digest or signature, unsupported component) |
 
 use robodev_controller::controller::ControllerError;
-use robodev_controller::registry::CriticalFailure;
+use robodev_controller::daemon::DaemonError;
 use robodev_core::Outcome;
+use robodev_registry::CriticalFailure;
 
 /// Something that ends the CLI with an exit code.
 pub(crate) trait Exit {
@@ -51,6 +52,17 @@ impl Exit for ControllerError {
             ControllerError::Backend(e) => e.exit_code(),
             // State errors, and whatever else the controller adds: host errors.
             _ => Outcome::Host.exit_code(),
+        }
+    }
+}
+
+impl Exit for DaemonError {
+    fn exit_code(&self) -> u8 {
+        match self {
+            DaemonError::State(e) | DaemonError::Controller(e) => e.exit_code(),
+            DaemonError::Critical(c) => c.exit_code(),
+            // The admin API's settings or secret: a config or host error.
+            DaemonError::Admin(_) => Outcome::Host.exit_code(),
         }
     }
 }

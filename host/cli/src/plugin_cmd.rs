@@ -228,7 +228,7 @@ async fn call_configured(args: CallArgs) -> u8 {
             return Outcome::Host.exit_code();
         }
     };
-    let options = robodev_controller::registry::LoadOptions {
+    let options = robodev_registry::LoadOptions {
         cache_dir: (!args.host.no_cache).then(|| {
             args.host
                 .cache_dir
@@ -239,11 +239,10 @@ async fn call_configured(args: CallArgs) -> u8 {
         oci_cache_dir: Some(crate::run_cmd::oci_cache_dir()),
         enforce_critical: false,
     };
-    let registry =
-        match robodev_controller::registry::Registry::load_one(&config, options, name).await {
-            Ok(r) => r,
-            Err(e) => return report(&e, args.json),
-        };
+    let registry = match robodev_registry::Registry::load_one(&config.host(), options, name).await {
+        Ok(r) => r,
+        Err(e) => return report(&e, args.json),
+    };
     let Some(entry) = registry.entries().into_iter().find(|e| &e.name == name) else {
         registry.shutdown().await;
         return usage(anyhow::anyhow!("plugin {name:?} did not load"), args.json);

@@ -2,13 +2,12 @@
 
 use crate::exit::Exit;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use clap::Args;
 use robodev_controller::config::Config;
-use robodev_controller::controller::{Controller, StateLock};
-use robodev_controller::registry::{LoadOptions, Loading, Registry};
+use robodev_controller::daemon::{Daemon, DaemonError};
 use robodev_controller::runs::{RunStore, TaskRun, TaskState};
+use robodev_registry::{LoadOptions, Registry};
 use serde_json::json;
 
 use crate::plugin_cmd::default_dir;
@@ -90,46 +89,19 @@ pub async fn run(args: RunArgs) -> u8 {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let _lock = match StateLock::acquire(&config.state_dir) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return e.exit_code();
-        }
-    };
     eprintln!(
         "robodev: loading {} plugin(s) from {}",
         config.plugins.len(),
         config.path.display()
     );
-    // Shared before its plugins have loaded, so that one slow plugin (say, pulled from a slow
-    // registry) holds neither the others nor the admin API: each is usable once it has loaded.
-    let registry = Arc::new(Registry::pending(
-        &config,
-        args.config.options(&config, true),
-    ));
-    let loading = tokio::spawn({
-        let registry = registry.clone();
-        async move { registry.load_pending().await }
-    });
-    let config = Arc::new(config);
-    let reloader = Arc::new(robodev_controller::reload::Reloader::new(
-        registry.clone(),
-        args.config.config.clone(),
-        args.config.state_dir.clone(),
-    ));
-    // Config and plugin files are watched while robodev runs; a change reloads that plugin.
-    let (stop_watch, watch_stopped) = tokio::sync::oneshot::channel::<()>();
-    let watcher = tokio::spawn(reloader.clone().watch(
-        robodev_controller::reload::WATCH_INTERVAL,
-        async move {
-            let _ = watch_stopped.await;
-        },
-    ));
-    let mut admin = None;
+    let options = args.config.options(&config, true);
+    let daemon = match Daemon::start(config, options).await {
+        Ok(d) => d,
+        Err(e) => return failed_to_start(&e),
+    };
     // A signal while robodev still waits for plugins stops it as cleanly as one later would.
     let started = tokio::select! {
-        started = start_controller(&config, &registry, reloader, &mut admin) => started,
+        started = daemon.controller() => started.map_err(|e| failed_to_start(&e)),
         () = stop_signal() => {
             eprintln!("robodev: stopped by a signal before the controller started");
             Err(0)
@@ -148,6 +120,7 @@ pub async fn run(args: RunArgs) -> u8 {
             }
         },
         Ok(controller) => {
+            let config = daemon.config();
             eprintln!(
                 "robodev: polling {} every {} s (Ctrl-C to stop)",
                 config.ticketing.backend.name(),
@@ -162,15 +135,25 @@ pub async fn run(args: RunArgs) -> u8 {
             }
         }
     };
-    let _ = stop_watch.send(());
-    let _ = watcher.await;
-    if let Some(admin) = admin {
-        admin.stop().await;
-    }
-    // Also stops the loads still in progress (plugins nothing needed yet).
-    registry.shutdown().await;
-    let _ = loading.await;
+    daemon.stop().await;
     code
+}
+
+/// Prints why robodev did not start (each critical plugin on its own line) and returns the
+/// exit code.
+fn failed_to_start(e: &DaemonError) -> u8 {
+    match e {
+        DaemonError::Critical(critical) => {
+            for failure in &critical.failures {
+                eprintln!(
+                    "error: critical plugin {:?} did not load: {}",
+                    failure.name, failure.error
+                );
+            }
+        }
+        other => eprintln!("error: {other}"),
+    }
+    e.exit_code()
 }
 
 /// SIGINT or SIGTERM (never, if the handlers cannot be installed).
@@ -182,60 +165,6 @@ async fn stop_signal() {
     tokio::select! {
         _ = term.recv() => {}
         _ = tokio::signal::ctrl_c() => {}
-    }
-}
-
-/// Starts the admin API (into `admin`), waits for the plugins the controller needs, and
-/// wires the controller; `Err` is the exit code (the error is printed).
-async fn start_controller(
-    config: &Arc<Config>,
-    registry: &Arc<Registry>,
-    reloader: Arc<robodev_controller::reload::Reloader>,
-    admin: &mut Option<robodev_controller::admin::AdminHandle>,
-) -> Result<Arc<Controller>, u8> {
-    *admin = robodev_controller::admin::start(config, registry, reloader)
-        .await
-        .map_err(|e| {
-            eprintln!("error: {e}");
-            2u8
-        })?;
-    // The controller takes its backends (every selection) when it starts, and must not run
-    // without a critical plugin: those are waited for; the other plugins keep loading.
-    let selections = robodev_controller::registry::selections(config);
-    let needed = |l: &Loading| {
-        l.critical
-            || selections
-                .iter()
-                .any(|s| s.interface() == l.interface && s.name() == l.name)
-    };
-    for waiting in registry.loading().iter().filter(|l| needed(l)) {
-        tracing::info!(
-            plugin = %waiting.name,
-            "waiting for plugin {:?} ({}) to load before the controller starts",
-            waiting.name,
-            waiting.interface
-        );
-    }
-    // A critical plugin that failed ends the wait at once: robodev will not run anyway.
-    registry
-        .wait_until(|r| r.critical_failure().is_some() || !r.loading().iter().any(needed))
-        .await;
-    if let Some(critical) = registry.critical_failure() {
-        for failure in &critical.failures {
-            eprintln!(
-                "error: critical plugin {:?} did not load: {}",
-                failure.name, failure.error
-            );
-        }
-        return Err(critical.exit_code());
-    }
-    // Plugins that did not load are in the log (a warning each).
-    match Controller::new(config.clone(), registry) {
-        Ok(c) => Ok(Arc::new(c)),
-        Err(e) => {
-            eprintln!("error: {e}");
-            Err(e.exit_code())
-        }
     }
 }
 
@@ -329,7 +258,7 @@ pub async fn list(args: ListArgs) -> u8 {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let registry = match Registry::load(&config, args.config.options(&config, false)).await {
+    let registry = match Registry::load(&config.host(), args.config.options(&config, false)).await {
         Ok(r) => r,
         Err(critical) => {
             // Not reached: critical plugins are not enforced here.

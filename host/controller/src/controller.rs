@@ -31,8 +31,9 @@ use tokio::task::JoinSet;
 
 use crate::config::{BackendRef, Config};
 use crate::exec::{self, Ending, Job};
-use crate::registry::{Registry, config_dir};
 use crate::runs::{RunStore, TaskRun, TaskState};
+use robodev_registry::Registry;
+use robodev_registry::registry::config_dir;
 
 /// How often an asynchronous review backend is asked for its gate result, and how many times.
 const GATE_POLL: (Duration, u32) = (Duration::from_secs(1), 60);

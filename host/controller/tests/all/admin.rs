@@ -13,14 +13,15 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use robodev_controller::admin::{self, AdminState, NOT_AVAILABLE, PluginsView};
 use robodev_controller::config::Config;
-use robodev_controller::metered::{self, CallLabels, Switches};
-use robodev_controller::metrics::Metrics;
-use robodev_controller::registry::{LoadOptions, Registry};
 use robodev_core::notifications::NotifyRequest;
 use robodev_core::ticketing::{MarkInProgressRequest, PollReadyTicketsRequest};
 use robodev_core::{AnyBackend, Error, Failure, Interface};
+use robodev_registry::admin::{self, AdminState, NOT_AVAILABLE, PluginsView};
+use robodev_registry::calls::Switches;
+use robodev_registry::metered;
+use robodev_registry::metrics::Metrics;
+use robodev_registry::{LoadOptions, Registry};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -68,14 +69,14 @@ impl Admin {
             oci_cache_dir: None,
             enforce_critical: true,
         };
-        let registry = Registry::load(&config, options).await.unwrap();
+        let registry = Registry::load(&config.host(), options).await.unwrap();
 
         // The wiring `robodev run` does: every backend metered, with its own switch.
         let metrics = Arc::new(Metrics::new());
         let switches = Switches::new();
         let mut backends = BTreeMap::new();
         for entry in registry.entries() {
-            let labels = CallLabels::of(&entry);
+            let labels = entry.labels();
             let switch = switches.switch(entry.interface, &entry.name);
             let backend = metered::wrap(entry.backend.clone(), labels, metrics.clone(), switch);
             backends.insert((entry.interface, entry.name.clone()), backend);
@@ -1098,7 +1099,7 @@ async fn plugins_that_load_quickly_are_served_while_a_slow_one_still_loads() {
     );
     let config = Config::parse(&config, &dir.path().join("robodev-config.yaml")).unwrap();
     let registry = Arc::new(Registry::pending(
-        &config,
+        &config.host(),
         LoadOptions {
             cache_dir: None,
             oci_cache_dir: Some(dir.path().join("oci")),

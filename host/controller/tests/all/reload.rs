@@ -12,11 +12,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use robodev_controller::config::Config;
-use robodev_controller::registry::{LoadOptions, Registry};
-use robodev_controller::reload::Reloader;
+use robodev_controller::daemon::ConfigFile;
 use robodev_core::notifications::NotifyRequest;
 use robodev_core::review::ReviewDiffRequest;
 use robodev_core::{AnyBackend, Interface};
+use robodev_registry::reload::Reloader;
+use robodev_registry::{LoadOptions, Registry};
 
 use crate::support;
 
@@ -77,8 +78,8 @@ async fn plugins_swap_under_load_without_a_failed_call_and_roll_back() {
         oci_cache_dir: None,
         enforce_critical: true,
     };
-    let registry = Arc::new(Registry::load(&config, options).await.unwrap());
-    let reloader = Reloader::new(registry.clone(), path.clone(), None);
+    let registry = Arc::new(Registry::load(&config.host(), options).await.unwrap());
+    let reloader = Reloader::new(registry.clone(), Arc::new(ConfigFile::new(path.clone())));
     // The handles a controller holds, taken once before any swap.
     let AnyBackend::Review(gate) = registry
         .get(Interface::Review, "gate")

@@ -25,11 +25,11 @@
 //! | `robodev_plugin_wasm_memory_high_water_bytes` | gauge (Wasm plugins): the largest linear memory a call grew to | `plugin` |
 //!
 //! ```
-//! use robodev_controller::metered::Switches;
-//! use robodev_controller::metrics::Metrics;
+//! use robodev_registry::calls::Switches;
+//! use robodev_registry::metrics::Metrics;
 //!
 //! let metrics = Metrics::new();
-//! let text = metrics.render([], &[], &Switches::new());
+//! let text = metrics.render(&[], &[], &Switches::new());
 //! assert!(text.contains("# TYPE robodev_plugin_calls_total counter\n"));
 //! ```
 
@@ -41,8 +41,53 @@ use std::time::Duration;
 
 use robodev_core::{Health, Interface};
 
-use crate::metered::{CallLabels, Switches};
-use crate::registry::{Entry, LoadFailure, RuntimeCounters, RuntimeKind};
+use robodev_core::RuntimeKind;
+
+use crate::calls::{CallLabels, Switches};
+
+/// A plugin's runtime counters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuntimeCounters {
+    /// A built-in keeps none.
+    Builtin,
+    /// A Wasm plugin's call statistics.
+    Wasm(robodev_wasm::CallStats),
+    /// A subprocess plugin's restarts and current process.
+    Subprocess {
+        /// Restarts after crashes.
+        restarts: u32,
+        /// The running process, if any.
+        pid: Option<u32>,
+    },
+}
+
+/// One loaded plugin, sampled when the metrics are rendered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginSample {
+    /// Its configured name.
+    pub name: String,
+    /// Its interface.
+    pub interface: Interface,
+    /// How it runs.
+    pub runtime: RuntimeKind,
+    /// The version its handshake reported.
+    pub version: String,
+    /// Its health now.
+    pub health: Health,
+    /// What its runtime counts.
+    pub counters: RuntimeCounters,
+}
+
+/// A plugin that did not load: rendered as `up` 0.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedSample {
+    /// Its configured name.
+    pub name: String,
+    /// Its interface.
+    pub interface: Interface,
+    /// How it would have run.
+    pub runtime: RuntimeKind,
+}
 
 /// The `Content-Type` of [`Metrics::render`]'s text.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -145,13 +190,13 @@ impl Metrics {
             .clone()
     }
 
-    /// The Prometheus text of every family: the recorded calls, and values sampled now from
-    /// `entries` (the loaded plugins), `failures` (plugins that did not load: `up` 0) and
+    /// The Prometheus text of every family: the recorded calls, and values sampled now:
+    /// `loaded` (the loaded plugins), `failures` (plugins that did not load: `up` 0) and
     /// `switches`.
-    pub fn render<'a>(
+    pub fn render(
         &self,
-        entries: impl IntoIterator<Item = &'a Entry>,
-        failures: &[LoadFailure],
+        loaded: &[PluginSample],
+        failures: &[FailedSample],
         switches: &Switches,
     ) -> String {
         let mut out = String::new();
@@ -234,7 +279,7 @@ impl Metrics {
             );
         }
 
-        let entries: Vec<&Entry> = entries.into_iter().collect();
+        let entries = loaded;
         let key = |name: &str, interface: Interface, runtime: RuntimeKind| SeriesKey {
             interface,
             plugin: name.to_owned(),
@@ -247,8 +292,8 @@ impl Metrics {
             "gauge",
             "1 when the plugin is serving; 0 when it is restarting, unhealthy, stopped or did not load.",
         );
-        for entry in &entries {
-            let up = u8::from(entry.health() == Health::Serving);
+        for entry in entries {
+            let up = u8::from(entry.health == Health::Serving);
             let labels = series_labels(&key(&entry.name, entry.interface, entry.runtime), &[]);
             sample(&mut out, "robodev_plugin_up", &labels, up);
         }
@@ -264,7 +309,7 @@ impl Metrics {
             "gauge",
             "1 unless an operator switched the plugin off through the admin API.",
         );
-        for entry in &entries {
+        for entry in entries {
             let enabled = u8::from(switches.is_enabled(entry.interface, &entry.name));
             let labels = series_labels(&key(&entry.name, entry.interface, entry.runtime), &[]);
             sample(&mut out, "robodev_plugin_enabled", &labels, enabled);
@@ -276,17 +321,17 @@ impl Metrics {
             "gauge",
             "Always 1; the version label is what the plugin's handshake reported.",
         );
-        for entry in &entries {
+        for entry in entries {
             let labels = series_labels(
                 &key(&entry.name, entry.interface, entry.runtime),
-                &[("version", &entry.info.version)],
+                &[("version", &entry.version)],
             );
             sample(&mut out, "robodev_plugin_info", &labels, 1);
         }
 
         // Runtime counters, typed: a renamed field is a compile error, not a missing metric.
-        let counters: Vec<(&Entry, RuntimeCounters)> =
-            entries.iter().map(|e| (*e, e.runtime_counters())).collect();
+        let counters: Vec<(&PluginSample, &RuntimeCounters)> =
+            entries.iter().map(|e| (e, &e.counters)).collect();
 
         family(
             &mut out,
@@ -295,7 +340,7 @@ impl Metrics {
             "Restarts of a subprocess plugin after it crashed.",
         );
         for (entry, c) in &counters {
-            if let RuntimeCounters::Subprocess { restarts, .. } = c {
+            if let RuntimeCounters::Subprocess { restarts, .. } = *c {
                 let labels = label_set(&[("plugin", &entry.name)]);
                 sample(&mut out, "robodev_plugin_restarts_total", &labels, restarts);
             }
@@ -308,7 +353,7 @@ impl Metrics {
             "Failures of Wasm plugin calls by kind (trap, panicked, out_of_fuel, deadline_exceeded, memory_limit, ...).",
         );
         for (entry, c) in &counters {
-            let RuntimeCounters::Wasm(stats) = c else {
+            let RuntimeCounters::Wasm(stats) = *c else {
                 continue;
             };
             for (kind, n) in &stats.failures {
@@ -324,7 +369,7 @@ impl Metrics {
             "Fuel (Wasm instructions, roughly) used by a Wasm plugin's calls.",
         );
         for (entry, c) in &counters {
-            if let RuntimeCounters::Wasm(stats) = c {
+            if let RuntimeCounters::Wasm(stats) = *c {
                 let labels = label_set(&[("plugin", &entry.name)]);
                 sample(
                     &mut out,
@@ -342,7 +387,7 @@ impl Metrics {
             "The largest linear memory a Wasm plugin's calls grew to.",
         );
         for (entry, c) in &counters {
-            if let RuntimeCounters::Wasm(stats) = c {
+            if let RuntimeCounters::Wasm(stats) = *c {
                 let labels = label_set(&[("plugin", &entry.name)]);
                 sample(
                     &mut out,
@@ -447,7 +492,7 @@ mod tests {
             Some(Duration::from_micros(60)),
         );
 
-        let text = metrics.render([], &[], &Switches::new());
+        let text = metrics.render(&[], &[], &Switches::new());
         let lines: Vec<&str> = text.lines().collect();
         let series = r#"plugin="local",interface="ticketing",runtime="builtin""#;
         for expected in [

@@ -59,9 +59,9 @@
 //! its own. Behind a proxy every request comes from the proxy's address: it is then one client.
 //!
 //! ```no_run
-//! # async fn run(registry: robodev_controller::registry::Registry) -> std::io::Result<()> {
+//! # async fn run(registry: robodev_registry::Registry) -> std::io::Result<()> {
 //! use std::sync::Arc;
-//! use robodev_controller::admin::{self, AdminState};
+//! use robodev_registry::admin::{self, AdminState};
 //!
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:9464").await?;
 //! let registry = Arc::new(registry);
@@ -106,7 +106,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tower::ServiceExt;
 
-use crate::metered::Switches;
+use crate::calls::Switches;
 use crate::metrics::{self, Metrics};
 use crate::registry::{Entry, LoadFailure, Loading, Registry};
 
@@ -602,11 +602,9 @@ async fn no_route(uri: Uri) -> Answer {
 async fn render_metrics(State(server): State<Arc<Server>>) -> Answer {
     let state = &server.state;
     let view = state.plugins.view();
-    let text = state.metrics.render(
-        view.entries.iter().map(|e| &**e),
-        &view.failures,
-        &view.switches,
-    );
+    let plugins: Vec<_> = view.entries.iter().map(|e| e.sample()).collect();
+    let failures: Vec<_> = view.failures.iter().map(LoadFailure::sample).collect();
+    let text = state.metrics.render(&plugins, &failures, &view.switches);
     respond(StatusCode::OK, metrics::CONTENT_TYPE, text)
 }
 
@@ -929,14 +927,40 @@ impl AdminHandle {
     }
 }
 
+/// Why the admin API did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The token could not be read from the secrets backend.
+    #[error("admin.token_secret: cannot read secret {key:?}: {source}")]
+    Token {
+        /// `token_secret`.
+        key: String,
+        /// Why.
+        #[source]
+        source: robodev_core::Error,
+    },
+    /// The configured secrets backend is not available as one.
+    #[error("admin.token_secret: {0}")]
+    SecretsBackend(#[source] robodev_core::Error),
+    /// The listen address could not be bound.
+    #[error("admin.listen: cannot listen on {addr}: {source}")]
+    Listen {
+        /// `listen`.
+        addr: std::net::SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// Starts the admin API of `config.admin` over `registry`: its token is read from the
 /// configured secrets backend under `token_secret` (once that backend has loaded, when
 /// `registry` is still loading). `Ok(None)` when no admin API is configured.
 pub async fn start(
-    config: &crate::config::Config,
+    config: &crate::spec::HostConfig,
     registry: &Arc<crate::registry::Registry>,
     reloader: Arc<crate::reload::Reloader>,
-) -> Result<Option<AdminHandle>, String> {
+) -> Result<Option<AdminHandle>, StartError> {
     let Some(settings) = &config.admin else {
         return Ok(None);
     };
@@ -958,23 +982,26 @@ pub async fn start(
             })
             .await
             .map(|r| r.value)
-            .map_err(|e| {
-                format!(
-                    "admin.token_secret: cannot read secret {:?}: {e}",
-                    settings.token_secret
-                )
+            .map_err(|source| StartError::Token {
+                key: settings.token_secret.clone(),
+                source,
             })?,
-        Ok(_) => {
-            return Err("admin.token_secret: the secrets backend is not a secrets backend".into());
+        Ok(other) => {
+            // Validation makes this impossible; said plainly if it ever happens.
+            return Err(StartError::SecretsBackend(robodev_core::Error::Load {
+                plugin: secrets.to_owned(),
+                message: format!("it serves {}, not secrets", other.interface()),
+                source: None,
+            }));
         }
-        Err(e) => return Err(format!("admin.token_secret: {e}")),
+        Err(e) => return Err(StartError::SecretsBackend(e)),
     };
-    let listener = TcpListener::bind(settings.listen)
-        .await
-        .map_err(|e| format!("admin.listen: cannot listen on {}: {e}", settings.listen))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| format!("admin.listen: {e}"))?;
+    let listen = |source| StartError::Listen {
+        addr: settings.listen,
+        source,
+    };
+    let listener = TcpListener::bind(settings.listen).await.map_err(listen)?;
+    let addr = listener.local_addr().map_err(listen)?;
     let state = AdminState {
         plugins: registry.clone(),
         metrics: registry.metrics().clone(),

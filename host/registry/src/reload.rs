@@ -9,62 +9,63 @@
 //! (the watcher says so in the log).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use robodev_core::{Error, Interface};
 
-use crate::config::{ComponentLocation, Config, PluginSource, PluginSpec};
 use crate::registry::{Registry, Swapped};
+use crate::spec::{ComponentLocation, PluginSource, PluginSpec};
 
 /// How often the watcher looks at the config file and the plugins' files.
 pub const WATCH_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Reloads plugins of `registry` from the config file at `config_path`.
+/// Where reloads read the plugins' definitions: the config file as it is now. The controller
+/// implements it over robodev-config.yaml; the plugin host does not parse the file itself.
+pub trait Definitions: Send + Sync + std::fmt::Debug {
+    /// The file the definitions come from (watched, and named in messages).
+    fn path(&self) -> &Path;
+    /// The `plugins:` entries as the file has them now, or why the file does not load.
+    fn plugins(&self) -> Result<Vec<PluginSpec>, String>;
+}
+
+/// Reloads plugins of `registry` from their [`Definitions`].
 #[derive(Debug)]
 pub struct Reloader {
     registry: Arc<Registry>,
-    config_path: PathBuf,
-    state_dir: Option<PathBuf>,
+    definitions: Arc<dyn Definitions>,
 }
 
 impl Reloader {
-    /// A reloader reading `config_path` (with `state_dir` overriding the file's, as the CLI's
-    /// `--state-dir` does).
-    pub fn new(registry: Arc<Registry>, config_path: PathBuf, state_dir: Option<PathBuf>) -> Self {
+    /// A reloader of `registry` reading `definitions`.
+    pub fn new(registry: Arc<Registry>, definitions: Arc<dyn Definitions>) -> Self {
         Reloader {
             registry,
-            config_path,
-            state_dir,
+            definitions,
         }
     }
 
-    fn config(&self, plugin: &str) -> Result<Config, Error> {
-        let mut config = Config::load(&self.config_path).map_err(|e| Error::Load {
+    fn plugins(&self, plugin: &str) -> Result<Vec<PluginSpec>, Error> {
+        self.definitions.plugins().map_err(|e| Error::Load {
             plugin: plugin.to_owned(),
             message: format!("the config does not load, so nothing was reloaded: {e}"),
             source: None,
-        })?;
-        if let Some(dir) = &self.state_dir {
-            config.state_dir = dir.clone();
-        }
-        Ok(config)
+        })
     }
 
     /// Reloads plugin `name` (of `interface`, when two share the name) from the config as it
     /// is now.
     pub async fn reload(&self, interface: Option<Interface>, name: &str) -> Result<Swapped, Error> {
-        let config = self.config(name)?;
-        let spec = config
-            .plugins
+        let plugins = self.plugins(name)?;
+        let spec = plugins
             .iter()
             .find(|p| p.name == name && interface.is_none_or(|i| p.interface == i))
             .ok_or_else(|| Error::Load {
                 plugin: name.to_owned(),
                 message: format!(
                     "{} has no plugin {name:?} any more (removing a plugin needs a restart)",
-                    self.config_path.display()
+                    self.definitions.path().display()
                 ),
                 source: None,
             })?;
@@ -141,9 +142,9 @@ impl Reloader {
     /// What identifies each plugin's current definition: its config entry and its file.
     async fn fingerprints(&self) -> BTreeMap<String, Fingerprint> {
         let mut prints = BTreeMap::new();
-        match Config::load(&self.config_path) {
-            Ok(config) => {
-                for spec in &config.plugins {
+        match self.definitions.plugins() {
+            Ok(plugins) => {
+                for spec in &plugins {
                     prints.insert(spec.name.clone(), fingerprint(spec));
                 }
             }
