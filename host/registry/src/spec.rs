@@ -55,6 +55,9 @@ pub struct OciSettings {
     /// trickles must not hold start-up for ever); `None` when the file does not say, for
     /// robodev-oci's default ([`robodev_oci::limits::DEFAULT_TRANSFER_TIMEOUT`], 10 minutes).
     pub transfer_timeout: Option<Duration>,
+    /// `ca_files`: PEM files of CAs trusted for registries besides the built-in (webpki)
+    /// roots, resolved against the config file's directory.
+    pub ca_files: Vec<PathBuf>,
 }
 
 /// Registry credentials, as keys of the secrets backend (resolved when plugins load).

@@ -329,6 +329,8 @@ pub struct RawOci {
     pub credentials: std::collections::BTreeMap<String, RawOciCredentials>,
     /// `transfer_timeout`: the overall deadline of one pull of an OCI component.
     pub transfer_timeout: Option<RawDuration>,
+    /// `ca_files`: PEM files of CAs trusted for registries, besides the built-in roots.
+    pub ca_files: Vec<String>,
 }
 
 /// `oci.credentials.<registry>`: `username` + `password_secret`, or `token_secret`.

@@ -702,10 +702,17 @@ impl Validator<'_> {
             .transfer_timeout
             .map(|d| self.positive_duration("oci.transfer_timeout", d))
             .transpose()?;
+        let ca_files = raw
+            .ca_files
+            .iter()
+            .enumerate()
+            .map(|(i, p)| self.path(&format!("oci.ca_files[{i}]"), p))
+            .collect::<Result<_, _>>()?;
         Ok(super::OciSettings {
             insecure_registries: raw.insecure_registries,
             credentials,
             transfer_timeout,
+            ca_files,
         })
     }
 

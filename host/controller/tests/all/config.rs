@@ -857,6 +857,24 @@ fn the_oci_transfer_timeout_is_a_positive_duration() {
 }
 
 #[test]
+fn oci_ca_files_resolve_against_the_config_file() {
+    let (dir, _path, config) = load(&format!(
+        "{BASE}oci:\n  ca_files: [certs/internal-ca.pem, /etc/ssl/lan.pem]\n"
+    ));
+    assert_eq!(
+        config.unwrap().oci.ca_files,
+        [
+            std::path::absolute(dir.path()).unwrap().join("certs/internal-ca.pem"),
+            PathBuf::from("/etc/ssl/lan.pem")
+        ]
+    );
+    assert_eq!(
+        error(&format!("{BASE}oci:\n  ca_files: [\"\"]\n")),
+        r#"robodev-config.yaml:4: oci.ca_files[0]: expected a path, found """#
+    );
+}
+
+#[test]
 fn registry_credentials_are_one_kind_each() {
     let text = format!(
         "{BASE}oci:\n  credentials:\n    registry.example: {{ username: robot, token_secret: t }}\n"

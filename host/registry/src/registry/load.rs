@@ -155,6 +155,8 @@ pub(crate) struct Loader {
     pub(crate) insecure_registries: Vec<String>,
     /// `oci.transfer_timeout`; `None` for robodev-oci's default.
     pub(crate) oci_transfer_timeout: Option<Duration>,
+    /// `oci.ca_files`.
+    pub(crate) oci_ca_files: Vec<PathBuf>,
     /// `Some` when signatures are required: the trusted keys, or why they cannot be read.
     pub(crate) trusted: Option<Result<robodev_oci::TrustedKeys, String>>,
     pub(crate) state_dir: PathBuf,
@@ -201,6 +203,9 @@ impl Loader {
             }
             if let Some(timeout) = self.oci_transfer_timeout {
                 options = options.transfer_timeout(timeout);
+            }
+            for file in &self.oci_ca_files {
+                options = options.ca_file(file.clone());
             }
             for (registry, credentials) in self.oci_credentials.get().into_iter().flatten() {
                 options = options.credentials(registry.clone(), credentials.clone());
@@ -495,7 +500,7 @@ pub(crate) fn oci_error(plugin: &str, error: robodev_oci::Error) -> Error {
         other => Error::Load {
             plugin: plugin.to_owned(),
             message: other.to_string(),
-            source: None,
+            source: Some(robodev_core::Cause::new(other)),
         },
     }
 }

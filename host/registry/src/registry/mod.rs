@@ -226,6 +226,7 @@ impl Registry {
             oci_credentials: OnceLock::new(),
             insecure_registries: config.oci.insecure_registries.clone(),
             oci_transfer_timeout: config.oci.transfer_timeout,
+            oci_ca_files: config.oci.ca_files.clone(),
             trusted: config.signatures.as_ref().map(|policy| {
                 robodev_oci::TrustedKeys::from_pem_files(&policy.trusted_keys)
                     .map_err(|e| e.to_string())
