@@ -49,7 +49,7 @@ mod typecheck;
 pub use cache::{CompileCache, LoadPath};
 pub use capability::kv;
 pub use capability::log::MAX_LOG_MESSAGE_BYTES;
-pub use capability::secrets::{EnvSecrets, SecretSource, StaticSecrets};
+pub use capability::secrets::{EnvSecrets, SecretSource, SourceError, StaticSecrets};
 pub use grants::{Grants, Preopen};
 pub use inspect::ComponentInfo;
 pub use limits::*;

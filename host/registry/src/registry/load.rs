@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use robodev_core::secrets::GetSecretRequest;
 use robodev_core::{AnyBackend, Error, ErrorCode, Interface, Refusal};
 use robodev_grpc::{RestartPolicy, SubprocessPlugin};
-use robodev_wasm::{PluginOptions, Runtime, RuntimeConfig, SecretSource};
+use robodev_wasm::{PluginOptions, Runtime, RuntimeConfig, SecretSource, SourceError};
 use sha2::{Digest, Sha256};
 
 use crate::spec::{
@@ -69,9 +69,11 @@ impl BackendSecrets {
 
 #[async_trait]
 impl SecretSource for BackendSecrets {
-    async fn get(&self, key: &str) -> Result<Option<String>, String> {
+    async fn get(&self, key: &str) -> Result<Option<String>, SourceError> {
         let Some((name, AnyBackend::Secrets(backend))) = self.slot.get() else {
-            return Err("the secrets backend is not loaded".into());
+            return Err(SourceError::Unavailable(
+                "the secrets backend is not loaded".into(),
+            ));
         };
         match backend
             .get_secret(GetSecretRequest {
@@ -82,7 +84,10 @@ impl SecretSource for BackendSecrets {
             Ok(response) => Ok(Some(response.value)),
             Err(Error::Plugin { error, .. }) if error.code == ErrorCode::NotFound => Ok(None),
             // The backend's message, never a value: backends do not put values in errors.
-            Err(e) => Err(format!("secrets backend {name:?}: {e}")),
+            Err(source) => Err(SourceError::Backend {
+                backend: name.clone(),
+                source,
+            }),
         }
     }
 }

@@ -19,13 +19,30 @@ pub(crate) fn add_to_linker(linker: &mut Linker<StoreState>) -> wasmtime::Result
     host_api::secrets::add_to_linker::<_, HasSelf<StoreState>>(linker, |s| s)
 }
 
+/// Why a [`SecretSource`] could not answer (its message never holds a secret's value).
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The source is not ready, e.g. the secrets backend has not loaded (yet).
+    #[error("{0}")]
+    Unavailable(String),
+    /// The secrets backend answered with an error.
+    #[error("secrets backend {backend:?}: {source}")]
+    Backend {
+        /// The backend's name.
+        backend: String,
+        /// Its error.
+        #[source]
+        source: robodev_core::Error,
+    },
+}
+
 /// Where granted secrets come from. The registry wires this to the configured secrets
 /// backend; the CLI uses [`EnvSecrets`].
 #[async_trait]
 pub trait SecretSource: Send + Sync {
     /// The value of the secret `key`; `Ok(None)` if the source has no such secret, `Err`
-    /// with a message (never the secret) if the source failed.
-    async fn get(&self, key: &str) -> Result<Option<String>, String>;
+    /// (never holding the secret) if the source failed.
+    async fn get(&self, key: &str) -> Result<Option<String>, SourceError>;
 }
 
 /// Secrets read from the host's environment variables: the secret key is the variable name.
@@ -34,7 +51,7 @@ pub struct EnvSecrets;
 
 #[async_trait]
 impl SecretSource for EnvSecrets {
-    async fn get(&self, key: &str) -> Result<Option<String>, String> {
+    async fn get(&self, key: &str) -> Result<Option<String>, SourceError> {
         Ok(std::env::var(key).ok())
     }
 }
@@ -45,7 +62,7 @@ pub struct StaticSecrets(pub BTreeMap<String, String>);
 
 #[async_trait]
 impl SecretSource for StaticSecrets {
-    async fn get(&self, key: &str) -> Result<Option<String>, String> {
+    async fn get(&self, key: &str) -> Result<Option<String>, SourceError> {
         Ok(self.0.get(key).cloned())
     }
 }
@@ -69,7 +86,7 @@ impl host_api::secrets::Host for StoreState {
             Ok(None) => Err(SecretError::NotFound(format!(
                 "secret {name:?} (key {key:?}) does not exist"
             ))),
-            Err(e) => Err(SecretError::Unavailable(e)),
+            Err(e) => Err(SecretError::Unavailable(e.to_string())),
         }
     }
 }
