@@ -2,6 +2,10 @@
 //! lines, `[LEVEL]`-prefixed text lines, anything else), and its stdout after the handshake.
 //! The last stderr lines are kept for error messages ("exited with code 2; last stderr: ...").
 //!
+//! Why hand-written: hclog is a Go library and no Rust crate reads its output; its JSON form is
+//! one object per line (`@level`, `@message`, `@module`, `@timestamp`, then fields), which
+//! serde_json parses, and the rest is go-plugin's own `[LEVEL]` text convention.
+//!
 //! A plugin's output is untrusted bytes: [`drain_lines`] reads it as bytes, never stops on
 //! invalid UTF-8 (an undrained pipe would block the plugin, or kill it with SIGPIPE once
 //! dropped), converts each line lossily and cuts lines longer than [`MAX_LINE_BYTES`] (a

@@ -16,6 +16,10 @@
 //! included) the watchdog SIGKILLs the child's whole process group and exits. A process that
 //! leaves the group on purpose (`setsid`) escapes it; confining that takes a cgroup.
 //!
+//! Why hand-written: `tokio::process` and the process-group crates give a process group, but
+//! not a parent-death signal set from a thread that outlives every child, nor a watchdog that
+//! outlives robodev's own SIGKILL; both are a few `pre_exec` and `fork` steps specific to this.
+//!
 //! Plugins' private socket directories are named `robodev-plugin-<pid>-<start time>-*` after
 //! the robodev process that made them ([`socket_dir_prefix`]), so that [`sweep_leftovers`] can
 //! remove those whose robodev is gone (a SIGKILLed robodev cannot clean up).

@@ -2,6 +2,11 @@
 //! the engine's compatibility hash (wasmtime version, target, compiler settings), so a second
 //! load deserializes instead of compiling.
 //!
+//! Why not wasmtime's own cache (`Config::cache`): it tells the caller neither whether a load
+//! compiled or came from the cache (robodev reports that: `plugin inspect`, the load log, the
+//! compile-once sharing) nor lets robodev check an entry before the `unsafe` deserialize; and
+//! its files, compression and cleanup worker are its own. What robodev needs is this file.
+//!
 //! Each entry is `RDVCWASM1\n`, the 32-byte BLAKE3 hash of the payload, then the payload
 //! (`Component::serialize`). An entry whose header or hash does not match (corrupt, truncated,
 //! written by something else) or that the engine rejects (foreign) is deleted and rebuilt.
