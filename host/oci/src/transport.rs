@@ -178,9 +178,9 @@ pub(crate) fn rustls_config(
     };
     for path in ca_files {
         let certs = CertificateDer::pem_file_iter(path)
-            .map_err(|e| (path.clone(), e.to_string()))?
+            .map_err(|e| (path.clone(), pem_error(&e)))?
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| (path.clone(), e.to_string()))?;
+            .map_err(|e| (path.clone(), pem_error(&e)))?;
         if certs.is_empty() {
             return Err((path.clone(), "no PEM certificate in the file".to_owned()));
         }
@@ -197,6 +197,27 @@ pub(crate) fn rustls_config(
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(config)
+}
+
+/// A CA file's reading error in words: rustls-pki-types shows markers and lines as byte
+/// arrays.
+fn pem_error(e: &rustls::pki_types::pem::Error) -> String {
+    use rustls::pki_types::pem::Error as Pem;
+    match e {
+        Pem::Io(e) => format!("cannot read it: {e}"),
+        Pem::MissingSectionEnd { end_marker } => {
+            let label = String::from_utf8_lossy(end_marker);
+            format!(
+                "not valid PEM: a `-----BEGIN {label}-----` block has no `-----END {label}-----` line"
+            )
+        }
+        Pem::IllegalSectionStart { line } => format!(
+            "not valid PEM: malformed line {:?}",
+            crate::error::bounded(&String::from_utf8_lossy(line))
+        ),
+        Pem::Base64Decode(e) => format!("not valid PEM: bad base64 ({e})"),
+        other => format!("not valid PEM: {other}"),
+    }
 }
 
 impl Transport {

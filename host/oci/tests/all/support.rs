@@ -73,6 +73,40 @@ pub fn client(dir: &Path) -> Client {
     Client::new(ClientOptions::new(dir).docker_config(DockerConfig::Disabled))
 }
 
+/// A test CA, and a certificate it issued for the registry's names (127.0.0.1 and localhost).
+pub struct TestCa {
+    /// The CA certificate, PEM: what a client must trust.
+    pub pem: String,
+    /// The server certificate, PEM.
+    pub cert_pem: String,
+    /// The server certificate's private key, PEM (PKCS#8).
+    pub key_pem: String,
+}
+
+impl TestCa {
+    /// A new CA named `name` and a server certificate signed by it.
+    pub fn new(name: &str) -> TestCa {
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert =
+            rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+                .unwrap()
+                .signed_by(&key, &ca)
+                .unwrap();
+        TestCa {
+            pem: ca.pem(),
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        }
+    }
+}
+
 /// How a test registry authenticates.
 enum Auth<'a> {
     None,
@@ -84,6 +118,8 @@ enum Auth<'a> {
 pub struct Registry {
     child: Option<Child>,
     pub port: u16,
+    /// Whether it serves HTTPS (with a [`TestCa`]'s certificate) instead of plain HTTP.
+    tls: bool,
     log: PathBuf,
     /// Holds the config, the storage and the log; removed on drop.
     _dir: tempfile::TempDir,
@@ -92,24 +128,31 @@ pub struct Registry {
 impl Registry {
     /// A registry without authentication.
     pub async fn start() -> Self {
-        Self::start_with(&Auth::None).await
+        Self::start_with(&Auth::None, None).await
     }
 
     /// A registry requiring HTTP Basic auth as [`USER`] / [`PASSWORD`] (bcrypt htpasswd).
     pub async fn start_with_htpasswd() -> Self {
-        Self::start_with(&Auth::Htpasswd).await
+        Self::start_with(&Auth::Htpasswd, None).await
     }
 
     /// A registry requiring bearer tokens from `server` (the distribution token spec).
     pub async fn start_with_token(server: &TokenServer) -> Self {
-        Self::start_with(&Auth::Token(server)).await
+        Self::start_with(&Auth::Token(server), None).await
     }
 
-    async fn start_with(auth: &Auth<'_>) -> Self {
+    /// A registry serving HTTPS only, with the server certificate of `ca`; requiring HTTP Basic
+    /// auth as [`USER`] / [`PASSWORD`] when `htpasswd`.
+    pub async fn start_with_tls(ca: &TestCa, htpasswd: bool) -> Self {
+        let auth = if htpasswd { Auth::Htpasswd } else { Auth::None };
+        Self::start_with(&auth, Some(ca)).await
+    }
+
+    async fn start_with(auth: &Auth<'_>, tls: Option<&TestCa>) -> Self {
         ensure_tools();
         let mut last_log = String::new();
         for _ in 0..PORT_ATTEMPTS {
-            match Self::try_start(auth).await {
+            match Self::try_start(auth, tls).await {
                 Ok(registry) => return registry,
                 Err(log) => {
                     // Another process may take the port between our probe and the registry's
@@ -126,8 +169,22 @@ impl Registry {
     }
 
     /// One attempt on a fresh port and directory; the registry's log when it fails.
-    async fn try_start(auth: &Auth<'_>) -> Result<Self, String> {
+    async fn try_start(auth: &Auth<'_>, tls: Option<&TestCa>) -> Result<Self, String> {
         let dir = tempfile::tempdir().unwrap();
+        let tls_config = match tls {
+            None => String::new(),
+            Some(ca) => {
+                let cert = dir.path().join("server.pem");
+                let key = dir.path().join("server-key.pem");
+                std::fs::write(&cert, &ca.cert_pem).unwrap();
+                std::fs::write(&key, &ca.key_pem).unwrap();
+                format!(
+                    "  tls:\n    certificate: {}\n    key: {}\n",
+                    cert.display(),
+                    key.display()
+                )
+            }
+        };
         let auth = match auth {
             Auth::None => String::new(),
             Auth::Htpasswd => {
@@ -163,6 +220,7 @@ impl Registry {
                  log:\n  level: info\n  accesslog:\n    disabled: true\n\
                  storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
                  http:\n  addr: 127.0.0.1:{port}\n\
+                 {tls_config}\
                  {auth}",
                 dir.path().join("data").display()
             ),
@@ -190,6 +248,7 @@ impl Registry {
         let mut registry = Self {
             child: Some(child),
             port,
+            tls: tls.is_some(),
             log,
             _dir: dir,
         };
@@ -201,7 +260,9 @@ impl Registry {
         }
     }
 
-    /// Whether the registry answers `GET /v2/` before the deadline (false if it exited).
+    /// Whether the registry answers `GET /v2/` before the deadline (false if it exited). A TLS
+    /// registry is ready when it answers the plain-HTTP request with Go's "400: Client sent an
+    /// HTTP request to an HTTPS server", which its listener sends once it serves TLS.
     async fn wait_ready(&mut self) -> bool {
         let deadline = Instant::now() + REGISTRY_START_TIMEOUT;
         while Instant::now() < deadline {
@@ -215,7 +276,12 @@ impl Registry {
                 http(&self.host(), "GET", "/v2/", &[], b""),
             )
             .await
-                && (response.status == 200 || response.status == 401)
+                && (if self.tls {
+                    response.status == 400
+                        && String::from_utf8_lossy(&response.body).contains("HTTPS server")
+                } else {
+                    response.status == 200 || response.status == 401
+                })
             {
                 return true;
             }
@@ -229,9 +295,11 @@ impl Registry {
         format!("127.0.0.1:{}", self.port)
     }
 
-    /// `oci://127.0.0.1:PORT/{rest}`.
+    /// `oci://127.0.0.1:PORT/{rest}`, or `oci+https://...` for a TLS registry (`oci://`
+    /// means plain HTTP to loopback).
     pub fn reference(&self, rest: &str) -> Reference {
-        Reference::parse(&format!("oci://{}/{rest}", self.host())).unwrap()
+        let scheme = if self.tls { "oci+https" } else { "oci" };
+        Reference::parse(&format!("{scheme}://{}/{rest}", self.host())).unwrap()
     }
 
     /// The registry's log so far.
