@@ -286,26 +286,58 @@ pub fn plugin_name(source: &Path) -> Option<String> {
 /// `robodev plugin sign SOURCE --key KEY`.
 #[derive(Debug, Args)]
 pub struct SignArgs {
-    /// A `.wasm` component or plugin executable (the signature goes to `FILE.sig`), or an
-    /// `oci://` reference (the signature is pushed beside it, cosign's way).
+    /// A `.wasm` component or plugin executable (the signature goes to `FILE.sig`, or with
+    /// `--bundle` to a Sigstore bundle), or an `oci://` reference (the signature is attached
+    /// to it in the registry, cosign's way).
     source: String,
     /// The private key: PEM, ECDSA P-256, unencrypted PKCS#8 (`openssl genpkey -algorithm EC
     /// -pkeyopt ec_paramgen_curve:P-256`).
     #[arg(long, value_name = "FILE")]
     key: PathBuf,
+    /// For an `oci://` reference, the signature format: `bundle` (a Sigstore bundle attached
+    /// as an OCI referrer, what cosign v3 writes) or `simple-signing` (the `sha256-HEX.sig`
+    /// tag cosign v2 wrote). Default: bundle.
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+    /// For a file: write a Sigstore bundle (what `cosign sign-blob --bundle` writes) to this
+    /// file instead of `FILE.sig`.
+    #[arg(long, value_name = "OUT")]
+    bundle: Option<PathBuf>,
     #[command(flatten)]
     oci: OciArgs,
+}
+
+/// `--format` of `plugin sign`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    /// A Sigstore bundle attached as an OCI referrer (cosign v3's default).
+    Bundle,
+    /// cosign's simple-signing manifest at the tag `sha256-HEX.sig` (cosign v2's default).
+    SimpleSigning,
 }
 
 /// `robodev plugin verify SOURCE --key PUB...`.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// A `.wasm` component or plugin executable (with `FILE.sig` beside it), or an `oci://`
-    /// reference.
+    /// A `.wasm` component or plugin executable (with `FILE.sig` beside it, or a Sigstore
+    /// bundle given with `--bundle`), or an `oci://` reference (Sigstore bundles attached as
+    /// referrers, then the `sha256-HEX.sig` tag).
     source: String,
     /// A trusted public key (PEM, as cosign.pub); repeatable.
     #[arg(long = "key", value_name = "FILE", required = true)]
     keys: Vec<PathBuf>,
+    /// The public key (PEM) of a transparency log whose entries in Sigstore bundles are
+    /// accepted; repeatable. Without one, a bundle carrying log entries is refused, and one
+    /// without passes on its signature.
+    #[arg(long = "log-key", value_name = "FILE")]
+    log_keys: Vec<PathBuf>,
+    /// Refuse Sigstore bundles without a verified transparency-log entry (needs `--log-key`).
+    #[arg(long, requires = "log_keys")]
+    require_tlog: bool,
+    /// For a file: the Sigstore bundle to check (what `cosign sign-blob --bundle` writes)
+    /// instead of `FILE.sig`.
+    #[arg(long, value_name = "FILE")]
+    bundle: Option<PathBuf>,
     #[command(flatten)]
     oci: OciArgs,
 }
@@ -321,8 +353,19 @@ fn signature_fail(e: robodev_oci::SignatureError) -> u8 {
         robodev_oci::SignatureError::Missing { .. }
         | robodev_oci::SignatureError::Invalid { .. }
         | robodev_oci::SignatureError::Untrusted { .. }
-        | robodev_oci::SignatureError::WrongDigest { .. } => 4,
+        | robodev_oci::SignatureError::WrongDigest { .. }
+        | robodev_oci::SignatureError::Bundle { .. }
+        | robodev_oci::SignatureError::Rejected { .. } => 4,
         _ => 2,
+    }
+}
+
+/// A refused Sigstore bundle of a file: a refusal (4), or 2 when the key cannot sign.
+fn bundle_fail(subject: &str, e: robodev_oci::BundleError) -> u8 {
+    eprintln!("error: {subject}: {e}");
+    match e {
+        robodev_oci::BundleError::Signing(_) => 2,
+        _ => 4,
     }
 }
 
@@ -347,18 +390,70 @@ pub async fn sign(args: SignArgs) -> u8 {
         Err(e) => return fail(e),
     };
     if is_oci(&args.source) {
+        if args.bundle.is_some() {
+            return fail(anyhow::anyhow!(
+                "--bundle is for files; an oci:// reference's bundle is attached in the registry \
+                 (--format bundle)"
+            ));
+        }
         let client = client(&args.oci);
         let reference = match pinned(&client, &args.source).await {
             Ok(r) => r,
             Err(code) => return code,
         };
-        match robodev_oci::signature::sign_artifact(&client, &reference, &pem).await {
+        let format = match args.format.unwrap_or(Format::Bundle) {
+            Format::Bundle => robodev_oci::SigningFormat::Bundle,
+            Format::SimpleSigning => robodev_oci::SigningFormat::SimpleSigning,
+        };
+        match robodev_oci::signature::sign_artifact_with(&client, &reference, &pem, format).await {
             Ok(digest) => {
-                println!("signed {reference} (signature manifest {digest})");
+                let (what, key) = match format {
+                    robodev_oci::SigningFormat::Bundle => ("Sigstore bundle referrer", "referrer"),
+                    _ => ("signature manifest", "signatureManifest"),
+                };
+                if args.oci.json {
+                    println!(
+                        "{}",
+                        json!({
+                            "reference": reference.to_string(),
+                            "format": format.name(),
+                            key: digest,
+                        })
+                    );
+                } else {
+                    println!("signed {reference} ({what} {digest})");
+                }
                 0
             }
             Err(e) => signature_fail(e),
         }
+    } else if args.format.is_some() {
+        fail(anyhow::anyhow!(
+            "--format is for oci:// references; a file's signature is FILE.sig, or a Sigstore \
+             bundle with --bundle OUT"
+        ))
+    } else if let Some(out) = &args.bundle {
+        let bytes = match std::fs::read(&args.source)
+            .with_context(|| format!("cannot read {}", args.source))
+        {
+            Ok(b) => b,
+            Err(e) => return fail(e),
+        };
+        let bundle = match robodev_oci::bundle::sign_bundle_blob(&bytes, &pem, None) {
+            Ok(b) => b,
+            Err(e) => return bundle_fail(&args.source, e),
+        };
+        if let Err(e) =
+            std::fs::write(out, bundle).with_context(|| format!("cannot write {}", out.display()))
+        {
+            return fail(e);
+        }
+        println!(
+            "signed {} -> {} (Sigstore bundle)",
+            args.source,
+            out.display()
+        );
+        0
     } else {
         match robodev_oci::signature::sign_blob_file(Path::new(&args.source), &pem).await {
             Ok(path) => {
@@ -375,25 +470,99 @@ pub async fn verify(args: VerifyArgs) -> u8 {
         Ok(k) => k,
         Err(e) => return signature_fail(e),
     };
-    let result = if is_oci(&args.source) {
+    let log_keys = if args.log_keys.is_empty() {
+        robodev_oci::TrustedKeys::new()
+    } else {
+        match robodev_oci::TrustedKeys::from_pem_files(&args.log_keys) {
+            Ok(k) => k,
+            Err(e) => return signature_fail(e),
+        }
+    };
+    let policy = robodev_oci::BundlePolicy::new(log_keys, args.require_tlog);
+    // (subject, key, format name, details for --json, details for text)
+    let (subject, key, format, extra, detail) = if is_oci(&args.source) {
+        if args.bundle.is_some() {
+            return fail(anyhow::anyhow!(
+                "--bundle is for files; an oci:// reference's bundles are found in the registry"
+            ));
+        }
         let client = client(&args.oci);
         let reference = match pinned(&client, &args.source).await {
             Ok(r) => r,
             Err(code) => return code,
         };
-        robodev_oci::signature::verify_artifact(&client, &reference, &keys)
-            .await
-            .map(|signer| (reference.to_string(), signer))
-    } else {
-        robodev_oci::signature::verify_blob_file(Path::new(&args.source), &keys)
-            .await
-            .map(|signer| (args.source.clone(), signer))
-    };
-    match result {
-        Ok((subject, signer)) => {
-            println!("verified {subject}: signed by {signer}");
-            0
+        let verified =
+            match robodev_oci::signature::verify_artifact_with(&client, &reference, &keys, &policy)
+                .await
+            {
+                Ok(v) => v,
+                Err(e) => return signature_fail(e),
+            };
+        let extra = match &verified.format {
+            robodev_oci::SignatureFormat::Bundle { referrer, bundle } => json!({
+                "referrer": referrer,
+                "tlogEntries": bundle.tlog.len(),
+            }),
+            robodev_oci::SignatureFormat::SimpleSigning { tag } => json!({ "tag": tag }),
+            _ => json!({}),
+        };
+        (
+            reference.to_string(),
+            verified.key,
+            verified.format.name(),
+            extra,
+            verified.format.to_string(),
+        )
+    } else if let Some(bundle_path) = &args.bundle {
+        let read = |path: &Path| {
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+        };
+        let (bundle, bytes) =
+            match read(bundle_path).and_then(|b| Ok((b, read(Path::new(&args.source))?))) {
+                Ok(pair) => pair,
+                Err(e) => return fail(e),
+            };
+        match robodev_oci::bundle::verify_blob_bundle(&bundle, &bytes, &keys, &policy) {
+            Ok(verified) => (
+                args.source.clone(),
+                verified.key,
+                "bundle",
+                json!({
+                    "bundle": bundle_path.display().to_string(),
+                    "tlogEntries": verified.tlog.len(),
+                }),
+                format!("Sigstore bundle {}", bundle_path.display()),
+            ),
+            Err(e) => return bundle_fail(&args.source, e),
         }
-        Err(e) => signature_fail(e),
+    } else {
+        match robodev_oci::signature::verify_blob_file(Path::new(&args.source), &keys).await {
+            Ok(signer) => {
+                let sig = robodev_oci::signature::signature_path(Path::new(&args.source));
+                (
+                    args.source.clone(),
+                    signer,
+                    "sig-file",
+                    json!({ "signature": sig.display().to_string() }),
+                    format!("signature file {}", sig.display()),
+                )
+            }
+            Err(e) => return signature_fail(e),
+        }
+    };
+    if args.oci.json {
+        let mut out = json!({
+            "subject": subject,
+            "verified": true,
+            "format": format,
+            "key": { "name": key.name, "fingerprint": key.fingerprint },
+        });
+        if let (Some(out), Some(extra)) = (out.as_object_mut(), extra.as_object()) {
+            out.extend(extra.clone());
+        }
+        println!("{out}");
+    } else {
+        println!("verified {subject}: signed by {key}, {detail}");
     }
+    0
 }

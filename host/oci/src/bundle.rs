@@ -13,7 +13,8 @@
 //!   as an OCI 1.1 referrer: a manifest whose `artifactType` is the bundle media type, whose
 //!   one layer is the bundle, with the annotations [`ANNOTATION_BUNDLE_CONTENT`] =
 //!   [`BUNDLE_CONTENT_DSSE`] and [`ANNOTATION_BUNDLE_PREDICATE_TYPE`]. Finding and attaching that
-//!   referrer is the registry client's job; this module reads and writes the bundle itself.
+//!   referrer is [`crate::signature`]'s job ([`crate::signature::verify_artifact_with`],
+//!   [`crate::signature::sign_artifact`]); this module reads and writes the bundle itself.
 //! - **`messageSignature`**: what `cosign sign-blob --key cosign.key --bundle out.json FILE`
 //!   writes: the file's SHA-256 (`messageDigest`) and the ECDSA signature over the file's
 //!   bytes.

@@ -26,8 +26,14 @@
 //! - Text the registry controls (error bodies, media types, digests as written) is quoted in
 //!   errors only up to [`MAX_QUOTED_CHARS`], and a manifest's layers are summarised by media
 //!   type, so a hostile registry cannot make an error megabytes long.
-//! - [`signature`] checks and makes cosign-format signatures: detached `.sig` files for blobs,
-//!   `sha256-HEX.sig` signature manifests for artifacts, against [`TrustedKeys`].
+//! - [`signature`] checks and makes cosign-format signatures against [`TrustedKeys`]: for
+//!   artifacts, Sigstore bundles attached as OCI referrers (what cosign v3 writes, and
+//!   robodev's default, [`SigningFormat::Bundle`]) and cosign v2's `sha256-HEX.sig` signature
+//!   manifests, both accepted by [`signature::verify_artifact_with`], which says which
+//!   ([`SignatureFormat`]); for blobs, detached `.sig` files. [`bundle`] reads and writes the
+//!   bundles themselves (DSSE and message signatures, Rekor v1 log entries checked against the
+//!   log keys of a [`BundlePolicy`]; keyless certificates and Rekor v2 refused), [`referrers`]
+//!   finds and attaches referrers.
 //!
 //! The HTTP stack is reqwest (HTTP/1.1, rustls with the ring provider, proxies from
 //! `HTTP_PROXY`/`HTTPS_PROXY`/`NO_PROXY`, redirects) and, for authentication, the CNCF/ORAS
@@ -82,7 +88,7 @@ pub use meter::{TransferLimit, TransferLimits};
 pub use progress::{Direction, PROGRESS_STEP, Progress, ProgressFn, Stall};
 pub use reference::{MAX_REPOSITORY_LEN, MAX_TAG_LEN, Reference, Transport};
 pub use referrers::Descriptor;
-pub use signature::{KeyId, SignatureError, TrustedKeys};
+pub use signature::{KeyId, SignatureError, SignatureFormat, SigningFormat, TrustedKeys, Verified};
 
 /// The limits on waiting for a registry and on what it sends.
 pub mod limits {

@@ -6,24 +6,44 @@
 //!   over the SHA-256 of the file's bytes: what `cosign sign-blob --key cosign.key FILE` prints,
 //!   and what `openssl dgst -sha256 -sign key.pem FILE | base64 -w0` writes.
 //!   [`verify_blob`] / [`verify_blob_file`] check one, [`sign_blob`] / [`sign_blob_file`] make
-//!   one.
-//! - **OCI artifacts**: cosign's "simple signing" signatures. The signature of the manifest
-//!   `sha256:HEX` is a manifest at the tag `sha256-HEX.sig` ([`signature_tag`]) of the same
-//!   repository, with one layer per signature of media type [`SIMPLE_SIGNING_MEDIA_TYPE`]:
-//!   its blob is the JSON payload naming the signed digest, its annotation
-//!   [`SIGNATURE_ANNOTATION`] the base64 DER ECDSA P-256 signature over the payload's bytes.
-//!   [`verify_artifact`] checks one, [`sign_artifact`] pushes one.
+//!   one. (A blob's Sigstore bundle, what `cosign sign-blob --bundle` writes, is
+//!   [`crate::bundle`]'s.)
+//! - **OCI artifacts**, in two formats, both checked by [`verify_artifact_with`] (and
+//!   [`verify_artifact`], its default-policy form), which reports which one verified
+//!   ([`Verified`], [`SignatureFormat`]):
+//!   - **Sigstore bundles** attached as OCI referrers, what `cosign sign` v3 writes by default
+//!     and what [`sign_artifact`] writes ([`SigningFormat::Bundle`]): an image manifest whose
+//!     `subject` is the signed manifest, whose `artifactType` and one layer's media type are
+//!     [`BUNDLE_V03_MEDIA_TYPE`], annotated `dev.sigstore.bundle.content: dsse-envelope` and
+//!     `dev.sigstore.bundle.predicateType: https://sigstore.dev/cosign/sign/v1`; the layer is
+//!     the bundle, a DSSE envelope over an in-toto statement naming the digest. They are found
+//!     with [`Client::referrers`] (the OCI 1.1 referrers API, or on registries without it, as
+//!     distribution 2.8, the index at the tag `sha256-HEX`), fetched within
+//!     [`MAX_BUNDLE_BYTES`] (at most [`MAX_BUNDLES_CHECKED`] of them) and checked by
+//!     [`crate::bundle::verify_bundle`] under a [`BundlePolicy`] (the transparency logs
+//!     trusted).
+//!   - **Simple signing**, cosign v2's default ([`SigningFormat::SimpleSigning`]): the
+//!     signature of the manifest `sha256:HEX` is a manifest at the tag `sha256-HEX.sig`
+//!     ([`signature_tag`]) of the same repository, with one layer per signature of media type
+//!     [`SIMPLE_SIGNING_MEDIA_TYPE`]: its blob is the JSON payload naming the signed digest,
+//!     its annotation [`SIGNATURE_ANNOTATION`] the base64 DER ECDSA P-256 signature over the
+//!     payload's bytes.
+//!
+//!   Bundles are looked for first, then the `.sig` tag; one signature that verifies is enough.
+//!   When none does, the error is the one signature's own, or [`SignatureError::Rejected`]
+//!   with each one's reason; when there is none, [`SignatureError::Missing`] names both places.
 //!
 //! Keys are ECDSA P-256 in PEM: public keys as `PUBLIC KEY` (SubjectPublicKeyInfo, what
 //! `cosign generate-key-pair` writes to `cosign.pub` and `openssl pkey -pubout` writes), private
 //! keys as unencrypted PKCS#8 `PRIVATE KEY` (`openssl genpkey -algorithm EC -pkeyopt
 //! ec_paramgen_curve:P-256`). cosign's own encrypted private key file (`cosign.key`,
 //! `ENCRYPTED SIGSTORE PRIVATE KEY`) is not read: sign with cosign itself, or with a PKCS#8
-//! key. Keyless (Fulcio certificates, Rekor transparency log) signatures are not checked either.
+//! key. Keyless signatures (Fulcio certificates) are refused: robodev trusts keys, not
+//! identities.
 //!
 //! ```no_run
-//! use robodev_oci::signature::{TrustedKeys, verify_artifact, verify_blob_file};
-//! use robodev_oci::{Client, ClientOptions, Reference};
+//! use robodev_oci::signature::{TrustedKeys, verify_artifact_with, verify_blob_file};
+//! use robodev_oci::{BundlePolicy, Client, ClientOptions, Reference};
 //!
 //! # async fn example() -> Result<(), robodev_oci::signature::SignatureError> {
 //! let keys = TrustedKeys::from_pem_files(["/etc/robodev/cosign.pub"])?;
@@ -34,7 +54,10 @@
 //! let reference = Reference::parse(
 //!     "oci://ghcr.io/acme/notify:1.0.0@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
 //! )?;
-//! verify_artifact(&client, &reference, &keys).await?;
+//! // No transparency log trusted: bundles with log entries are refused, others pass.
+//! let policy = BundlePolicy::default();
+//! let verified = verify_artifact_with(&client, &reference, &keys, &policy).await?;
+//! println!("{reference}: {} signed by {}", verified.format, verified.key);
 //! # Ok(())
 //! # }
 //! ```
@@ -53,9 +76,14 @@ use ring::signature::{
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
+use crate::bundle::{
+    ANNOTATION_BUNDLE_CONTENT, ANNOTATION_BUNDLE_PREDICATE_TYPE, BUNDLE_CONTENT_DSSE,
+    BUNDLE_MEDIA_TYPES, BUNDLE_V03_MEDIA_TYPE, BundleError, BundlePolicy, BundleVerified,
+    COSIGN_SIGN_PREDICATE_TYPE, MAX_BUNDLE_BYTES, sign_bundle_dsse, verify_bundle,
+};
 use crate::cache::sha256_digest;
 use crate::client::Client;
-use crate::manifest::{Descriptor, MANIFEST_MEDIA_TYPE, Manifest};
+use crate::manifest::{ANNOTATION_CREATED, Descriptor, MANIFEST_MEDIA_TYPE, Manifest};
 use crate::reference::Reference;
 use crate::registry::Access;
 use crate::transport::ReqBody;
@@ -74,6 +102,11 @@ pub const MAX_SIGNATURE_FILE_BYTES: u64 = 4 * 1024;
 /// The largest signature payload fetched from a registry: cosign's are about 250 bytes, plus
 /// whatever `optional` annotations the signer added.
 pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
+
+/// The most Sigstore bundle referrers of one artifact fetched and checked: cosign adds one per
+/// signing, so a handful is usual; a registry listing hundreds cannot make robodev fetch them
+/// all. Those beyond it are counted in [`SignatureError::Rejected::unchecked`].
+pub const MAX_BUNDLES_CHECKED: usize = 16;
 
 /// The config media type of cosign's signature manifests (an empty OCI image config).
 const SIGNATURE_CONFIG_MEDIA_TYPE: &str = "application/vnd.oci.image.config.v1+json";
@@ -142,6 +175,36 @@ pub enum SignatureError {
         signed: String,
     },
 
+    /// A Sigstore bundle attached to the artifact (the referrer `referrer`) was found, and it
+    /// is the only signature found, but it is refused: [`BundleError`] says why.
+    #[error("{subject}: the Sigstore bundle {referrer} is refused: {source}")]
+    Bundle {
+        /// The artifact being verified.
+        subject: String,
+        /// The digest of the referrer manifest holding the bundle.
+        referrer: String,
+        /// Why the bundle is refused (boxed: a [`BundleError`] can hold a `SignatureError`).
+        #[source]
+        source: Box<BundleError>,
+    },
+
+    /// Several signatures were found (Sigstore bundles, a `.sig` manifest) and none is
+    /// accepted: each one's reason, in the order they were checked.
+    #[error(
+        "no signature of {subject} is accepted ({} checked{}): {}",
+        reasons.len(),
+        if *unchecked > 0 { format!(", {unchecked} more not checked") } else { String::new() },
+        reasons.iter().enumerate().map(|(i, r)| format!("[{}] {r}", i + 1)).collect::<Vec<_>>().join("; ")
+    )]
+    Rejected {
+        /// The artifact being verified.
+        subject: String,
+        /// Why each signature is refused, at most [`MAX_BUNDLES_CHECKED`] + 1.
+        reasons: Vec<String>,
+        /// Bundles listed beyond [`MAX_BUNDLES_CHECKED`], not fetched.
+        unchecked: usize,
+    },
+
     /// A key could not be read or is not an ECDSA P-256 key in a supported format.
     #[error("key {key}: {reason}")]
     Key {
@@ -182,6 +245,81 @@ pub struct KeyId {
 impl fmt::Display for KeyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} ({})", self.name, self.fingerprint)
+    }
+}
+
+/// A signature of an artifact that verified: the key, and where and in what format it was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Verified {
+    /// The trusted key that made the signature.
+    pub key: KeyId,
+    /// The signature's format and where it was found.
+    pub format: SignatureFormat,
+}
+
+/// The format of a verified artifact signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SignatureFormat {
+    /// A Sigstore bundle attached as an OCI referrer (`cosign sign` v3's default).
+    Bundle {
+        /// The digest of the referrer manifest holding the bundle.
+        referrer: String,
+        /// What the bundle check found: version, transparency-log entries.
+        bundle: BundleVerified,
+    },
+    /// cosign's simple-signing manifest at the tag `sha256-HEX.sig` (cosign v2's default).
+    SimpleSigning {
+        /// The tag.
+        tag: String,
+    },
+}
+
+impl SignatureFormat {
+    /// `bundle` or `simple-signing`: the names `robodev plugin sign --format` takes.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Bundle { .. } => SigningFormat::Bundle.name(),
+            Self::SimpleSigning { .. } => SigningFormat::SimpleSigning.name(),
+        }
+    }
+}
+
+impl fmt::Display for SignatureFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Bundle { referrer, bundle } => {
+                write!(f, "Sigstore bundle (referrer {referrer}")?;
+                match bundle.tlog.len() {
+                    0 => write!(f, ", no transparency-log entry)"),
+                    n => write!(f, ", {n} transparency-log entries verified)"),
+                }
+            }
+            Self::SimpleSigning { tag } => write!(f, "cosign simple signing (tag {tag})"),
+        }
+    }
+}
+
+/// The format [`sign_artifact_with`] writes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SigningFormat {
+    /// A Sigstore bundle attached as an OCI referrer, as `cosign sign` v3 writes by default.
+    #[default]
+    Bundle,
+    /// cosign's simple-signing manifest at `sha256-HEX.sig`, as cosign v2 wrote (and v3 with
+    /// `--new-bundle-format=false`).
+    SimpleSigning,
+}
+
+impl SigningFormat {
+    /// `bundle` or `simple-signing`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Bundle => "bundle",
+            Self::SimpleSigning => "simple-signing",
+        }
     }
 }
 
@@ -488,38 +626,195 @@ fn pinned_digest<'r>(reference: &'r Reference, action: &str) -> Result<&'r str, 
     })
 }
 
-/// Checks the cosign signature of the artifact `reference` (which must be pinned to a digest)
-/// with the trusted keys, and returns the key that verified it. The payload's
-/// `docker-reference` is not compared with `reference`, as cosign does not by default: a
-/// signature stays valid when the artifact is copied to a mirror.
-///
-/// When the signature manifest holds several signatures, one that verifies is enough;
-/// otherwise the error reported is the most telling one ([`SignatureError::WrongDigest`],
-/// then [`SignatureError::Untrusted`], then [`SignatureError::Invalid`]).
+/// Checks the signatures of the artifact `reference` (pinned to a digest) with the trusted
+/// keys and the default [`BundlePolicy`] (no transparency log trusted: a bundle carrying log
+/// entries is refused, one without passes on its signature), and returns the key that verified
+/// one. See [`verify_artifact_with`], which also says which format verified.
 ///
 /// # Errors
-/// [`SignatureError::Missing`] when the tag `sha256-HEX.sig` does not exist;
-/// [`SignatureError::Invalid`], [`SignatureError::Untrusted`], [`SignatureError::WrongDigest`]
-/// for its signatures; [`SignatureError::Oci`] when the registry cannot be asked, or the
-/// reference is not pinned.
+/// As [`verify_artifact_with`].
 pub async fn verify_artifact(
     client: &Client,
     reference: &Reference,
     keys: &TrustedKeys,
 ) -> Result<KeyId, SignatureError> {
+    verify_artifact_with(client, reference, keys, &BundlePolicy::default())
+        .await
+        .map(|verified| verified.key)
+}
+
+/// Checks the signatures of the artifact `reference` (which must be pinned to a digest) in
+/// both formats, and returns the first that verifies:
+///
+/// 1. Sigstore bundles attached as OCI referrers (what `cosign sign` v3 writes): the referrers
+///    of the digest ([`Client::referrers`]: the referrers API, else the tag `sha256-HEX`) whose
+///    artifact type is a bundle media type, at most [`MAX_BUNDLES_CHECKED`] of them, each
+///    checked by [`crate::bundle::verify_bundle`] against `keys` and `policy`;
+/// 2. cosign's simple-signing manifest at the tag `sha256-HEX.sig` (cosign v2's default).
+///
+/// The payload's `docker-reference` is not compared with `reference`, as cosign does not by
+/// default: a signature stays valid when the artifact is copied to a mirror.
+///
+/// # Errors
+/// [`SignatureError::Missing`] when neither place holds a signature (the message names both);
+/// when exactly one signature was found and refused, its own error
+/// ([`SignatureError::Bundle`], or [`SignatureError::Invalid`] / [`SignatureError::Untrusted`] /
+/// [`SignatureError::WrongDigest`] for a `.sig` manifest, whose signatures count as one);
+/// [`SignatureError::Rejected`] naming each one's reason when several were found and none
+/// verifies; [`SignatureError::Oci`] when the registry cannot be asked, or the reference is
+/// not pinned.
+pub async fn verify_artifact_with(
+    client: &Client,
+    reference: &Reference,
+    keys: &TrustedKeys,
+    policy: &BundlePolicy,
+) -> Result<Verified, SignatureError> {
     let digest = pinned_digest(reference, "verifying a signature")?;
     let tag = signature_tag(digest)?;
     let subject = reference.to_string();
+
+    let listed: Vec<crate::referrers::Descriptor> = client
+        .referrers(reference, None)
+        .await?
+        .into_iter()
+        .filter(|d| d.artifact_type.as_deref().is_some_and(is_bundle_media_type))
+        .collect();
+    let mut refusals = Vec::new();
+    for found in listed.iter().take(MAX_BUNDLES_CHECKED) {
+        match verify_referrer(client, reference, digest, &found.digest, keys, policy).await {
+            Ok(bundle) => {
+                tracing::info!(reference = %reference, key = %bundle.key, referrer = %found.digest, "Sigstore bundle verified");
+                return Ok(Verified {
+                    key: bundle.key.clone(),
+                    format: SignatureFormat::Bundle {
+                        referrer: found.digest.clone(),
+                        bundle,
+                    },
+                });
+            }
+            Err(e) => refusals.push(e),
+        }
+    }
+    let unchecked = listed.len().saturating_sub(MAX_BUNDLES_CHECKED);
+
+    match verify_simple_signing(client, reference, &subject, digest, &tag, keys).await {
+        Ok(key) => {
+            tracing::info!(reference = %reference, key = %key, tag = %tag, "signature verified");
+            return Ok(Verified {
+                key,
+                format: SignatureFormat::SimpleSigning { tag },
+            });
+        }
+        Err(SignatureError::Missing { .. }) if refusals.is_empty() => {
+            return Err(SignatureError::Missing {
+                subject,
+                location: format!(
+                    "{}/{}: no Sigstore bundle among the referrers of {digest} (referrers API, \
+                     then the tag {}), and no tag {tag}",
+                    reference.registry(),
+                    reference.repository(),
+                    tag.trim_end_matches(SIGNATURE_SUFFIX),
+                ),
+            });
+        }
+        Err(SignatureError::Missing { .. }) => {}
+        // Not a verdict on a signature: the registry failed us.
+        Err(e @ SignatureError::Oci(_)) => return Err(e),
+        Err(e) => refusals.push(e),
+    }
+    if refusals.len() == 1
+        && unchecked == 0
+        && let Some(only) = refusals.pop()
+    {
+        return Err(only);
+    }
+    Err(SignatureError::Rejected {
+        subject,
+        reasons: refusals.iter().map(ToString::to_string).collect(),
+        unchecked,
+    })
+}
+
+/// Whether `media_type` is one of the Sigstore bundle media types read.
+fn is_bundle_media_type(media_type: &str) -> bool {
+    BUNDLE_MEDIA_TYPES.iter().any(|(m, _)| *m == media_type)
+}
+
+/// Fetches the referrer manifest `referrer` and its bundle layer, and checks the bundle.
+async fn verify_referrer(
+    client: &Client,
+    reference: &Reference,
+    digest: &str,
+    referrer: &str,
+    keys: &TrustedKeys,
+    policy: &BundlePolicy,
+) -> Result<BundleVerified, SignatureError> {
+    let refused = |reason: String| SignatureError::Invalid {
+        subject: reference.to_string(),
+        reason: format!(
+            "the Sigstore bundle referrer {}: {reason}",
+            crate::error::bounded(referrer)
+        ),
+    };
+    let manifest = client
+        .fetch_manifest_bounded(reference, referrer)
+        .await
+        .map_err(|e| refused(e.to_string()))?;
+    let manifest: Manifest = serde_json::from_slice(&manifest).map_err(|e| {
+        refused(format!(
+            "not OCI manifest JSON: {}",
+            crate::error::bounded(&e.to_string())
+        ))
+    })?;
+    let Some(layer) = manifest
+        .layers
+        .iter()
+        .find(|l| is_bundle_media_type(&l.media_type))
+    else {
+        return Err(refused(
+            "no layer of a Sigstore bundle media type".to_owned(),
+        ));
+    };
+    let descriptor = crate::referrers::Descriptor {
+        media_type: layer.media_type.clone(),
+        digest: layer.digest.clone(),
+        size: layer.size,
+        artifact_type: None,
+        annotations: BTreeMap::new(),
+    };
+    let bundle = client
+        .fetch_blob_bounded(reference, &descriptor, MAX_BUNDLE_BYTES)
+        .await
+        .map_err(|e| refused(e.to_string()))?;
+    verify_bundle(&bundle, digest, keys, policy).map_err(|source| SignatureError::Bundle {
+        subject: reference.to_string(),
+        referrer: referrer.to_owned(),
+        source: Box::new(source),
+    })
+}
+
+/// Checks the simple-signing manifest at `tag`; [`SignatureError::Missing`] when there is none.
+/// When it holds several signatures, one that verifies is enough; otherwise the error reported
+/// is the most telling one ([`SignatureError::WrongDigest`], then
+/// [`SignatureError::Untrusted`], then [`SignatureError::Invalid`]).
+async fn verify_simple_signing(
+    client: &Client,
+    reference: &Reference,
+    subject: &str,
+    digest: &str,
+    tag: &str,
+    keys: &TrustedKeys,
+) -> Result<KeyId, SignatureError> {
     let invalid = |reason: String| SignatureError::Invalid {
-        subject: subject.clone(),
+        subject: subject.to_owned(),
         reason,
     };
     let mut session = client.session(reference, Access::Pull)?;
-    let (manifest, _) = match session.get_manifest(&tag).await {
+    let (manifest, _) = match session.get_manifest(tag).await {
         Ok(found) => found,
         Err(Error::NotFound { .. }) => {
             return Err(SignatureError::Missing {
-                subject: subject.clone(),
+                subject: subject.to_owned(),
                 location: format!(
                     "tag {tag} of {}/{}",
                     reference.registry(),
@@ -547,11 +842,8 @@ pub async fn verify_artifact(
     }
     let mut failures = Vec::new();
     for layer in layers {
-        match verify_layer(&mut session, &subject, digest, layer, keys).await {
-            Ok(key) => {
-                tracing::info!(reference = %reference, key = %key, "signature verified");
-                return Ok(key);
-            }
+        match verify_layer(&mut session, subject, digest, layer, keys).await {
+            Ok(key) => return Ok(key),
             // Not a verdict on the signature: the registry failed us.
             Err(e @ SignatureError::Oci(_)) => return Err(e),
             Err(e) => failures.push(e),
@@ -625,17 +917,94 @@ async fn verify_layer(
 }
 
 /// Signs the artifact `reference` (pinned to a digest, which must exist in the registry) with
-/// the PKCS#8 P-256 key in `private_pem`, and pushes the signature as cosign does: a
-/// simple-signing layer added to the manifest at `sha256-HEX.sig` (created if absent; an
-/// identical signature already there is not added twice). Returns the signature manifest's
-/// digest.
+/// the PKCS#8 P-256 key in `private_pem`, in the default format, a Sigstore bundle attached as
+/// a referrer (see [`sign_artifact_with`]). Returns the pushed manifest's digest.
+///
+/// # Errors
+/// As [`sign_artifact_with`].
+pub async fn sign_artifact(
+    client: &Client,
+    reference: &Reference,
+    private_pem: &str,
+) -> Result<String, SignatureError> {
+    sign_artifact_with(client, reference, private_pem, SigningFormat::default()).await
+}
+
+/// Signs the artifact `reference` (pinned to a digest, which must exist in the registry) with
+/// the PKCS#8 P-256 key in `private_pem`, in `format`, and pushes the signature as cosign does:
+///
+/// - [`SigningFormat::Bundle`] (cosign v3's default): a Sigstore bundle v0.3 whose DSSE
+///   envelope signs an in-toto statement naming the digest
+///   ([`crate::bundle::sign_bundle_dsse`], no transparency-log entry: `cosign verify` needs
+///   `--insecure-ignore-tlog`), pushed as an OCI referrer of the artifact
+///   ([`Client::push_referrer`]) with artifact type and layer media type
+///   [`BUNDLE_V03_MEDIA_TYPE`] and cosign's annotations. Each call adds a referrer.
+/// - [`SigningFormat::SimpleSigning`] (cosign v2's default): a simple-signing layer added to
+///   the manifest at `sha256-HEX.sig` (created if absent; an identical signature already there
+///   is not added twice).
+///
+/// Returns the pushed manifest's digest (the referrer, or the `.sig` manifest).
 ///
 /// # Errors
 /// [`SignatureError::Key`] for an unusable key (before anything is sent);
 /// [`SignatureError::Oci`] when the reference is not pinned, the artifact does not exist, or
 /// the registry refuses the push; [`SignatureError::Invalid`] when the existing signature
 /// manifest is not OCI JSON.
-pub async fn sign_artifact(
+pub async fn sign_artifact_with(
+    client: &Client,
+    reference: &Reference,
+    private_pem: &str,
+    format: SigningFormat,
+) -> Result<String, SignatureError> {
+    match format {
+        SigningFormat::Bundle => sign_bundle_referrer(client, reference, private_pem).await,
+        SigningFormat::SimpleSigning => sign_simple_signing(client, reference, private_pem).await,
+    }
+}
+
+/// Signs as [`SigningFormat::Bundle`].
+async fn sign_bundle_referrer(
+    client: &Client,
+    reference: &Reference,
+    private_pem: &str,
+) -> Result<String, SignatureError> {
+    let digest = pinned_digest(reference, "signing")?;
+    let bundle = sign_bundle_dsse(digest, private_pem, None).map_err(|e| match e {
+        BundleError::Signing(key_error) => key_error,
+        // The digest is a pinned reference's, so sha256 and 64 hex digits: not reached.
+        other => SignatureError::Oci(Error::InvalidReference {
+            reference: reference.to_string(),
+            reason: other.to_string(),
+        }),
+    })?;
+    let created = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    // What cosign v3 writes on its referrer manifest.
+    let annotations = BTreeMap::from([
+        (
+            ANNOTATION_BUNDLE_CONTENT.to_owned(),
+            BUNDLE_CONTENT_DSSE.to_owned(),
+        ),
+        (
+            ANNOTATION_BUNDLE_PREDICATE_TYPE.to_owned(),
+            COSIGN_SIGN_PREDICATE_TYPE.to_owned(),
+        ),
+        (ANNOTATION_CREATED.to_owned(), created),
+    ]);
+    let referrer = client
+        .push_referrer(
+            reference,
+            BUNDLE_V03_MEDIA_TYPE,
+            BUNDLE_V03_MEDIA_TYPE,
+            bundle,
+            annotations,
+        )
+        .await?;
+    tracing::info!(reference = %reference, referrer = %referrer, "signed (Sigstore bundle)");
+    Ok(referrer)
+}
+
+/// Signs as [`SigningFormat::SimpleSigning`].
+async fn sign_simple_signing(
     client: &Client,
     reference: &Reference,
     private_pem: &str,

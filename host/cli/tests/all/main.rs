@@ -14,6 +14,10 @@ mod support;
 #[path = "../../../grpc/tests/all/support.rs"]
 mod grpc_support;
 
+/// A forward proxy recording what goes through it (robodev-oci's tests use it too).
+#[path = "../../../oci/tests/all/forward_proxy.rs"]
+mod forward_proxy;
+
 mod call;
 mod config_check;
 mod inspect;

@@ -341,6 +341,9 @@ fn signed_oci_components_load_and_unsigned_ones_are_refused() {
         ],
     );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // Signed by default as cosign v3 does: a Sigstore bundle attached as a referrer.
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("Sigstore bundle (referrer sha256:"), "{said}");
     let out = robodev(
         d,
         &[
@@ -352,6 +355,12 @@ fn signed_oci_components_load_and_unsigned_ones_are_refused() {
         ],
     );
     assert_eq!(code(&out), 4, "{}", stderr(&out));
+    let message = stderr(&out);
+    assert!(
+        message.contains("no Sigstore bundle among the referrers"),
+        "{message}"
+    );
+    assert!(message.contains(".sig"), "{message}");
 
     for (reference, health) in [(&signed, "serving"), (&unsigned, "refused")] {
         let config = config(d, reference, "");
@@ -746,4 +755,427 @@ fn plugin_pull_of_a_manifest_with_20000_layers_fails_in_one_short_line() {
         ),
         "{err}"
     );
+}
+
+/// The proxy variables reqwest reads, cleared for the proxy test's runs so that only the ones
+/// a case sets count.
+const PROXY_VARS: [&str; 9] = [
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    // Set, it makes reqwest ignore HTTP_PROXY (the CGI "httpoxy" guard).
+    "REQUEST_METHOD",
+];
+
+/// [`robodev`] with only the proxy variables `env`.
+fn robodev_with_proxy(dirs: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_robodev"));
+    command
+        .args(args)
+        .env("ROBODEV_CACHE_DIR", dirs.join("cache"))
+        .env("ROBODEV_OCI_CACHE_DIR", dirs.join("oci"))
+        .env("ROBODEV_DATA_DIR", dirs.join("data"))
+        .env_remove("RUST_LOG");
+    for var in PROXY_VARS {
+        command.env_remove(var);
+    }
+    command.envs(env.iter().copied()).output().unwrap()
+}
+
+#[test]
+fn plugin_push_and_pull_use_the_proxy_from_the_environment() {
+    let registry = Registry::start();
+    let proxy = crate::forward_proxy::ForwardProxy::start();
+    let proxy_url = proxy.url();
+    let wasm = wasm().display().to_string();
+    let reference = registry.reference("acme/proxied:1.0.0");
+    let host = format!("127.0.0.1:{}", registry.port);
+
+    // HTTP_PROXY: the push and the pull go through the proxy (loopback is not exempt unless
+    // NO_PROXY says so), each request in absolute form.
+    let publisher = tempfile::tempdir().unwrap();
+    let out = robodev_with_proxy(
+        publisher.path(),
+        &["plugin", "push", &wasm, &reference, "--json"],
+        &[("HTTP_PROXY", &proxy_url)],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let digest = json_out(&out)["digest"].as_str().unwrap().to_owned();
+    let consumer = tempfile::tempdir().unwrap();
+    let copy = consumer.path().join("copy.wasm");
+    let out = robodev_with_proxy(
+        consumer.path(),
+        &[
+            "plugin",
+            "pull",
+            &reference,
+            "-o",
+            &copy.display().to_string(),
+            "--json",
+        ],
+        &[("HTTP_PROXY", &proxy_url)],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(std::fs::read(&copy).unwrap(), std::fs::read(&wasm).unwrap());
+    let seen = proxy.seen();
+    let base = format!("http://{host}/v2/acme/proxied");
+    for line in [
+        format!("PUT {base}/manifests/1.0.0 HTTP/1.1"),
+        format!("GET {base}/manifests/1.0.0 HTTP/1.1"),
+    ] {
+        assert!(seen.contains(&line), "{line} not in {seen:#?}");
+    }
+    let layer = format!("GET {base}/blobs/sha256:");
+    assert!(seen.iter().any(|l| l.starts_with(&layer)), "{seen:#?}");
+    assert!(
+        seen.iter().all(|l| l
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .starts_with(&format!("http://{host}/"))),
+        "{seen:#?}"
+    );
+
+    // NO_PROXY covering the registry: the proxy is set, and not used.
+    let before = seen.len();
+    let direct = tempfile::tempdir().unwrap();
+    let out = robodev_with_proxy(
+        direct.path(),
+        &["plugin", "pull", &reference, "--json"],
+        &[
+            ("http_proxy", &proxy_url),
+            ("NO_PROXY", "localhost,127.0.0.1"),
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json_out(&out)["digest"], digest.as_str());
+    assert_eq!(proxy.seen().len(), before, "{:#?}", &proxy.seen()[before..]);
+
+    // A proxy that is not there: the registry is up, yet cannot be reached.
+    let gone = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://127.0.0.1:{}", l.local_addr().unwrap().port())
+    };
+    let nowhere = tempfile::tempdir().unwrap();
+    let out = robodev_with_proxy(
+        nowhere.path(),
+        &["plugin", "pull", &reference],
+        &[("HTTP_PROXY", &gone)],
+    );
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("cannot reach registry {host} for {reference}")),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// The cosign v3 binary scripts/build-cosign builds, or `None` (having said why) when the test
+/// should pass without it; with `ROBODEV_REQUIRE_COSIGN=1` (scripts/test) its absence fails.
+fn cosign() -> Option<PathBuf> {
+    let path = std::env::var_os("ROBODEV_COSIGN").map_or_else(
+        || grpc_support::repo().join("target/tools/bin/cosign"),
+        PathBuf::from,
+    );
+    if path.is_file() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var("ROBODEV_REQUIRE_COSIGN").as_deref() != Ok("1"),
+        "ROBODEV_REQUIRE_COSIGN=1 but there is no cosign at {} (run scripts/build-cosign)",
+        path.display()
+    );
+    eprintln!(
+        "skipped: no cosign at {} (run scripts/build-cosign)",
+        path.display()
+    );
+    None
+}
+
+/// Runs cosign in `dir` with an empty key password and a private TUF cache.
+fn run_cosign(cosign: &Path, dir: &Path, args: &[&str]) -> std::process::Output {
+    let out = Command::new(cosign)
+        .args(args)
+        .current_dir(dir)
+        .env("COSIGN_PASSWORD", "")
+        .env("TUF_ROOT", dir.join("tuf"))
+        .env("DOCKER_CONFIG", dir.join("docker"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    eprintln!(
+        "cosign {}: {}\n{}{}",
+        args.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// An openssl ECDSA P-256 key pair in `dir`: the absolute paths of `NAME.key` (PKCS#8) and
+/// `NAME.pub`.
+fn openssl_pair(dir: &Path, name: &str) -> (String, String) {
+    let key = dir.join(format!("{name}.key")).display().to_string();
+    let public = dir.join(format!("{name}.pub")).display().to_string();
+    for args in [
+        vec![
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            &key,
+        ],
+        vec!["pkey", "-pubout", "-in", &key, "-out", &public],
+    ] {
+        assert!(
+            Command::new("openssl")
+                .args(&args)
+                .current_dir(dir)
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+    (key, public)
+}
+
+#[test]
+fn plugin_verify_accepts_cosign_v3_signatures_and_cosign_accepts_plugin_sign() {
+    let Some(cosign) = cosign() else { return };
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (robodev_key, robodev_pub) = openssl_pair(d, "robodev");
+    let wasm = wasm().display().to_string();
+    let mut digests = Vec::new();
+    for tag in ["cosigned", "robodev-signed", "legacy"] {
+        let reference = registry.reference(&format!("acme/gate:{tag}"));
+        let out = robodev(
+            d,
+            &[
+                "plugin",
+                "push",
+                &wasm,
+                &reference,
+                "--annotation",
+                &format!("tag={tag}"),
+                "--json",
+            ],
+        );
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        digests.push(json_out(&out)["digest"].as_str().unwrap().to_owned());
+    }
+    let pinned = |i: usize| format!("oci://127.0.0.1:{}/acme/gate@{}", registry.port, digests[i]);
+    let image = |i: usize| format!("127.0.0.1:{}/acme/gate@{}", registry.port, digests[i]);
+
+    // cosign v3 with its defaults (new bundle format, attached in the registry), offline.
+    assert!(
+        run_cosign(&cosign, d, &["generate-key-pair"])
+            .status
+            .success()
+    );
+    assert!(
+        run_cosign(
+            &cosign,
+            d,
+            &["signing-config", "create", "--out", "offline.json"]
+        )
+        .status
+        .success()
+    );
+    let out = run_cosign(
+        &cosign,
+        d,
+        &[
+            "sign",
+            "--key",
+            "cosign.key",
+            "--signing-config",
+            "offline.json",
+            "--allow-http-registry",
+            "--yes",
+            &image(0),
+        ],
+    );
+    assert!(out.status.success());
+    let cosign_pub = d.join("cosign.pub").display().to_string();
+    let out = robodev(
+        d,
+        &[
+            "plugin",
+            "verify",
+            &pinned(0),
+            "--key",
+            &cosign_pub,
+            "--json",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let v = json_out(&out);
+    assert_eq!(v["verified"], true, "{v}");
+    assert_eq!(v["format"], "bundle", "{v}");
+    assert_eq!(v["key"]["name"], cosign_pub.as_str(), "{v}");
+    assert!(
+        v["referrer"].as_str().unwrap().starts_with("sha256:"),
+        "{v}"
+    );
+    assert_eq!(v["tlogEntries"], 0, "{v}");
+    let out = robodev(d, &["plugin", "verify", &pinned(0), "--key", &cosign_pub]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("Sigstore bundle") && said.contains(&cosign_pub),
+        "{said}"
+    );
+    // Another key: refused (4), saying why.
+    let out = robodev(d, &["plugin", "verify", &pinned(0), "--key", &robodev_pub]);
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not signed by a trusted key"),
+        "{}",
+        stderr(&out)
+    );
+
+    // robodev signs (bundle by default, simple signing on request); cosign v3 verifies.
+    let out = robodev(d, &["plugin", "sign", &pinned(1), "--key", &robodev_key]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Sigstore bundle referrer"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = run_cosign(
+        &cosign,
+        d,
+        &[
+            "verify",
+            "--key",
+            &robodev_pub,
+            "--insecure-ignore-tlog",
+            "--allow-http-registry",
+            &image(1),
+        ],
+    );
+    assert!(out.status.success(), "cosign refused robodev's bundle");
+    let out = robodev(
+        d,
+        &[
+            "plugin",
+            "sign",
+            &pinned(2),
+            "--key",
+            &robodev_key,
+            "--format",
+            "simple-signing",
+            "--json",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json_out(&out)["format"], "simple-signing");
+    let out = robodev(
+        d,
+        &[
+            "plugin",
+            "verify",
+            &pinned(2),
+            "--key",
+            &robodev_pub,
+            "--json",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let v = json_out(&out);
+    assert_eq!(v["format"], "simple-signing", "{v}");
+    assert!(v["tag"].as_str().unwrap().ends_with(".sig"), "{v}");
+    let out = run_cosign(
+        &cosign,
+        d,
+        &[
+            "verify",
+            "--key",
+            &robodev_pub,
+            "--insecure-ignore-tlog",
+            "--allow-http-registry",
+            "--new-bundle-format=false",
+            &image(2),
+        ],
+    );
+    assert!(out.status.success(), "cosign refused robodev's .sig");
+
+    // Blobs: `--bundle` writes and reads what cosign sign-blob / verify-blob do.
+    std::fs::copy(&wasm, d.join("gate.wasm")).unwrap();
+    let out = robodev(
+        d,
+        &[
+            "plugin",
+            "sign",
+            &d.join("gate.wasm").display().to_string(),
+            "--key",
+            &robodev_key,
+            "--bundle",
+            &d.join("gate.sigstore.json").display().to_string(),
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = run_cosign(
+        &cosign,
+        d,
+        &[
+            "verify-blob",
+            "--key",
+            &robodev_pub,
+            "--bundle",
+            "gate.sigstore.json",
+            "--insecure-ignore-tlog",
+            "gate.wasm",
+        ],
+    );
+    assert!(out.status.success(), "cosign refused robodev's blob bundle");
+    let out = run_cosign(
+        &cosign,
+        d,
+        &[
+            "sign-blob",
+            "--key",
+            "cosign.key",
+            "--signing-config",
+            "offline.json",
+            "--bundle",
+            "cosign.sigstore.json",
+            "--yes",
+            "gate.wasm",
+        ],
+    );
+    assert!(out.status.success());
+    for (bundle, public, expected) in [
+        ("cosign.sigstore.json", cosign_pub.as_str(), 0),
+        ("gate.sigstore.json", robodev_pub.as_str(), 0),
+        ("cosign.sigstore.json", robodev_pub.as_str(), 4),
+    ] {
+        let out = robodev(
+            d,
+            &[
+                "plugin",
+                "verify",
+                &d.join("gate.wasm").display().to_string(),
+                "--key",
+                public,
+                "--bundle",
+                &d.join(bundle).display().to_string(),
+                "--json",
+            ],
+        );
+        assert_eq!(code(&out), expected, "{bundle} {public}: {}", stderr(&out));
+        if expected == 0 {
+            assert_eq!(json_out(&out)["format"], "bundle");
+        }
+    }
 }

@@ -7,11 +7,19 @@ use std::process::Command;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use robodev_oci::signature::{
-    SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE, sign_artifact, sign_blob, sign_blob_file,
-    signature_path, signature_tag, verify_artifact, verify_blob, verify_blob_file,
+use robodev_oci::bundle::{
+    ANNOTATION_BUNDLE_CONTENT, ANNOTATION_BUNDLE_PREDICATE_TYPE, BUNDLE_V03_MEDIA_TYPE,
+    BundleError, COSIGN_SIGN_PREDICATE_TYPE, sign_bundle_dsse,
 };
-use robodev_oci::{Client, Error, Pushed, Reference, SignatureError, TrustedKeys};
+use robodev_oci::signature::{
+    SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE, sign_artifact, sign_artifact_with, sign_blob,
+    sign_blob_file, signature_path, signature_tag, verify_artifact, verify_artifact_with,
+    verify_blob, verify_blob_file,
+};
+use robodev_oci::{
+    BundlePolicy, Client, Error, Pushed, Reference, SignatureError, SignatureFormat, SigningFormat,
+    TrustedKeys,
+};
 
 use crate::support::{Registry, client, get_manifest, http, sha256, wasm_file};
 
@@ -314,9 +322,14 @@ async fn artifact_signed_then_verified() {
     let key = KeyPair::generate(dir.path(), "release");
     let pushed = push(&client, &registry, "acme/notify", "1.0.0").await;
 
-    let sig_digest = sign_artifact(&client, &pushed.reference, &key.private_pem())
-        .await
-        .unwrap();
+    let sig_digest = sign_artifact_with(
+        &client,
+        &pushed.reference,
+        &key.private_pem(),
+        SigningFormat::SimpleSigning,
+    )
+    .await
+    .unwrap();
     let signer = verify_artifact(&client, &pushed.reference, &key.trusted())
         .await
         .unwrap();
@@ -382,9 +395,14 @@ async fn artifact_signed_then_verified() {
 
     // A second signer adds a layer (cosign's behaviour); each key alone verifies.
     let second = KeyPair::generate(dir.path(), "second");
-    sign_artifact(&client, &pushed.reference, &second.private_pem())
-        .await
-        .unwrap();
+    sign_artifact_with(
+        &client,
+        &pushed.reference,
+        &second.private_pem(),
+        SigningFormat::SimpleSigning,
+    )
+    .await
+    .unwrap();
     let manifest = get_manifest(&registry.host(), "acme/notify", &tag).await;
     assert_eq!(manifest["layers"].as_array().unwrap().len(), 2);
     for pair in [&key, &second] {
@@ -416,7 +434,7 @@ async fn artifact_refusals() {
     let other = push(&client, &registry, "acme/notify", "other").await;
     assert_ne!(signed.digest, other.digest);
 
-    // Unsigned: Missing, naming the tag looked for.
+    // Unsigned: Missing, naming both places looked: the referrers and the `.sig` tag.
     let err = verify_artifact(&client, &other.reference, &key.trusted())
         .await
         .unwrap_err();
@@ -424,18 +442,31 @@ async fn artifact_refusals() {
     match &err {
         SignatureError::Missing { subject, location } => {
             assert_eq!(subject, &other.reference.to_string());
-            assert_eq!(
-                location,
-                &format!("tag {other_tag} of {}/acme/notify", registry.host())
+            assert!(
+                location.contains("no Sigstore bundle among the referrers"),
+                "{location}"
+            );
+            assert!(
+                location.contains(&format!("the tag {}", other_tag.trim_end_matches(".sig"))),
+                "{location}"
+            );
+            assert!(
+                location.ends_with(&format!("no tag {other_tag}")),
+                "{location}"
             );
         }
         other => panic!("expected Missing, got {other:?}"),
     }
 
     // Signed by a key that is not trusted: Untrusted.
-    sign_artifact(&client, &signed.reference, &key.private_pem())
-        .await
-        .unwrap();
+    sign_artifact_with(
+        &client,
+        &signed.reference,
+        &key.private_pem(),
+        SigningFormat::SimpleSigning,
+    )
+    .await
+    .unwrap();
     let err = verify_artifact(&client, &signed.reference, &stranger.trusted())
         .await
         .unwrap_err();
@@ -499,4 +530,471 @@ async fn artifact_refusals() {
         matches!(&err, SignatureError::Oci(Error::NotFound { .. })),
         "{err:?}"
     );
+}
+
+/// The raw manifest (or index) at `reference` (a tag or digest) of `repository`.
+async fn raw_manifest(registry: &Registry, repository: &str, reference: &str) -> serde_json::Value {
+    let response = http(
+        &registry.host(),
+        "GET",
+        &format!("/v2/{repository}/manifests/{reference}"),
+        &[(
+            "Accept",
+            "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json",
+        )],
+        b"",
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status, 200, "{response:?}");
+    serde_json::from_slice(&response.body).unwrap()
+}
+
+#[tokio::test]
+async fn bundle_signed_by_default_then_found_through_the_referrers_tag_and_verified() {
+    let registry = Registry::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let client = client(&dir.path().join("cache"));
+    let key = KeyPair::generate(dir.path(), "release");
+    let pushed = push(&client, &registry, "acme/notify", "1.0.0").await;
+
+    let referrer = sign_artifact(&client, &pushed.reference, &key.private_pem())
+        .await
+        .unwrap();
+
+    // docker-registry 2.8 has no referrers API: the bundle is listed at the tag `sha256-HEX`,
+    // in a manifest shaped as cosign v3's (artifact type, one bundle layer, annotations).
+    let hex = pushed.digest.trim_start_matches("sha256:");
+    let index = raw_manifest(&registry, "acme/notify", &format!("sha256-{hex}")).await;
+    let listed = index["manifests"].as_array().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["digest"], referrer.as_str());
+    assert_eq!(listed[0]["artifactType"], BUNDLE_V03_MEDIA_TYPE);
+    let manifest = raw_manifest(&registry, "acme/notify", &referrer).await;
+    assert_eq!(manifest["artifactType"], BUNDLE_V03_MEDIA_TYPE);
+    assert_eq!(manifest["subject"]["digest"], pushed.digest.as_str());
+    assert_eq!(manifest["layers"][0]["mediaType"], BUNDLE_V03_MEDIA_TYPE);
+    assert_eq!(
+        manifest["annotations"][ANNOTATION_BUNDLE_CONTENT],
+        "dsse-envelope"
+    );
+    assert_eq!(
+        manifest["annotations"][ANNOTATION_BUNDLE_PREDICATE_TYPE],
+        COSIGN_SIGN_PREDICATE_TYPE
+    );
+    // No `.sig` tag was written.
+    let tags = http(
+        &registry.host(),
+        "GET",
+        "/v2/acme/notify/tags/list",
+        &[],
+        b"",
+    )
+    .await
+    .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&tags.body).contains(".sig"),
+        "{tags:?}"
+    );
+
+    let verified = verify_artifact_with(
+        &client,
+        &pushed.reference,
+        &key.trusted(),
+        &BundlePolicy::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(verified.key.fingerprint, key.fingerprint());
+    match &verified.format {
+        SignatureFormat::Bundle {
+            referrer: found,
+            bundle,
+        } => {
+            assert_eq!(found, &referrer);
+            assert!(bundle.tlog.is_empty());
+        }
+        other => panic!("expected a bundle, got {other:?}"),
+    }
+    assert_eq!(verified.format.name(), "bundle");
+    // The default-policy wrapper returns the key, as before.
+    let signer = verify_artifact(&client, &pushed.reference, &key.trusted())
+        .await
+        .unwrap();
+    assert_eq!(signer.fingerprint, key.fingerprint());
+}
+
+#[tokio::test]
+async fn bundle_refusals_name_each_reason() {
+    let registry = Registry::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let client = client(&dir.path().join("cache"));
+    let key = KeyPair::generate(dir.path(), "release");
+    let stranger = KeyPair::generate(dir.path(), "stranger");
+    let signed = push(&client, &registry, "acme/notify", "signed").await;
+    let tampered = push(&client, &registry, "acme/notify", "tampered").await;
+    sign_artifact(&client, &signed.reference, &key.private_pem())
+        .await
+        .unwrap();
+
+    // Untrusted key: the one bundle's own error, naming the referrer and the key tried.
+    let err = verify_artifact(&client, &signed.reference, &stranger.trusted())
+        .await
+        .unwrap_err();
+    match &err {
+        SignatureError::Bundle { source, .. } => assert!(
+            matches!(**source, BundleError::Untrusted { ref tried, .. } if tried.len() == 1),
+            "{source:?}"
+        ),
+        other => panic!("expected Bundle, got {other:?}"),
+    }
+    assert!(err.to_string().contains(&stranger.fingerprint()), "{err}");
+    assert!(
+        err.to_string().contains("not signed by a trusted key"),
+        "{err}"
+    );
+
+    // A bundle whose signature has one byte flipped, pushed as a referrer of another artifact.
+    let good = sign_bundle_dsse(&tampered.digest, &key.private_pem(), None).unwrap();
+    let mut value: serde_json::Value = serde_json::from_slice(&good).unwrap();
+    let mut sig = BASE64
+        .decode(
+            value["dsseEnvelope"]["signatures"][0]["sig"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+    *sig.last_mut().unwrap() ^= 1;
+    value["dsseEnvelope"]["signatures"][0]["sig"] = BASE64.encode(sig).into();
+    let bad_referrer = client
+        .push_referrer(
+            &tampered.reference,
+            BUNDLE_V03_MEDIA_TYPE,
+            BUNDLE_V03_MEDIA_TYPE,
+            serde_json::to_vec(&value).unwrap(),
+            BTreeMap::new(),
+        )
+        .await
+        .unwrap();
+    let err = verify_artifact(&client, &tampered.reference, &key.trusted())
+        .await
+        .unwrap_err();
+    match &err {
+        SignatureError::Bundle {
+            referrer, source, ..
+        } => {
+            assert_eq!(referrer, &bad_referrer);
+            assert!(
+                matches!(**source, BundleError::Untrusted { .. }),
+                "{source:?}"
+            );
+        }
+        other => panic!("expected Bundle, got {other:?}"),
+    }
+
+    // A bundle made for `signed`, attached to `tampered` too: it signs another digest.
+    let copied = sign_bundle_dsse(&signed.digest, &key.private_pem(), None).unwrap();
+    client
+        .push_referrer(
+            &tampered.reference,
+            BUNDLE_V03_MEDIA_TYPE,
+            BUNDLE_V03_MEDIA_TYPE,
+            copied,
+            BTreeMap::new(),
+        )
+        .await
+        .unwrap();
+    // Garbage in a bundle layer.
+    client
+        .push_referrer(
+            &tampered.reference,
+            BUNDLE_V03_MEDIA_TYPE,
+            BUNDLE_V03_MEDIA_TYPE,
+            b"not a bundle".to_vec(),
+            BTreeMap::new(),
+        )
+        .await
+        .unwrap();
+    let err = verify_artifact(&client, &tampered.reference, &key.trusted())
+        .await
+        .unwrap_err();
+    let message = err.to_string();
+    match &err {
+        SignatureError::Rejected {
+            reasons, unchecked, ..
+        } => {
+            assert_eq!(reasons.len(), 3, "{reasons:?}");
+            assert_eq!(*unchecked, 0);
+        }
+        other => panic!("expected Rejected, got {other:?}"),
+    }
+    assert!(message.contains("3 checked"), "{message}");
+    assert!(message.contains("not signed by a trusted key"), "{message}");
+    assert!(
+        message.contains(&format!("signs {}", signed.digest)),
+        "{message}"
+    );
+    assert!(message.contains("malformed"), "{message}");
+
+    // A valid signature among refused ones is enough.
+    sign_artifact(&client, &tampered.reference, &key.private_pem())
+        .await
+        .unwrap();
+    let verified = verify_artifact_with(
+        &client,
+        &tampered.reference,
+        &key.trusted(),
+        &BundlePolicy::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(verified.key.fingerprint, key.fingerprint());
+}
+
+#[tokio::test]
+async fn both_formats_attached_either_verifies() {
+    let registry = Registry::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let client = client(&dir.path().join("cache"));
+    let bundle_key = KeyPair::generate(dir.path(), "bundle");
+    let legacy_key = KeyPair::generate(dir.path(), "legacy");
+    let stranger = KeyPair::generate(dir.path(), "stranger");
+    let pushed = push(&client, &registry, "acme/notify", "both").await;
+    sign_artifact_with(
+        &client,
+        &pushed.reference,
+        &bundle_key.private_pem(),
+        SigningFormat::Bundle,
+    )
+    .await
+    .unwrap();
+    sign_artifact_with(
+        &client,
+        &pushed.reference,
+        &legacy_key.private_pem(),
+        SigningFormat::SimpleSigning,
+    )
+    .await
+    .unwrap();
+    let policy = BundlePolicy::default();
+
+    let verified = verify_artifact_with(&client, &pushed.reference, &bundle_key.trusted(), &policy)
+        .await
+        .unwrap();
+    assert_eq!(verified.format.name(), "bundle");
+    assert_eq!(verified.key.fingerprint, bundle_key.fingerprint());
+
+    let verified = verify_artifact_with(&client, &pushed.reference, &legacy_key.trusted(), &policy)
+        .await
+        .unwrap();
+    let tag = signature_tag(&pushed.digest).unwrap();
+    assert_eq!(verified.format, SignatureFormat::SimpleSigning { tag });
+    assert_eq!(verified.key.fingerprint, legacy_key.fingerprint());
+    assert!(verified.format.to_string().contains("simple signing"));
+
+    // Neither trusted: both reasons.
+    let err = verify_artifact_with(&client, &pushed.reference, &stranger.trusted(), &policy)
+        .await
+        .unwrap_err();
+    match &err {
+        SignatureError::Rejected { reasons, .. } => {
+            assert_eq!(reasons.len(), 2, "{reasons:?}");
+            assert!(reasons[0].contains("Sigstore bundle"), "{}", reasons[0]);
+            assert!(
+                reasons[1].contains("is not from a trusted key"),
+                "{}",
+                reasons[1]
+            );
+        }
+        other => panic!("expected Rejected, got {other:?}"),
+    }
+}
+
+/// The cosign v3 binary scripts/build-cosign builds, or `None` (having said why) when the test
+/// should pass without it; with `ROBODEV_REQUIRE_COSIGN=1` (scripts/test) its absence fails.
+fn cosign() -> Option<PathBuf> {
+    let path = std::env::var_os("ROBODEV_COSIGN").map_or_else(
+        || crate::support::repo_root().join("target/tools/bin/cosign"),
+        PathBuf::from,
+    );
+    if path.is_file() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var("ROBODEV_REQUIRE_COSIGN").as_deref() != Ok("1"),
+        "ROBODEV_REQUIRE_COSIGN=1 but there is no cosign at {} (run scripts/build-cosign)",
+        path.display()
+    );
+    eprintln!(
+        "skipped: no cosign at {} (run scripts/build-cosign to test against cosign v3)",
+        path.display()
+    );
+    None
+}
+
+/// Runs cosign in `dir` (empty key password, a private TUF cache: nothing is fetched from
+/// Sigstore's public infrastructure that matters offline); its output, echoed for failures.
+fn run_cosign(cosign: &Path, dir: &Path, args: &[&str]) -> std::process::Output {
+    let output = Command::new(cosign)
+        .args(args)
+        .current_dir(dir)
+        .env("COSIGN_PASSWORD", "")
+        .env("TUF_ROOT", dir.join("tuf"))
+        .env("DOCKER_CONFIG", dir.join("docker"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    eprintln!(
+        "cosign {}: {}\n{}{}",
+        args.join(" "),
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// `cosign generate-key-pair` and an offline signing config (no log, no timestamp authority)
+/// in `dir`.
+fn cosign_setup(cosign: &Path, dir: &Path) {
+    assert!(
+        run_cosign(cosign, dir, &["generate-key-pair"])
+            .status
+            .success()
+    );
+    assert!(
+        run_cosign(
+            cosign,
+            dir,
+            &["signing-config", "create", "--out", "offline.json"]
+        )
+        .status
+        .success()
+    );
+}
+
+/// `HOST/REPO@sha256:...`: how cosign names an image.
+fn image_name(reference: &Reference) -> String {
+    format!(
+        "{}/{}@{}",
+        reference.registry(),
+        reference.repository(),
+        reference.digest().unwrap()
+    )
+}
+
+#[tokio::test]
+async fn what_cosign_v3_signs_in_the_registry_robodev_verifies() {
+    let Some(cosign) = cosign() else { return };
+    let registry = Registry::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let client = client(&dir.path().join("cache"));
+    let stranger = KeyPair::generate(dir.path(), "stranger");
+    let pushed = push(&client, &registry, "acme/notify", "cosigned").await;
+    cosign_setup(&cosign, dir.path());
+
+    // cosign v3's defaults otherwise: the new bundle format, attached in the registry (here
+    // through the referrers tag schema: docker-registry 2.8 has no referrers API).
+    let signed = run_cosign(
+        &cosign,
+        dir.path(),
+        &[
+            "sign",
+            "--key",
+            "cosign.key",
+            "--signing-config",
+            "offline.json",
+            "--allow-http-registry",
+            "--yes",
+            &image_name(&pushed.reference),
+        ],
+    );
+    assert!(signed.status.success());
+    let hex = pushed.digest.trim_start_matches("sha256:");
+    let index = raw_manifest(&registry, "acme/notify", &format!("sha256-{hex}")).await;
+    assert_eq!(index["manifests"][0]["artifactType"], BUNDLE_V03_MEDIA_TYPE);
+
+    let keys = TrustedKeys::from_pem_files([dir.path().join("cosign.pub")]).unwrap();
+    let verified =
+        verify_artifact_with(&client, &pushed.reference, &keys, &BundlePolicy::default())
+            .await
+            .unwrap();
+    assert!(
+        verified.key.name.ends_with("cosign.pub"),
+        "{}",
+        verified.key
+    );
+    match &verified.format {
+        SignatureFormat::Bundle { referrer, bundle } => {
+            assert_eq!(index["manifests"][0]["digest"], referrer.as_str());
+            assert_eq!(
+                bundle.predicate_type.as_deref(),
+                Some(COSIGN_SIGN_PREDICATE_TYPE)
+            );
+        }
+        other => panic!("expected a bundle, got {other:?}"),
+    }
+
+    // Another key: refused, naming the key tried.
+    let err = verify_artifact(&client, &pushed.reference, &stranger.trusted())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SignatureError::Bundle { .. }), "{err:?}");
+    assert!(err.to_string().contains(&stranger.fingerprint()), "{err}");
+}
+
+#[tokio::test]
+async fn what_robodev_signs_in_the_registry_cosign_v3_verifies() {
+    let Some(cosign) = cosign() else { return };
+    let registry = Registry::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let client = client(&dir.path().join("cache"));
+    let key = KeyPair::generate(dir.path(), "release");
+    let stranger = KeyPair::generate(dir.path(), "stranger");
+    let bundled = push(&client, &registry, "acme/notify", "bundled").await;
+    let legacy = push(&client, &registry, "acme/notify", "legacy").await;
+    sign_artifact(&client, &bundled.reference, &key.private_pem())
+        .await
+        .unwrap();
+    sign_artifact_with(
+        &client,
+        &legacy.reference,
+        &key.private_pem(),
+        SigningFormat::SimpleSigning,
+    )
+    .await
+    .unwrap();
+
+    let verify = |reference: &Reference, public: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "verify".to_owned(),
+            "--key".to_owned(),
+            public.display().to_string(),
+            "--insecure-ignore-tlog".to_owned(),
+            "--allow-http-registry".to_owned(),
+        ];
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
+        args.push(image_name(reference));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_cosign(&cosign, dir.path(), &args)
+    };
+    let out = verify(&bundled.reference, &key.public, &[]);
+    assert!(out.status.success(), "cosign refused robodev's bundle");
+    let claims: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        claims[0]["critical"]["image"]["docker-manifest-digest"],
+        bundled.digest.as_str()
+    );
+    assert!(
+        !verify(&bundled.reference, &stranger.public, &[])
+            .status
+            .success()
+    );
+    // The older format, as cosign v3 reads it when told to.
+    let out = verify(
+        &legacy.reference,
+        &key.public,
+        &["--new-bundle-format=false"],
+    );
+    assert!(out.status.success(), "cosign refused robodev's .sig");
 }
