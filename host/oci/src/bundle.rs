@@ -333,7 +333,8 @@ pub enum BundleError {
     #[error(
         "transparency log entry {log_index} in the Sigstore bundle for {subject} is from a log \
          whose key is not trusted (log ID {log_id}); add that log's public key (PEM) to the \
-         trusted log keys (for the public Sigstore Rekor, its key from Sigstore's trusted root \
+         trusted log keys (`transparency_log_keys` in robodev-config.yaml, `--log-key` on the \
+         command line; for the public Sigstore Rekor, its key from Sigstore's trusted root \
          or https://rekor.sigstore.dev/api/v1/log/publicKey), or sign without a log \
          (--tlog-upload=false)"
     )]

@@ -977,6 +977,23 @@ async fn sign_bundle_referrer(
             reason: other.to_string(),
         }),
     })?;
+    attach_bundle(client, reference, bundle).await
+}
+
+/// Attaches `bundle`, a Sigstore bundle (DSSE) made elsewhere, to the artifact `reference`
+/// (pinned to a digest) as cosign v3 does: an OCI referrer with artifact type and layer media
+/// type [`BUNDLE_V03_MEDIA_TYPE`] and cosign's annotations. Nothing checks the bundle here;
+/// [`verify_artifact_with`] does when the artifact is used. Returns the referrer's digest.
+///
+/// # Errors
+/// [`SignatureError::Oci`] when the reference is not pinned, the artifact does not exist, or
+/// the registry refuses the push.
+pub async fn attach_bundle(
+    client: &Client,
+    reference: &Reference,
+    bundle: Vec<u8>,
+) -> Result<String, SignatureError> {
+    pinned_digest(reference, "attaching a signature")?;
     let created = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     // What cosign v3 writes on its referrer manifest.
     let annotations = BTreeMap::from([

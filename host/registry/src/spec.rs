@@ -83,6 +83,11 @@ pub struct SignaturePolicy {
     /// Public key files (PEM, ECDSA P-256, as `cosign generate-key-pair` writes cosign.pub),
     /// resolved against the config file's directory.
     pub trusted_keys: Vec<PathBuf>,
+    /// `transparency_log_keys`: public key files (PEM) of the transparency logs whose entries
+    /// in a Sigstore bundle are checked and accepted; an entry of any other log is refused.
+    pub log_keys: Vec<PathBuf>,
+    /// `require_transparency_log`: a bundle must carry a verified log entry.
+    pub require_tlog: bool,
 }
 
 /// A backend selection (`ticketing.backend: jira`), resolved.

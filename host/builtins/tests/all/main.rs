@@ -815,10 +815,7 @@ async fn webhook_refused_connection_and_silence_are_transport_failures() {
                 chain.push(e.to_string());
                 next = e.source();
             }
-            assert!(
-                chain.iter().any(|e| e.contains("refused")),
-                "{chain:?}"
-            );
+            assert!(chain.iter().any(|e| e.contains("refused")), "{chain:?}");
             assert!(
                 std::error::Error::source(&err).is_some(),
                 "Error::Failed exposes its failure as its source"

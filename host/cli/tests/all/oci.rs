@@ -1179,3 +1179,91 @@ fn plugin_verify_accepts_cosign_v3_signatures_and_cosign_accepts_plugin_sign() {
         }
     }
 }
+
+/// A component whose Sigstore bundle carries a transparency-log entry loads only when the
+/// config trusts that log's key (`transparency_log_keys`); `require_transparency_log` refuses
+/// a bundle without one. The log is robodev-oci's `LocalLog` stand-in for a Rekor log (no
+/// Rekor is reachable here); the entry is checked as Rekor v1's are (signed timestamp,
+/// inclusion proof, checkpoint, body matching the bundle).
+#[test]
+fn transparency_log_entries_are_checked_against_the_configured_log_keys() {
+    use robodev_oci::bundle::{LocalLog, sign_bundle_dsse};
+    use robodev_oci::{Client, ClientOptions, Reference};
+
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (key, _public) = openssl_pair(d, "cosign");
+    let wasm = wasm().display().to_string();
+    let logged = registry.reference("acme/gate:logged");
+    let unlogged = registry.reference("acme/gate:unlogged");
+    let mut digests = Vec::new();
+    for (reference, kind) in [(&logged, "kind=logged"), (&unlogged, "kind=unlogged")] {
+        let out = robodev(
+            d,
+            &[
+                "plugin",
+                "push",
+                &wasm,
+                reference,
+                "--annotation",
+                kind,
+                "--json",
+            ],
+        );
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        digests.push(json_out(&out)["digest"].as_str().unwrap().to_owned());
+    }
+    // The logged one: a bundle with a log entry, attached as cosign does.
+    let log = LocalLog::generate("test-log").unwrap();
+    std::fs::write(d.join("log.pub"), log.public_key_pem()).unwrap();
+    let private = std::fs::read_to_string(&key).unwrap();
+    let bundle = sign_bundle_dsse(&digests[0], &private, Some(&log)).unwrap();
+    let pinned = Reference::parse(&format!("{logged}@{}", digests[0])).unwrap();
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(async {
+            let client = Client::new(ClientOptions::new(d.join("signer-cache")));
+            robodev_oci::signature::attach_bundle(&client, &pinned, bundle).await
+        })
+        .unwrap();
+    // The unlogged one: signed as `plugin sign` does by default (no log entry).
+    let out = robodev(d, &["plugin", "sign", &unlogged, "--key", &key]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+
+    let health = |reference: &str, trust: &str| {
+        let config = config(d, reference, "");
+        let text = std::fs::read_to_string(&config).unwrap();
+        std::fs::write(
+            &config,
+            format!("require_signatures: true\ntrusted_keys: [cosign.pub]\n{trust}{text}"),
+        )
+        .unwrap();
+        let out = robodev(d, &["plugins", "list", "--json", "--config", &config]);
+        let v = json_out(&out);
+        let gate = crate::plugin_row(&v, "gate").clone();
+        let message = gate["error"]["message"].as_str().unwrap_or("").to_owned();
+        (gate["health"].as_str().unwrap().to_owned(), message)
+    };
+    // Its log is not trusted: refused, and the reason says how to trust one.
+    let (state, message) = health(&logged, "");
+    assert_eq!(state, "refused", "{message}");
+    assert!(
+        message.contains("is from a log whose key is not trusted")
+            && message.contains("transparency_log_keys"),
+        "{message}"
+    );
+    // Trusted: it loads.
+    let (state, message) = health(&logged, "transparency_log_keys: [log.pub]\n");
+    assert_eq!(state, "serving", "{message}");
+    // A log entry required: the bundle without one is refused, the other still loads.
+    let required = "transparency_log_keys: [log.pub]\nrequire_transparency_log: true\n";
+    let (state, message) = health(&unlogged, required);
+    assert_eq!(state, "refused", "{message}");
+    assert!(
+        message.contains("has no transparency log entry, and one is required"),
+        "{message}"
+    );
+    let (state, message) = health(&logged, required);
+    assert_eq!(state, "serving", "{message}");
+}

@@ -68,6 +68,13 @@ pub struct RawConfig {
     /// `trusted_keys`: public key files (PEM).
     #[serde(default)]
     pub trusted_keys: Vec<String>,
+    /// `transparency_log_keys`: public key files (PEM) of the transparency logs whose entries
+    /// in Sigstore bundles are accepted.
+    #[serde(default)]
+    pub transparency_log_keys: Vec<String>,
+    /// `require_transparency_log`: a bundle must carry a verified log entry.
+    #[serde(default)]
+    pub require_transparency_log: Option<bool>,
 }
 
 /// One entry of `plugins:`, with the keys of both kinds of plugin; validation checks that

@@ -646,6 +646,19 @@ impl Validator<'_> {
             .enumerate()
             .map(|(i, k)| self.path(&format!("trusted_keys[{i}]"), k))
             .collect::<Result<Vec<_>, _>>()?;
+        let log_keys = raw
+            .transparency_log_keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| self.path(&format!("transparency_log_keys[{i}]"), k))
+            .collect::<Result<Vec<_>, _>>()?;
+        let require_tlog = raw.require_transparency_log.unwrap_or(false);
+        if require_tlog && log_keys.is_empty() {
+            return Err(self.err(
+                "require_transparency_log",
+                "a transparency log is required but transparency_log_keys lists no log's public key",
+            ));
+        }
         let signatures = match raw.require_signatures {
             Some(true) if trusted_keys.is_empty() => {
                 return Err(self.err(
@@ -653,7 +666,17 @@ impl Validator<'_> {
                     "signatures are required but trusted_keys lists no public key",
                 ));
             }
-            Some(true) => Some(super::SignaturePolicy { trusted_keys }),
+            Some(true) => Some(super::SignaturePolicy {
+                trusted_keys,
+                log_keys,
+                require_tlog,
+            }),
+            _ if require_tlog => {
+                return Err(self.err(
+                    "require_transparency_log",
+                    "applies only with require_signatures: true",
+                ));
+            }
             _ => None,
         };
         let oci = self.oci(raw.oci.unwrap_or_default())?;

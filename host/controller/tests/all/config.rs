@@ -360,7 +360,7 @@ fn an_unknown_top_level_key_suggests_the_known_one() {
         error(&format!("{BASE}colour: blue\n")),
         "robodev-config.yaml:3: colour: unknown key \"colour\"; expected one of: poll_interval, \
          state_dir, cache_dir, plugins, plugin_health, ticketing, notifications, approval, \
-         secrets, scm, review, engines, guardrails, admin, oci, require_signatures, trusted_keys"
+         secrets, scm, review, engines, guardrails, admin, oci, require_signatures, trusted_keys, transparency_log_keys, require_transparency_log"
     );
 }
 
@@ -835,6 +835,27 @@ fn required_signatures_need_trusted_keys() {
         policy.trusted_keys,
         vec![dir.path().join("keys/cosign.pub")]
     );
+    // Transparency logs: keys resolved like trusted_keys; requiring a log needs a log key and
+    // signatures at all.
+    let (dir, _path, config) = load(&format!(
+        "{BASE}require_signatures: true\ntrusted_keys: [k.pub]\ntransparency_log_keys: [rekor.pub]\nrequire_transparency_log: true\n"
+    ));
+    let policy = config.unwrap().signatures.unwrap();
+    let d = std::path::absolute(dir.path()).unwrap();
+    assert_eq!(policy.log_keys, [d.join("rekor.pub")]);
+    assert!(policy.require_tlog);
+    assert_eq!(
+        error(&format!(
+            "{BASE}require_signatures: true\ntrusted_keys: [k.pub]\nrequire_transparency_log: true\n"
+        )),
+        "robodev-config.yaml:5: require_transparency_log: a transparency log is required but transparency_log_keys lists no log's public key"
+    );
+    assert_eq!(
+        error(&format!(
+            "{BASE}transparency_log_keys: [rekor.pub]\nrequire_transparency_log: true\n"
+        )),
+        "robodev-config.yaml:4: require_transparency_log: applies only with require_signatures: true"
+    );
 }
 
 #[test]
@@ -864,7 +885,9 @@ fn oci_ca_files_resolve_against_the_config_file() {
     assert_eq!(
         config.unwrap().oci.ca_files,
         [
-            std::path::absolute(dir.path()).unwrap().join("certs/internal-ca.pem"),
+            std::path::absolute(dir.path())
+                .unwrap()
+                .join("certs/internal-ca.pem"),
             PathBuf::from("/etc/ssl/lan.pem")
         ]
     );

@@ -162,20 +162,43 @@ pub(crate) struct Loader {
     pub(crate) oci_transfer_timeout: Option<Duration>,
     /// `oci.ca_files`.
     pub(crate) oci_ca_files: Vec<PathBuf>,
-    /// `Some` when signatures are required: the trusted keys, or why they cannot be read.
-    pub(crate) trusted: Option<Result<robodev_oci::TrustedKeys, String>>,
+    /// `Some` when signatures are required: the trusted keys and the bundle policy, or why
+    /// they cannot be read.
+    pub(crate) trusted: Option<Result<Trust, String>>,
     pub(crate) state_dir: PathBuf,
     pub(crate) config_dir: PathBuf,
     pub(crate) restart: RestartPolicy,
     pub(crate) secrets: BackendSecrets,
 }
 
+/// What signatures must satisfy: signed by one of `keys`; Sigstore bundles' log entries
+/// checked against `policy`'s log keys.
+#[derive(Debug, Clone)]
+pub(crate) struct Trust {
+    pub(crate) keys: robodev_oci::TrustedKeys,
+    pub(crate) policy: robodev_oci::BundlePolicy,
+}
+
+impl Trust {
+    /// Reads the key files of `policy`.
+    pub(crate) fn read(policy: &crate::spec::SignaturePolicy) -> Result<Trust, String> {
+        let keys = robodev_oci::TrustedKeys::from_pem_files(&policy.trusted_keys)
+            .map_err(|e| e.to_string())?;
+        let log_keys = robodev_oci::TrustedKeys::from_pem_files(&policy.log_keys)
+            .map_err(|e| format!("transparency_log_keys: {e}"))?;
+        Ok(Trust {
+            keys,
+            policy: robodev_oci::BundlePolicy::new(log_keys, policy.require_tlog),
+        })
+    }
+}
+
 impl Loader {
-    /// The trusted keys when signatures are required; `Ok(None)` when they are not.
-    pub(crate) fn trusted(&self, plugin: &str) -> Result<Option<&robodev_oci::TrustedKeys>, Error> {
+    /// The trust policy when signatures are required; `Ok(None)` when they are not.
+    pub(crate) fn trusted(&self, plugin: &str) -> Result<Option<&Trust>, Error> {
         match &self.trusted {
             None => Ok(None),
-            Some(Ok(keys)) => Ok(Some(keys)),
+            Some(Ok(trust)) => Ok(Some(trust)),
             Some(Err(e)) => Err(Error::Load {
                 plugin: plugin.to_owned(),
                 message: format!("cannot read the trusted keys: {e}"),
@@ -186,10 +209,10 @@ impl Loader {
 
     /// Checks the detached signature (`FILE.sig`) of a file when signatures are required.
     pub(crate) async fn verify_file(&self, plugin: &str, file: &Path) -> Result<(), Error> {
-        let Some(keys) = self.trusted(plugin)? else {
+        let Some(trust) = self.trusted(plugin)? else {
             return Ok(());
         };
-        let signer = robodev_oci::signature::verify_blob_file(file, keys)
+        let signer = robodev_oci::signature::verify_blob_file(file, &trust.keys)
             .await
             .map_err(|e| signature_refusal(plugin, e))?;
         tracing::info!(plugin, "{} is signed by {signer}", file.display());
@@ -298,15 +321,22 @@ impl Loader {
                     pulled.digest,
                     if pulled.offline { " (registry unreachable: from the cache)" } else { "" }
                 );
-                if let Some(keys) = self.trusted(&spec.name)? {
-                    let signer = robodev_oci::signature::verify_artifact(
+                if let Some(trust) = self.trusted(&spec.name)? {
+                    let verified = robodev_oci::signature::verify_artifact_with(
                         self.oci()?,
                         &pulled.reference,
-                        keys,
+                        &trust.keys,
+                        &trust.policy,
                     )
                     .await
                     .map_err(|e| signature_refusal(&spec.name, e))?;
-                    tracing::info!(plugin = %spec.name, "{} is signed by {signer}", pulled.reference);
+                    tracing::info!(
+                        plugin = %spec.name,
+                        "{} is signed by {} ({})",
+                        pulled.reference,
+                        verified.key,
+                        verified.format
+                    );
                 }
                 (pulled.path, Some(pulled.digest))
             }

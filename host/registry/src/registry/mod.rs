@@ -27,7 +27,7 @@ mod swap;
 pub(crate) use entry::Handle;
 pub use entry::{Entry, LoadFailure, Loading, RuntimeKind};
 pub use load::{BackendSecrets, LoadOptions, config_dir, precheck};
-pub(crate) use load::{Item, Loader, item_for, resolve_credentials};
+pub(crate) use load::{Item, Loader, Trust, item_for, resolve_credentials};
 pub use swap::Swapped;
 
 use std::collections::{BTreeMap, HashMap};
@@ -227,10 +227,7 @@ impl Registry {
             insecure_registries: config.oci.insecure_registries.clone(),
             oci_transfer_timeout: config.oci.transfer_timeout,
             oci_ca_files: config.oci.ca_files.clone(),
-            trusted: config.signatures.as_ref().map(|policy| {
-                robodev_oci::TrustedKeys::from_pem_files(&policy.trusted_keys)
-                    .map_err(|e| e.to_string())
-            }),
+            trusted: config.signatures.as_ref().map(Trust::read),
             state_dir: config.state_dir.clone(),
             config_dir: config_dir(&config.path),
             restart: RestartPolicy {
