@@ -3,6 +3,7 @@
 //! codes: 0 success; 1 the plugin returned a domain error; 2 usage, config or host error;
 //! 3 the plugin failed (trap, out of fuel, deadline, memory cap, crash); 4 refused to load.
 
+mod common;
 mod config_cmd;
 mod exit;
 mod oci_cmd;

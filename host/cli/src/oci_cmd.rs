@@ -11,7 +11,7 @@ use clap::Args;
 use robodev_oci::{Client, ClientOptions, Progress, Reference};
 use serde_json::json;
 
-use crate::run_cmd::oci_cache_dir;
+use crate::common::oci_cache_dir;
 
 /// `robodev plugin push FILE oci://REGISTRY/REPO:TAG`.
 #[derive(Debug, Args)]
@@ -23,7 +23,7 @@ pub struct PushArgs {
     reference: String,
     /// An annotation of the manifest, KEY=VALUE (repeatable); the image title and creation
     /// time are set already.
-    #[arg(long = "annotation", value_name = "KEY=VALUE", value_parser = crate::plugin_cmd::parse_env)]
+    #[arg(long = "annotation", value_name = "KEY=VALUE", value_parser = crate::common::parse_env)]
     annotations: Vec<(String, String)>,
     #[command(flatten)]
     oci: OciArgs,

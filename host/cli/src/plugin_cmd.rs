@@ -1,6 +1,7 @@
 //! `robodev plugin inspect|call`. SOURCE is a `.wasm` component (run in the sandboxed Wasm
 //! runtime) or an executable (a go-plugin gRPC subprocess plugin).
 
+use crate::common::{default_dir, parse_env};
 use crate::exit::Exit;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -39,7 +40,8 @@ pub enum PluginCommand {
     Push(crate::oci_cmd::PushArgs),
     /// Fetch a component from an OCI registry into robodev's cache (and a file).
     Pull(crate::oci_cmd::PullArgs),
-    /// Sign a component or plugin executable (FILE.sig) or an OCI artifact (cosign format).
+    /// Sign a component or plugin executable (FILE.sig, or a Sigstore bundle) or an OCI
+    /// artifact (a Sigstore bundle referrer, as cosign v3 signs; or a `.sig` tag).
     Sign(crate::oci_cmd::SignArgs),
     /// Check a signature against trusted public keys.
     Verify(crate::oci_cmd::VerifyArgs),
@@ -79,13 +81,6 @@ pub struct ProcessArgs {
     /// [default: 30000].
     #[arg(long, value_name = "MS")]
     start_timeout_ms: Option<u64>,
-}
-
-pub(crate) fn parse_env(text: &str) -> Result<(String, String), String> {
-    match text.split_once('=') {
-        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
-        _ => Err(format!("{text:?} is not KEY=VALUE")),
-    }
 }
 
 /// Whether SOURCE is to be loaded as a WebAssembly component: it starts with the WebAssembly
@@ -236,7 +231,7 @@ async fn call_configured(args: CallArgs) -> u8 {
                 .or_else(|| config.cache_dir.clone())
                 .unwrap_or_else(|| default_dir("XDG_CACHE_HOME", ".cache", "components"))
         }),
-        oci_cache_dir: Some(crate::run_cmd::oci_cache_dir()),
+        oci_cache_dir: Some(crate::common::oci_cache_dir()),
         enforce_critical: false,
     };
     let registry = match robodev_registry::Registry::load_one(&config.host(), options, name).await {
@@ -259,14 +254,6 @@ async fn call_configured(args: CallArgs) -> u8 {
     };
     registry.shutdown().await;
     code
-}
-
-pub fn default_dir(env: &str, fallback: &str, leaf: &str) -> PathBuf {
-    let base = std::env::var_os(env)
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(fallback)))
-        .unwrap_or_else(|| PathBuf::from(".robodev"));
-    base.join("robodev").join(leaf)
 }
 
 impl HostArgs {

@@ -10,7 +10,7 @@ use robodev_controller::runs::{RunStore, TaskRun, TaskState};
 use robodev_registry::{LoadOptions, Registry};
 use serde_json::json;
 
-use crate::plugin_cmd::default_dir;
+use crate::common::{default_dir, oci_cache_dir};
 
 /// Which config file, and where compiled components are cached.
 #[derive(Debug, Args)]
@@ -64,14 +64,6 @@ impl ConfigArgs {
             enforce_critical,
         }
     }
-}
-
-/// Where pulled OCI components are kept: `$ROBODEV_OCI_CACHE_DIR`, else
-/// `$XDG_CACHE_HOME/robodev/oci`.
-pub fn oci_cache_dir() -> PathBuf {
-    std::env::var_os("ROBODEV_OCI_CACHE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| default_dir("XDG_CACHE_HOME", ".cache", "oci"))
 }
 
 /// `robodev run`.
