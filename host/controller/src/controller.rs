@@ -30,7 +30,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::config::{BackendRef, Config};
-use crate::exec::{self, Ending, Job};
+use crate::executor::{AgentJob, Ending, Executor, LocalExecutor, Recovered};
 use crate::runs::{RunStore, TaskRun, TaskState};
 use robodev_registry::Registry;
 use robodev_registry::registry::config_dir;
@@ -93,6 +93,7 @@ pub struct Controller {
     secrets: Option<Arc<dyn secrets::Backend>>,
     scm: Option<Arc<dyn scm::Backend>>,
     review: Option<(Arc<dyn review::Backend>, Option<i32>)>,
+    executor: Arc<dyn Executor>,
     slots: Arc<Semaphore>,
     in_flight: Mutex<HashSet<String>>,
     /// Runs stopped where they were (their record could not be saved, or robodev is stopping
@@ -185,11 +186,21 @@ impl Controller {
             secrets,
             scm,
             review,
+            executor: Arc::new(LocalExecutor::new(
+                &config.state_dir,
+                config_dir(&config.path),
+            )),
             slots: Arc::new(Semaphore::new(config.guardrails.max_concurrent_jobs.max(1))),
             in_flight: Mutex::new(HashSet::new()),
             halted: Mutex::new(HashSet::new()),
             config,
         })
+    }
+
+    /// The same controller with its agents run by `executor` instead of the local one.
+    pub fn with_executor(mut self, executor: Arc<dyn Executor>) -> Controller {
+        self.executor = executor;
+        self
     }
 
     /// The run store.
@@ -566,46 +577,46 @@ impl Controller {
             Ok(env) => env,
             Err(e) => return self.fail_or_retry(run, e),
         };
-        let workspace = self.config.state_dir.join("workspaces").join(&run.id);
         let mut deadline = self.config.guardrails.max_job_duration;
         if spec.active_deadline_seconds > 0 {
             deadline = deadline.min(Duration::from_secs(spec.active_deadline_seconds as u64));
         }
-        let base_dir = config_dir(&self.config.path);
-        let (run_id, ticket) = (run.id.clone(), run.ticket.clone());
-        let job = Job {
-            task_run_id: &run_id,
-            ticket: &ticket,
-            spec: &spec,
-            prompt: &prompt,
+        let job = AgentJob {
+            task_run_id: run.id.clone(),
+            attempt: run.attempts,
+            ticket: run.ticket.clone(),
+            spec,
+            prompt,
             secret_env,
-            workspace: &workspace,
-            base_dir: &base_dir,
             deadline,
         };
-        if let Err(e) = exec::prepare(&job) {
-            return self.fail_or_retry(
-                run,
-                format!("cannot prepare the workspace {}: {e}", workspace.display()),
-            );
-        }
-        run.workspace = Some(workspace.clone());
+        let at = match self.executor.prepare(&job).await {
+            Ok(at) => at,
+            Err(e) => return self.fail_or_retry(run, e.to_string()),
+        };
+        run.job = Some(at.clone());
         run.transition(
             TaskState::Running,
-            format!(
-                "attempt {}: agent started in {}",
-                run.attempts,
-                workspace.display()
-            ),
+            format!("attempt {}: agent started in {at}", run.attempts),
         );
         // Never start an agent the record does not show as started.
         if !self.save(run) {
             return;
         }
-        let ending = exec::run(&job).await;
+        let ending = match self.executor.start(&at, &job).await {
+            Ok(started) => started.wait().await,
+            Err(e) => Err(e),
+        };
         match ending {
+            Ok(ending) => self.ended(run, ending).await,
             Err(e) => self.fail_or_retry(run, e.to_string()),
-            Ok(Ending::TimedOut { limit }) => {
+        }
+    }
+
+    /// How an attempt ended, into the run: a result goes on to the verdict and the gate.
+    async fn ended(&self, run: &mut TaskRun, ending: Ending) {
+        match ending {
+            Ending::TimedOut { limit } => {
                 let reason = format!(
                     "the agent ran past its deadline of {} s and was stopped",
                     limit.as_secs()
@@ -620,25 +631,46 @@ impl Controller {
                 run.transition(TaskState::TimedOut, reason);
                 self.save(run);
             }
-            Ok(Ending::Broken { reason }) => self.fail_or_retry(run, reason),
-            Ok(Ending::Finished { result, diff }) => self.finished(run, result, diff).await,
+            Ending::Broken { reason } => self.fail_or_retry(run, reason),
+            Ending::Finished { result, diff } => self.finished(run, result, diff).await,
         }
     }
 
-    /// A run found `Running` with no agent behind it: robodev was stopped during the run.
+    /// A run found `Running` with no agent behind it: robodev was stopped during the run. Its
+    /// executor says what became of the attempt: ended (go on from its result), still running
+    /// (wait for it), or lost (failed, or retried when the guard rails allow).
     async fn recover(&self, run: &mut TaskRun) {
-        match run.workspace.as_deref().map(exec::read_result) {
-            Some(Ok((result, diff))) => {
+        let lost = |why: &str| {
+            format!(
+                "interrupted: robodev stopped while the agent was running (attempt {}) and {why}",
+                run.attempts
+            )
+        };
+        let Some(at) = run.job_ref() else {
+            let why = lost("its record names no job");
+            return self.fail_or_retry(run, why);
+        };
+        match self.executor.recover(&at).await {
+            Ok(Recovered::Ended(ending)) => {
                 tracing::info!(ticket = %run.ticket.id, "resuming: the agent had finished before robodev stopped");
-                self.finished(run, result, diff).await;
+                self.ended(run, ending).await;
             }
-            _ => self.fail_or_retry(
-                run,
-                format!(
-                    "interrupted: robodev stopped while the agent was running (attempt {}) and the agent left no result",
-                    run.attempts
-                ),
-            ),
+            Ok(Recovered::Running(started)) => {
+                tracing::info!(ticket = %run.ticket.id, "resuming: waiting for {at}, still running");
+                match started.wait().await {
+                    Ok(ending) => self.ended(run, ending).await,
+                    Err(e) => self.fail_or_retry(run, e.to_string()),
+                }
+            }
+            Ok(Recovered::Lost(why)) => {
+                tracing::debug!(ticket = %run.ticket.id, "{at}: {why}");
+                let why = lost("the agent left no result");
+                self.fail_or_retry(run, why);
+            }
+            Err(e) => {
+                let why = lost(&format!("its job cannot be found: {e}"));
+                self.fail_or_retry(run, why);
+            }
         }
     }
 
@@ -691,15 +723,8 @@ impl Controller {
         if !self.save(run) {
             return;
         }
-        if let Some(ws) = run.workspace.clone() {
-            // A checkout can be large: removed on a blocking thread.
-            let removed = tokio::task::spawn_blocking(move || {
-                std::fs::remove_dir_all(&ws).map_err(|e| format!("{}: {e}", ws.display()))
-            })
-            .await;
-            if let Ok(Err(e)) = removed {
-                tracing::debug!("cannot remove workspace {e}");
-            }
+        if let Some(at) = run.job_ref() {
+            self.executor.remove(&at).await;
         }
     }
 

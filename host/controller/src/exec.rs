@@ -204,8 +204,33 @@ impl Drop for Group {
     }
 }
 
-/// Runs the agent; `Err` only when it could not be started at all.
+/// Runs the agent to its end; `Err` only when it could not be started or waited for.
 pub async fn run(job: &Job<'_>) -> Result<Ending, ExecError> {
+    start(job).await?.wait().await
+}
+
+/// An agent process that was started: [`Running::wait`] for its end. Dropping it kills the
+/// agent's whole process group.
+pub struct Running {
+    // Declared before `child`, so dropped before it: the group is killed while its leader is
+    // not yet reaped (its id cannot have been reused).
+    group: Group,
+    child: tokio::process::Child,
+    workspace: PathBuf,
+    deadline: Duration,
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running")
+            .field("pid", &self.child.id())
+            .field("workspace", &self.workspace)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts the agent of `job` in its prepared workspace.
+pub async fn start(job: &Job<'_>) -> Result<Running, ExecError> {
     let Some((program, args)) = job.spec.command.split_first() else {
         return Err(ExecError::EmptyCommand);
     };
@@ -243,36 +268,48 @@ pub async fn run(job: &Job<'_>) -> Result<Ending, ExecError> {
         .env("ROBODEV_RESULT_FILE", job.workspace.join(RESULT_FILE))
         .env("ROBODEV_DIFF_FILE", job.workspace.join(DIFF_FILE))
         .env("ROBODEV_TASK_RUN_ID", job.task_run_id);
-    let (mut child, watchdog) = robodev_grpc::process::spawn(command)
+    let (child, watchdog) = robodev_grpc::process::spawn(command)
         .await
         .map_err(|source| ExecError::Start {
             program: program.clone(),
             source,
         })?;
-    // Declared after `child`, so dropped before it: the group is killed while its leader is
-    // not yet reaped (its id cannot have been reused). The watchdog kills the group if robodev
-    // itself dies first.
-    let mut group = Group(child.id(), Some(watchdog));
-    let status = match tokio::time::timeout(job.deadline, child.wait()).await {
-        Ok(status) => status.map_err(ExecError::Wait)?,
-        Err(_) => {
-            group.kill();
-            let _ = child.wait().await;
-            return Ok(Ending::TimedOut {
-                limit: job.deadline,
-            });
+    // The watchdog kills the group if robodev itself dies first.
+    let group = Group(child.id(), Some(watchdog));
+    Ok(Running {
+        child,
+        group,
+        workspace: job.workspace.to_owned(),
+        deadline: job.deadline,
+    })
+}
+
+impl Running {
+    /// Waits for the agent to exit (killing its group past the deadline) and reads its result.
+    pub async fn wait(mut self) -> Result<Ending, ExecError> {
+        let status = match tokio::time::timeout(self.deadline, self.child.wait()).await {
+            Ok(status) => status.map_err(ExecError::Wait)?,
+            Err(_) => {
+                // The group is killed while its leader is not yet reaped (its id cannot have
+                // been reused).
+                self.group.kill();
+                let _ = self.child.wait().await;
+                return Ok(Ending::TimedOut {
+                    limit: self.deadline,
+                });
+            }
+        };
+        // Whatever the agent started in its group goes with it.
+        self.group.kill();
+        match read_result(&self.workspace) {
+            Ok((result, diff)) => Ok(Ending::Finished { result, diff }),
+            Err(why) => Ok(Ending::Broken {
+                reason: format!(
+                    "the agent {} and {why}{}",
+                    robodev_grpc::process::describe_exit(&status),
+                    log_tail(&self.workspace)
+                ),
+            }),
         }
-    };
-    // Whatever the agent started in its group goes with it.
-    group.kill();
-    match read_result(job.workspace) {
-        Ok((result, diff)) => Ok(Ending::Finished { result, diff }),
-        Err(why) => Ok(Ending::Broken {
-            reason: format!(
-                "the agent {} and {why}{}",
-                robodev_grpc::process::describe_exit(&status),
-                log_tail(job.workspace)
-            ),
-        }),
     }
 }

@@ -6,4 +6,5 @@ pub mod config;
 pub mod controller;
 pub mod daemon;
 pub mod exec;
+pub mod executor;
 pub mod runs;

@@ -111,7 +111,12 @@ pub struct TaskRun {
     /// Who approved the run (`robodev task approve`), when approval is required.
     #[serde(default)]
     pub approved_by: Option<String>,
-    /// The agent's workspace while it runs.
+    /// Where the current attempt runs (saved before the agent starts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<crate::executor::JobRef>,
+    /// The agent's workspace, as records written before executors had [`TaskRun::job`] name
+    /// it (read as a local job; never written).
+    #[serde(default, skip_serializing)]
     pub workspace: Option<PathBuf>,
     /// Every state change.
     pub history: Vec<Transition>,
@@ -126,6 +131,15 @@ pub fn now() -> u64 {
 }
 
 impl TaskRun {
+    /// Where the current attempt runs: [`TaskRun::job`], or an older record's workspace.
+    pub fn job_ref(&self) -> Option<crate::executor::JobRef> {
+        self.job.clone().or_else(|| {
+            self.workspace
+                .clone()
+                .map(|workspace| crate::executor::JobRef::Local { workspace })
+        })
+    }
+
     /// A new run of `ticket` (state Queued).
     pub fn new(ticketing: &str, ticket: Ticket, engine: &str) -> TaskRun {
         let mut run = TaskRun {
@@ -141,6 +155,7 @@ impl TaskRun {
             reason: None,
             approval_request: None,
             approved_by: None,
+            job: None,
             workspace: None,
             history: Vec::new(),
         };

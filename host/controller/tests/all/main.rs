@@ -11,4 +11,5 @@ mod support;
 
 mod admin;
 mod config;
+mod executor;
 mod reload;

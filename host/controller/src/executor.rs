@@ -1,0 +1,226 @@
+//! Where agents run: the [`Executor`] seam between the controller loop and what runs an
+//! attempt, so the loop is the same whichever runs it. [`LocalExecutor`] runs the agent as a
+//! local process in a workspace directory ([`crate::exec`]); a Kubernetes executor runs it as
+//! a Job. A task run records where its attempt runs as an executor-neutral [`JobRef`], saved
+//! before the agent starts, so that a robodev started again finds the attempt
+//! ([`Executor::recover`]) instead of starting it twice.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use robodev_core::Ticket;
+use robodev_core::engine::ExecutionSpec;
+use serde::{Deserialize, Serialize};
+
+pub use crate::exec::Ending;
+use crate::exec::{self, ExecError};
+
+/// Where one attempt of a task run runs, as its executor finds it again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "executor", rename_all = "snake_case")]
+pub enum JobRef {
+    /// A local process in its workspace directory.
+    Local {
+        /// The workspace.
+        workspace: PathBuf,
+    },
+    /// A Kubernetes Job.
+    Kubernetes {
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+    },
+}
+
+impl fmt::Display for JobRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JobRef::Local { workspace } => write!(f, "local workspace {}", workspace.display()),
+            JobRef::Kubernetes { namespace, name } => write!(f, "Job {namespace}/{name}"),
+        }
+    }
+}
+
+/// One attempt to run, as the loop hands it to an executor.
+#[derive(Debug, Clone)]
+pub struct AgentJob {
+    /// The task run's id.
+    pub task_run_id: String,
+    /// Which attempt this is (1 for the first).
+    pub attempt: u32,
+    /// The ticket.
+    pub ticket: Ticket,
+    /// The engine's execution spec.
+    pub spec: ExecutionSpec,
+    /// The engine's prompt.
+    pub prompt: String,
+    /// The spec's `secret_env`, resolved to values.
+    pub secret_env: BTreeMap<String, String>,
+    /// How long the agent may run.
+    pub deadline: Duration,
+}
+
+/// Why an executor could not prepare, start, follow or find an attempt.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExecutorError {
+    /// The attempt's workspace could not be made ready.
+    #[error("cannot prepare the workspace {}: {source}", workspace.display())]
+    Prepare {
+        /// The workspace.
+        workspace: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The local agent could not be started or waited for.
+    #[error(transparent)]
+    Local(#[from] ExecError),
+    /// The job is not one this executor runs (a task run written by another executor).
+    #[error("{job} is not run by the {executor} executor")]
+    Foreign {
+        /// The job.
+        job: JobRef,
+        /// This executor.
+        executor: &'static str,
+    },
+}
+
+/// What became of an attempt robodev lost sight of (it was stopped while the attempt ran).
+#[derive(Debug)]
+pub enum Recovered {
+    /// The attempt ended; how.
+    Ended(Ending),
+    /// The attempt still runs: wait for it.
+    Running(Box<dyn Started>),
+    /// Nothing is left to wait for or read: why.
+    Lost(String),
+}
+
+/// An attempt that was started.
+#[async_trait]
+pub trait Started: Send + fmt::Debug {
+    /// Waits for the attempt's end. Dropping the value instead abandons the attempt: the
+    /// executor stops it.
+    async fn wait(self: Box<Self>) -> Result<Ending, ExecutorError>;
+}
+
+/// Runs agents: prepare an attempt, start it, recover it after a restart, remove what it left.
+#[async_trait]
+pub trait Executor: Send + Sync {
+    /// The executor's name in config and messages (`local`, `kubernetes`).
+    fn name(&self) -> &'static str;
+
+    /// Makes the attempt ready to start (nothing runs yet) and says where it will run; the
+    /// loop records that before it calls [`Executor::start`].
+    async fn prepare(&self, job: &AgentJob) -> Result<JobRef, ExecutorError>;
+
+    /// Starts the prepared attempt at `at`.
+    async fn start(&self, at: &JobRef, job: &AgentJob) -> Result<Box<dyn Started>, ExecutorError>;
+
+    /// After a restart: what became of the attempt at `at`.
+    async fn recover(&self, at: &JobRef) -> Result<Recovered, ExecutorError>;
+
+    /// Removes what a finished attempt left (its workspace, its Job and pods). Best effort:
+    /// what cannot be removed is logged.
+    async fn remove(&self, at: &JobRef);
+}
+
+/// Agents as local processes, each in a fresh workspace `STATE_DIR/workspaces/<task run id>`
+/// (see [`crate::exec`] for what an agent gets).
+#[derive(Debug, Clone)]
+pub struct LocalExecutor {
+    workspaces: PathBuf,
+    base_dir: PathBuf,
+}
+
+impl LocalExecutor {
+    /// Workspaces under `state_dir/workspaces`; relative agent commands resolve against
+    /// `base_dir` (the config file's directory).
+    pub fn new(state_dir: &std::path::Path, base_dir: impl Into<PathBuf>) -> Self {
+        LocalExecutor {
+            workspaces: state_dir.join("workspaces"),
+            base_dir: base_dir.into(),
+        }
+    }
+
+    fn workspace<'a>(&self, at: &'a JobRef) -> Result<&'a PathBuf, ExecutorError> {
+        match at {
+            JobRef::Local { workspace } => Ok(workspace),
+            other => Err(ExecutorError::Foreign {
+                job: other.clone(),
+                executor: "local",
+            }),
+        }
+    }
+
+    fn job<'a>(&'a self, job: &'a AgentJob, workspace: &'a std::path::Path) -> exec::Job<'a> {
+        exec::Job {
+            task_run_id: &job.task_run_id,
+            ticket: &job.ticket,
+            spec: &job.spec,
+            prompt: &job.prompt,
+            secret_env: job.secret_env.clone(),
+            workspace,
+            base_dir: &self.base_dir,
+            deadline: job.deadline,
+        }
+    }
+}
+
+#[async_trait]
+impl Started for exec::Running {
+    async fn wait(self: Box<Self>) -> Result<Ending, ExecutorError> {
+        Ok(exec::Running::wait(*self).await?)
+    }
+}
+
+#[async_trait]
+impl Executor for LocalExecutor {
+    fn name(&self) -> &'static str {
+        "local"
+    }
+
+    async fn prepare(&self, job: &AgentJob) -> Result<JobRef, ExecutorError> {
+        let workspace = self.workspaces.join(&job.task_run_id);
+        exec::prepare(&self.job(job, &workspace)).map_err(|source| ExecutorError::Prepare {
+            workspace: workspace.clone(),
+            source,
+        })?;
+        Ok(JobRef::Local { workspace })
+    }
+
+    async fn start(&self, at: &JobRef, job: &AgentJob) -> Result<Box<dyn Started>, ExecutorError> {
+        let workspace = self.workspace(at)?;
+        let running = exec::start(&self.job(job, workspace)).await?;
+        Ok(Box::new(running))
+    }
+
+    async fn recover(&self, at: &JobRef) -> Result<Recovered, ExecutorError> {
+        let workspace = self.workspace(at)?;
+        // A local agent dies with robodev (parent-death signal, watchdog): what it left is all.
+        Ok(match exec::read_result(workspace) {
+            Ok((result, diff)) => Recovered::Ended(Ending::Finished { result, diff }),
+            Err(why) => Recovered::Lost(format!("the agent left no result ({why})")),
+        })
+    }
+
+    async fn remove(&self, at: &JobRef) {
+        let Ok(workspace) = self.workspace(at) else {
+            return;
+        };
+        let workspace = workspace.clone();
+        // A checkout can be large: removed on a blocking thread.
+        let removed = tokio::task::spawn_blocking(move || {
+            std::fs::remove_dir_all(&workspace).map_err(|e| format!("{}: {e}", workspace.display()))
+        })
+        .await;
+        if let Ok(Err(e)) = removed {
+            tracing::debug!("cannot remove workspace {e}");
+        }
+    }
+}
