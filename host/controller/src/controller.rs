@@ -18,7 +18,7 @@ use robodev_core::engine::{BuildExecutionSpecRequest, BuildPromptRequest, Task};
 use robodev_core::notifications::{NotifyCompleteRequest, NotifyStartRequest};
 use robodev_core::review::{GateResult, GetGateResultRequest, ReviewDiffRequest};
 use robodev_core::scm::GetDiffRequest;
-use robodev_core::secrets::GetSecretsRequest;
+use robodev_core::secrets::{BuildEnvVarsRequest, GetSecretsRequest, SecretRef};
 use robodev_core::ticketing::{
     MarkCompleteRequest, MarkFailedRequest, MarkInProgressRequest, PollReadyTicketsRequest,
 };
@@ -30,7 +30,9 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::config::{BackendRef, Config};
-use crate::executor::{AgentJob, Ending, Executor, LocalExecutor, Recovered};
+use crate::executor::{
+    AgentJob, Ending, Executor, LocalExecutor, Recovered, SecretDelivery, SecretEnv,
+};
 use crate::runs::{RunStore, TaskRun, TaskState};
 use robodev_registry::Registry;
 use robodev_registry::registry::config_dir;
@@ -573,7 +575,7 @@ impl Controller {
                 return;
             }
         }
-        let secret_env = match self.resolve_secret_env(&spec.secret_env).await {
+        let secret_env = match self.secret_env(&spec.secret_env).await {
             Ok(env) => env,
             Err(e) => return self.fail_or_retry(run, e),
         };
@@ -852,6 +854,46 @@ impl Controller {
             }
             run.steps.complete_notified = true;
             self.save(run);
+        }
+    }
+
+    /// The spec's `secret_env` (variable -> secret key) as the executor takes it: values from
+    /// `GetSecrets`, or the references `BuildEnvVars` makes.
+    async fn secret_env(&self, secret_env: &BTreeMap<String, String>) -> Result<SecretEnv, String> {
+        match self.executor.secret_delivery() {
+            SecretDelivery::Values => self.resolve_secret_env(secret_env).await.map(SecretEnv::Values),
+            SecretDelivery::References => {
+                if secret_env.is_empty() {
+                    return Ok(SecretEnv::References(Vec::new()));
+                }
+                let Some(secrets) = &self.secrets else {
+                    return Err(
+                        "the execution spec needs secrets, but no secrets backend is available"
+                            .into(),
+                    );
+                };
+                let secret_refs = secret_env
+                    .iter()
+                    .map(|(env, key)| SecretRef {
+                        env_name: env.clone(),
+                        secret_key: key.clone(),
+                    })
+                    .collect();
+                let vars = secrets
+                    .build_env_vars(BuildEnvVarsRequest { secret_refs })
+                    .await
+                    .map_err(|e| format!("cannot build the agent's secret references: {e}"))?
+                    .env_vars;
+                // What reaches a Job must be a reference, never a value.
+                if let Some(var) = vars.iter().find(|v| v.secret_ref.is_none()) {
+                    return Err(format!(
+                        "the secrets backend answered a value for {}, not a reference; the {} executor takes references only (use a backend that builds them, e.g. k8s)",
+                        var.name,
+                        self.executor.name()
+                    ));
+                }
+                Ok(SecretEnv::References(vars))
+            }
         }
     }
 

@@ -58,10 +58,30 @@ pub struct AgentJob {
     pub spec: ExecutionSpec,
     /// The engine's prompt.
     pub prompt: String,
-    /// The spec's `secret_env`, resolved to values.
-    pub secret_env: BTreeMap<String, String>,
+    /// The spec's `secret_env`, as the executor takes it ([`Executor::secret_delivery`]).
+    pub secret_env: SecretEnv,
     /// How long the agent may run.
     pub deadline: Duration,
+}
+
+/// How an executor takes the agent's secret environment variables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretDelivery {
+    /// As values, read from the secrets backend (`GetSecrets`) by the loop: a local process
+    /// gets them in its environment.
+    Values,
+    /// As references the secrets backend builds (`BuildEnvVars`, e.g. Kubernetes
+    /// `secretKeyRef`s), so that no value passes through robodev or appears in a Job.
+    References,
+}
+
+/// The agent's secret environment variables, as its executor takes them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SecretEnv {
+    /// Variable name to value.
+    Values(BTreeMap<String, String>),
+    /// What the secrets backend's `BuildEnvVars` answered: one variable per reference.
+    References(Vec<robodev_core::secrets::EnvVar>),
 }
 
 /// Why an executor could not prepare, start, follow or find an attempt.
@@ -80,6 +100,9 @@ pub enum ExecutorError {
     /// The local agent could not be started or waited for.
     #[error(transparent)]
     Local(#[from] ExecError),
+    /// The executor's own failure (e.g. the Kubernetes API's).
+    #[error(transparent)]
+    Other(Box<dyn std::error::Error + Send + Sync>),
     /// The job is not one this executor runs (a task run written by another executor).
     #[error("{job} is not run by the {executor} executor")]
     Foreign {
@@ -114,6 +137,11 @@ pub trait Started: Send + fmt::Debug {
 pub trait Executor: Send + Sync {
     /// The executor's name in config and messages (`local`, `kubernetes`).
     fn name(&self) -> &'static str;
+
+    /// How it takes the agent's secrets (values by default).
+    fn secret_delivery(&self) -> SecretDelivery {
+        SecretDelivery::Values
+    }
 
     /// Makes the attempt ready to start (nothing runs yet) and says where it will run; the
     /// loop records that before it calls [`Executor::start`].
@@ -164,7 +192,11 @@ impl LocalExecutor {
             ticket: &job.ticket,
             spec: &job.spec,
             prompt: &job.prompt,
-            secret_env: job.secret_env.clone(),
+            secret_env: match &job.secret_env {
+                SecretEnv::Values(values) => values.clone(),
+                // Not asked for (see `secret_delivery`); a local process cannot use them.
+                SecretEnv::References(_) => BTreeMap::new(),
+            },
             workspace,
             base_dir: &self.base_dir,
             deadline: job.deadline,

@@ -1,13 +1,9 @@
 //! robodev-controller's integration tests.
 
-/// Builds and finds the guest components (robodev-wasm's test support).
-#[path = "../../../wasm/tests/all/support.rs"]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "shared with other test binaries; tests fail loudly"
-)]
-mod support;
+/// Builds and finds the guest components (robodev-test-support's).
+mod support {
+    pub use robodev_test_support::guests::guest;
+}
 
 mod admin;
 mod config;
