@@ -17,6 +17,7 @@ use robodev_registry::{CriticalFailure, LoadOptions, Loading, Registry};
 
 use crate::config::{Config, PluginSpec};
 use crate::controller::{Controller, ControllerError, StateLock};
+use crate::executor::Executor;
 
 /// Why robodev did not start.
 #[derive(Debug, thiserror::Error)]
@@ -72,13 +73,19 @@ pub struct Daemon {
         tokio::task::JoinHandle<()>,
     )>,
     admin: Option<AdminHandle>,
+    executor: Option<Arc<dyn Executor>>,
     _lock: StateLock,
 }
 
 impl Daemon {
-    /// Starts robodev on `config` (see the module docs for the order). On an error, what had
-    /// started is stopped again.
-    pub async fn start(config: Config, options: LoadOptions) -> Result<Daemon, DaemonError> {
+    /// Starts robodev on `config` (see the module docs for the order), its agents run by
+    /// `executor` (`None`: the local executor). On an error, what had started is stopped
+    /// again.
+    pub async fn start(
+        config: Config,
+        options: LoadOptions,
+        executor: Option<Arc<dyn Executor>>,
+    ) -> Result<Daemon, DaemonError> {
         let lock = StateLock::acquire(&config.state_dir).map_err(DaemonError::State)?;
         let host = config.host();
         let registry = Arc::new(Registry::pending(&host, options));
@@ -100,6 +107,7 @@ impl Daemon {
             loading,
             watcher: Some((stop_watch, watcher)),
             admin: None,
+            executor,
             _lock: lock,
         };
         match admin::start(&host, &daemon.registry, reloader).await {
@@ -153,9 +161,12 @@ impl Daemon {
             return Err(critical.into());
         }
         // Plugins that did not load are in the log (a warning each).
-        Controller::new(self.config.clone(), &self.registry)
-            .map(Arc::new)
-            .map_err(DaemonError::Controller)
+        let controller =
+            Controller::new(self.config.clone(), &self.registry).map_err(DaemonError::Controller)?;
+        Ok(Arc::new(match &self.executor {
+            Some(executor) => controller.with_executor(executor.clone()),
+            None => controller,
+        }))
     }
 
     /// Stops everything it started, in reverse order.

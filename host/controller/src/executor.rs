@@ -134,7 +134,7 @@ pub trait Started: Send + fmt::Debug {
 
 /// Runs agents: prepare an attempt, start it, recover it after a restart, remove what it left.
 #[async_trait]
-pub trait Executor: Send + Sync {
+pub trait Executor: Send + Sync + fmt::Debug {
     /// The executor's name in config and messages (`local`, `kubernetes`).
     fn name(&self) -> &'static str;
 

@@ -71,6 +71,8 @@ pub struct Config {
     pub engine: EngineSettings,
     /// `guardrails`.
     pub guardrails: Guardrails,
+    /// `executor`: where agents run.
+    pub executor: ExecutorSettings,
     /// `admin`: the admin HTTP API; `None` when the file has no `admin` section (no API).
     pub admin: Option<AdminSettings>,
     /// `oci`: registry access for OCI components.
@@ -133,6 +135,32 @@ impl Config {
         }
     }
 }
+
+/// `executor`: where agents run.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ExecutorSettings {
+    /// `local` (default): a process per attempt in a workspace under `state_dir`.
+    #[default]
+    Local,
+    /// `kubernetes`: a batch/v1 Job per attempt.
+    Kubernetes(KubernetesSettings),
+}
+
+/// `executor: { kind: kubernetes, ... }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KubernetesSettings {
+    /// `namespace`; `None`: the client's (in a pod, its own namespace).
+    pub namespace: Option<String>,
+    /// `service_account`: the agent pods' (its token is never mounted).
+    pub service_account: Option<String>,
+    /// `ttl_after_finished` (default 1h).
+    pub ttl_after_finished: Duration,
+    /// `runtime_class`, e.g. `gvisor`.
+    pub runtime_class: Option<String>,
+}
+
+/// How long finished agent Jobs are kept when `executor.ttl_after_finished` does not say.
+pub const DEFAULT_JOB_TTL: Duration = Duration::from_secs(3600);
 
 /// `ticketing`.
 #[derive(Debug, Clone, PartialEq)]

@@ -59,6 +59,9 @@ pub struct RawConfig {
     /// `admin`.
     #[serde(default)]
     pub admin: Option<RawAdmin>,
+    /// `executor`: where agents run.
+    #[serde(default)]
+    pub executor: Option<RawExecutor>,
     /// `oci`: registry access for `component: oci://...`.
     #[serde(default)]
     pub oci: Option<RawOci>,
@@ -350,6 +353,22 @@ pub struct RawOciCredentials {
     pub password_secret: Option<String>,
     /// The key of a bearer token in the secrets backend.
     pub token_secret: Option<String>,
+}
+
+/// `executor`: `{ kind: local }` (the default) or `{ kind: kubernetes, ... }`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawExecutor {
+    /// `kind`: `local` or `kubernetes`.
+    pub kind: Option<String>,
+    /// `namespace` (kubernetes): where agent Jobs run.
+    pub namespace: Option<String>,
+    /// `service_account` (kubernetes): the agent pods' service account.
+    pub service_account: Option<String>,
+    /// `ttl_after_finished` (kubernetes): how long finished Jobs are kept.
+    pub ttl_after_finished: Option<RawDuration>,
+    /// `runtime_class` (kubernetes): the agent pods' RuntimeClass.
+    pub runtime_class: Option<String>,
 }
 
 /// `admin`: the admin HTTP API.

@@ -492,6 +492,17 @@ fn valid_digest(digest: &str) -> bool {
     })
 }
 
+/// A DNS-1123 label: what Kubernetes accepts as a namespace or RuntimeClass name.
+fn is_dns_label(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
 /// Validation of one file's raw form.
 struct Validator<'a> {
     file: &'a Path,
@@ -598,6 +609,7 @@ impl Validator<'_> {
         };
         let engine = self.engines(raw.engines.unwrap_or_default(), &plugins)?;
         let guardrails = self.guardrails(raw.guardrails, approval.is_some())?;
+        let executor = self.executor(raw.executor)?;
         let admin = raw.admin.map(|a| self.admin(a)).transpose()?;
 
         let mut selected_builtins: Vec<&str> = Vec::new();
@@ -698,7 +710,60 @@ impl Validator<'_> {
             engine,
             guardrails,
             admin,
+            executor,
         })
+    }
+
+    /// `executor`: `local` unless it says `kubernetes`; the Kubernetes keys only with that.
+    fn executor(
+        &self,
+        raw: Option<super::raw::RawExecutor>,
+    ) -> Result<super::ExecutorSettings, ConfigError> {
+        let Some(raw) = raw else {
+            return Ok(super::ExecutorSettings::Local);
+        };
+        match raw.kind.as_deref().unwrap_or("local") {
+            "local" => {
+                let extra = [
+                    ("namespace", raw.namespace.is_some()),
+                    ("service_account", raw.service_account.is_some()),
+                    ("ttl_after_finished", raw.ttl_after_finished.is_some()),
+                    ("runtime_class", raw.runtime_class.is_some()),
+                ];
+                if let Some((key, _)) = extra.iter().find(|(_, set)| *set) {
+                    return Err(self.err(
+                        &format!("executor.{key}"),
+                        format!("`{key}` only applies to `kind: kubernetes`"),
+                    ));
+                }
+                Ok(super::ExecutorSettings::Local)
+            }
+            "kubernetes" => {
+                let name = |key: &str, v: Option<String>| match v {
+                    Some(n) if !is_dns_label(&n) => Err(self.err(
+                        &format!("executor.{key}"),
+                        format!("{n:?} is not a valid Kubernetes name (lowercase letters, digits and '-', at most 63)"),
+                    )),
+                    other => Ok(other),
+                };
+                let ttl_after_finished = match raw.ttl_after_finished {
+                    Some(d) => self.positive_duration("executor.ttl_after_finished", d)?,
+                    None => super::DEFAULT_JOB_TTL,
+                };
+                Ok(super::ExecutorSettings::Kubernetes(super::KubernetesSettings {
+                    namespace: name("namespace", raw.namespace)?,
+                    service_account: raw.service_account,
+                    ttl_after_finished,
+                    runtime_class: name("runtime_class", raw.runtime_class)?,
+                }))
+            }
+            other => Err(self
+                .err(
+                    "executor.kind",
+                    format!("unknown executor {other:?}; expected one of: local, kubernetes"),
+                )
+                .with_suggestion(did_you_mean(other, ["local", "kubernetes"]))),
+        }
     }
 
     /// `oci`: insecure registries, credentials (one kind per registry), the transfer deadline.

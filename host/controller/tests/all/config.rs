@@ -360,7 +360,7 @@ fn an_unknown_top_level_key_suggests_the_known_one() {
         error(&format!("{BASE}colour: blue\n")),
         "robodev-config.yaml:3: colour: unknown key \"colour\"; expected one of: poll_interval, \
          state_dir, cache_dir, plugins, plugin_health, ticketing, notifications, approval, \
-         secrets, scm, review, engines, guardrails, admin, oci, require_signatures, trusted_keys, transparency_log_keys, require_transparency_log"
+         secrets, scm, review, engines, guardrails, admin, executor, oci, require_signatures, trusted_keys, transparency_log_keys, require_transparency_log"
     );
 }
 
@@ -1018,4 +1018,40 @@ fn a_plugin_settings_file_is_a_plugin_entry_without_its_source() {
     let config = p.process_config("jira", None, Default::default());
     assert_eq!(config.env, [("A".to_owned(), "b".to_owned())]);
     assert_eq!(config.start_timeout, Duration::from_secs(90));
+}
+
+#[test]
+fn the_executor_is_local_unless_the_file_says_kubernetes() {
+    use robodev_controller::config::{ExecutorSettings, KubernetesSettings};
+    let (_dir, _path, config) = load(BASE);
+    assert_eq!(config.unwrap().executor, ExecutorSettings::Local);
+    let (_dir, _path, config) = load(&format!(
+        "{BASE}executor:\n  kind: kubernetes\n  namespace: agents\n  service_account: robodev-agent\n  ttl_after_finished: 10m\n"
+    ));
+    assert_eq!(
+        config.unwrap().executor,
+        ExecutorSettings::Kubernetes(KubernetesSettings {
+            namespace: Some("agents".into()),
+            service_account: Some("robodev-agent".into()),
+            ttl_after_finished: Duration::from_secs(600),
+            runtime_class: None,
+        })
+    );
+    let (_dir, _path, config) = load(&format!("{BASE}executor: {{ kind: kubernetes }}\n"));
+    let ExecutorSettings::Kubernetes(k) = config.unwrap().executor else {
+        panic!()
+    };
+    assert_eq!((k.namespace, k.ttl_after_finished), (None, Duration::from_secs(3600)));
+    assert_eq!(
+        error(&format!("{BASE}executor: {{ kind: kubernets }}\n")),
+        r#"robodev-config.yaml:3: executor.kind: unknown executor "kubernets"; expected one of: local, kubernetes (did you mean "kubernetes"?)"#
+    );
+    assert_eq!(
+        error(&format!("{BASE}executor: {{ namespace: agents }}\n")),
+        "robodev-config.yaml:3: executor.namespace: `namespace` only applies to `kind: kubernetes`"
+    );
+    assert_eq!(
+        error(&format!("{BASE}executor: {{ kind: kubernetes, namespace: Agents_1 }}\n")),
+        r#"robodev-config.yaml:3: executor.namespace: "Agents_1" is not a valid Kubernetes name (lowercase letters, digits and '-', at most 63)"#
+    );
 }
