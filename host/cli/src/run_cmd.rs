@@ -4,7 +4,9 @@ use crate::exit::Exit;
 use std::path::PathBuf;
 
 use clap::Args;
-use robodev_controller::config::Config;
+use std::sync::Arc;
+
+use robodev_controller::config::{Config, ExecutorSettings};
 use robodev_controller::daemon::{Daemon, DaemonError};
 use robodev_controller::runs::{RunStore, TaskRun, TaskState};
 use robodev_registry::{LoadOptions, Registry};
@@ -87,7 +89,14 @@ pub async fn run(args: RunArgs) -> u8 {
         config.path.display()
     );
     let options = args.config.options(&config, true);
-    let daemon = match Daemon::start(config, options).await {
+    let executor = match executor(&config).await {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let daemon = match Daemon::start(config, options, executor).await {
         Ok(d) => d,
         Err(e) => return failed_to_start(&e),
     };
@@ -129,6 +138,39 @@ pub async fn run(args: RunArgs) -> u8 {
     };
     daemon.stop().await;
     code
+}
+
+/// The executor `config.executor` asks for: `None` for the local one; for `kubernetes`, a
+/// client from the pod's service account or `KUBECONFIG`/`~/.kube/config`.
+async fn executor(
+    config: &Config,
+) -> Result<Option<Arc<dyn robodev_controller::executor::Executor>>, String> {
+    let ExecutorSettings::Kubernetes(k) = &config.executor else {
+        return Ok(None);
+    };
+    let client = kube::Client::try_default().await.map_err(|e| {
+        format!(
+            "executor.kind kubernetes: no Kubernetes API to talk to (in a pod, its service account; elsewhere KUBECONFIG or ~/.kube/config): {e}"
+        )
+    })?;
+    let namespace = k
+        .namespace
+        .clone()
+        .unwrap_or_else(|| client.default_namespace().to_owned());
+    let settings = robodev_kube::JobSettings {
+        namespace,
+        service_account: k.service_account.clone(),
+        ttl_after_finished: k.ttl_after_finished,
+        runtime_class: k.runtime_class.clone(),
+        engine: config.engine.backend.name().to_owned(),
+    };
+    eprintln!(
+        "robodev: agents run as Kubernetes Jobs in namespace {}",
+        settings.namespace
+    );
+    Ok(Some(Arc::new(robodev_kube::KubernetesExecutor::new(
+        client, settings,
+    ))))
 }
 
 /// Prints why robodev did not start (each critical plugin on its own line) and returns the
