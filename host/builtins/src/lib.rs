@@ -1,6 +1,6 @@
 //! `robodev-builtins`: the built-in backends, compiled into robodev so that it runs with no
 //! plugin at all (they depend on `robodev-core` only, like any plugin would):
-//! ticketing `local`, notifications `log` and `webhook`, secrets `env` and `file`, engine
+//! ticketing `local`, notifications `log` and `webhook`, secrets `env`, `file` and `k8s`, engine
 //! `local`, review `rules`.
 //!
 //! Each built-in takes its options from the `config:` map of the backend selection that names
@@ -18,6 +18,7 @@
 //! | notifications | `webhook` | [`notify_webhook`]     |
 //! | secrets       | `env`     | [`secrets_env`]        |
 //! | secrets       | `file`    | [`secrets_file`]       |
+//! | secrets       | `k8s`     | [`secrets_k8s`]        |
 //! | engine        | `local`   | [`engine_local`]       |
 //! | review        | `rules`   | [`review_rules`]       |
 //!
@@ -38,6 +39,7 @@ pub mod notify_webhook;
 pub mod review_rules;
 pub mod secrets_env;
 pub mod secrets_file;
+pub mod secrets_k8s;
 pub mod store;
 pub mod ticketing_local;
 
@@ -89,7 +91,7 @@ pub fn names(interface: Interface) -> &'static [&'static str] {
     match interface {
         Interface::Ticketing => &["local"],
         Interface::Notifications => &["log", "webhook"],
-        Interface::Secrets => &["env", "file"],
+        Interface::Secrets => &["env", "file", "k8s"],
         Interface::Engine => &["local"],
         Interface::Review => &["rules"],
         Interface::Approval | Interface::Scm => &[],
@@ -117,6 +119,9 @@ pub fn check(
         }
         (Interface::Secrets, secrets_file::NAME) => {
             secrets_file::Options::from_config(config).map(drop)
+        }
+        (Interface::Secrets, secrets_k8s::NAME) => {
+            secrets_k8s::Options::from_config(config).map(drop)
         }
         (Interface::Engine, engine_local::NAME) => {
             engine_local::Options::from_config(config).map(drop)
@@ -162,6 +167,10 @@ pub async fn create(
             AnyBackend::Secrets(Arc::new(
                 secrets_file::FileSecrets::new(options, context).await?,
             ))
+        }
+        (Interface::Secrets, secrets_k8s::NAME) => {
+            let options = secrets_k8s::Options::from_config(config).map_err(invalid)?;
+            AnyBackend::Secrets(Arc::new(secrets_k8s::K8sSecrets::new(options).await?))
         }
         (Interface::Engine, engine_local::NAME) => {
             let options = engine_local::Options::from_config(config).map_err(invalid)?;

@@ -506,7 +506,7 @@ fn plugin_names_are_unique_and_not_built_in_names() {
     assert_eq!(
         error(&text),
         "robodev-config.yaml:4: plugins[0].name: \"log\" is the name of a built-in backend; plugin names \
-         must differ from every built-in backend name (env, file, local, log, rules, webhook)"
+         must differ from every built-in backend name (env, file, k8s, local, log, rules, webhook)"
     );
     let text = format!(
         "{BASE}plugins:\n  - {{ name: Jira, type: ticketing, interface_version: 1, command: jira }}\n"
