@@ -47,6 +47,10 @@ pub struct OciArgs {
     /// Allow plain HTTP to registries that are not on loopback.
     #[arg(long)]
     insecure: bool,
+    /// A PEM file of CA certificates to trust besides the built-in roots, for a registry
+    /// whose certificate a private CA issued (repeatable; robodev-config.yaml's oci.ca_files).
+    #[arg(long = "ca-file", value_name = "FILE")]
+    ca_files: Vec<PathBuf>,
     /// How long the whole transfer may take (`90s`, `10m`, `1h`, `500ms`, or seconds);
     /// default 10m. A transfer that slows to a trickle is reported, then abandoned, sooner.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
@@ -75,6 +79,9 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 
 fn client(args: &OciArgs) -> Client {
     let mut options = ClientOptions::new(oci_cache_dir()).insecure(args.insecure);
+    for path in &args.ca_files {
+        options = options.ca_file(path);
+    }
     if let Some(progress) = progress(args.json) {
         options = options.progress(progress);
     }
@@ -260,15 +267,19 @@ pub async fn pull(args: PullArgs) -> u8 {
     0
 }
 
-/// A SOURCE of `plugin inspect|call`: an `oci://` reference is pulled into the cache and the
-/// cached file used; anything else is a path.
-pub async fn resolve_source(source: &Path) -> anyhow::Result<PathBuf> {
+/// A SOURCE of `plugin inspect|call`: an `oci://` reference is pulled into the cache (trusting
+/// the CAs of `ca_files` too) and the cached file used; anything else is a path.
+pub async fn resolve_source(source: &Path, ca_files: &[PathBuf]) -> anyhow::Result<PathBuf> {
     let text = source.to_string_lossy();
     if !(text.starts_with("oci://") || text.starts_with("oci+http")) {
         return Ok(source.to_owned());
     }
     let reference = Reference::parse(&text)?;
-    let client = Client::new(ClientOptions::new(oci_cache_dir()));
+    let mut options = ClientOptions::new(oci_cache_dir());
+    for path in ca_files {
+        options = options.ca_file(path);
+    }
+    let client = Client::new(options);
     let pulled = client.pull(&reference).await?;
     if pulled.path.as_os_str().is_empty() {
         bail!("the pull of {reference} returned no file");

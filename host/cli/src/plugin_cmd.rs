@@ -63,6 +63,10 @@ pub struct HostArgs {
     /// before it is read.
     #[arg(long, global = true, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..))]
     max_component_mb: Option<u64>,
+    /// For an `oci://` SOURCE: a PEM file of CA certificates to trust besides the built-in
+    /// roots (repeatable; robodev-config.yaml's oci.ca_files).
+    #[arg(long = "ca-file", value_name = "FILE")]
+    ca_files: Vec<PathBuf>,
 }
 
 /// How a subprocess plugin (an executable SOURCE) is run.
@@ -361,7 +365,7 @@ pub async fn run(command: PluginCommand) -> u8 {
             interface,
             process,
         } => {
-            let source = match crate::oci_cmd::resolve_source(&source).await {
+            let source = match crate::oci_cmd::resolve_source(&source, &host.ca_files).await {
                 Ok(s) => s,
                 Err(e) => return usage(e, json),
             };
@@ -383,7 +387,7 @@ pub async fn run(command: PluginCommand) -> u8 {
             if args.name.is_none() {
                 args.name = crate::oci_cmd::plugin_name(&args.source());
             }
-            match crate::oci_cmd::resolve_source(&args.source()).await {
+            match crate::oci_cmd::resolve_source(&args.source(), &args.host.ca_files).await {
                 Ok(s) => args.targets[0] = s.display().to_string(),
                 Err(e) => return usage(e, args.json),
             }

@@ -9,6 +9,7 @@
 //! (`identitytoken`, or a helper's user name `<token>`) are refused with a clear error: the
 //! OAuth2 refresh-token exchange they need is not implemented.
 
+use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -131,25 +132,17 @@ impl DockerConfig {
         };
         let file: ConfigFile = serde_json::from_str(&text)
             .map_err(|e| config_error(&path, format!("not valid docker config JSON: {e}")))?;
-        let helper = file
-            .cred_helpers
-            .iter()
-            .find(|(key, _)| auth_key_matches(key, registry))
+        let helper = find_entry(&file.cred_helpers, registry)
             .map(|(_, name)| name)
             .or(file.creds_store.as_ref())
             .filter(|name| !name.is_empty());
         if let Some(name) = helper {
             return run_helper(name, registry, helper_path).await;
         }
-        let Some(entry) = file
-            .auths
-            .iter()
-            .find(|(key, _)| auth_key_matches(key, registry))
-            .map(|(_, entry)| entry)
-        else {
+        let Some((key, entry)) = find_entry(&file.auths, registry) else {
             return Ok(None);
         };
-        let source = format!("{} (auths.\"{registry}\")", path.display());
+        let source = format!("{} (auths.\"{key}\")", path.display());
         if let (Some(username), Some(password)) = (&entry.username, &entry.password) {
             return Ok(Some((Credentials::basic(username, password), source)));
         }
@@ -259,12 +252,7 @@ async fn run_helper(
                 }
             ))
         })?;
-    let hub = ["docker.io", "registry-1.docker.io", "index.docker.io"];
-    let server = if hub.contains(&registry) {
-        DOCKER_HUB_SERVER
-    } else {
-        registry
-    };
+    let server = docker_key(registry);
     let mut child = tokio::process::Command::new(&program)
         .arg("get")
         .stdin(std::process::Stdio::piped())
@@ -346,13 +334,13 @@ async fn run_helper(
 #[derive(Debug, Default, Deserialize)]
 struct ConfigFile {
     #[serde(default)]
-    auths: std::collections::BTreeMap<String, AuthEntry>,
+    auths: BTreeMap<String, AuthEntry>,
     /// The helper for every registry without a `credHelpers` entry.
     #[serde(default, rename = "credsStore")]
     creds_store: Option<String>,
     /// A helper per registry.
     #[serde(default, rename = "credHelpers")]
-    cred_helpers: std::collections::BTreeMap<String, String>,
+    cred_helpers: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -363,6 +351,32 @@ struct AuthEntry {
     username: Option<String>,
     #[serde(default)]
     password: Option<String>,
+}
+
+/// The names of Docker Hub whose credentials docker keeps under [`DOCKER_HUB_SERVER`]
+/// (`registry-1.docker.io` is a registry of its own to docker, keyed by its name).
+const DOCKER_HUB_NAMES: [&str; 2] = ["docker.io", "index.docker.io"];
+
+/// The key docker uses for `registry`'s credentials in `config.json` and with its helpers:
+/// [`DOCKER_HUB_SERVER`] for Docker Hub, else `host[:port]`.
+pub(crate) fn docker_key(registry: &str) -> &str {
+    if DOCKER_HUB_NAMES
+        .iter()
+        .any(|h| h.eq_ignore_ascii_case(registry))
+    {
+        DOCKER_HUB_SERVER
+    } else {
+        registry
+    }
+}
+
+/// The entry of `map` for `registry`: docker's own key ([`docker_key`]) first, else the first
+/// key naming the same host (older docker versions and other tools wrote `https://host` or,
+/// for Docker Hub, `docker.io`).
+fn find_entry<'m, V>(map: &'m BTreeMap<String, V>, registry: &str) -> Option<(&'m str, &'m V)> {
+    map.get_key_value(docker_key(registry))
+        .or_else(|| map.iter().find(|(key, _)| auth_key_matches(key, registry)))
+        .map(|(key, value)| (key.as_str(), value))
 }
 
 /// Docker writes keys as `host[:port]`, `https://host[:port]` or, for Docker Hub,
@@ -376,8 +390,12 @@ fn auth_key_matches(key: &str, registry: &str) -> bool {
     if host.eq_ignore_ascii_case(registry) {
         return true;
     }
-    let hub = ["docker.io", "registry-1.docker.io", "index.docker.io"];
-    hub.contains(&registry) && hub.iter().any(|h| host.eq_ignore_ascii_case(h))
+    let hub = |name: &str| {
+        DOCKER_HUB_NAMES
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(name))
+    };
+    hub(registry) && hub(host)
 }
 
 #[cfg(test)]
@@ -412,6 +430,15 @@ mod tests {
         assert!(auth_key_matches("127.0.0.1:5000", "127.0.0.1:5000"));
         assert!(auth_key_matches("https://ghcr.io", "ghcr.io"));
         assert!(auth_key_matches("https://index.docker.io/v1/", "docker.io"));
+        assert!(auth_key_matches("docker.io", "index.docker.io"));
+        // docker keys registry-1.docker.io by its own name.
+        assert!(!auth_key_matches(
+            "https://index.docker.io/v1/",
+            "registry-1.docker.io"
+        ));
+        assert_eq!(docker_key("docker.io"), "https://index.docker.io/v1/");
+        assert_eq!(docker_key("registry-1.docker.io"), "registry-1.docker.io");
+        assert_eq!(docker_key("ghcr.io"), "ghcr.io");
         assert!(!auth_key_matches("127.0.0.1:5001", "127.0.0.1:5000"));
         assert!(!auth_key_matches("ghcr.io.evil", "ghcr.io"));
     }
@@ -427,6 +454,8 @@ mod tests {
                 "reg.example:5000": {"auth": BASE64.encode("bob:pa:ss")},
                 "other.example": {"username": "u", "password": "p"},
                 "tokens.example": {"identitytoken": "x"},
+                "docker.io": {"username": "old", "password": "p"},
+                "https://index.docker.io/v1/": {"username": "hub", "password": "p"},
             }})
             .to_string(),
         )
@@ -445,6 +474,21 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(creds, Credentials::basic("u", "p"));
+        // Docker Hub: docker's own key wins over an older spelling; registry-1.docker.io is
+        // another registry to docker.
+        let (creds, source) = config.lookup_for_test("docker.io").await.unwrap().unwrap();
+        assert_eq!(creds, Credentials::basic("hub", "p"));
+        assert!(
+            source.ends_with("(auths.\"https://index.docker.io/v1/\")"),
+            "{source}"
+        );
+        assert!(
+            config
+                .lookup_for_test("registry-1.docker.io")
+                .await
+                .unwrap()
+                .is_none()
+        );
         assert!(
             config
                 .lookup_for_test("tokens.example")

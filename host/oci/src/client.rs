@@ -15,13 +15,13 @@ use crate::auth::{Credentials, DockerConfig};
 use crate::cache::{BlobState, Cache, io_error, sha256_digest};
 use crate::error::bounded;
 use crate::manifest::{
-    ANNOTATION_CREATED, ANNOTATION_TITLE, ComponentDescription, Descriptor, MANIFEST_MEDIA_TYPE,
-    MAX_DESCRIBED_BYTES, Manifest, WASM_CONFIG_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE, WasmConfig,
-    WasmKind,
+    ANNOTATION_CREATED, ANNOTATION_TITLE, ComponentDescription, MAX_DESCRIBED_BYTES, Refusal,
+    WASM_CONFIG_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE, WasmConfig, WasmKind, image_manifest,
 };
 use crate::meter::TransferLimits;
 use crate::progress::{Direction, ProgressFn, ProgressReporter};
 use crate::reference::{Reference, Transport};
+use crate::referrers::Descriptor;
 use crate::registry::{Access, Session, plain_http_allowed};
 use crate::transport::{self, ReqBody};
 
@@ -49,9 +49,9 @@ const GATEWAY_UNAVAILABLE_LAST: u16 = 504;
 pub struct ClientOptions {
     /// The cache directory (created when first needed). See the crate docs for its layout.
     pub cache_dir: PathBuf,
-    /// Credentials per registry, keyed as the registry is written in references
-    /// (`host[:port]`, lowercase). They win over the docker config file, and go to no other
-    /// registry.
+    /// Credentials per registry, keyed as [`Reference::registry`] names it (`host[:port]`,
+    /// lowercase; `docker.io` for Docker Hub). They win over the docker config file, and go to
+    /// no other registry.
     pub credentials: BTreeMap<String, Credentials>,
     /// Where to read docker's `config.json` from, for registries without explicit credentials.
     pub docker_config: DockerConfig,
@@ -124,11 +124,15 @@ impl ClientOptions {
         Some(base.join("robodev").join("oci"))
     }
 
-    /// Adds credentials for `registry` (`host[:port]`).
+    /// Adds credentials for `registry` (`host[:port]`; Docker Hub as `docker.io`, and
+    /// `index.docker.io` is taken to mean it too).
     #[must_use]
     pub fn credentials(mut self, registry: impl Into<String>, credentials: Credentials) -> Self {
-        self.credentials
-            .insert(registry.into().to_ascii_lowercase(), credentials);
+        let mut registry = registry.into().to_ascii_lowercase();
+        if registry == "index.docker.io" {
+            registry = "docker.io".to_owned();
+        }
+        self.credentials.insert(registry, credentials);
         self
     }
 
@@ -357,8 +361,9 @@ impl Client {
             }
         };
         Ok(format!(
-            "{}://{registry}",
-            if https { "https" } else { "http" }
+            "{}://{}",
+            if https { "https" } else { "http" },
+            reference.resolve_registry()
         ))
     }
 
@@ -386,7 +391,8 @@ impl Client {
     /// [`Error::DigestMismatch`] when a pinned digest is not what the tag names, or content
     /// does not hash to its digest; [`Error::NotAWasmArtifact`] when the manifest has no single
     /// Wasm layer; [`Error::Offline`] when the registry is unreachable and the cache cannot
-    /// stand in; [`Error::TransferTimeout`] when the pull takes longer than
+    /// stand in; [`Error::Certificate`] when the registry's certificate is refused (the cache
+    /// never stands in for that); [`Error::TransferTimeout`] when the pull takes longer than
     /// [`ClientOptions::limits`] allow (if the manifest itself is what is too slow, the cache
     /// stands in when it can, as for an unreachable registry); [`Error::Io`] for the cache's
     /// files.
@@ -451,8 +457,7 @@ impl Client {
             }
             _ => {}
         }
-        let manifest = parse_manifest(reference, &manifest_bytes)?;
-        let layer = wasm_layer(reference, &manifest, content_type.as_deref())?.clone();
+        let layer = wasm_layer(reference, &manifest_bytes, content_type.as_deref())?;
 
         let cache = &self.inner.cache;
         let (path, from_cache) = match cache.check_blob(reference, &layer.digest).await? {
@@ -534,8 +539,7 @@ impl Client {
                 )));
             }
         };
-        let manifest = parse_manifest(reference, &manifest_bytes)?;
-        let layer = wasm_layer(reference, &manifest, None)?.clone();
+        let layer = wasm_layer(reference, &manifest_bytes, None)?;
         match cache.check_blob(reference, &layer.digest).await? {
             BlobState::Valid { .. } => {}
             BlobState::Corrupt { found } => {
@@ -627,24 +631,19 @@ impl Client {
             (ANNOTATION_CREATED.to_owned(), created),
         ]);
         manifest_annotations.extend(annotations);
-        let manifest = Manifest {
-            schema_version: 2,
-            media_type: Some(MANIFEST_MEDIA_TYPE.to_owned()),
-            config: Some(Descriptor {
-                media_type: WASM_CONFIG_MEDIA_TYPE.to_owned(),
-                digest: config_digest.clone(),
-                size: config.len() as u64,
-                annotations: BTreeMap::new(),
-            }),
-            layers: vec![Descriptor {
-                media_type: WASM_LAYER_MEDIA_TYPE.to_owned(),
-                digest: layer_digest.clone(),
-                size,
-                annotations: BTreeMap::from([(ANNOTATION_TITLE.to_owned(), title)]),
-            }],
-            manifests: None,
-            annotations: manifest_annotations,
+        let config_descriptor = Descriptor::of(WASM_CONFIG_MEDIA_TYPE, &config);
+        let layer_descriptor = Descriptor {
+            media_type: WASM_LAYER_MEDIA_TYPE.to_owned(),
+            digest: layer_digest.clone(),
+            size,
+            artifact_type: None,
+            annotations: BTreeMap::from([(ANNOTATION_TITLE.to_owned(), title)]),
         };
+        let manifest = image_manifest(
+            config_descriptor.to_oci(),
+            vec![layer_descriptor.to_oci()],
+            manifest_annotations,
+        );
         let manifest = serde_json::to_vec(&manifest).map_err(|e| json_error(reference, e))?;
         let digest = sha256_digest(&manifest);
 
@@ -693,35 +692,29 @@ impl Client {
     }
 }
 
-fn parse_manifest(reference: &Reference, bytes: &[u8]) -> Result<Manifest, Error> {
-    serde_json::from_slice(bytes).map_err(|e| Error::Registry {
-        reference: reference.to_string(),
-        registry: reference.registry().to_owned(),
-        status: 200,
-        message: format!(
-            "the manifest is not valid OCI manifest JSON: {}",
-            bounded(&e.to_string())
-        ),
-    })
-}
-
-fn wasm_layer<'m>(
+/// The one Wasm layer of the manifest `bytes`, with a valid digest and a size under
+/// [`MAX_LAYER_BYTES`].
+fn wasm_layer(
     reference: &Reference,
-    manifest: &'m Manifest,
+    bytes: &[u8],
     content_type: Option<&str>,
-) -> Result<&'m Descriptor, Error> {
-    let layer = manifest
-        .wasm_layer(content_type)
-        .map_err(|found| Error::NotAWasmArtifact {
-            reference: reference.to_string(),
-            found,
-        })?;
+) -> Result<Descriptor, Error> {
     let invalid = |message: String| Error::Registry {
         reference: reference.to_string(),
         registry: reference.registry().to_owned(),
         status: 200,
         message,
     };
+    let layer =
+        crate::manifest::wasm_layer(bytes, content_type).map_err(|refusal| match refusal {
+            Refusal::Invalid(why) => invalid(format!(
+                "the manifest is not valid OCI manifest JSON: {why}"
+            )),
+            Refusal::NotWasm(found) => Error::NotAWasmArtifact {
+                reference: reference.to_string(),
+                found,
+            },
+        })?;
     crate::reference::parse_digest(&layer.digest)
         .map_err(|reason| invalid(format!("the Wasm layer's {reason}")))?;
     if layer.size > MAX_LAYER_BYTES {

@@ -27,7 +27,7 @@ pub(crate) fn bounded(text: &str) -> String {
 /// Every variant names the reference it was about, as the caller wrote it, so a message read in a
 /// log on its own says which component it concerns. Callers branch on the variant: an
 /// [`Error::Unauthorized`] wants credentials, an [`Error::Offline`] may go away by itself, a
-/// [`Error::DigestMismatch`] never does.
+/// [`Error::DigestMismatch`] or an [`Error::Certificate`] never does.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -48,7 +48,8 @@ pub enum Error {
         match credentials {
             None => format!(
                 "no credentials were given for {registry} (pass them in ClientOptions::credentials \
-                 or log in so that the docker config file has auths.\"{registry}\")"
+                 or log in so that the docker config file has auths.\"{}\")",
+                crate::auth::docker_key(registry)
             ),
             Some(source) => format!("the credentials from {source} were rejected"),
         }
@@ -143,9 +144,9 @@ pub enum Error {
         message: String,
     },
 
-    /// The registry could not be reached (connection refused, DNS, TLS, timeout, connection
-    /// lost; for a pull also a gateway's 502, 503 or 504) and the cache could not stand in
-    /// for it.
+    /// The registry could not be reached (connection refused, DNS, a failed TLS handshake,
+    /// timeout, connection lost; for a pull also a gateway's 502, 503 or 504) and the cache
+    /// could not stand in for it. A refused certificate is [`Error::Certificate`] instead.
     #[error("cannot reach registry {registry} for {reference} ({reason}), and {cache}")]
     Offline {
         /// The reference being pulled or pushed.
@@ -156,6 +157,32 @@ pub enum Error {
         reason: String,
         /// Why the cache did not help, e.g. `the tag was never pulled into the cache`.
         cache: String,
+    },
+
+    /// The TLS certificate of `host` (the registry, where a redirect or its token service
+    /// sent the request) was refused: issued by a CA that is not trusted (`UnknownIssuer`),
+    /// expired, not for that name... Unlike [`Error::Offline`] this does not go away by itself,
+    /// and a pull never serves the cache instead: the cached copy would hide a registry that
+    /// is misconfigured or impersonated.
+    #[error(
+        "registry {registry} for {reference}: the certificate of {host} is not trusted: \
+         {reason}{}",
+        if reason.contains("UnknownIssuer") {
+            " (trust the CA that issued it with a PEM file in ClientOptions::ca_files: \
+             oci.ca_files in robodev-config.yaml, --ca-file on the command line)"
+        } else {
+            ""
+        }
+    )]
+    Certificate {
+        /// The reference being pulled or pushed.
+        reference: String,
+        /// The registry the reference names.
+        registry: String,
+        /// The host (`host[:port]`) whose certificate was refused.
+        host: String,
+        /// rustls's reason: `UnknownIssuer`, `Expired`, `NotValidForName`...
+        reason: String,
     },
 
     /// A transfer went past a limit of [`crate::TransferLimits`]: the overall deadline of the

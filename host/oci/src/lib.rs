@@ -18,7 +18,9 @@
 //! - TLS (the webpki roots and [`ClientOptions::ca_files`]) is required except to loopback
 //!   registries, or where the caller allows plain HTTP
 //!   ([`ClientOptions::insecure_hosts`], [`ClientOptions::insecure`]); a refused plain-HTTP
-//!   reference fails with [`Error::Insecure`] before anything is sent.
+//!   reference fails with [`Error::Insecure`] before anything is sent. A certificate that is
+//!   refused (an unknown CA, expired, another name) is [`Error::Certificate`], never served
+//!   from the cache: it is not an outage.
 //! - Transfers report progress to [`ClientOptions::progress`] and as `tracing` debug events.
 //! - A pull or push has an overall deadline, and a transfer that moves too little (fewer than
 //!   so many bytes per window) is reported as stalled, then abandoned ([`TransferLimits`],
@@ -35,13 +37,25 @@
 //!   log keys of a [`BundlePolicy`]; keyless certificates and Rekor v2 refused), [`referrers`]
 //!   finds and attaches referrers.
 //!
-//! The HTTP stack is reqwest (HTTP/1.1, rustls with the ring provider, proxies from
-//! `HTTP_PROXY`/`HTTPS_PROXY`/`NO_PROXY`, redirects) and, for authentication, the CNCF/ORAS
-//! [`oci_client`] crate (the challenge and the token service exchange). The distribution calls
-//! themselves (manifests, blobs, uploads, referrers) are made in [`Client`] over reqwest, because
-//! oci-client reads whole bodies with no size cap, deadline, stall rule or progress and quotes
-//! error bodies whole: every body here is read chunk by chunk under the caps and the transfer
-//! limits above (see [`limits`]). The process-wide rustls provider is ring ([`tls`]).
+//! What oci-client (the CNCF/ORAS client of Spin, wkg and Kubewarden) does here, and what
+//! robodev keeps, one line each:
+//! - oci-client: references' name grammar and Docker Hub's rules ([`oci_client::Reference`],
+//!   see [`Reference`]); robodev keeps its schemes, the explicit registry and tag, the bounds
+//!   and the errors naming the wrong part.
+//! - oci-client: the manifest serde types ([`oci_client::manifest::OciImageManifest`],
+//!   `OciDescriptor`); robodev keeps its [`Descriptor`] (u64 sizes, `artifactType`) and its
+//!   referrers index, whose entries need `artifactType`, which oci-client's index entries lack.
+//! - oci-client: the authentication exchange (the `WWW-Authenticate` challenge, the token
+//!   service); robodev holds the realm to the plain-HTTP rule first.
+//! - robodev: the HTTP client, reqwest (HTTP/1.1, rustls, proxies from `HTTP_PROXY`/
+//!   `HTTPS_PROXY`/`NO_PROXY`, redirects held to the plain-HTTP rule).
+//! - robodev: the distribution calls (manifests, blobs, uploads, referrers) over reqwest,
+//!   because oci-client 0.15 reads whole bodies with no size cap, deadline, stall rule or
+//!   progress, quotes error bodies whole, and follows redirects from HTTPS to HTTP; every body
+//!   here is read chunk by chunk under the caps and the transfer limits above (see
+//!   [`limits`]).
+//! - robodev: the cache, digest pins and the offline start, credential helpers, and the
+//!   process-wide rustls provider, ring ([`tls`]).
 //!
 //! ```no_run
 //! use std::collections::BTreeMap;

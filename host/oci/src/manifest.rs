@@ -4,12 +4,24 @@
 //! [`WASM_CONFIG_MEDIA_TYPE`] and whose one layer is the `.wasm` file, media type
 //! [`WASM_LAYER_MEDIA_TYPE`]. Older tools published other layer media types
 //! ([`WASM_LAYER_MEDIA_TYPES`]); pulls accept them all, pushes write the current one.
+//!
+//! - oci-client's serde types ([`OciImageManifest`], [`OciDescriptor`]) read and write image
+//!   manifests: the pulled one, the pushed one, referrers' and cosign's.
+//! - robodev keeps: the check of the kind before the body is read as an image manifest (an index
+//!   is refused as one, by media type or by its `manifests`), the choice of the one Wasm layer,
+//!   the layer summary and the bounded quoting of refusals, and its own [`Descriptor`] in
+//!   public signatures (`u64` sizes, checked here: oci-client's are `i64`; and `artifactType`,
+//!   which oci-client's index entries lack, so referrer lists stay robodev's:
+//!   [`crate::referrers`]).
+//! - [`WasmConfig`] is robodev's: oci-client's config types are for container images.
 
 use std::collections::{BTreeMap, HashMap};
 
+use oci_client::manifest::{OciDescriptor, OciImageManifest};
 use serde::{Deserialize, Serialize};
 
 use crate::error::bounded;
+use crate::referrers::Descriptor;
 
 /// The OCI image manifest media type: what robodev pushes and prefers to pull.
 pub const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -51,83 +63,98 @@ pub(crate) const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.manifest.v1+
      application/vnd.oci.image.index.v1+json, \
      application/vnd.docker.distribution.manifest.list.v2+json";
 
-/// A content descriptor: what a manifest says about a blob.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What a manifest says it is, read before the rest: an index lacks the image manifest's
+/// required fields, and must be refused as an index, not as broken JSON.
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct Descriptor {
-    pub media_type: String,
-    pub digest: String,
-    pub size: u64,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub annotations: BTreeMap<String, String>,
-}
-
-/// An image manifest, as far as robodev reads and writes it. Unknown fields are ignored on
-/// reading: manifests from other tools carry `artifactType`, `subject` and more.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Manifest {
-    pub schema_version: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub media_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub config: Option<Descriptor>,
+struct Head {
     #[serde(default)]
-    pub layers: Vec<Descriptor>,
-    /// Present in an index: it lists manifests, not layers.
-    #[serde(default, skip_serializing)]
-    pub manifests: Option<Vec<serde_json::Value>>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub annotations: BTreeMap<String, String>,
+    media_type: Option<String>,
+    #[serde(default)]
+    manifests: Option<serde::de::IgnoredAny>,
 }
 
-impl Manifest {
-    /// The one Wasm layer of this manifest, or a description of what was found instead.
-    pub fn wasm_layer(&self, content_type: Option<&str>) -> Result<&Descriptor, String> {
-        let media_type = self.media_type.as_deref().or(content_type);
-        let is_index = matches!(
-            media_type,
-            Some(INDEX_MEDIA_TYPE | DOCKER_MANIFEST_LIST_MEDIA_TYPE)
-        ) || self.manifests.is_some();
-        if is_index {
-            return Err(format!(
-                "an image index ({}) listing several manifests, not one component",
-                media_type.map_or_else(|| "no media type".to_owned(), bounded)
-            ));
-        }
-        if let Some(other) =
-            media_type.filter(|m| *m != MANIFEST_MEDIA_TYPE && *m != DOCKER_MANIFEST_MEDIA_TYPE)
-        {
-            return Err(format!("a manifest of media type {}", bounded(other)));
-        }
-        let wasm: Vec<&Descriptor> = self
-            .layers
-            .iter()
-            .filter(|l| WASM_LAYER_MEDIA_TYPES.contains(&l.media_type.as_str()))
-            .collect();
-        match wasm.as_slice() {
-            [one] => Ok(one),
-            _ => Err(format!(
-                "{} with config {} and {}; expected exactly one layer of {}",
-                if wasm.is_empty() {
-                    "no Wasm layer"
-                } else {
-                    "several Wasm layers"
-                },
-                self.config
-                    .as_ref()
-                    .map_or_else(|| "(none)".to_owned(), |c| bounded(&c.media_type)),
-                summarize_layers(&self.layers),
-                WASM_LAYER_MEDIA_TYPES.join(" or ")
-            )),
-        }
+/// Why a manifest yields no Wasm layer.
+#[derive(Debug)]
+pub(crate) enum Refusal {
+    /// It is not image manifest JSON (serde's reason, bounded).
+    Invalid(String),
+    /// It is a manifest, of something else: what was found.
+    NotWasm(String),
+}
+
+/// Reads the image manifest `bytes` into oci-client's type; the error is serde's reason,
+/// bounded.
+pub(crate) fn parse_image_manifest(bytes: &[u8]) -> Result<OciImageManifest, String> {
+    serde_json::from_slice(bytes).map_err(|e| bounded(&e.to_string()))
+}
+
+/// The one Wasm layer of the manifest `bytes` (`content_type`: the response's, for a manifest
+/// that does not name its media type), or why there is none.
+pub(crate) fn wasm_layer(bytes: &[u8], content_type: Option<&str>) -> Result<Descriptor, Refusal> {
+    let head: Head =
+        serde_json::from_slice(bytes).map_err(|e| Refusal::Invalid(bounded(&e.to_string())))?;
+    let media_type = head.media_type.as_deref().or(content_type);
+    let is_index = matches!(
+        media_type,
+        Some(INDEX_MEDIA_TYPE | DOCKER_MANIFEST_LIST_MEDIA_TYPE)
+    ) || head.manifests.is_some();
+    if is_index {
+        return Err(Refusal::NotWasm(format!(
+            "an image index ({}) listing several manifests, not one component",
+            media_type.map_or_else(|| "no media type".to_owned(), bounded)
+        )));
+    }
+    if let Some(other) =
+        media_type.filter(|m| *m != MANIFEST_MEDIA_TYPE && *m != DOCKER_MANIFEST_MEDIA_TYPE)
+    {
+        return Err(Refusal::NotWasm(format!(
+            "a manifest of media type {}",
+            bounded(other)
+        )));
+    }
+    let manifest = parse_image_manifest(bytes).map_err(Refusal::Invalid)?;
+    let wasm: Vec<&OciDescriptor> = manifest
+        .layers
+        .iter()
+        .filter(|l| WASM_LAYER_MEDIA_TYPES.contains(&l.media_type.as_str()))
+        .collect();
+    match wasm.as_slice() {
+        [one] => Descriptor::from_oci(one).map_err(Refusal::Invalid),
+        _ => Err(Refusal::NotWasm(format!(
+            "{} with config {} and {}; expected exactly one layer of {}",
+            if wasm.is_empty() {
+                "no Wasm layer"
+            } else {
+                "several Wasm layers"
+            },
+            bounded(&manifest.config.media_type),
+            summarize_layers(&manifest.layers),
+            WASM_LAYER_MEDIA_TYPES.join(" or ")
+        ))),
+    }
+}
+
+/// An OCI image manifest (`mediaType` set) of `config` and `layers`, as robodev writes them.
+pub(crate) fn image_manifest(
+    config: OciDescriptor,
+    layers: Vec<OciDescriptor>,
+    annotations: BTreeMap<String, String>,
+) -> OciImageManifest {
+    OciImageManifest {
+        schema_version: 2,
+        media_type: Some(MANIFEST_MEDIA_TYPE.to_owned()),
+        config,
+        layers,
+        annotations: (!annotations.is_empty()).then_some(annotations),
+        ..OciImageManifest::default()
     }
 }
 
 /// `N layers: TYPE (COUNT), ...`: the layers counted per media type, in the order the types
 /// first appear, the first [`MAX_LISTED_MEDIA_TYPES`] named (each cut to
 /// [`crate::error::MAX_QUOTED_CHARS`]), the rest counted.
-fn summarize_layers(layers: &[Descriptor]) -> String {
+fn summarize_layers(layers: &[OciDescriptor]) -> String {
     if layers.is_empty() {
         return "no layers".to_owned();
     }
@@ -272,8 +299,12 @@ impl WasmKind {
 mod tests {
     use super::*;
 
-    fn manifest(json: serde_json::Value) -> Manifest {
-        serde_json::from_value(json).unwrap()
+    /// The Wasm layer of the manifest `json`, or the refusal's text.
+    fn layer_of(json: serde_json::Value, content_type: Option<&str>) -> Result<Descriptor, String> {
+        wasm_layer(&serde_json::to_vec(&json).unwrap(), content_type).map_err(|r| match r {
+            Refusal::Invalid(why) => format!("invalid: {why}"),
+            Refusal::NotWasm(why) => why,
+        })
     }
 
     fn layer(media_type: &str) -> serde_json::Value {
@@ -283,24 +314,24 @@ mod tests {
     #[test]
     fn accepts_every_wasm_layer_media_type() {
         for media_type in WASM_LAYER_MEDIA_TYPES {
-            let m = manifest(serde_json::json!({
+            let m = serde_json::json!({
                 "schemaVersion": 2,
                 "mediaType": MANIFEST_MEDIA_TYPE,
                 "config": layer(WASM_CONFIG_MEDIA_TYPE),
                 "layers": [layer(media_type)],
-            }));
-            assert_eq!(m.wasm_layer(None).unwrap().media_type, *media_type);
+            });
+            assert_eq!(layer_of(m, None).unwrap().media_type, *media_type);
         }
     }
 
     #[test]
     fn refusals_list_what_was_found() {
-        let m = manifest(serde_json::json!({
+        let m = serde_json::json!({
             "schemaVersion": 2,
             "config": layer("application/vnd.oci.image.config.v1+json"),
             "layers": [layer("application/vnd.oci.image.layer.v1.tar+gzip")],
-        }));
-        let why = m.wasm_layer(Some(MANIFEST_MEDIA_TYPE)).unwrap_err();
+        });
+        let why = layer_of(m, Some(MANIFEST_MEDIA_TYPE)).unwrap_err();
         assert!(why.contains("no Wasm layer"), "{why}");
         assert!(
             why.contains("application/vnd.oci.image.config.v1+json"),
@@ -311,22 +342,39 @@ mod tests {
             "{why}"
         );
 
-        let two = manifest(serde_json::json!({
+        let two = serde_json::json!({
             "schemaVersion": 2,
+            "config": layer(WASM_CONFIG_MEDIA_TYPE),
             "layers": [layer(WASM_LAYER_MEDIA_TYPE), layer(WASM_LAYER_MEDIA_TYPE)],
-        }));
+        });
         assert!(
-            two.wasm_layer(None)
+            layer_of(two, None)
                 .unwrap_err()
                 .contains("several Wasm layers")
         );
 
-        let index = manifest(serde_json::json!({
-            "schemaVersion": 2,
-            "mediaType": INDEX_MEDIA_TYPE,
-            "manifests": [],
-        }));
-        assert!(index.wasm_layer(None).unwrap_err().contains("image index"));
+        // An index, by media type or by its `manifests` alone.
+        for index in [
+            serde_json::json!({"schemaVersion": 2, "mediaType": INDEX_MEDIA_TYPE, "manifests": []}),
+            serde_json::json!({"schemaVersion": 2, "manifests": []}),
+        ] {
+            assert!(layer_of(index, None).unwrap_err().contains("image index"));
+        }
+
+        // The spec's required `config` missing; a negative size.
+        let why = layer_of(serde_json::json!({"schemaVersion": 2, "layers": []}), None);
+        assert!(why.unwrap_err().contains("invalid: missing field `config`"));
+        let mut negative = layer(WASM_LAYER_MEDIA_TYPE);
+        negative["size"] = serde_json::json!(-1);
+        let why = layer_of(
+            serde_json::json!({
+                "schemaVersion": 2,
+                "config": layer(WASM_CONFIG_MEDIA_TYPE),
+                "layers": [negative],
+            }),
+            None,
+        );
+        assert!(why.unwrap_err().contains("size -1"), "negative size");
     }
 
     #[test]
@@ -334,13 +382,13 @@ mod tests {
         let junk = "application/vnd.example.junk";
         let mut layers: Vec<_> = (0..20_000).map(|_| layer(junk)).collect();
         layers.push(layer(&format!("application/{}", "y".repeat(100_000))));
-        let m = manifest(serde_json::json!({
+        let m = serde_json::json!({
             "schemaVersion": 2,
             "mediaType": MANIFEST_MEDIA_TYPE,
             "config": layer("application/vnd.oci.image.config.v1+json"),
             "layers": layers,
-        }));
-        let why = m.wasm_layer(None).unwrap_err();
+        });
+        let why = layer_of(m, None).unwrap_err();
         assert!(why.len() < 1000, "{} bytes: {why}", why.len());
         assert!(
             why.contains(&format!(
@@ -354,8 +402,12 @@ mod tests {
         let layers: Vec<_> = (0..20_000)
             .map(|i| layer(&format!("application/x-{i}")))
             .collect();
-        let m = manifest(serde_json::json!({ "schemaVersion": 2, "layers": layers }));
-        let why = m.wasm_layer(None).unwrap_err();
+        let m = serde_json::json!({
+            "schemaVersion": 2,
+            "config": layer(WASM_CONFIG_MEDIA_TYPE),
+            "layers": layers,
+        });
+        let why = layer_of(m, None).unwrap_err();
         assert!(why.len() < 1000, "{} bytes: {why}", why.len());
         assert!(
             why.contains(
@@ -367,9 +419,8 @@ mod tests {
         );
 
         let long = format!("application/{}", "z".repeat(1_000_000));
-        let m =
-            manifest(serde_json::json!({ "schemaVersion": 2, "mediaType": long, "layers": [] }));
-        let why = m.wasm_layer(None).unwrap_err();
+        let m = serde_json::json!({ "schemaVersion": 2, "mediaType": long, "layers": [] });
+        let why = layer_of(m, None).unwrap_err();
         assert!(why.len() < 400, "{} bytes", why.len());
     }
 

@@ -1,5 +1,33 @@
 //! `oci://REGISTRY/REPOSITORY:TAG[@sha256:DIGEST]` references.
 //!
+//! - oci-client ([`oci_client::Reference`], the distribution/Docker grammar) reads the name:
+//!   its repository grammar, and Docker Hub's rules (`docker.io/alpine` is repository
+//!   `library/alpine`, `index.docker.io` is `docker.io`, whose requests go to
+//!   `index.docker.io`).
+//! - robodev keeps on top: the `oci://`, `oci+http://` and `oci+https://` schemes and loopback
+//!   detection (which decide plain HTTP); an explicit registry (Docker's rule would read
+//!   `oci://acme/notify:1` as Docker Hub's `acme/notify`: refused, naming both spellings);
+//!   an explicit tag or digest (no implicit `:latest`); ASCII tags of at most [`MAX_TAG_LEN`]
+//!   and repositories of at most [`MAX_REPOSITORY_LEN`]; lowercase sha256 digests only; ports
+//!   1 to 65535; IPv6 registries (`[::1]:5000`, which oci-client's grammar lacks); and errors
+//!   naming the part that is wrong.
+//!
+//! Docker Hub, as oci-client and docker name it ([`Reference::registry`] /
+//! [`Reference::repository`] / [`Reference::resolve_registry`], the host requests go to):
+//!
+//! | written                                  | registry               | repository       | requests to            |
+//! |------------------------------------------|------------------------|------------------|------------------------|
+//! | `oci://docker.io/alpine:3`               | `docker.io`            | `library/alpine` | `index.docker.io`      |
+//! | `oci://docker.io/library/alpine:3`       | `docker.io`            | `library/alpine` | `index.docker.io`      |
+//! | `oci://index.docker.io/alpine:3`         | `docker.io`            | `library/alpine` | `index.docker.io`      |
+//! | `oci://registry-1.docker.io/library/alpine:3` | `registry-1.docker.io` | `library/alpine` | `registry-1.docker.io` |
+//!
+//! `registry-1.docker.io` is a registry of its own to docker and oci-client alike (no
+//! `library/` added: `oci://registry-1.docker.io/alpine:3` names a repository Docker Hub does
+//! not have). Credentials follow docker: `docker.io` and `index.docker.io` use the docker config
+//! key `https://index.docker.io/v1/` (see [`crate::DockerConfig`]), `registry-1.docker.io` its
+//! own.
+//!
 //! ```
 //! use robodev_oci::Reference;
 //!
@@ -64,8 +92,9 @@ pub struct Reference {
 impl Reference {
     /// Parses `oci://REGISTRY/REPOSITORY:TAG`, `oci://REGISTRY/REPOSITORY@sha256:DIGEST` or
     /// `oci://REGISTRY/REPOSITORY:TAG@sha256:DIGEST` (also with `oci+http://` or
-    /// `oci+https://`). The registry is `host[:port]` (an IPv6 host in brackets); the repository
-    /// is lowercase path components; only sha256 digests are accepted.
+    /// `oci+https://`). The registry is `host[:port]` (an IPv6 host in brackets) with a `.` or
+    /// a port, or `localhost`; the repository is lowercase path components, named by Docker
+    /// Hub's rules on `docker.io` (see the module docs); only sha256 digests are accepted.
     ///
     /// # Errors
     /// [`Error::InvalidReference`] naming the part that is wrong.
@@ -111,7 +140,17 @@ impl Reference {
             }
             None => (path, None),
         };
-        check_repository(repository).map_err(invalid)?;
+        if repository.is_empty() {
+            return Err(invalid(
+                "empty repository; expected oci://REGISTRY/REPOSITORY:TAG".to_owned(),
+            ));
+        }
+        if repository.len() > MAX_REPOSITORY_LEN {
+            return Err(invalid(format!(
+                "repository is {} characters long; at most {MAX_REPOSITORY_LEN} are allowed",
+                repository.len()
+            )));
+        }
         if let Some(tag) = tag {
             check_tag(tag).map_err(invalid)?;
         }
@@ -122,21 +161,34 @@ impl Reference {
                 transport.prefix()
             )));
         }
+        let name = DockerName::parse(&registry, repository).map_err(invalid)?;
         Ok(Self {
             transport,
-            registry,
-            repository: repository.to_owned(),
+            registry: name.registry,
+            repository: name.repository,
             tag: tag.map(str::to_owned),
             digest,
         })
     }
 
-    /// The registry, `host[:port]`, lowercase (IPv6 hosts in brackets).
+    /// The `host[:port]` requests go to: `index.docker.io` for `docker.io` (oci-client's
+    /// `resolve_registry`, which a test holds this to), else [`Reference::registry`].
+    pub fn resolve_registry(&self) -> &str {
+        if self.registry == DOCKER_HUB {
+            DOCKER_HUB_ENDPOINT
+        } else {
+            &self.registry
+        }
+    }
+
+    /// The registry, `host[:port]`, lowercase (IPv6 hosts in brackets); `docker.io` for Docker
+    /// Hub, however written (`index.docker.io` too).
     pub fn registry(&self) -> &str {
         &self.registry
     }
 
-    /// The repository, e.g. `acme/notify`.
+    /// The repository, e.g. `acme/notify`; on Docker Hub with `library/` for a one-component
+    /// name (`library/alpine`).
     pub fn repository(&self) -> &str {
         &self.repository
     }
@@ -261,56 +313,82 @@ fn parse_registry(registry: &str) -> Result<String, String> {
     Ok(registry.to_ascii_lowercase())
 }
 
-fn check_repository(repository: &str) -> Result<(), String> {
-    if repository.is_empty() {
-        return Err("empty repository; expected oci://REGISTRY/REPOSITORY:TAG".to_owned());
-    }
-    if repository.len() > MAX_REPOSITORY_LEN {
-        return Err(format!(
-            "repository is {} characters long; at most {MAX_REPOSITORY_LEN} are allowed",
-            repository.len()
-        ));
-    }
-    for component in repository.split('/') {
-        if !is_path_component(component) {
-            return Err(format!(
-                "repository {repository:?}: component {component:?} must be lowercase letters and \
-                 digits, separated by '.', '_', '__' or dashes"
-            ));
-        }
-    }
-    Ok(())
+/// Docker Hub's name, as Docker and oci-client spell it.
+const DOCKER_HUB: &str = "docker.io";
+/// The host oci-client sends Docker Hub's requests to.
+const DOCKER_HUB_ENDPOINT: &str = "index.docker.io";
+/// A registry name that oci-client's grammar accepts, standing in for an IPv6 literal (which it
+/// lacks) while the repository is parsed.
+const IPV6_STAND_IN: &str = "ipv6.invalid";
+
+/// A registry and repository as oci-client reads them.
+struct DockerName {
+    registry: String,
+    repository: String,
 }
 
-/// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`, the distribution spec's path component.
-fn is_path_component(component: &str) -> bool {
-    let bytes = component.as_bytes();
-    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-    let mut i = 0;
-    let mut expect_alnum = true;
-    while i < bytes.len() {
-        if alnum(bytes[i]) {
-            while i < bytes.len() && alnum(bytes[i]) {
-                i += 1;
-            }
-            expect_alnum = false;
-            continue;
+impl DockerName {
+    /// Reads `registry/repository` with [`oci_client::Reference`]; `registry` was checked by
+    /// [`parse_registry`] already. An error names the part that is wrong.
+    fn parse(registry: &str, repository: &str) -> Result<Self, String> {
+        let ipv6 = registry.starts_with('[');
+        let stand_in = if ipv6 { IPV6_STAND_IN } else { registry };
+        let parsed = oci_client::Reference::try_from(format!("{stand_in}/{repository}"))
+            .map_err(|e| name_error(stand_in, repository, &e))?;
+        if parsed.registry() == DOCKER_HUB && !matches!(stand_in, "docker.io" | "index.docker.io") {
+            return Err(format!(
+                "registry {registry:?} has no '.' and no port and is not localhost, so Docker \
+                 would read this as Docker Hub's {hub}: write oci://{DOCKER_HUB}/{hub} for that, \
+                 or {registry}:PORT or a full host name for a registry called {registry}",
+                hub = parsed.repository()
+            ));
         }
-        if expect_alnum {
-            return false;
+        if parsed.repository().len() > MAX_REPOSITORY_LEN {
+            return Err(format!(
+                "repository {} is {} characters long; at most {MAX_REPOSITORY_LEN} are allowed",
+                crate::error::bounded(parsed.repository()),
+                parsed.repository().len()
+            ));
         }
-        let start = i;
-        while i < bytes.len() && !alnum(bytes[i]) {
-            i += 1;
-        }
-        let separator = &component[start..i];
-        let ok = matches!(separator, "." | "_" | "__") || separator.bytes().all(|b| b == b'-');
-        if !ok {
-            return false;
-        }
-        expect_alnum = true;
+        Ok(Self {
+            registry: if ipv6 {
+                registry.to_owned()
+            } else {
+                parsed.registry().to_owned()
+            },
+            repository: parsed.repository().to_owned(),
+        })
     }
-    !expect_alnum
+}
+
+/// Which part of `registry/repository` oci-client refused (`e`): the registry, else the first
+/// repository component it refuses alone, else the repository as a whole.
+fn name_error(registry: &str, repository: &str, e: &oci_client::ParseError) -> String {
+    let refuses = |name: String| oci_client::Reference::try_from(name).is_err();
+    if refuses(format!("{registry}/x")) {
+        return format!(
+            "registry {registry:?}: not a host name (letters, digits and inner dashes, \
+             dot-separated), IPv4 address or [IPv6] address"
+        );
+    }
+    if let Some(component) = repository
+        .split('/')
+        .find(|c| refuses(format!("{IPV6_STAND_IN}/{c}")))
+    {
+        return format!(
+            "repository {:?}: component {:?} must be lowercase letters and digits, separated by \
+             '.', '_', '__' or dashes",
+            crate::error::bounded(repository),
+            crate::error::bounded(component)
+        );
+    }
+    if *e == oci_client::ParseError::NameTooLong {
+        return format!(
+            "repository {:?} is longer than {MAX_REPOSITORY_LEN} characters once named in full",
+            crate::error::bounded(repository)
+        );
+    }
+    format!("repository {:?}: {e}", crate::error::bounded(repository))
 }
 
 fn check_tag(tag: &str) -> Result<(), String> {
@@ -454,10 +532,98 @@ mod tests {
     #[test]
     fn path_components() {
         for ok in ["a", "a1", "a.b", "a_b", "a__b", "a---b", "0"] {
-            assert!(is_path_component(ok), "{ok}");
+            let r = Reference::parse(&format!("oci://example.com/x/{ok}:1")).unwrap();
+            assert_eq!(r.repository(), format!("x/{ok}"));
         }
-        for bad in ["", "A", ".a", "a.", "a..b", "a___b", "a.-b", "a_-b", "-"] {
-            assert!(!is_path_component(bad), "{bad}");
+        for bad in ["A", ".a", "a.", "a..b", "a___b", "a.-b", "a_-b", "-"] {
+            let why = reason(&format!("oci://example.com/x/{bad}/y:1"));
+            assert!(why.contains(&format!("component {bad:?}")), "{bad}: {why}");
         }
+    }
+
+    #[test]
+    fn docker_hub_names() {
+        for (input, registry, repository, endpoint) in [
+            (
+                "oci://docker.io/alpine:3",
+                "docker.io",
+                "library/alpine",
+                "index.docker.io",
+            ),
+            (
+                "oci://docker.io/library/alpine:3",
+                "docker.io",
+                "library/alpine",
+                "index.docker.io",
+            ),
+            (
+                "oci://index.docker.io/alpine:3",
+                "docker.io",
+                "library/alpine",
+                "index.docker.io",
+            ),
+            (
+                "oci://Index.Docker.IO/acme/notify:1",
+                "docker.io",
+                "acme/notify",
+                "index.docker.io",
+            ),
+            (
+                "oci://registry-1.docker.io/library/alpine:3",
+                "registry-1.docker.io",
+                "library/alpine",
+                "registry-1.docker.io",
+            ),
+            // Not Docker Hub's name to docker or oci-client: no `library/`.
+            (
+                "oci://registry-1.docker.io/alpine:3",
+                "registry-1.docker.io",
+                "alpine",
+                "registry-1.docker.io",
+            ),
+            ("oci://ghcr.io/acme/x:1", "ghcr.io", "acme/x", "ghcr.io"),
+            ("oci://localhost/x:1", "localhost", "x", "localhost"),
+            ("oci://[::1]:5000/x:1", "[::1]:5000", "x", "[::1]:5000"),
+        ] {
+            let r = Reference::parse(input).unwrap();
+            assert_eq!(
+                (r.registry(), r.repository(), r.resolve_registry()),
+                (registry, repository, endpoint),
+                "{input}"
+            );
+            // The request host is oci-client's.
+            let oci = oci_client::Reference::with_tag(
+                r.registry().to_owned(),
+                r.repository().to_owned(),
+                "1".to_owned(),
+            );
+            assert_eq!(r.resolve_registry(), oci.resolve_registry(), "{input}");
+            assert_eq!(Reference::parse(&r.to_string()).unwrap(), r, "{input}");
+        }
+        let r = Reference::parse(&format!("oci://docker.io/alpine:3@{DIGEST}")).unwrap();
+        assert_eq!(
+            r.to_string(),
+            format!("oci://docker.io/library/alpine:3@{DIGEST}")
+        );
+        assert!(!r.is_loopback());
+    }
+
+    #[test]
+    fn a_registry_must_look_like_one() {
+        let why = reason("oci://acme/notify:1");
+        assert!(
+            why.contains("Docker Hub's acme/notify: write oci://docker.io/acme/notify"),
+            "{why}"
+        );
+        assert!(reason("oci://example..com/x:1").contains("registry \"example..com\""));
+        assert!(reason("oci://-a.com/x:1").contains("not a host name"));
+        // The `library/` Docker Hub adds counts towards the limit.
+        let long = "a".repeat(MAX_REPOSITORY_LEN - 2);
+        assert!(Reference::parse(&format!("oci://example.com/{long}:1")).is_ok());
+        assert!(reason(&format!("oci://docker.io/{long}:1")).contains("longer than 255"));
+        assert!(
+            reason(&format!("oci://example.com/{}:1", "a".repeat(256)))
+                .contains("256 characters long")
+        );
     }
 }

@@ -29,12 +29,13 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
+use oci_client::manifest::{OciDescriptor, OciImageManifest};
 use serde::{Deserialize, Serialize};
 
 use crate::cache::sha256_digest;
 use crate::client::Client;
 use crate::error::bounded;
-use crate::manifest::{INDEX_MEDIA_TYPE, MANIFEST_MEDIA_TYPE};
+use crate::manifest::{INDEX_MEDIA_TYPE, MANIFEST_MEDIA_TYPE, image_manifest};
 use crate::registry::Access;
 use crate::transport::ReqBody;
 use crate::{Error, Reference};
@@ -66,6 +67,39 @@ pub struct Descriptor {
 }
 
 impl Descriptor {
+    /// oci-client's descriptor as robodev's: its size must not be negative (oci-client reads
+    /// sizes as `i64`). `urls` are dropped: robodev fetches from the registry only.
+    pub(crate) fn from_oci(oci: &OciDescriptor) -> Result<Self, String> {
+        let size = u64::try_from(oci.size).map_err(|_| {
+            format!(
+                "the descriptor of {} has size {}",
+                bounded(&oci.digest),
+                oci.size
+            )
+        })?;
+        Ok(Self {
+            media_type: oci.media_type.clone(),
+            digest: oci.digest.clone(),
+            size,
+            artifact_type: None,
+            annotations: oci.annotations.clone().unwrap_or_default(),
+        })
+    }
+
+    /// This descriptor as oci-client's, for a manifest robodev writes (`artifactType`, which
+    /// oci-client's descriptor lacks, is left out: robodev sets it on manifests and index
+    /// entries only).
+    pub(crate) fn to_oci(&self) -> OciDescriptor {
+        OciDescriptor {
+            media_type: self.media_type.clone(),
+            digest: self.digest.clone(),
+            // Sizes come from bytes in memory or a file: far below i64::MAX.
+            size: i64::try_from(self.size).unwrap_or(i64::MAX),
+            urls: None,
+            annotations: (!self.annotations.is_empty()).then(|| self.annotations.clone()),
+        }
+    }
+
     /// A descriptor of `media_type` for these bytes.
     pub fn of(media_type: impl Into<String>, bytes: &[u8]) -> Self {
         Self {
@@ -78,6 +112,9 @@ impl Descriptor {
     }
 }
 
+/// A referrers list or referrers tag schema index. robodev's, not oci-client's
+/// `OciImageIndex`: its entries lack `artifactType`, which referrers are filtered by and which
+/// the tag schema's index must carry.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Index {
@@ -86,21 +123,6 @@ struct Index {
     media_type: Option<String>,
     #[serde(default)]
     manifests: Vec<Descriptor>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ArtifactManifest {
-    schema_version: u32,
-    media_type: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    artifact_type: Option<String>,
-    config: Descriptor,
-    layers: Vec<Descriptor>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    subject: Option<Descriptor>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    annotations: BTreeMap<String, String>,
 }
 
 /// The referrers tag schema's tag for `digest`: `sha256-HEX`.
@@ -274,14 +296,14 @@ impl Client {
                     .await?;
             }
         }
-        let manifest = ArtifactManifest {
-            schema_version: 2,
-            media_type: MANIFEST_MEDIA_TYPE.to_owned(),
+        let manifest = OciImageManifest {
             artifact_type: Some(artifact_type.to_owned()),
-            config,
-            layers: vec![layer_descriptor],
-            subject: Some(subject_descriptor),
-            annotations: annotations.clone(),
+            subject: Some(subject_descriptor.to_oci()),
+            ..image_manifest(
+                config.to_oci(),
+                vec![layer_descriptor.to_oci()],
+                annotations.clone(),
+            )
         };
         let bytes = to_json(subject, &manifest)?;
         let manifest_digest = sha256_digest(&bytes);

@@ -18,10 +18,11 @@ use crate::auth::Credentials;
 use crate::cache::{Cache, TempBlob};
 use crate::client::{Http, Inner};
 use crate::error::bounded;
-use crate::manifest::{Descriptor, MANIFEST_ACCEPT, MANIFEST_MEDIA_TYPE};
+use crate::manifest::{MANIFEST_ACCEPT, MANIFEST_MEDIA_TYPE};
 use crate::meter::{Budget, Meter};
 use crate::progress::{Direction, ProgressReporter};
 use crate::reference::{Reference, is_loopback_host};
+use crate::referrers::Descriptor;
 use crate::transport::{RESPONSE_TIMEOUT, ReqBody, TransportError, chain, next_chunk};
 use crate::{Error, cache};
 
@@ -122,6 +123,7 @@ impl<'a> Session<'a> {
                 reference: self.reference.to_string(),
                 host: bounded(&host),
             },
+            TransportError::Certificate { host, reason } => self.certificate(&host, reason),
             TransportError::Limit { limit, done } => Error::TransferTimeout {
                 reference: self.reference.to_string(),
                 registry: self.registry().to_owned(),
@@ -131,6 +133,16 @@ impl<'a> Session<'a> {
                 total,
                 limit: Box::new(limit),
             },
+        }
+    }
+
+    /// An [`Error::Certificate`]: `host`'s certificate was refused for `reason`.
+    fn certificate(&self, host: &str, reason: String) -> Error {
+        Error::Certificate {
+            reference: self.reference.to_string(),
+            registry: self.registry().to_owned(),
+            host: bounded(host),
+            reason,
         }
     }
 
@@ -374,7 +386,10 @@ impl<'a> Session<'a> {
                 Err(self.unauthorized(&realm_host, StatusCode::UNAUTHORIZED))
             }
             Ok(Err(oci_client::errors::OciDistributionError::RequestError(e))) => {
-                Err(self.offline(format!("token service {realm_host}: {}", chain(&e))))
+                Err(match crate::transport::certificate_failure(&e) {
+                    Some(reason) => self.certificate(&realm_host, reason),
+                    None => self.offline(format!("token service {realm_host}: {}", chain(&e))),
+                })
             }
             Ok(Err(e)) => Err(self.protocol_error(
                 0,

@@ -83,10 +83,12 @@ use crate::bundle::{
 };
 use crate::cache::sha256_digest;
 use crate::client::Client;
-use crate::manifest::{ANNOTATION_CREATED, Descriptor, MANIFEST_MEDIA_TYPE, Manifest};
+use crate::manifest::{ANNOTATION_CREATED, image_manifest, parse_image_manifest};
 use crate::reference::Reference;
+use crate::referrers::Descriptor;
 use crate::registry::Access;
 use crate::transport::ReqBody;
+use oci_client::manifest::OciDescriptor;
 
 /// What is appended to a file's name to name its detached signature (`notify.wasm.sig`).
 pub const SIGNATURE_SUFFIX: &str = ".sig";
@@ -760,12 +762,8 @@ async fn verify_referrer(
         .fetch_manifest_bounded(reference, referrer)
         .await
         .map_err(|e| refused(e.to_string()))?;
-    let manifest: Manifest = serde_json::from_slice(&manifest).map_err(|e| {
-        refused(format!(
-            "not OCI manifest JSON: {}",
-            crate::error::bounded(&e.to_string())
-        ))
-    })?;
+    let manifest = parse_image_manifest(&manifest)
+        .map_err(|why| refused(format!("not OCI manifest JSON: {why}")))?;
     let Some(layer) = manifest
         .layers
         .iter()
@@ -775,13 +773,7 @@ async fn verify_referrer(
             "no layer of a Sigstore bundle media type".to_owned(),
         ));
     };
-    let descriptor = crate::referrers::Descriptor {
-        media_type: layer.media_type.clone(),
-        digest: layer.digest.clone(),
-        size: layer.size,
-        artifact_type: None,
-        annotations: BTreeMap::new(),
-    };
+    let descriptor = Descriptor::from_oci(layer).map_err(refused)?;
     let bundle = client
         .fetch_blob_bounded(reference, &descriptor, MAX_BUNDLE_BYTES)
         .await
@@ -824,17 +816,18 @@ async fn verify_simple_signing(
         }
         Err(e) => return Err(e.into()),
     };
-    let manifest: Manifest = serde_json::from_slice(&manifest).map_err(|e| {
+    let manifest = parse_image_manifest(&manifest).map_err(|why| {
         invalid(format!(
-            "the signature manifest {tag} is not OCI JSON: {}",
-            crate::error::bounded(&e.to_string())
+            "the signature manifest {tag} is not OCI JSON: {why}"
         ))
     })?;
-    let layers: Vec<&Descriptor> = manifest
+    let layers: Vec<Descriptor> = manifest
         .layers
         .iter()
         .filter(|l| l.media_type == SIMPLE_SIGNING_MEDIA_TYPE)
-        .collect();
+        .map(Descriptor::from_oci)
+        .collect::<Result<_, _>>()
+        .map_err(|why| invalid(format!("the signature manifest {tag}: {why}")))?;
     if layers.is_empty() {
         return Err(invalid(format!(
             "the signature manifest {tag} has no layer of media type {SIMPLE_SIGNING_MEDIA_TYPE}"
@@ -842,7 +835,7 @@ async fn verify_simple_signing(
     }
     let mut failures = Vec::new();
     for layer in layers {
-        match verify_layer(&mut session, subject, digest, layer, keys).await {
+        match verify_layer(&mut session, subject, digest, &layer, keys).await {
             Ok(key) => return Ok(key),
             // Not a verdict on the signature: the registry failed us.
             Err(e @ SignatureError::Oci(_)) => return Err(e),
@@ -1032,7 +1025,12 @@ async fn sign_simple_signing(
     let payload = serde_json::to_vec(&Payload {
         critical: Critical {
             identity: Identity {
-                docker_reference: format!("{}/{}", reference.registry(), reference.repository()),
+                // cosign (go-containerregistry) names Docker Hub `index.docker.io`.
+                docker_reference: format!(
+                    "{}/{}",
+                    reference.resolve_registry(),
+                    reference.repository()
+                ),
             },
             image: Image {
                 docker_manifest_digest: digest.to_owned(),
@@ -1050,26 +1048,32 @@ async fn sign_simple_signing(
     session.get_manifest(digest).await?;
     let mut layers = match session.get_manifest(&tag).await {
         Ok((bytes, _)) => {
-            let existing: Manifest =
-                serde_json::from_slice(&bytes).map_err(|e| SignatureError::Invalid {
+            parse_image_manifest(&bytes)
+                .map_err(|why| SignatureError::Invalid {
                     subject: reference.to_string(),
-                    reason: format!(
-                        "the signature manifest {tag} is not OCI JSON: {}",
-                        crate::error::bounded(&e.to_string())
-                    ),
-                })?;
-            existing.layers
+                    reason: format!("the signature manifest {tag} is not OCI JSON: {why}"),
+                })?
+                .layers
         }
         Err(Error::NotFound { .. }) => Vec::new(),
         Err(e) => return Err(e.into()),
     };
     let layer = Descriptor {
-        media_type: SIMPLE_SIGNING_MEDIA_TYPE.to_owned(),
-        digest: payload_digest.clone(),
-        size: payload.len() as u64,
         annotations: BTreeMap::from([(SIGNATURE_ANNOTATION.to_owned(), signature)]),
+        ..Descriptor::of(SIMPLE_SIGNING_MEDIA_TYPE, &payload)
+    }
+    .to_oci();
+    // The layers of other signers stay as they were written (oci-client keeps their `urls`).
+    let same = |l: &OciDescriptor| {
+        (&l.media_type, &l.digest, l.size, &l.annotations)
+            == (
+                &layer.media_type,
+                &layer.digest,
+                layer.size,
+                &layer.annotations,
+            )
     };
-    if !layers.contains(&layer) {
+    if !layers.iter().any(same) {
         layers.push(layer);
     }
     if !session.blob_exists(&payload_digest).await? {
@@ -1088,26 +1092,18 @@ async fn sign_simple_signing(
         },
     }))
     .map_err(|e| json_error(reference, e))?;
-    let config_digest = sha256_digest(&config);
-    let config_size = config.len() as u64;
+    let config_descriptor = Descriptor::of(SIGNATURE_CONFIG_MEDIA_TYPE, &config);
+    let config_digest = config_descriptor.digest.clone();
     if !session.blob_exists(&config_digest).await? {
         session
             .upload_blob(&config_digest, ReqBody::Bytes(Bytes::from(config)))
             .await?;
     }
-    let manifest = serde_json::to_vec(&Manifest {
-        schema_version: 2,
-        media_type: Some(MANIFEST_MEDIA_TYPE.to_owned()),
-        config: Some(Descriptor {
-            media_type: SIGNATURE_CONFIG_MEDIA_TYPE.to_owned(),
-            digest: config_digest,
-            size: config_size,
-            annotations: BTreeMap::new(),
-        }),
+    let manifest = serde_json::to_vec(&image_manifest(
+        config_descriptor.to_oci(),
         layers,
-        manifests: None,
-        annotations: BTreeMap::new(),
-    })
+        BTreeMap::new(),
+    ))
     .map_err(|e| json_error(reference, e))?;
     let manifest_digest = sha256_digest(&manifest);
     let reported = session.put_manifest(&tag, Bytes::from(manifest)).await?;

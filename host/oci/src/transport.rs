@@ -129,6 +129,9 @@ pub(crate) enum TransportError {
     Failed(String),
     /// A redirect went to plain HTTP on a host that may not have it (the host).
     Insecure(String),
+    /// The TLS handshake refused the certificate of `host` (`host[:port]`): not a network
+    /// failure that may pass, so never a reason to serve from the cache.
+    Certificate { host: String, reason: String },
     /// A limit of the pull or push tripped, after `done` bytes of the request body went out
     /// (of an upload) or of the response body came in (of a download).
     Limit { limit: TransferLimit, done: u64 },
@@ -334,15 +337,16 @@ fn host_of(url: &str) -> &str {
 /// A reqwest error as a [`TransportError`]: a refused redirect keeps its reason; everything
 /// else failed to reach the registry.
 fn request_error(e: &reqwest::Error, url: &str) -> TransportError {
+    if let Some(reason) = certificate_failure(e) {
+        return TransportError::Certificate {
+            host: host_of(url).to_owned(),
+            reason,
+        };
+    }
     let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     let mut tls = false;
     while let Some(cause) = source {
-        // rustls errors reach here wrapped in an io::Error, whose `source` skips them.
-        tls |= cause.is::<rustls::Error>()
-            || cause
-                .downcast_ref::<std::io::Error>()
-                .and_then(|io| io.get_ref())
-                .is_some_and(|inner| inner.is::<rustls::Error>());
+        tls |= rustls_error(cause).is_some();
         if let Some(refused) = cause.downcast_ref::<RedirectRefused>() {
             return match refused {
                 RedirectRefused::Insecure(host) => TransportError::Insecure(host.clone()),
@@ -367,6 +371,32 @@ fn request_error(e: &reqwest::Error, url: &str) -> TransportError {
         ));
     }
     TransportError::failed(format!("request to {} failed: {}", host_of(url), chain(e)))
+}
+
+/// The rustls error `cause` is or wraps: rustls errors reach reqwest's callers inside an
+/// io::Error (hyper's, around tokio-rustls's), whose `source` skips what it wraps.
+fn rustls_error<'e>(cause: &'e (dyn std::error::Error + 'static)) -> Option<&'e rustls::Error> {
+    let mut current: &(dyn std::error::Error + 'static) = cause;
+    loop {
+        if let Some(rustls) = current.downcast_ref::<rustls::Error>() {
+            return Some(rustls);
+        }
+        let inner = current.downcast_ref::<std::io::Error>()?.get_ref()?;
+        current = inner;
+    }
+}
+
+/// Why the peer's certificate was refused (`UnknownIssuer`, `Expired`, `NotValidForName`...),
+/// when that is what ended the request `e` (robodev's or oci-client's).
+pub(crate) fn certificate_failure(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(cause) = source {
+        if let Some(rustls::Error::InvalidCertificate(why)) = rustls_error(cause) {
+            return Some(crate::error::bounded(&why.to_string()));
+        }
+        source = cause.source();
+    }
+    None
 }
 
 /// An error and its causes, `: `-separated (reqwest's own message is only the outermost).
