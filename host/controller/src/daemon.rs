@@ -73,6 +73,7 @@ pub struct Daemon {
         tokio::task::JoinHandle<()>,
     )>,
     admin: Option<AdminHandle>,
+    readiness: Arc<admin::Readiness>,
     executor: Option<Arc<dyn Executor>>,
     _lock: StateLock,
 }
@@ -107,10 +108,15 @@ impl Daemon {
             loading,
             watcher: Some((stop_watch, watcher)),
             admin: None,
+            readiness: admin::Readiness::new(),
             executor,
             _lock: lock,
         };
-        match admin::start(&host, &daemon.registry, reloader).await {
+        daemon.readiness.set(
+            "controller",
+            Err("waiting for the plugins the loop needs".into()),
+        );
+        match admin::start(&host, &daemon.registry, reloader, daemon.readiness.clone()).await {
             Ok(admin) => daemon.admin = admin,
             Err(e) => {
                 daemon.stop().await;
@@ -128,6 +134,11 @@ impl Daemon {
     /// Its plugins.
     pub fn registry(&self) -> &Arc<Registry> {
         &self.registry
+    }
+
+    /// What `/readyz` checks; the caller adds its own conditions (leader election's).
+    pub fn readiness(&self) -> &Arc<admin::Readiness> {
+        &self.readiness
     }
 
     /// Where the admin API listens, when it is configured.
@@ -158,11 +169,14 @@ impl Daemon {
             .wait_until(|r| r.critical_failure().is_some() || !r.loading().iter().any(needed))
             .await;
         if let Some(critical) = self.registry.critical_failure() {
+            self.readiness
+                .set("controller", Err("a critical plugin did not load".into()));
             return Err(critical.into());
         }
         // Plugins that did not load are in the log (a warning each).
         let controller =
             Controller::new(self.config.clone(), &self.registry).map_err(DaemonError::Controller)?;
+        self.readiness.set("controller", Ok(()));
         Ok(Arc::new(match &self.executor {
             Some(executor) => controller.with_executor(executor.clone()),
             None => controller,

@@ -7,6 +7,8 @@
 //! | `POST /api/v1/plugins/{name}/reload` | loads the plugin again from the config beside the running version and swaps it in (409 with the reason when the load fails: the old version keeps serving) |
 //! | `POST /api/v1/plugins/{name}/rollback` | swaps back to the version the last reload replaced (409 when there is none) |
 //! | `GET /metrics` | the Prometheus text of [`Metrics`] |
+//! | `GET /healthz` | liveness: `{"status":"ok"}` while robodev serves requests |
+//! | `GET /readyz` | readiness: 200 `{"status":"ready"}`, or 503 with the reasons (plugins still loading, the [`Readiness`] conditions: the loop not wired yet, the lease's state not known) |
 //!
 //! **Auth.** Every `/api/v1/` route needs `Authorization: Bearer <token>`; the token is
 //! compared in constant time. A request without one gets 401 with
@@ -16,8 +18,9 @@
 //! until that window ends, without its token being looked at; other clients are not affected.
 //! Wrong tokens are logged as warnings naming the client, never the token: a client's first
 //! at once, then a count every [`AUTH_LOG_INTERVAL`] (and when the server stops).
-//! `/metrics` needs no token, so that Prometheus can scrape it: it shows plugin names,
-//! versions and call counts, nothing secret, and changes nothing. Listen on loopback (the
+//! `/metrics`, `/healthz` and `/readyz` need no token (Prometheus and the kubelet's probes
+//! call them): they show plugin names, versions, call counts and readiness, nothing secret,
+//! and change nothing. Listen on loopback (the
 //! config's default) unless the network in front of robodev is trusted.
 //!
 //! **Names.** A plugin is named as in the config. Two built-ins of different interfaces can
@@ -71,6 +74,7 @@
 //!     token: "from the secrets backend".into(),
 //!     // Without a reloader, reload and rollback answer 501.
 //!     reloader: None,
+//!     readiness: admin::Readiness::new(),
 //! };
 //! admin::serve(listener, state, async { let _ = tokio::signal::ctrl_c().await; }).await;
 //! # Ok(()) }
@@ -79,6 +83,7 @@
 mod connections;
 mod throttle;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -251,6 +256,48 @@ pub struct AdminState {
     pub token: String,
     /// What `reload` and `rollback` use; without one they answer 501.
     pub reloader: Option<Arc<crate::reload::Reloader>>,
+    /// What `/readyz` checks besides the plugins.
+    pub readiness: Arc<Readiness>,
+}
+
+/// What `/readyz` answers: ready once no plugin is still loading and every condition set here
+/// holds (the daemon sets its own: the loop wired, the lease's state known).
+#[derive(Debug, Default)]
+pub struct Readiness {
+    /// Condition name -> `None` when it holds, else why not.
+    conditions: std::sync::Mutex<BTreeMap<String, Option<String>>>,
+}
+
+impl Readiness {
+    /// No conditions yet.
+    pub fn new() -> Arc<Readiness> {
+        Arc::new(Readiness::default())
+    }
+
+    /// Records whether condition `name` holds (`Err`: why not).
+    pub fn set(&self, name: &str, state: Result<(), String>) {
+        let mut conditions = self
+            .conditions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        conditions.insert(name.to_owned(), state.err());
+    }
+
+    /// Why robodev is not ready, if it is not.
+    pub fn reasons(&self, view: &PluginsView) -> Vec<String> {
+        let mut reasons: Vec<String> = self
+            .conditions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .filter_map(|(name, why)| why.as_ref().map(|w| format!("{name}: {w}")))
+            .collect();
+        if !view.loading.is_empty() {
+            let names: Vec<&str> = view.loading.iter().map(|l| l.name.as_str()).collect();
+            reasons.push(format!("plugins still loading: {}", names.join(", ")));
+        }
+        reasons
+    }
 }
 
 impl std::fmt::Debug for AdminState {
@@ -505,6 +552,8 @@ fn router(server: Arc<Server>) -> Router {
         ));
     Router::new()
         .route("/metrics", get_only(render_metrics))
+        .route("/healthz", get_only(healthz))
+        .route("/readyz", get_only(readyz))
         .merge(api)
         .fallback(no_route)
         // On every path, before the token: see `read_body`.
@@ -606,6 +655,25 @@ async fn render_metrics(State(server): State<Arc<Server>>) -> Answer {
     let failures: Vec<_> = view.failures.iter().map(LoadFailure::sample).collect();
     let text = state.metrics.render(&plugins, &failures, &view.switches);
     respond(StatusCode::OK, metrics::CONTENT_TYPE, text)
+}
+
+/// Liveness: the process serves requests.
+async fn healthz() -> Answer {
+    json_answer(StatusCode::OK, json!({ "status": "ok" }))
+}
+
+/// Readiness: 200 when ready, 503 with the reasons otherwise.
+async fn readyz(State(server): State<Arc<Server>>) -> Answer {
+    let state = &server.state;
+    let reasons = state.readiness.reasons(&state.plugins.view());
+    if reasons.is_empty() {
+        json_answer(StatusCode::OK, json!({ "status": "ready" }))
+    } else {
+        json_answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({ "status": "not ready", "reasons": reasons }),
+        )
+    }
 }
 
 async fn list(State(server): State<Arc<Server>>) -> Answer {
@@ -960,6 +1028,7 @@ pub async fn start(
     config: &crate::spec::HostConfig,
     registry: &Arc<crate::registry::Registry>,
     reloader: Arc<crate::reload::Reloader>,
+    readiness: Arc<Readiness>,
 ) -> Result<Option<AdminHandle>, StartError> {
     let Some(settings) = &config.admin else {
         return Ok(None);
@@ -1007,6 +1076,7 @@ pub async fn start(
         metrics: registry.metrics().clone(),
         token,
         reloader: Some(reloader),
+        readiness,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(serve(listener, state, async move {

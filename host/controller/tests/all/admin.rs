@@ -49,6 +49,7 @@ struct Admin {
     /// The metered backends, by (interface, name).
     backends: BTreeMap<(Interface, String), AnyBackend>,
     registry: Registry,
+    readiness: Arc<robodev_registry::admin::Readiness>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
 }
@@ -84,11 +85,13 @@ impl Admin {
 
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let readiness = robodev_registry::admin::Readiness::new();
         let state = AdminState {
             plugins: Arc::new(PluginsView::of(&registry, switches)),
             metrics,
             token: TOKEN.into(),
             reloader: None,
+            readiness: readiness.clone(),
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let stopped = async {
@@ -103,6 +106,7 @@ impl Admin {
             addr,
             backends,
             registry,
+            readiness,
             stop: Some(stop),
             server: Some(server),
         }
@@ -273,6 +277,36 @@ async fn api_routes_need_the_bearer_token_and_metrics_do_not() {
         "{}",
         metrics.body
     );
+    admin.stop().await;
+}
+
+#[tokio::test]
+async fn probes_need_no_token_and_readiness_names_what_is_missing() {
+    let admin = Admin::start(CONFIG).await;
+    let live = admin.get("/healthz", None).await;
+    assert_eq!(live.status, 200, "{live:?}");
+    assert_eq!(live.json(), serde_json::json!({"status": "ok"}));
+    // Every plugin loaded and no condition set: ready.
+    let ready = admin.get("/readyz", None).await;
+    assert_eq!(ready.status, 200, "{ready:?}");
+    assert_eq!(ready.json(), serde_json::json!({"status": "ready"}));
+    // A condition that does not hold: 503 with the reason, until it holds.
+    admin
+        .readiness
+        .set("leader election", Err("the lease's state is not known yet".into()));
+    let not = admin.get("/readyz", None).await;
+    assert_eq!(not.status, 503, "{not:?}");
+    assert_eq!(
+        not.json(),
+        serde_json::json!({
+            "status": "not ready",
+            "reasons": ["leader election: the lease's state is not known yet"]
+        })
+    );
+    admin.readiness.set("leader election", Ok(()));
+    assert_eq!(admin.get("/readyz", None).await.status, 200);
+    // Probes take GET only, as the other routes.
+    assert_eq!(admin.post("/readyz", None).await.status, 405);
     admin.stop().await;
 }
 
@@ -1120,6 +1154,7 @@ async fn plugins_that_load_quickly_are_served_while_a_slow_one_still_loads() {
         metrics: registry.metrics().clone(),
         token: TOKEN.into(),
         reloader: None,
+        readiness: robodev_registry::admin::Readiness::new(),
     };
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(admin::serve(listener, state, async {
