@@ -2,9 +2,6 @@
 //! native Rust implementations of the same traits; component compile vs cached load; bare
 //! instantiation; and how fast a runaway guest is stopped. Figures: BENCHMARKS.md.
 
-#[path = "../../host/wasm/tests/all/support.rs"]
-mod support;
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,6 +9,7 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use robodev_benches::{NativeNotify, NativeReview, NativeTicketing, synthetic_diff};
 use robodev_core::{AnyBackend, Interface, Ticket, notifications, review, ticketing};
+use robodev_test_support::guests;
 use robodev_wasm::{Grants, Limits, PluginOptions, Runtime, RuntimeConfig, WasmPlugin};
 
 fn rt() -> tokio::runtime::Runtime {
@@ -46,7 +44,7 @@ fn load_with(
 ) -> WasmPlugin {
     tokio
         .block_on(runtime.load(
-            &support::guest(guest),
+            &guests::guest(guest),
             PluginOptions {
                 name: guest.into(),
                 expected: Some(interface),
@@ -238,7 +236,7 @@ fn loading(c: &mut Criterion) {
     })
     .expect("runtime");
     let uncached = Runtime::new(RuntimeConfig::default()).expect("runtime");
-    let path = support::guest("notify_webhook");
+    let path = guests::guest("notify_webhook");
     // Fill the cache once.
     tokio
         .block_on(cached.load_file("bench", &path))
@@ -284,7 +282,7 @@ fn deadline(c: &mut Criterion) {
     let runtime = Runtime::new(RuntimeConfig::default()).expect("runtime");
     let plugin = tokio
         .block_on(runtime.load(
-            &support::guest("chaos"),
+            &guests::guest("chaos"),
             PluginOptions {
                 max_component_bytes: None,
                 name: "chaos".into(),

@@ -861,7 +861,10 @@ impl Controller {
     /// `GetSecrets`, or the references `BuildEnvVars` makes.
     async fn secret_env(&self, secret_env: &BTreeMap<String, String>) -> Result<SecretEnv, String> {
         match self.executor.secret_delivery() {
-            SecretDelivery::Values => self.resolve_secret_env(secret_env).await.map(SecretEnv::Values),
+            SecretDelivery::Values => self
+                .resolve_secret_env(secret_env)
+                .await
+                .map(SecretEnv::Values),
             SecretDelivery::References => {
                 if secret_env.is_empty() {
                     return Ok(SecretEnv::References(Vec::new()));

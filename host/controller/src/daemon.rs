@@ -174,8 +174,8 @@ impl Daemon {
             return Err(critical.into());
         }
         // Plugins that did not load are in the log (a warning each).
-        let controller =
-            Controller::new(self.config.clone(), &self.registry).map_err(DaemonError::Controller)?;
+        let controller = Controller::new(self.config.clone(), &self.registry)
+            .map_err(DaemonError::Controller)?;
         self.readiness.set("controller", Ok(()));
         Ok(Arc::new(match &self.executor {
             Some(executor) => controller.with_executor(executor.clone()),

@@ -7,16 +7,19 @@
 )]
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use robodev_builtins::{self as builtin, BuiltinContext, ticketing_local};
 use robodev_core::notifications::{NotifyCompleteRequest, NotifyRequest, NotifyStartRequest};
 use robodev_core::ticketing::{AddCommentRequest, MarkInProgressRequest};
 use robodev_core::{AnyBackend, Error, ErrorCode, Failure, Interface, Outcome, TaskResult, Ticket};
+use robodev_test_support::child;
+use robodev_test_support::forward_proxy::ForwardProxy;
+use robodev_test_support::tls::TestCa;
 use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -943,57 +946,18 @@ async fn webhook_reads_only_the_start_of_a_huge_error_answer() {
     server.abort();
 }
 
-/// A test CA, and a TLS server config for 127.0.0.1 with a certificate it issued.
-struct TestCa {
-    /// The CA certificate, PEM.
-    pem: String,
-    server: Arc<rustls::ServerConfig>,
-}
-
-impl TestCa {
-    fn new(name: &str) -> TestCa {
-        let ca_key = rcgen::KeyPair::generate().unwrap();
-        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, name);
-        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
-            .unwrap()
-            .signed_by(&key, &ca)
-            .unwrap();
-        let server = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![cert.der().clone()],
-            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-        )
-        .unwrap();
-        TestCa {
-            pem: ca.pem(),
-            server: Arc::new(server),
-        }
-    }
-
-    /// A one-request HTTPS server on 127.0.0.1:0 answering 200; its handle gives what it
-    /// received, or how the TLS handshake failed.
-    async fn serve_once(&self) -> (u16, tokio::task::JoinHandle<Result<Received, String>>) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let acceptor = tokio_rustls::TlsAcceptor::from(self.server.clone());
-        let handle = tokio::spawn(async move {
-            let (socket, _) = listener.accept().await.unwrap();
-            let tls = acceptor.accept(socket).await.map_err(|e| e.to_string())?;
-            Ok(answer_once(tls, "200 OK", "", "ok").await)
-        });
-        (port, handle)
-    }
+/// A one-request HTTPS server on 127.0.0.1:0 with the server certificate of `ca`, answering
+/// 200; its handle gives what it received, or how the TLS handshake failed.
+async fn serve_tls_once(ca: &TestCa) -> (u16, tokio::task::JoinHandle<Result<Received, String>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let acceptor = tokio_rustls::TlsAcceptor::from(ca.server_config());
+    let handle = tokio::spawn(async move {
+        let (socket, _) = listener.accept().await.unwrap();
+        let tls = acceptor.accept(socket).await.map_err(|e| e.to_string())?;
+        Ok(answer_once(tls, "200 OK", "", "ok").await)
+    });
+    (port, handle)
 }
 
 #[tokio::test]
@@ -1003,7 +967,7 @@ async fn webhook_https_trusts_the_ca_file() {
     let other = TestCa::new("another CA");
     // Two certificates: every one of them is trusted, not just the first.
     std::fs::write(dirs.conf("cas.pem"), format!("{}{}", other.pem, ca.pem)).unwrap();
-    let (port, server) = ca.serve_once().await;
+    let (port, server) = serve_tls_once(&ca).await;
     let n = webhook(
         &dirs,
         json!({"url": format!("https://127.0.0.1:{port}/hook?token=t0k3n"), "ca_file": "cas.pem"}),
@@ -1030,7 +994,7 @@ async fn webhook_https_trusts_the_ca_file() {
     // The same server without `ca_file`, and with a file of another CA only: refused.
     std::fs::write(dirs.conf("other.pem"), &other.pem).unwrap();
     for extra in [json!({}), json!({"ca_file": "other.pem"})] {
-        let (port, server) = ca.serve_once().await;
+        let (port, server) = serve_tls_once(&ca).await;
         let mut config = json!({"url": format!("https://127.0.0.1:{port}/hook?token=t0k3n")});
         config
             .as_object_mut()
@@ -1140,88 +1104,20 @@ async fn webhook_ca_file_errors_name_the_option() {
     );
 }
 
-/// The proxy variables robodev's HTTP client reads, cleared in the proxy test's children so
-/// that only the ones the test sets count.
-const PROXY_VARS: [&str; 9] = [
-    "HTTP_PROXY",
-    "http_proxy",
-    "HTTPS_PROXY",
-    "https_proxy",
-    "ALL_PROXY",
-    "all_proxy",
-    "NO_PROXY",
-    "no_proxy",
-    // Set, it makes the client ignore HTTP_PROXY (the CGI "httpoxy" guard).
-    "REQUEST_METHOD",
-];
-
 /// Set in a child of `webhook_uses_the_proxy_from_the_environment`: the webhook's options.
 const PROXY_CHILD_CONFIG: &str = "ROBODEV_TEST_WEBHOOK_CHILD_CONFIG";
-
-/// A forward proxy on 127.0.0.1:0 that records the request line of every request. It answers
-/// a plain request itself (200, without forwarding it) and tunnels a `CONNECT`.
-async fn forward_proxy() -> (u16, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let record = seen.clone();
-    tokio::spawn(async move {
-        loop {
-            let (mut socket, _) = listener.accept().await.unwrap();
-            let record = record.clone();
-            tokio::spawn(async move {
-                let (lines, _rest) = read_head(&mut socket).await;
-                record.lock().unwrap().push(lines[0].clone());
-                if let Some(authority) = lines[0]
-                    .strip_prefix("CONNECT ")
-                    .and_then(|l| l.split(' ').next())
-                {
-                    let mut upstream = TcpStream::connect(authority).await.unwrap();
-                    socket
-                        .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
-                        .await
-                        .unwrap();
-                    let _ = tokio::io::copy_bidirectional(&mut socket, &mut upstream).await;
-                } else {
-                    socket
-                        .write_all(
-                            b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                        )
-                        .await
-                        .unwrap();
-                }
-            });
-        }
-    });
-    (port, seen)
-}
 
 /// Runs this test binary's `webhook_uses_the_proxy_from_the_environment` in a child process
 /// with only the proxy variables `env`, where it sends one notification with `config`; fails
 /// unless that succeeded.
 async fn notify_in_child(config: Value, env: &[(&str, String)]) {
-    let mut command = tokio::process::Command::new(std::env::current_exe().unwrap());
-    command
-        .args([
-            "webhook_uses_the_proxy_from_the_environment",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(PROXY_CHILD_CONFIG, config.to_string())
-        .kill_on_drop(true);
-    for var in PROXY_VARS {
-        command.env_remove(var);
-    }
-    command.envs(env.iter().map(|(k, v)| (k, v)));
-    let out = command.output().await.unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    // "1 passed" also proves the filter found the test: with none, libtest passes too.
-    assert!(
-        out.status.success() && stdout.contains("test result: ok. 1 passed"),
-        "the child failed ({env:?}):\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut command = tokio::process::Command::from(child::rerun(
+        "webhook_uses_the_proxy_from_the_environment",
+        (PROXY_CHILD_CONFIG, &config.to_string()),
+        env,
+    ));
+    let out = command.kill_on_drop(true).output().await.unwrap();
+    child::assert_passed(&out, &format!("{env:?}"));
 }
 
 #[tokio::test]
@@ -1239,8 +1135,9 @@ async fn webhook_uses_the_proxy_from_the_environment() {
         .unwrap();
         return;
     }
-    let (proxy_port, seen) = forward_proxy().await;
-    let proxy = format!("http://127.0.0.1:{proxy_port}");
+    // The proxy answers plain requests itself: nobody else can have answered them.
+    let forward_proxy = ForwardProxy::answering();
+    let proxy = forward_proxy.url();
 
     // HTTP_PROXY: the request goes to the proxy, in absolute form. Nobody listens at the
     // webhook's own port, so only the proxy can have answered.
@@ -1254,7 +1151,7 @@ async fn webhook_uses_the_proxy_from_the_environment() {
     )
     .await;
     assert_eq!(
-        *seen.lock().unwrap(),
+        forward_proxy.seen(),
         [format!(
             "POST http://127.0.0.1:{port}/hook?token=t0k3n HTTP/1.1"
         )]
@@ -1270,7 +1167,7 @@ async fn webhook_uses_the_proxy_from_the_environment() {
         ],
     )
     .await;
-    assert_eq!(seen.lock().unwrap().len(), 1, "{:?}", seen.lock().unwrap());
+    assert_eq!(forward_proxy.seen().len(), 1, "{:?}", forward_proxy.seen());
     let got = tokio::time::timeout(Duration::from_secs(5), server)
         .await
         .expect("the webhook server got no request")
@@ -1282,7 +1179,7 @@ async fn webhook_uses_the_proxy_from_the_environment() {
     let ca = TestCa::new("robodev test CA");
     let dirs = Dirs::new();
     std::fs::write(dirs.conf("ca.pem"), &ca.pem).unwrap();
-    let (port, server) = ca.serve_once().await;
+    let (port, server) = serve_tls_once(&ca).await;
     notify_in_child(
         json!({"url": format!("https://127.0.0.1:{port}/hook"),
                "ca_file": dirs.conf("ca.pem")}),
@@ -1295,7 +1192,7 @@ async fn webhook_uses_the_proxy_from_the_environment() {
         ("POST", "/hook")
     );
     assert_eq!(
-        seen.lock().unwrap()[1..],
+        forward_proxy.seen()[1..],
         [format!("CONNECT 127.0.0.1:{port} HTTP/1.1")]
     );
 }

@@ -2,10 +2,10 @@
 
 use serde_json::json;
 
-use crate::{code, guest, json_out, robodev, stderr, support};
+use crate::{code, guest, json_out, robodev, stderr};
 
 fn example(name: &str) -> String {
-    support::repo()
+    crate::repo_root()
         .join("examples")
         .join(name)
         .display()

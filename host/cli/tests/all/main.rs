@@ -7,21 +7,11 @@
     reason = "tests fail loudly on the first unexpected value"
 )]
 
-#[path = "../../../wasm/tests/all/support.rs"]
-mod support;
-
-/// Finds and builds the subprocess plugins (Rust, Python, Go) of robodev-grpc's tests.
-#[path = "../../../grpc/tests/all/support.rs"]
-mod grpc_support;
-
-/// A forward proxy recording what goes through it (robodev-oci's tests use it too).
-#[path = "../../../oci/tests/all/forward_proxy.rs"]
-mod forward_proxy;
-
 mod call;
 mod config_check;
 mod inspect;
 mod oci;
+mod oci_tls;
 mod run;
 mod signatures;
 mod subprocess;
@@ -29,21 +19,31 @@ mod subprocess;
 use std::path::Path;
 use std::process::{Command, Output};
 
+/// The guest components, the subprocess plugins (Rust, Python, Go) and the repository root,
+/// as every crate's tests find them.
+pub use robodev_test_support::repo::repo_root;
+pub use robodev_test_support::{guests, plugins};
+
 /// Runs `robodev` with `args`, a private cache and data directory, and returns its output.
 pub fn robodev(dirs: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_robodev"))
+    robodev_command(dirs, args).output().expect("run robodev")
+}
+
+/// `robodev` with `args`, its cache and data directories under `dirs`, and no `RUST_LOG`.
+pub fn robodev_command(dirs: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_robodev"));
+    command
         .args(args)
         .env("ROBODEV_CACHE_DIR", dirs.join("cache"))
         .env("ROBODEV_OCI_CACHE_DIR", dirs.join("oci"))
         .env("ROBODEV_DATA_DIR", dirs.join("data"))
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run robodev")
+        .env_remove("RUST_LOG");
+    command
 }
 
 /// The guest's path as a string argument.
 pub fn guest(name: &str) -> String {
-    support::guest(name).display().to_string()
+    guests::guest(name).display().to_string()
 }
 
 /// stdout parsed as JSON.

@@ -2,119 +2,28 @@
 //! loopback (Debian's docker-registry, installed by scripts/build-oci-interop when missing).
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::{code, grpc_support, json_out, robodev, stderr};
+use robodev_test_support::cosign::{self, cosign, run as run_cosign};
+use robodev_test_support::forward_proxy::{ForwardProxy, PROXY_VARS};
+use robodev_test_support::openssl::KeyPair;
+use robodev_test_support::registry::{Auth, Registry, ensure_tools};
 
-/// A docker-registry on 127.0.0.1 with storage in a temp dir; killed on drop.
-struct Registry {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-    _auth: Option<tempfile::TempDir>,
-}
+use crate::{code, json_out, robodev, robodev_command, stderr};
 
-impl Registry {
-    fn start() -> Registry {
-        Self::start_with("")
-    }
-
-    /// A registry that requires HTTP Basic auth as `robodev` / `s3cret` (bcrypt htpasswd).
-    fn start_with_auth() -> Registry {
-        let dir = tempfile::tempdir().unwrap();
-        let out = Command::new("htpasswd")
-            .args(["-Bbn", "robodev", "s3cret"])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "htpasswd: {out:?}");
-        let path = dir.path().join("htpasswd");
-        std::fs::write(&path, &out.stdout).unwrap();
-        let auth = format!(
-            "auth:\n  htpasswd:\n    realm: robodev-test\n    path: {}\n",
-            path.display()
-        );
-        let mut registry = Self::start_with(&auth);
-        registry._auth = Some(dir);
-        registry
-    }
-
-    fn start_with(auth: &str) -> Registry {
-        static TOOLS: OnceLock<()> = OnceLock::new();
-        TOOLS.get_or_init(|| {
-            let status = Command::new("bash")
-                .arg(grpc_support::repo().join("scripts/build-oci-interop"))
-                .arg("--quiet")
-                .status()
-                .unwrap();
-            assert!(status.success(), "scripts/build-oci-interop failed");
-        });
-        for _ in 0..5 {
-            let dir = tempfile::tempdir().unwrap();
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let config = dir.path().join("config.yml");
-            std::fs::write(
-                &config,
-                format!(
-                    "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\n\
-                     storage:\n  filesystem:\n    rootdirectory: {}\n\
-                     http:\n  addr: 127.0.0.1:{port}\n{auth}",
-                    dir.path().join("data").display()
-                ),
-            )
-            .unwrap();
-            let mut child = Command::new("/usr/bin/setpriv")
-                .args(["--pdeathsig", "KILL", "/usr/bin/docker-registry", "serve"])
-                .arg(&config)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            let started = Instant::now();
-            while started.elapsed() < Duration::from_secs(20) {
-                if let Ok(Some(_)) = child.try_wait() {
-                    break; // port clash: try another
-                }
-                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Registry {
-                        child,
-                        port,
-                        _dir: dir,
-                        _auth: None,
-                    };
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        panic!("docker-registry did not start");
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    fn reference(&self, rest: &str) -> String {
-        format!("oci://127.0.0.1:{}/{rest}", self.port)
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        self.stop();
-    }
+/// A registry that requires HTTP Basic auth as `robodev` / `s3cret` (bcrypt htpasswd).
+fn registry_with_auth() -> Registry {
+    ensure_tools();
+    let auth = Auth::Htpasswd {
+        user: "robodev",
+        password: "s3cret",
+    };
+    Registry::start_with(&auth, None)
 }
 
 fn wasm() -> PathBuf {
-    crate::support::guest("review_rules")
+    crate::guests::guest("review_rules")
 }
 
 fn config(dir: &Path, component: &str, extra: &str) -> String {
@@ -284,29 +193,10 @@ fn signed_oci_components_load_and_unsigned_ones_are_refused() {
     let registry = Registry::start();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let key = d.join("cosign.key");
-    let public = d.join("cosign.pub");
-    for args in [
-        vec![
-            "genpkey",
-            "-algorithm",
-            "EC",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-out",
-            "cosign.key",
-        ],
-        vec!["pkey", "-pubout", "-in", "cosign.key", "-out", "cosign.pub"],
-    ] {
-        assert!(
-            Command::new("openssl")
-                .args(&args)
-                .current_dir(d)
-                .status()
-                .unwrap()
-                .success()
-        );
-    }
+    let KeyPair {
+        private: key,
+        public,
+    } = KeyPair::generate(d, "cosign");
     let wasm = wasm().display().to_string();
     let signed = registry.reference("acme/gate:signed");
     let unsigned = registry.reference("acme/gate:unsigned");
@@ -384,7 +274,7 @@ fn signed_oci_components_load_and_unsigned_ones_are_refused() {
 
 #[test]
 fn registry_credentials_come_from_the_secrets_backend() {
-    let registry = Registry::start_with_auth();
+    let registry = registry_with_auth();
     let reference = registry.reference("acme/private-gate:1.0.0");
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -577,13 +467,8 @@ fn hostile_manifest(layers: impl Iterator<Item = (&'static str, u64)>) -> Vec<u8
 /// is a command that would otherwise wait for ever. Returns the output and how long it took.
 fn robodev_within(dirs: &Path, args: &[&str], limit: Duration) -> (std::process::Output, Duration) {
     let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_robodev"))
-        .args(args)
-        .env("ROBODEV_CACHE_DIR", dirs.join("cache"))
-        .env("ROBODEV_OCI_CACHE_DIR", dirs.join("oci"))
-        .env("ROBODEV_DATA_DIR", dirs.join("data"))
+    let mut child = robodev_command(dirs, args)
         .env("DOCKER_CONFIG", dirs.join("no-docker-config"))
-        .env_remove("RUST_LOG")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -757,30 +642,9 @@ fn plugin_pull_of_a_manifest_with_20000_layers_fails_in_one_short_line() {
     );
 }
 
-/// The proxy variables reqwest reads, cleared for the proxy test's runs so that only the ones
-/// a case sets count.
-const PROXY_VARS: [&str; 9] = [
-    "HTTP_PROXY",
-    "http_proxy",
-    "HTTPS_PROXY",
-    "https_proxy",
-    "ALL_PROXY",
-    "all_proxy",
-    "NO_PROXY",
-    "no_proxy",
-    // Set, it makes reqwest ignore HTTP_PROXY (the CGI "httpoxy" guard).
-    "REQUEST_METHOD",
-];
-
 /// [`robodev`] with only the proxy variables `env`.
 fn robodev_with_proxy(dirs: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_robodev"));
-    command
-        .args(args)
-        .env("ROBODEV_CACHE_DIR", dirs.join("cache"))
-        .env("ROBODEV_OCI_CACHE_DIR", dirs.join("oci"))
-        .env("ROBODEV_DATA_DIR", dirs.join("data"))
-        .env_remove("RUST_LOG");
+    let mut command = robodev_command(dirs, args);
     for var in PROXY_VARS {
         command.env_remove(var);
     }
@@ -790,7 +654,7 @@ fn robodev_with_proxy(dirs: &Path, args: &[&str], env: &[(&str, &str)]) -> std::
 #[test]
 fn plugin_push_and_pull_use_the_proxy_from_the_environment() {
     let registry = Registry::start();
-    let proxy = crate::forward_proxy::ForwardProxy::start();
+    let proxy = ForwardProxy::start();
     let proxy_url = proxy.url();
     let wasm = wasm().display().to_string();
     let reference = registry.reference("acme/proxied:1.0.0");
@@ -875,85 +739,14 @@ fn plugin_push_and_pull_use_the_proxy_from_the_environment() {
     );
 }
 
-/// The cosign v3 binary scripts/build-cosign builds, or `None` (having said why) when the test
-/// should pass without it; with `ROBODEV_REQUIRE_COSIGN=1` (scripts/test) its absence fails.
-fn cosign() -> Option<PathBuf> {
-    let path = std::env::var_os("ROBODEV_COSIGN").map_or_else(
-        || grpc_support::repo().join("target/tools/bin/cosign"),
-        PathBuf::from,
-    );
-    if path.is_file() {
-        return Some(path);
-    }
-    assert!(
-        std::env::var("ROBODEV_REQUIRE_COSIGN").as_deref() != Ok("1"),
-        "ROBODEV_REQUIRE_COSIGN=1 but there is no cosign at {} (run scripts/build-cosign)",
-        path.display()
-    );
-    eprintln!(
-        "skipped: no cosign at {} (run scripts/build-cosign)",
-        path.display()
-    );
-    None
-}
-
-/// Runs cosign in `dir` with an empty key password and a private TUF cache.
-fn run_cosign(cosign: &Path, dir: &Path, args: &[&str]) -> std::process::Output {
-    let out = Command::new(cosign)
-        .args(args)
-        .current_dir(dir)
-        .env("COSIGN_PASSWORD", "")
-        .env("TUF_ROOT", dir.join("tuf"))
-        .env("DOCKER_CONFIG", dir.join("docker"))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    eprintln!(
-        "cosign {}: {}\n{}{}",
-        args.join(" "),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// An openssl ECDSA P-256 key pair in `dir`: the absolute paths of `NAME.key` (PKCS#8) and
-/// `NAME.pub`.
-fn openssl_pair(dir: &Path, name: &str) -> (String, String) {
-    let key = dir.join(format!("{name}.key")).display().to_string();
-    let public = dir.join(format!("{name}.pub")).display().to_string();
-    for args in [
-        vec![
-            "genpkey",
-            "-algorithm",
-            "EC",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-out",
-            &key,
-        ],
-        vec!["pkey", "-pubout", "-in", &key, "-out", &public],
-    ] {
-        assert!(
-            Command::new("openssl")
-                .args(&args)
-                .current_dir(dir)
-                .status()
-                .unwrap()
-                .success()
-        );
-    }
-    (key, public)
-}
-
 #[test]
 fn plugin_verify_accepts_cosign_v3_signatures_and_cosign_accepts_plugin_sign() {
     let Some(cosign) = cosign() else { return };
     let registry = Registry::start();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let (robodev_key, robodev_pub) = openssl_pair(d, "robodev");
+    let robodev_pair = KeyPair::generate(d, "robodev");
+    let (robodev_key, robodev_pub) = (robodev_pair.private_arg(), robodev_pair.public_arg());
     let wasm = wasm().display().to_string();
     let mut digests = Vec::new();
     for tag in ["cosigned", "robodev-signed", "legacy"] {
@@ -977,20 +770,7 @@ fn plugin_verify_accepts_cosign_v3_signatures_and_cosign_accepts_plugin_sign() {
     let image = |i: usize| format!("127.0.0.1:{}/acme/gate@{}", registry.port, digests[i]);
 
     // cosign v3 with its defaults (new bundle format, attached in the registry), offline.
-    assert!(
-        run_cosign(&cosign, d, &["generate-key-pair"])
-            .status
-            .success()
-    );
-    assert!(
-        run_cosign(
-            &cosign,
-            d,
-            &["signing-config", "create", "--out", "offline.json"]
-        )
-        .status
-        .success()
-    );
+    cosign::setup(&cosign, d);
     let out = run_cosign(
         &cosign,
         d,
@@ -1193,7 +973,7 @@ fn transparency_log_entries_are_checked_against_the_configured_log_keys() {
     let registry = Registry::start();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let (key, _public) = openssl_pair(d, "cosign");
+    let key = KeyPair::generate(d, "cosign").private_arg();
     let wasm = wasm().display().to_string();
     let logged = registry.reference("acme/gate:logged");
     let unlogged = registry.reference("acme/gate:unlogged");

@@ -5,17 +5,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::{code, grpc_support, json_out, robodev, stderr};
+use crate::{code, json_out, robodev, stderr};
 
 fn repo() -> PathBuf {
-    grpc_support::repo()
+    crate::repo_root()
 }
 
 /// The bundled example config, run as the README runs it, but with its state in `state`.
 fn example(dirs: &Path, state: &Path, args: &[&str]) -> std::process::Output {
     // The example refers to the review_rules component and the notify_plugin example binary.
-    crate::support::guest("review_rules");
-    let notify = grpc_support::rust_plugin().with_file_name("notify_plugin");
+    crate::guests::guest("review_rules");
+    let notify = crate::plugins::rust_plugin().with_file_name("notify_plugin");
     assert!(notify.exists(), "{} is missing", notify.display());
     let config = repo().join("examples/robodev-config.yaml");
     let mut all = args.to_vec();
@@ -316,10 +316,13 @@ fn killing_robodev_mid_run_loses_no_ticket_and_runs_none_twice() {
     // The agents die with robodev (parent-death signal on their process group leader).
     for (id, pid) in starts(dir.path()) {
         let deadline = Instant::now() + Duration::from_secs(10);
-        while grpc_support::alive(pid) && Instant::now() < deadline {
+        while crate::plugins::alive(pid) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50));
         }
-        assert!(!grpc_support::alive(pid), "agent of {id} outlived robodev");
+        assert!(
+            !crate::plugins::alive(pid),
+            "agent of {id} outlived robodev"
+        );
     }
 
     let out = robodev(dir.path(), &["run", "--once", "--config", &config]);
@@ -440,10 +443,8 @@ fn a_critical_plugin_that_is_refused_stops_robodev_without_running_it() {
 #[test]
 fn a_components_granted_secrets_resolve_through_the_configured_secrets_backend() {
     let dir = tempfile::tempdir().unwrap();
-    let chaos = crate::support::guest("chaos").display().to_string();
-    let vault = crate::support::guest("secrets_config")
-        .display()
-        .to_string();
+    let chaos = crate::guests::guest("chaos").display().to_string();
+    let vault = crate::guests::guest("secrets_config").display().to_string();
     // The secrets backend is itself a plugin (a Wasm component serving secrets from its config).
     let config = dir.path().join("robodev-config.yaml");
     std::fs::write(
@@ -499,7 +500,7 @@ fn a_components_granted_secrets_resolve_through_the_configured_secrets_backend()
 #[test]
 fn pre_start_approval_waits_for_a_human_decision() {
     let dir = tempfile::tempdir().unwrap();
-    let approvals = crate::support::guest("approval_kv").display().to_string();
+    let approvals = crate::guests::guest("approval_kv").display().to_string();
     let extra = format!(
         "plugins:\n\
          \x20 - {{ name: approvals, type: approval, interface_version: 1, component: {approvals}, kv: true }}\n\
@@ -557,8 +558,8 @@ fn pre_start_approval_waits_for_a_human_decision() {
 #[test]
 fn the_version_a_plugin_reports_itself_must_agree_with_the_declared_one() {
     let dir = tempfile::tempdir().unwrap();
-    let scm_v1 = crate::support::guest("scm_v1").display().to_string();
-    let python = grpc_support::python_plugin().display().to_string();
+    let scm_v1 = crate::guests::guest("scm_v1").display().to_string();
+    let python = crate::plugins::python_plugin().display().to_string();
     // Both declare the version robodev expects, so the pre-spawn check passes; but the
     // component exports scm version 1 and the Python plugin's Handshake answers version 2.
     let extra = format!(
@@ -876,7 +877,7 @@ fn the_admin_api_of_a_running_controller_needs_its_token() {
 fn a_running_controller_reloads_plugins_on_request_and_when_their_config_changes() {
     use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
-    let gate = crate::support::guest("review_rules").display().to_string();
+    let gate = crate::guests::guest("review_rules").display().to_string();
     let extra = |threshold: u32| {
         format!(
             "poll_interval: 200ms\n\
@@ -1149,7 +1150,7 @@ fn the_admin_api_and_fast_plugins_do_not_wait_for_a_plugin_from_a_slow_registry(
     use std::sync::atomic::Ordering;
     let dir = tempfile::tempdir().unwrap();
     let (port, requests) = slow_registry();
-    let gate = crate::support::guest("review_rules").display().to_string();
+    let gate = crate::guests::guest("review_rules").display().to_string();
     let slow = format!("oci://127.0.0.1:{port}/robodev/slow-notify:1.0.0");
     let config = write_config(
         dir.path(),

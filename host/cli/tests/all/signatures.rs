@@ -1,40 +1,11 @@
 //! `require_signatures`: components and subprocess binaries are verified (cosign format)
 //! before they are compiled or spawned; `robodev plugin sign|verify`.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
-use crate::{code, grpc_support, json_out, robodev, stderr};
+use robodev_test_support::openssl::KeyPair;
 
-/// An ECDSA P-256 key pair made by openssl: (private PKCS#8 PEM, public PEM).
-fn key_pair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
-    let private = dir.join(format!("{name}.key"));
-    let public = dir.join(format!("{name}.pub"));
-    let ok = Command::new("openssl")
-        .args([
-            "genpkey",
-            "-algorithm",
-            "EC",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-out",
-        ])
-        .arg(&private)
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "openssl genpkey");
-    let ok = Command::new("openssl")
-        .args(["pkey", "-pubout", "-in"])
-        .arg(&private)
-        .arg("-out")
-        .arg(&public)
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "openssl pkey");
-    (private, public)
-}
+use crate::{code, json_out, robodev, stderr};
 
 fn row(out: &std::process::Output, name: &str) -> serde_json::Value {
     crate::plugin_row(&json_out(out), name)
@@ -44,14 +15,17 @@ fn row(out: &std::process::Output, name: &str) -> serde_json::Value {
 fn only_plugins_signed_by_a_trusted_key_load_when_signatures_are_required() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let (trusted_key, trusted_pub) = key_pair(d, "trusted");
-    let (other_key, _) = key_pair(d, "other");
+    let KeyPair {
+        private: trusted_key,
+        public: trusted_pub,
+    } = KeyPair::generate(d, "trusted");
+    let other_key = KeyPair::generate(d, "other").private;
     // Copies, so each gets its own .sig.
     let gate = d.join("gate.wasm");
-    std::fs::copy(crate::support::guest("review_rules"), &gate).unwrap();
+    std::fs::copy(crate::guests::guest("review_rules"), &gate).unwrap();
     let notify = d.join("notify_plugin");
     std::fs::copy(
-        grpc_support::rust_plugin().with_file_name("notify_plugin"),
+        crate::plugins::rust_plugin().with_file_name("notify_plugin"),
         &notify,
     )
     .unwrap();

@@ -8,24 +8,24 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::grpc_support::alive;
+use crate::plugins::alive;
 use crate::{code, json_out, robodev, stderr};
 
 /// The Rust example plugin of robodev-grpc (built by `cargo test --workspace`).
 fn rust_plugin() -> String {
-    crate::grpc_support::rust_plugin().display().to_string()
+    crate::plugins::rust_plugin().display().to_string()
 }
 
 fn go_plugin() -> String {
-    crate::grpc_support::go_plugin().display().to_string()
+    crate::plugins::go_plugin().display().to_string()
 }
 
 fn python_plugin() -> String {
-    crate::grpc_support::python_plugin().display().to_string()
+    crate::plugins::python_plugin().display().to_string()
 }
 
 fn script(dir: &Path, name: &str, body: &str) -> String {
-    crate::grpc_support::script(dir, name, body)
+    crate::plugins::script(dir, name, body)
         .display()
         .to_string()
 }

@@ -739,23 +739,27 @@ impl Validator<'_> {
                 Ok(super::ExecutorSettings::Local)
             }
             "kubernetes" => {
-                let name = |key: &str, v: Option<String>| match v {
+                let name = |key: &str, v: Option<String>| {
+                    match v {
                     Some(n) if !is_dns_label(&n) => Err(self.err(
                         &format!("executor.{key}"),
                         format!("{n:?} is not a valid Kubernetes name (lowercase letters, digits and '-', at most 63)"),
                     )),
                     other => Ok(other),
+                }
                 };
                 let ttl_after_finished = match raw.ttl_after_finished {
                     Some(d) => self.positive_duration("executor.ttl_after_finished", d)?,
                     None => super::DEFAULT_JOB_TTL,
                 };
-                Ok(super::ExecutorSettings::Kubernetes(super::KubernetesSettings {
-                    namespace: name("namespace", raw.namespace)?,
-                    service_account: raw.service_account,
-                    ttl_after_finished,
-                    runtime_class: name("runtime_class", raw.runtime_class)?,
-                }))
+                Ok(super::ExecutorSettings::Kubernetes(
+                    super::KubernetesSettings {
+                        namespace: name("namespace", raw.namespace)?,
+                        service_account: raw.service_account,
+                        ttl_after_finished,
+                        runtime_class: name("runtime_class", raw.runtime_class)?,
+                    },
+                ))
             }
             other => Err(self
                 .err(

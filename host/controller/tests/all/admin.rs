@@ -291,9 +291,10 @@ async fn probes_need_no_token_and_readiness_names_what_is_missing() {
     assert_eq!(ready.status, 200, "{ready:?}");
     assert_eq!(ready.json(), serde_json::json!({"status": "ready"}));
     // A condition that does not hold: 503 with the reason, until it holds.
-    admin
-        .readiness
-        .set("leader election", Err("the lease's state is not known yet".into()));
+    admin.readiness.set(
+        "leader election",
+        Err("the lease's state is not known yet".into()),
+    );
     let not = admin.get("/readyz", None).await;
     assert_eq!(not.status, 503, "{not:?}");
     assert_eq!(

@@ -1041,7 +1041,10 @@ fn the_executor_is_local_unless_the_file_says_kubernetes() {
     let ExecutorSettings::Kubernetes(k) = config.unwrap().executor else {
         panic!()
     };
-    assert_eq!((k.namespace, k.ttl_after_finished), (None, Duration::from_secs(3600)));
+    assert_eq!(
+        (k.namespace, k.ttl_after_finished),
+        (None, Duration::from_secs(3600))
+    );
     assert_eq!(
         error(&format!("{BASE}executor: {{ kind: kubernets }}\n")),
         r#"robodev-config.yaml:3: executor.kind: unknown executor "kubernets"; expected one of: local, kubernetes (did you mean "kubernetes"?)"#
@@ -1051,7 +1054,9 @@ fn the_executor_is_local_unless_the_file_says_kubernetes() {
         "robodev-config.yaml:3: executor.namespace: `namespace` only applies to `kind: kubernetes`"
     );
     assert_eq!(
-        error(&format!("{BASE}executor: {{ kind: kubernetes, namespace: Agents_1 }}\n")),
+        error(&format!(
+            "{BASE}executor: {{ kind: kubernetes, namespace: Agents_1 }}\n"
+        )),
         r#"robodev-config.yaml:3: executor.namespace: "Agents_1" is not a valid Kubernetes name (lowercase letters, digits and '-', at most 63)"#
     );
 }

@@ -3,8 +3,8 @@
 //! project's Python SDK), which scripts/build-oci-interop installs when missing; and against a
 //! hand-written hostile registry (`hostile`), which needs neither. The registry also serves
 //! HTTPS with a certificate of a test CA (`tls`), and is reached through a forward proxy set in
-//! a child process's environment (`proxy`, with `forward_proxy`, which robodev-cli's tests
-//! share).
+//! a child process's environment (`proxy`). The registry, the CA and the proxy are
+//! robodev-test-support's, shared with the other crates' tests.
 
 #![allow(
     clippy::unwrap_used,
@@ -13,7 +13,7 @@
 )]
 
 mod auth;
-mod forward_proxy;
+mod certificate;
 mod helpers;
 mod hostile;
 mod interop;

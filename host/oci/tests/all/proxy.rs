@@ -8,24 +8,11 @@
 use std::path::PathBuf;
 
 use robodev_oci::{Client, ClientOptions, Credentials, DockerConfig, Reference};
+use robodev_test_support::child;
+use robodev_test_support::forward_proxy::ForwardProxy;
 use serde_json::json;
 
-use crate::forward_proxy::ForwardProxy;
 use crate::support::{PASSWORD, Registry, TestCa, USER, no_annotations, wasm_file};
-
-/// The proxy variables reqwest reads, cleared in the children so that only the case's count.
-const PROXY_VARS: [&str; 9] = [
-    "HTTP_PROXY",
-    "http_proxy",
-    "HTTPS_PROXY",
-    "https_proxy",
-    "ALL_PROXY",
-    "all_proxy",
-    "NO_PROXY",
-    "no_proxy",
-    // Set, it makes reqwest ignore HTTP_PROXY (the CGI "httpoxy" guard).
-    "REQUEST_METHOD",
-];
 
 /// Set in a child: the case, as JSON (`reference`, `ca_file`, `credentials`).
 const CHILD_CASE: &str = "ROBODEV_TEST_OCI_PROXY_CASE";
@@ -60,28 +47,13 @@ async fn push_and_pull(case: &serde_json::Value) {
 
 /// Runs the case in a child with only the proxy variables `env`; fails unless it passed.
 async fn in_child(case: serde_json::Value, env: &[(&str, String)]) {
-    let mut command = tokio::process::Command::new(std::env::current_exe().unwrap());
-    command
-        .args([
-            "proxy::push_and_pull_use_the_proxy_from_the_environment",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_CASE, case.to_string())
-        .kill_on_drop(true);
-    for var in PROXY_VARS {
-        command.env_remove(var);
-    }
-    command.envs(env.iter().map(|(k, v)| (k, v)));
-    let out = command.output().await.unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    // "1 passed" also proves the filter found the test: with none, libtest passes too.
-    assert!(
-        out.status.success() && stdout.contains("test result: ok. 1 passed"),
-        "the child failed ({case}, {env:?}):\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut command = tokio::process::Command::from(child::rerun(
+        "proxy::push_and_pull_use_the_proxy_from_the_environment",
+        (CHILD_CASE, &case.to_string()),
+        env,
+    ));
+    let out = command.kill_on_drop(true).output().await.unwrap();
+    child::assert_passed(&out, &format!("{case}, {env:?}"));
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use robodev_oci::{
 };
 
 use crate::support::{
-    Registry, client, get_manifest, http, no_annotations, push_raw, sha256, wasm_file,
+    Registry, client, get_manifest, http, no_annotations, push_raw, push_wasm, sha256, wasm_file,
 };
 
 #[tokio::test]
@@ -223,14 +223,7 @@ async fn missing_tags_and_repositories_are_not_found() {
     let registry = Registry::start().await;
     let dir = tempfile::tempdir().unwrap();
     let client = client(dir.path());
-    client
-        .push(
-            &wasm_file(),
-            &registry.reference("robodev/exists:1"),
-            no_annotations(),
-        )
-        .await
-        .unwrap();
+    push_wasm(&client, &registry, "robodev/exists:1").await;
     match client
         .pull(&registry.reference("robodev/exists:2"))
         .await
@@ -401,14 +394,7 @@ async fn loopback_transports_are_honoured() {
     let registry = Registry::start().await;
     let dir = tempfile::tempdir().unwrap();
     let client = client(dir.path());
-    let pushed = client
-        .push(
-            &wasm_file(),
-            &registry.reference("robodev/t:1"),
-            no_annotations(),
-        )
-        .await
-        .unwrap();
+    let pushed = push_wasm(&client, &registry, "robodev/t:1").await;
     // oci+http:// to loopback is allowed without any flag.
     let http_ref =
         Reference::parse(&format!("oci+http://{}/robodev/t:1", registry.host())).unwrap();

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use robodev_oci::{Error, Reference};
 
-use crate::support::{Registry, client, get_manifest, http, no_annotations, wasm_file};
+use crate::support::{Registry, client, get_manifest, http, push_wasm};
 
 const BUNDLE_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
 const OTHER_TYPE: &str = "application/vnd.example.sbom";
@@ -15,14 +15,7 @@ async fn referrers_through_the_tag_schema() {
     let registry = Registry::start().await;
     let dir = tempfile::tempdir().unwrap();
     let client = client(dir.path());
-    let pushed = client
-        .push(
-            &wasm_file(),
-            &registry.reference("robodev/referred:1"),
-            no_annotations(),
-        )
-        .await
-        .unwrap();
+    let pushed = push_wasm(&client, &registry, "robodev/referred:1").await;
     let subject = Reference::parse(&format!(
         "oci://{}/robodev/referred@{}",
         registry.host(),

@@ -18,83 +18,29 @@ use robodev_oci::signature::{
 };
 use robodev_oci::{
     BundlePolicy, Client, Error, Pushed, Reference, SignatureError, SignatureFormat, SigningFormat,
-    TrustedKeys,
+    TrustedKeys, Verified,
 };
+
+use robodev_test_support::cosign::{self, cosign, run as run_cosign};
+use robodev_test_support::openssl::KeyPair;
 
 use crate::support::{Registry, client, get_manifest, http, sha256, wasm_file};
 
-/// Runs `program` with `args`; its stdout, asserting success.
-fn run(program: &str, args: &[&str]) -> Vec<u8> {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+/// A key pair in robodev-oci's terms.
+trait KeyPairExt {
+    /// The public key as the only trusted one.
+    fn trusted(&self) -> TrustedKeys;
+    /// `sha256:` + hex of the public key's DER, computed by openssl.
+    fn fingerprint(&self) -> String;
 }
 
-/// An ECDSA P-256 key pair made by openssl: PKCS#8 `key.pem` and SPKI `pub.pem`.
-struct KeyPair {
-    private: PathBuf,
-    public: PathBuf,
-}
-
-impl KeyPair {
-    fn generate(dir: &Path, name: &str) -> Self {
-        let private = dir.join(format!("{name}.key.pem"));
-        let public = dir.join(format!("{name}.pub.pem"));
-        run(
-            "openssl",
-            &[
-                "genpkey",
-                "-algorithm",
-                "EC",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-out",
-                private.to_str().unwrap(),
-            ],
-        );
-        run(
-            "openssl",
-            &[
-                "pkey",
-                "-in",
-                private.to_str().unwrap(),
-                "-pubout",
-                "-out",
-                public.to_str().unwrap(),
-            ],
-        );
-        Self { private, public }
-    }
-
-    fn private_pem(&self) -> String {
-        std::fs::read_to_string(&self.private).unwrap()
-    }
-
+impl KeyPairExt for KeyPair {
     fn trusted(&self) -> TrustedKeys {
         TrustedKeys::from_pem_files([&self.public]).unwrap()
     }
 
-    /// `sha256:` + hex of the public key's DER, computed by openssl.
     fn fingerprint(&self) -> String {
-        let der = run(
-            "openssl",
-            &[
-                "pkey",
-                "-pubin",
-                "-in",
-                self.public.to_str().unwrap(),
-                "-outform",
-                "DER",
-            ],
-        );
-        sha256(&der)
+        sha256(&self.public_der())
     }
 }
 
@@ -109,15 +55,15 @@ fn plugin_file(dir: &Path) -> PathBuf {
 /// made by standard tools only.
 fn openssl_sign(key: &KeyPair, file: &Path) {
     let script = r#"openssl dgst -sha256 -sign "$1" "$2" | base64 -w0 > "$2.sig""#;
-    run(
-        "bash",
-        &[
-            "-c",
-            script,
-            "sign",
-            key.private.to_str().unwrap(),
-            file.to_str().unwrap(),
-        ],
+    let out = Command::new("bash")
+        .args(["-c", script, "sign"])
+        .args([&key.private, file])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl_sign failed: {}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }
 
@@ -289,12 +235,37 @@ fn unreadable_keys_are_named() {
     );
 }
 
-/// Pushes the test component to `repository:tag`, with an annotation making its digest unique.
-async fn push(client: &Client, registry: &Registry, repository: &str, tag: &str) -> Pushed {
-    let reference = registry.reference(&format!("{repository}:{tag}"));
+/// A registry, a directory, and a client with its cache in that directory: where each
+/// artifact test starts.
+async fn setup() -> (Registry, tempfile::TempDir, Client) {
+    let registry = Registry::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let client = client(&dir.path().join("cache"));
+    (registry, dir, client)
+}
+
+/// Pushes the test component to `acme/notify:tag`, with an annotation making its digest unique.
+async fn push(client: &Client, registry: &Registry, tag: &str) -> Pushed {
+    let reference = registry.reference(&format!("acme/notify:{tag}"));
     let annotations = BTreeMap::from([("test.tag".to_owned(), tag.to_owned())]);
     client
         .push(&wasm_file(), &reference, annotations)
+        .await
+        .unwrap()
+}
+
+/// Signs `reference` in cosign's older format (simple signing, a `.sig` tag); the signature
+/// manifest's digest.
+async fn sign_simple(client: &Client, reference: &Reference, private_pem: &str) -> String {
+    sign_artifact_with(client, reference, private_pem, SigningFormat::SimpleSigning)
+        .await
+        .unwrap()
+}
+
+/// Verifies `reference` with the default bundle policy (no transparency log), which must
+/// accept it.
+async fn verify_default(client: &Client, reference: &Reference, keys: &TrustedKeys) -> Verified {
+    verify_artifact_with(client, reference, keys, &BundlePolicy::default())
         .await
         .unwrap()
 }
@@ -316,20 +287,11 @@ async fn get_blob(registry: &Registry, repository: &str, digest: &str) -> Vec<u8
 
 #[tokio::test]
 async fn artifact_signed_then_verified() {
-    let registry = Registry::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let client = client(&dir.path().join("cache"));
+    let (registry, dir, client) = setup().await;
     let key = KeyPair::generate(dir.path(), "release");
-    let pushed = push(&client, &registry, "acme/notify", "1.0.0").await;
+    let pushed = push(&client, &registry, "1.0.0").await;
 
-    let sig_digest = sign_artifact_with(
-        &client,
-        &pushed.reference,
-        &key.private_pem(),
-        SigningFormat::SimpleSigning,
-    )
-    .await
-    .unwrap();
+    let sig_digest = sign_simple(&client, &pushed.reference, &key.private_pem()).await;
     let signer = verify_artifact(&client, &pushed.reference, &key.trusted())
         .await
         .unwrap();
@@ -395,14 +357,7 @@ async fn artifact_signed_then_verified() {
 
     // A second signer adds a layer (cosign's behaviour); each key alone verifies.
     let second = KeyPair::generate(dir.path(), "second");
-    sign_artifact_with(
-        &client,
-        &pushed.reference,
-        &second.private_pem(),
-        SigningFormat::SimpleSigning,
-    )
-    .await
-    .unwrap();
+    sign_simple(&client, &pushed.reference, &second.private_pem()).await;
     let manifest = get_manifest(&registry.host(), "acme/notify", &tag).await;
     assert_eq!(manifest["layers"].as_array().unwrap().len(), 2);
     for pair in [&key, &second] {
@@ -425,13 +380,11 @@ async fn artifact_signed_then_verified() {
 
 #[tokio::test]
 async fn artifact_refusals() {
-    let registry = Registry::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let client = client(&dir.path().join("cache"));
+    let (registry, dir, client) = setup().await;
     let key = KeyPair::generate(dir.path(), "release");
     let stranger = KeyPair::generate(dir.path(), "stranger");
-    let signed = push(&client, &registry, "acme/notify", "signed").await;
-    let other = push(&client, &registry, "acme/notify", "other").await;
+    let signed = push(&client, &registry, "signed").await;
+    let other = push(&client, &registry, "other").await;
     assert_ne!(signed.digest, other.digest);
 
     // Unsigned: Missing, naming both places looked: the referrers and the `.sig` tag.
@@ -459,14 +412,7 @@ async fn artifact_refusals() {
     }
 
     // Signed by a key that is not trusted: Untrusted.
-    sign_artifact_with(
-        &client,
-        &signed.reference,
-        &key.private_pem(),
-        SigningFormat::SimpleSigning,
-    )
-    .await
-    .unwrap();
+    sign_simple(&client, &signed.reference, &key.private_pem()).await;
     let err = verify_artifact(&client, &signed.reference, &stranger.trusted())
         .await
         .unwrap_err();
@@ -552,11 +498,9 @@ async fn raw_manifest(registry: &Registry, repository: &str, reference: &str) ->
 
 #[tokio::test]
 async fn bundle_signed_by_default_then_found_through_the_referrers_tag_and_verified() {
-    let registry = Registry::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let client = client(&dir.path().join("cache"));
+    let (registry, dir, client) = setup().await;
     let key = KeyPair::generate(dir.path(), "release");
-    let pushed = push(&client, &registry, "acme/notify", "1.0.0").await;
+    let pushed = push(&client, &registry, "1.0.0").await;
 
     let referrer = sign_artifact(&client, &pushed.reference, &key.private_pem())
         .await
@@ -597,14 +541,7 @@ async fn bundle_signed_by_default_then_found_through_the_referrers_tag_and_verif
         "{tags:?}"
     );
 
-    let verified = verify_artifact_with(
-        &client,
-        &pushed.reference,
-        &key.trusted(),
-        &BundlePolicy::default(),
-    )
-    .await
-    .unwrap();
+    let verified = verify_default(&client, &pushed.reference, &key.trusted()).await;
     assert_eq!(verified.key.fingerprint, key.fingerprint());
     match &verified.format {
         SignatureFormat::Bundle {
@@ -626,13 +563,11 @@ async fn bundle_signed_by_default_then_found_through_the_referrers_tag_and_verif
 
 #[tokio::test]
 async fn bundle_refusals_name_each_reason() {
-    let registry = Registry::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let client = client(&dir.path().join("cache"));
+    let (registry, dir, client) = setup().await;
     let key = KeyPair::generate(dir.path(), "release");
     let stranger = KeyPair::generate(dir.path(), "stranger");
-    let signed = push(&client, &registry, "acme/notify", "signed").await;
-    let tampered = push(&client, &registry, "acme/notify", "tampered").await;
+    let signed = push(&client, &registry, "signed").await;
+    let tampered = push(&client, &registry, "tampered").await;
     sign_artifact(&client, &signed.reference, &key.private_pem())
         .await
         .unwrap();
@@ -740,26 +675,17 @@ async fn bundle_refusals_name_each_reason() {
     sign_artifact(&client, &tampered.reference, &key.private_pem())
         .await
         .unwrap();
-    let verified = verify_artifact_with(
-        &client,
-        &tampered.reference,
-        &key.trusted(),
-        &BundlePolicy::default(),
-    )
-    .await
-    .unwrap();
+    let verified = verify_default(&client, &tampered.reference, &key.trusted()).await;
     assert_eq!(verified.key.fingerprint, key.fingerprint());
 }
 
 #[tokio::test]
 async fn both_formats_attached_either_verifies() {
-    let registry = Registry::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let client = client(&dir.path().join("cache"));
+    let (registry, dir, client) = setup().await;
     let bundle_key = KeyPair::generate(dir.path(), "bundle");
     let legacy_key = KeyPair::generate(dir.path(), "legacy");
     let stranger = KeyPair::generate(dir.path(), "stranger");
-    let pushed = push(&client, &registry, "acme/notify", "both").await;
+    let pushed = push(&client, &registry, "both").await;
     sign_artifact_with(
         &client,
         &pushed.reference,
@@ -768,14 +694,7 @@ async fn both_formats_attached_either_verifies() {
     )
     .await
     .unwrap();
-    sign_artifact_with(
-        &client,
-        &pushed.reference,
-        &legacy_key.private_pem(),
-        SigningFormat::SimpleSigning,
-    )
-    .await
-    .unwrap();
+    sign_simple(&client, &pushed.reference, &legacy_key.private_pem()).await;
     let policy = BundlePolicy::default();
 
     let verified = verify_artifact_with(&client, &pushed.reference, &bundle_key.trusted(), &policy)
@@ -810,69 +729,6 @@ async fn both_formats_attached_either_verifies() {
     }
 }
 
-/// The cosign v3 binary scripts/build-cosign builds, or `None` (having said why) when the test
-/// should pass without it; with `ROBODEV_REQUIRE_COSIGN=1` (scripts/test) its absence fails.
-fn cosign() -> Option<PathBuf> {
-    let path = std::env::var_os("ROBODEV_COSIGN").map_or_else(
-        || crate::support::repo_root().join("target/tools/bin/cosign"),
-        PathBuf::from,
-    );
-    if path.is_file() {
-        return Some(path);
-    }
-    assert!(
-        std::env::var("ROBODEV_REQUIRE_COSIGN").as_deref() != Ok("1"),
-        "ROBODEV_REQUIRE_COSIGN=1 but there is no cosign at {} (run scripts/build-cosign)",
-        path.display()
-    );
-    eprintln!(
-        "skipped: no cosign at {} (run scripts/build-cosign to test against cosign v3)",
-        path.display()
-    );
-    None
-}
-
-/// Runs cosign in `dir` (empty key password, a private TUF cache: nothing is fetched from
-/// Sigstore's public infrastructure that matters offline); its output, echoed for failures.
-fn run_cosign(cosign: &Path, dir: &Path, args: &[&str]) -> std::process::Output {
-    let output = Command::new(cosign)
-        .args(args)
-        .current_dir(dir)
-        .env("COSIGN_PASSWORD", "")
-        .env("TUF_ROOT", dir.join("tuf"))
-        .env("DOCKER_CONFIG", dir.join("docker"))
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    eprintln!(
-        "cosign {}: {}\n{}{}",
-        args.join(" "),
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
-
-/// `cosign generate-key-pair` and an offline signing config (no log, no timestamp authority)
-/// in `dir`.
-fn cosign_setup(cosign: &Path, dir: &Path) {
-    assert!(
-        run_cosign(cosign, dir, &["generate-key-pair"])
-            .status
-            .success()
-    );
-    assert!(
-        run_cosign(
-            cosign,
-            dir,
-            &["signing-config", "create", "--out", "offline.json"]
-        )
-        .status
-        .success()
-    );
-}
-
 /// `HOST/REPO@sha256:...`: how cosign names an image.
 fn image_name(reference: &Reference) -> String {
     format!(
@@ -886,12 +742,10 @@ fn image_name(reference: &Reference) -> String {
 #[tokio::test]
 async fn what_cosign_v3_signs_in_the_registry_robodev_verifies() {
     let Some(cosign) = cosign() else { return };
-    let registry = Registry::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let client = client(&dir.path().join("cache"));
+    let (registry, dir, client) = setup().await;
     let stranger = KeyPair::generate(dir.path(), "stranger");
-    let pushed = push(&client, &registry, "acme/notify", "cosigned").await;
-    cosign_setup(&cosign, dir.path());
+    let pushed = push(&client, &registry, "cosigned").await;
+    cosign::setup(&cosign, dir.path());
 
     // cosign v3's defaults otherwise: the new bundle format, attached in the registry (here
     // through the referrers tag schema: docker-registry 2.8 has no referrers API).
@@ -946,24 +800,15 @@ async fn what_cosign_v3_signs_in_the_registry_robodev_verifies() {
 #[tokio::test]
 async fn what_robodev_signs_in_the_registry_cosign_v3_verifies() {
     let Some(cosign) = cosign() else { return };
-    let registry = Registry::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let client = client(&dir.path().join("cache"));
+    let (registry, dir, client) = setup().await;
     let key = KeyPair::generate(dir.path(), "release");
     let stranger = KeyPair::generate(dir.path(), "stranger");
-    let bundled = push(&client, &registry, "acme/notify", "bundled").await;
-    let legacy = push(&client, &registry, "acme/notify", "legacy").await;
+    let bundled = push(&client, &registry, "bundled").await;
+    let legacy = push(&client, &registry, "legacy").await;
     sign_artifact(&client, &bundled.reference, &key.private_pem())
         .await
         .unwrap();
-    sign_artifact_with(
-        &client,
-        &legacy.reference,
-        &key.private_pem(),
-        SigningFormat::SimpleSigning,
-    )
-    .await
-    .unwrap();
+    sign_simple(&client, &legacy.reference, &key.private_pem()).await;
 
     let verify = |reference: &Reference, public: &Path, extra: &[&str]| {
         let mut args = vec![

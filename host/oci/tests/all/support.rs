@@ -3,50 +3,25 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
 
-use robodev_oci::{Client, ClientOptions, DockerConfig, Reference};
+use robodev_oci::{Client, ClientOptions, DockerConfig, Pushed, Reference};
+pub use robodev_test_support::registry::ensure_tools;
+use robodev_test_support::registry::{self, Auth};
+pub use robodev_test_support::repo::repo_root;
+use robodev_test_support::repo::run_script;
+pub use robodev_test_support::tls::TestCa;
 use sha2::{Digest as _, Sha256};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use crate::token::{ISSUER, SERVICE, TokenServer};
 
-/// The registry binary scripts/build-oci-interop installs.
-pub const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
-/// How long a registry may take to answer its first `GET /v2/`.
-const REGISTRY_START_TIMEOUT: Duration = Duration::from_secs(30);
-/// How many free ports to try when another process takes the one picked.
-const PORT_ATTEMPTS: usize = 5;
 /// The user and password of the htpasswd registry.
 pub const USER: &str = "robodev";
 pub const PASSWORD: &str = "s3cret-pa55";
-
-/// The repository checkout.
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .expect("host/oci lives two levels below the repository root")
-        .to_owned()
-}
-
-fn run_script(script: &str, args: &[&str]) {
-    let status = Command::new("bash")
-        .arg(repo_root().join("scripts").join(script))
-        .args(args)
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run scripts/{script}: {e}"));
-    assert!(status.success(), "scripts/{script} failed: {status}");
-}
-
-/// Installs docker-registry, htpasswd and the oras venv if missing (once per test binary).
-pub fn ensure_tools() {
-    static DONE: OnceLock<()> = OnceLock::new();
-    DONE.get_or_init(|| run_script("build-oci-interop", &["--quiet"]));
-}
 
 /// A real component to push: the review_rules guest, built if missing.
 pub fn wasm_file() -> PathBuf {
@@ -73,259 +48,96 @@ pub fn client(dir: &Path) -> Client {
     Client::new(ClientOptions::new(dir).docker_config(DockerConfig::Disabled))
 }
 
-/// A test CA, and a certificate it issued for the registry's names (127.0.0.1 and localhost).
-pub struct TestCa {
-    /// The CA certificate, PEM: what a client must trust.
-    pub pem: String,
-    /// The server certificate, PEM.
-    pub cert_pem: String,
-    /// The server certificate's private key, PEM (PKCS#8).
-    pub key_pem: String,
+/// Pushes the test component, without annotations, to `rest` (`REPOSITORY:TAG`) of `registry`.
+pub async fn push_wasm(client: &Client, registry: &Registry, rest: &str) -> Pushed {
+    client
+        .push(&wasm_file(), &registry.reference(rest), no_annotations())
+        .await
+        .unwrap()
 }
 
-impl TestCa {
-    /// A new CA named `name` and a server certificate signed by it.
-    pub fn new(name: &str) -> TestCa {
-        let ca_key = rcgen::KeyPair::generate().unwrap();
-        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, name);
-        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert =
-            rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-                .unwrap()
-                .signed_by(&key, &ca)
-                .unwrap();
-        TestCa {
-            pem: ca.pem(),
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-        }
-    }
-}
-
-/// How a test registry authenticates.
-enum Auth<'a> {
-    None,
-    Htpasswd,
-    Token(&'a TokenServer),
-}
-
-/// A docker-registry process on 127.0.0.1, killed when dropped.
-pub struct Registry {
-    child: Option<Child>,
-    pub port: u16,
-    /// Whether it serves HTTPS (with a [`TestCa`]'s certificate) instead of plain HTTP.
-    tls: bool,
-    log: PathBuf,
-    /// Holds the config, the storage and the log; removed on drop.
-    _dir: tempfile::TempDir,
-}
+/// A docker-registry process on 127.0.0.1 (robodev-test-support's), killed when dropped,
+/// whose [`Registry::reference`] is a robodev-oci [`Reference`].
+pub struct Registry(registry::Registry);
 
 impl Registry {
     /// A registry without authentication.
     pub async fn start() -> Self {
-        Self::start_with(&Auth::None, None).await
+        Self::start_with(Auth::None, None).await
     }
 
     /// A registry requiring HTTP Basic auth as [`USER`] / [`PASSWORD`] (bcrypt htpasswd).
     pub async fn start_with_htpasswd() -> Self {
-        Self::start_with(&Auth::Htpasswd, None).await
+        Self::start_with(htpasswd(), None).await
     }
 
     /// A registry requiring bearer tokens from `server` (the distribution token spec).
     pub async fn start_with_token(server: &TokenServer) -> Self {
-        Self::start_with(&Auth::Token(server), None).await
+        let (realm, cert_pem) = (server.realm.clone(), server.cert_pem.clone());
+        Self::start_blocking(move || {
+            let auth = Auth::Token {
+                realm: &realm,
+                service: SERVICE,
+                issuer: ISSUER,
+                cert_pem: &cert_pem,
+            };
+            registry::Registry::start_with(&auth, None)
+        })
+        .await
     }
 
     /// A registry serving HTTPS only, with the server certificate of `ca`; requiring HTTP Basic
     /// auth as [`USER`] / [`PASSWORD`] when `htpasswd`.
-    pub async fn start_with_tls(ca: &TestCa, htpasswd: bool) -> Self {
-        let auth = if htpasswd { Auth::Htpasswd } else { Auth::None };
-        Self::start_with(&auth, Some(ca)).await
-    }
-
-    async fn start_with(auth: &Auth<'_>, tls: Option<&TestCa>) -> Self {
-        ensure_tools();
-        let mut last_log = String::new();
-        for _ in 0..PORT_ATTEMPTS {
-            match Self::try_start(auth, tls).await {
-                Ok(registry) => return registry,
-                Err(log) => {
-                    // Another process may take the port between our probe and the registry's
-                    // bind: then try another; any other failure is final.
-                    let clash = log.contains("address already in use");
-                    last_log = log;
-                    if !clash {
-                        break;
-                    }
-                }
-            }
-        }
-        panic!("docker-registry did not start:\n{last_log}");
-    }
-
-    /// One attempt on a fresh port and directory; the registry's log when it fails.
-    async fn try_start(auth: &Auth<'_>, tls: Option<&TestCa>) -> Result<Self, String> {
-        let dir = tempfile::tempdir().unwrap();
-        let tls_config = match tls {
-            None => String::new(),
-            Some(ca) => {
-                let cert = dir.path().join("server.pem");
-                let key = dir.path().join("server-key.pem");
-                std::fs::write(&cert, &ca.cert_pem).unwrap();
-                std::fs::write(&key, &ca.key_pem).unwrap();
-                format!(
-                    "  tls:\n    certificate: {}\n    key: {}\n",
-                    cert.display(),
-                    key.display()
-                )
-            }
-        };
-        let auth = match auth {
-            Auth::None => String::new(),
-            Auth::Htpasswd => {
-                let out = Command::new("htpasswd")
-                    .args(["-Bbn", USER, PASSWORD])
-                    .output()
-                    .expect("htpasswd (apache2-utils) runs");
-                assert!(out.status.success(), "htpasswd: {out:?}");
-                let path = dir.path().join("htpasswd");
-                std::fs::write(&path, &out.stdout).unwrap();
-                format!(
-                    "auth:\n  htpasswd:\n    realm: robodev-test\n    path: {}\n",
-                    path.display()
-                )
-            }
-            Auth::Token(server) => {
-                let bundle = dir.path().join("token-issuer.pem");
-                std::fs::write(&bundle, &server.cert_pem).unwrap();
-                format!(
-                    "auth:\n  token:\n    realm: {}\n    service: {SERVICE}\n    issuer: {ISSUER}\n    \
-                     rootcertbundle: {}\n",
-                    server.realm,
-                    bundle.display()
-                )
-            }
-        };
-        let port = free_port();
-        let config = dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\n\
-                 log:\n  level: info\n  accesslog:\n    disabled: true\n\
-                 storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
-                 http:\n  addr: 127.0.0.1:{port}\n\
-                 {tls_config}\
-                 {auth}",
-                dir.path().join("data").display()
-            ),
-        )
-        .unwrap();
-        let log = dir.path().join("registry.log");
-        let log_file = std::fs::File::create(&log).unwrap();
-        // setpriv's parent-death signal kills the registry even if this test process dies
-        // before the guard's Drop runs.
-        let mut command = if Path::new("/usr/bin/setpriv").exists() {
-            let mut c = Command::new("/usr/bin/setpriv");
-            c.args(["--pdeathsig", "KILL", REGISTRY_BIN]);
-            c
+    pub async fn start_with_tls(ca: &TestCa, htpasswd_auth: bool) -> Self {
+        let auth = if htpasswd_auth {
+            htpasswd()
         } else {
-            Command::new(REGISTRY_BIN)
+            Auth::None
         };
-        let child = command
-            .arg("serve")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone().unwrap())
-            .stderr(log_file)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {REGISTRY_BIN}: {e}"));
-        let mut registry = Self {
-            child: Some(child),
-            port,
-            tls: tls.is_some(),
-            log,
-            _dir: dir,
-        };
-        if registry.wait_ready().await {
-            Ok(registry)
-        } else {
-            registry.stop();
-            Err(registry.log())
-        }
+        Self::start_with(auth, Some(ca.clone())).await
     }
 
-    /// Whether the registry answers `GET /v2/` before the deadline (false if it exited). A TLS
-    /// registry is ready when it answers the plain-HTTP request with Go's "400: Client sent an
-    /// HTTP request to an HTTPS server", which its listener sends once it serves TLS.
-    async fn wait_ready(&mut self) -> bool {
-        let deadline = Instant::now() + REGISTRY_START_TIMEOUT;
-        while Instant::now() < deadline {
-            if let Some(child) = self.child.as_mut()
-                && child.try_wait().unwrap().is_some()
-            {
-                return false;
-            }
-            if let Ok(Ok(response)) = tokio::time::timeout(
-                Duration::from_secs(2),
-                http(&self.host(), "GET", "/v2/", &[], b""),
-            )
-            .await
-                && (if self.tls {
-                    response.status == 400
-                        && String::from_utf8_lossy(&response.body).contains("HTTPS server")
-                } else {
-                    response.status == 200 || response.status == 401
-                })
-            {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        false
+    async fn start_with(auth: Auth<'static>, tls: Option<TestCa>) -> Self {
+        Self::start_blocking(move || registry::Registry::start_with(&auth, tls.as_ref())).await
     }
 
-    /// `127.0.0.1:PORT`.
-    pub fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+    /// Installs the tools and starts the registry on a blocking thread: it waits for the
+    /// registry, and a token server on this test's runtime must keep answering meanwhile.
+    async fn start_blocking(start: impl FnOnce() -> registry::Registry + Send + 'static) -> Self {
+        let started = tokio::task::spawn_blocking(move || {
+            ensure_tools();
+            start()
+        });
+        Registry(started.await.unwrap())
     }
 
     /// `oci://127.0.0.1:PORT/{rest}`, or `oci+https://...` for a TLS registry (`oci://`
     /// means plain HTTP to loopback).
     pub fn reference(&self, rest: &str) -> Reference {
-        let scheme = if self.tls { "oci+https" } else { "oci" };
-        Reference::parse(&format!("{scheme}://{}/{rest}", self.host())).unwrap()
-    }
-
-    /// The registry's log so far.
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Kills the registry and waits for it to exit (its port is closed afterwards).
-    pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        Reference::parse(&self.0.reference(rest)).unwrap()
     }
 }
 
-impl Drop for Registry {
-    fn drop(&mut self) {
-        self.stop();
+/// `port`, `host()`, `log()`, `stop()`: those of the registry.
+impl Deref for Registry {
+    type Target = registry::Registry;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
     }
 }
 
-/// A port that was free a moment ago.
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
+impl DerefMut for Registry {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+fn htpasswd() -> Auth<'static> {
+    Auth::Htpasswd {
+        user: USER,
+        password: PASSWORD,
+    }
 }
 
 /// A raw HTTP/1.1 response.

@@ -5,13 +5,11 @@
 //!
 //! cosign comes from scripts/build-cosign (target/tools/bin/cosign), or `ROBODEV_COSIGN`. When
 //! it is absent these tests say so on stderr and pass, unless `ROBODEV_REQUIRE_COSIGN=1`: building
-//! cosign takes minutes and gigabytes, so the default suite does not. `cosign sign` also needs
-//! a registry to ask about the image: Debian's docker-registry (scripts/build-oci-interop).
+//! cosign takes minutes and gigabytes, so the default suite does not (robodev-test-support's
+//! `cosign`). `cosign sign` also needs a registry to ask about the image: Debian's
+//! docker-registry (scripts/build-oci-interop), skipped when it is not installed.
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -20,65 +18,15 @@ use robodev_oci::bundle::{
     sign_bundle_dsse, verify_blob_bundle, verify_bundle,
 };
 use robodev_oci::signature::TrustedKeys;
+use robodev_test_support::cosign::{self, cosign, run};
+use robodev_test_support::registry::{Auth, REGISTRY_BIN, Registry};
 
 use super::{digest_of, key_pair};
 
-const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
-
-/// The cosign binary, or `None` (having said why) when the test should pass without it.
-fn cosign() -> Option<PathBuf> {
-    let path = std::env::var_os("ROBODEV_COSIGN").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/tools/bin/cosign"),
-        PathBuf::from,
-    );
-    if path.is_file() {
-        return Some(path);
-    }
-    assert!(
-        std::env::var("ROBODEV_REQUIRE_COSIGN").as_deref() != Ok("1"),
-        "ROBODEV_REQUIRE_COSIGN=1 but there is no cosign at {} (run scripts/build-cosign)",
-        path.display()
-    );
-    eprintln!(
-        "skipped: no cosign at {} (run scripts/build-cosign to test against cosign v3)",
-        path.display()
-    );
-    None
-}
-
-/// Runs cosign in `dir` with an empty key password and a private TUF cache; its output.
-fn run(cosign: &Path, dir: &Path, args: &[&str]) -> Output {
-    let output = Command::new(cosign)
-        .args(args)
-        .current_dir(dir)
-        .env("COSIGN_PASSWORD", "")
-        .env("TUF_ROOT", dir.join("tuf"))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    eprintln!(
-        "cosign {}: {}\n{}{}",
-        args.join(" "),
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
-
-/// A cosign key pair (`cosign.key`, `cosign.pub`) and a signing config with no services (how
-/// cosign v3 signs offline: `--tlog-upload=false` is refused with a signing config) in `dir`.
+/// A cosign key pair (`cosign.key`, `cosign.pub`) and an offline signing config
+/// (`offline.json`) in `dir`; the public key, trusted.
 fn cosign_keys(cosign: &Path, dir: &Path) -> TrustedKeys {
-    assert!(run(cosign, dir, &["generate-key-pair"]).status.success());
-    assert!(
-        run(
-            cosign,
-            dir,
-            &["signing-config", "create", "--out", "offline.json"]
-        )
-        .status
-        .success()
-    );
+    cosign::setup(cosign, dir);
     TrustedKeys::from_pem_files([dir.join("cosign.pub")]).unwrap()
 }
 
@@ -133,7 +81,7 @@ fn robodev_verifies_cosign_sign_bundles() {
     }
     let dir = tempfile::tempdir().unwrap();
     let keys = cosign_keys(&cosign, dir.path());
-    let registry = Registry::start(dir.path());
+    let registry = Registry::start_with(&Auth::None, None);
     // cosign asks the registry about the image; one it does not hold is signed as "unknown",
     // and --upload=false keeps the bundle local (attaching it is the registry client's job).
     let digest = digest_of(b"a manifest");
@@ -254,63 +202,4 @@ fn trusted_root(log: &LocalLog) -> String {
         "timestampAuthorities": [],
     })
     .to_string()
-}
-
-/// A docker-registry on 127.0.0.1 without authentication, killed when dropped.
-struct Registry {
-    child: Child,
-    port: u16,
-}
-
-impl Registry {
-    fn start(dir: &Path) -> Self {
-        let mut last = String::new();
-        for attempt in 0..5 {
-            let port = TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let root = dir.join(format!("registry-{attempt}"));
-            std::fs::create_dir_all(&root).unwrap();
-            let config = root.join("config.yml");
-            std::fs::write(
-                &config,
-                format!(
-                    "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
-                    root.join("data").display()
-                ),
-            )
-            .unwrap();
-            let log = std::fs::File::create(root.join("log")).unwrap();
-            let mut child = Command::new(REGISTRY_BIN)
-                .arg("serve")
-                .arg(&config)
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .spawn()
-                .unwrap();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Self { child, port };
-                }
-                if child.try_wait().unwrap().is_some() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-            last = std::fs::read_to_string(root.join("log")).unwrap_or_default();
-        }
-        panic!("docker-registry did not start:\n{last}");
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }

@@ -2,16 +2,46 @@
 //! absolute-URI requests (`GET http://HOST:PORT/path HTTP/1.1`) and tunnels `CONNECT`, and
 //! records the request line of each, so a test can tell what went through it.
 //!
-//! Threads and `std::net` only, no runtime: robodev-cli's tests include this file too
-//! (`#[path]`), and they have no tokio. Every forwarded request is sent upstream with
-//! `Connection: close` and its connection is closed after the answer, so each request the
-//! client makes through the proxy comes on a connection of its own and is recorded; inside a
-//! `CONNECT` tunnel only the tunnel is seen.
+//! Threads and `std::net` only, no runtime: robodev-cli's tests use it too, and they have no
+//! tokio. Every forwarded request is sent upstream with `Connection: close` and its connection
+//! is closed after the answer, so each request the client makes through the proxy comes on a
+//! connection of its own and is recorded; inside a `CONNECT` tunnel only the tunnel is seen.
+//!
+//! [`ForwardProxy::answering`] is the same proxy answering absolute-URI requests itself (200,
+//! nothing forwarded): a test whose destination has nobody listening then knows that only the
+//! proxy can have answered.
+//!
+//! A proxy is chosen from the environment, which is process-wide: tests set [`PROXY_VARS`] in
+//! child processes only (see [`crate::child`]).
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+
+/// The proxy variables robodev's HTTP clients (reqwest) read, cleared in a child process so that
+/// only the ones a test sets count.
+pub const PROXY_VARS: [&str; 9] = [
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    // Set, it makes reqwest ignore HTTP_PROXY (the CGI "httpoxy" guard).
+    "REQUEST_METHOD",
+];
+
+/// What the proxy does with a plain (absolute-URI) request; `CONNECT` is always tunnelled.
+#[derive(Clone, Copy)]
+enum Plain {
+    /// Sent on to its destination.
+    Forward,
+    /// Answered `200 OK` by the proxy itself.
+    Answer,
+}
 
 /// The proxy; it stops accepting when dropped.
 pub struct ForwardProxy {
@@ -23,6 +53,16 @@ pub struct ForwardProxy {
 impl ForwardProxy {
     /// Listens on 127.0.0.1:0; it accepts as soon as this returns.
     pub fn start() -> ForwardProxy {
+        Self::listen(Plain::Forward)
+    }
+
+    /// Like [`ForwardProxy::start`], but a plain request is answered `200 OK` (empty body) by
+    /// the proxy and not forwarded.
+    pub fn answering() -> ForwardProxy {
+        Self::listen(Plain::Answer)
+    }
+
+    fn listen(plain: Plain) -> ForwardProxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -35,7 +75,7 @@ impl ForwardProxy {
                 }
                 let Ok(socket) = socket else { continue };
                 let record = record.clone();
-                std::thread::spawn(move || serve(socket, &record));
+                std::thread::spawn(move || serve(socket, &record, plain));
             }
         });
         ForwardProxy { port, seen, stop }
@@ -61,7 +101,7 @@ impl Drop for ForwardProxy {
 }
 
 /// One client connection: one request forwarded, or one tunnel.
-fn serve(client: TcpStream, record: &Mutex<Vec<String>>) {
+fn serve(client: TcpStream, record: &Mutex<Vec<String>>, plain: Plain) {
     let mut reader = BufReader::new(client.try_clone().unwrap());
     let mut head = Vec::new();
     loop {
@@ -98,6 +138,23 @@ fn serve(client: TcpStream, record: &Mutex<Vec<String>>) {
             .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
             .unwrap();
         pipe(client, upstream, &early);
+        return;
+    }
+    if let Plain::Answer = plain {
+        // The body is read first (`reader` still holds the early bytes): closing with unread
+        // bytes would reset the connection.
+        let length: usize = head[1..]
+            .iter()
+            .filter_map(|h| h.split_once(':'))
+            .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
+            .and_then(|(_, value)| value.trim().parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).is_ok() {
+            let _ = client
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+        let _ = client.shutdown(Shutdown::Both);
         return;
     }
     let Some((authority, path)) = target

@@ -1,0 +1,67 @@
+//! The subprocess plugin binaries the tests launch (Rust, Go, Python), and small process
+//! helpers.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use crate::repo::{repo_root, run_script_once};
+
+/// The Rust example plugin of robodev-grpc (`cargo test` builds examples before running
+/// tests).
+pub fn rust_plugin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    // target/debug/deps/all-HASH -> target/debug/examples/ticketing_plugin
+    let path = exe
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .join("examples/ticketing_plugin");
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo test --workspace` or `cargo build -p robodev-grpc --examples`",
+        path.display()
+    );
+    path
+}
+
+/// The Go plugin built with hashicorp/go-plugin.
+pub fn go_plugin() -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    run_script_once(&BUILT, "build-go-plugins");
+    repo_root().join("target/interop/go/robodev-plugin-go-ticketing")
+}
+
+/// The Go host built with hashicorp/go-plugin.
+pub fn go_host() -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    run_script_once(&BUILT, "build-go-plugins");
+    repo_root().join("target/interop/go/robodev-go-host")
+}
+
+/// The Python grpcio plugin's launcher.
+pub fn python_plugin() -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    run_script_once(&BUILT, "build-python-plugins");
+    repo_root().join("target/interop/python/robodev-plugin-python-ticketing")
+}
+
+/// Whether process `pid` exists and is not a zombie.
+pub fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state is the first field after the parenthesised command name.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next())
+            .is_some_and(|state| state != 'Z'),
+        Err(_) => false,
+    }
+}
+
+/// Writes an executable shell script `name` into `dir`.
+pub fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
