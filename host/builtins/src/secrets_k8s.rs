@@ -69,7 +69,10 @@ impl Options {
     /// Parses and checks the options from a `config:` map.
     pub fn from_config(config: &Value) -> Result<Options, BuiltinConfigError> {
         let options: Options = super::parse_options(&SCHEMA, config)?;
-        for (key, value) in [("namespace", &options.namespace), ("secret", &options.secret)] {
+        for (key, value) in [
+            ("namespace", &options.namespace),
+            ("secret", &options.secret),
+        ] {
             if let Some(v) = value
                 && !dns_name(v)
             {
@@ -104,6 +107,9 @@ impl K8sSecrets {
     /// A backend over the API server robodev can reach (in a pod, its service account;
     /// elsewhere `KUBECONFIG` or `~/.kube/config`).
     pub async fn new(options: Options) -> Result<Self, Error> {
+        // kube's client asks rustls for the process's provider: ring, as everywhere in robodev
+        // (an error means the program chose one already, which stays).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = kube::Client::try_default().await.map_err(|e| Error::Load {
             plugin: NAME.to_owned(),
             message: format!(
@@ -276,7 +282,10 @@ mod tests {
 
     #[test]
     fn options() {
-        assert_eq!(Options::from_config(&json!({})).unwrap(), Options::default());
+        assert_eq!(
+            Options::from_config(&json!({})).unwrap(),
+            Options::default()
+        );
         assert_eq!(
             Options::from_config(&json!({"namespace": "agents", "secret": "robodev-secrets"}))
                 .unwrap(),

@@ -88,6 +88,9 @@ fn init_tracing(verbose: u8, progress: bool) {
 }
 
 fn main() -> ExitCode {
+    // One TLS provider for the whole binary, before any client (kube's, oci-client's) asks
+    // rustls for the process default.
+    robodev_oci::tls::install_default_provider();
     let cli = Cli::parse();
     match &cli.command {
         Command::Completions { shell } => {

@@ -76,6 +76,11 @@ pub struct RunArgs {
     /// Poll once, finish every run that poll started or resumed, print a summary and exit.
     #[arg(long)]
     once: bool,
+    /// Act only while this replica holds the leader Lease (coordination.k8s.io); standbys
+    /// poll nothing and start nothing. Also `leader_election.enabled` in the config. The
+    /// identity is $ROBODEV_POD_NAME, else $HOSTNAME.
+    #[arg(long)]
+    leader_elect: bool,
 }
 
 pub async fn run(args: RunArgs) -> u8 {
@@ -100,26 +105,55 @@ pub async fn run(args: RunArgs) -> u8 {
         Ok(d) => d,
         Err(e) => return failed_to_start(&e),
     };
-    // A signal while robodev still waits for plugins stops it as cleanly as one later would.
+    let mut leadership = None;
+    if args.leader_elect || daemon.config().leader_election.enabled {
+        match Leadership::campaign(daemon.config(), daemon.readiness().clone()).await {
+            Ok(l) => leadership = Some(l),
+            Err(e) => {
+                eprintln!("error: {e}");
+                daemon.stop().await;
+                return 2;
+            }
+        }
+    }
+    // A signal while robodev still waits for plugins (or for the lease) stops it as cleanly
+    // as one later would.
     let started = tokio::select! {
-        started = daemon.controller() => started.map_err(|e| failed_to_start(&e)),
+        started = async {
+            if let Some(l) = &leadership {
+                l.until_leader().await;
+            }
+            daemon.controller().await
+        } => started.map_err(|e| failed_to_start(&e)),
         () = stop_signal() => {
             eprintln!("robodev: stopped by a signal before the controller started");
             Err(0)
         }
     };
+    let lost = || async {
+        match &leadership {
+            Some(l) => l.until_lost().await,
+            None => std::future::pending().await,
+        }
+    };
     let code = match started {
         Err(code) => code,
-        Ok(controller) if args.once => match controller.run_once().await {
-            Ok((report, runs)) => {
-                print_summary(&report, &runs);
-                0
+        Ok(controller) if args.once => {
+            let once = tokio::select! {
+                once = controller.run_once() => once,
+                () = lost() => Err(robodev_controller::controller::ControllerError::LeadershipLost),
+            };
+            match once {
+                Ok((report, runs)) => {
+                    print_summary(&report, &runs);
+                    0
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    e.exit_code()
+                }
             }
-            Err(e) => {
-                eprintln!("error: {e}");
-                e.exit_code()
-            }
-        },
+        }
         Ok(controller) => {
             let config = daemon.config();
             eprintln!(
@@ -127,7 +161,7 @@ pub async fn run(args: RunArgs) -> u8 {
                 config.ticketing.backend.name(),
                 config.poll_interval.as_secs_f64()
             );
-            match controller.run_until_signalled().await {
+            match controller.run_until_signalled_or(lost()).await {
                 Ok(()) => 0,
                 Err(e) => {
                     eprintln!("error: {e}");
@@ -136,8 +170,109 @@ pub async fn run(args: RunArgs) -> u8 {
             }
         }
     };
+    if let Some(l) = leadership {
+        l.stop().await;
+    }
     daemon.stop().await;
     code
+}
+
+/// This replica's campaign for the leader Lease, running in a task.
+struct Leadership {
+    role: tokio::sync::watch::Receiver<robodev_kube::lease::Role>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Leadership {
+    /// Starts campaigning as `config.leader_election` says; `/readyz` says whether the
+    /// lease's state is known.
+    async fn campaign(
+        config: &Config,
+        readiness: Arc<robodev_registry::admin::Readiness>,
+    ) -> Result<Leadership, String> {
+        use robodev_kube::lease::{LeaseSettings, Role};
+        let election = &config.leader_election;
+        let client = kube::Client::try_default().await.map_err(|e| {
+            format!("leader election needs the Kubernetes API (in a pod, its service account; elsewhere KUBECONFIG): {e}")
+        })?;
+        let identity = std::env::var("ROBODEV_POD_NAME")
+            .or_else(|_| std::env::var("HOSTNAME"))
+            .unwrap_or_else(|_| format!("robodev-{}", std::process::id()));
+        let settings = LeaseSettings {
+            namespace: election
+                .namespace
+                .clone()
+                .unwrap_or_else(|| client.default_namespace().to_owned()),
+            name: election.lease_name.clone(),
+            identity,
+            lease_duration: election.lease_duration,
+            renew_deadline: election.renew_deadline,
+            retry_period: election.retry_period,
+        };
+        eprintln!(
+            "robodev: leader election on Lease {}/{} as {}",
+            settings.namespace, settings.name, settings.identity
+        );
+        let (role_tx, role) = tokio::sync::watch::channel(Role::Unknown);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        readiness.set(
+            "leader election",
+            Err("the lease's state is not known yet".into()),
+        );
+        let mut watched = role.clone();
+        tokio::spawn(async move {
+            loop {
+                let now = *watched.borrow_and_update();
+                readiness.set(
+                    "leader election",
+                    match now {
+                        Role::Unknown => Err("the lease's state is not known yet".into()),
+                        Role::Lost => Err("this replica lost the lease".into()),
+                        Role::Standby | Role::Leader => Ok(()),
+                    },
+                );
+                if watched.changed().await.is_err() {
+                    return;
+                }
+            }
+        });
+        let task = tokio::spawn(robodev_kube::lease::campaign(
+            client,
+            settings,
+            role_tx,
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        Ok(Leadership { role, stop, task })
+    }
+
+    /// Resolves once this replica leads.
+    async fn until_leader(&self) {
+        let mut role = self.role.clone();
+        let _ = role
+            .wait_for(|r| *r == robodev_kube::lease::Role::Leader)
+            .await;
+    }
+
+    /// Resolves once this replica lost the lease it held.
+    async fn until_lost(&self) {
+        let mut role = self.role.clone();
+        if role
+            .wait_for(|r| *r == robodev_kube::lease::Role::Lost)
+            .await
+            .is_err()
+        {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// Stops campaigning; a held lease is released for a standby to take at once.
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
 }
 
 /// The executor `config.executor` asks for: `None` for the local one; for `kubernetes`, a

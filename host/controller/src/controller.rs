@@ -47,6 +47,9 @@ pub enum ControllerError {
     /// A backend the loop needs is not available.
     #[error("{0}")]
     Backend(#[from] Error),
+    /// This replica lost the leader lease: it stopped acting so that another can lead.
+    #[error("lost the leader lease: stopped acting so that another replica can lead")]
+    LeadershipLost,
     /// The state directory cannot be used.
     #[error("state directory {}: {message}", dir.display())]
     State {
@@ -958,11 +961,32 @@ impl Controller {
     /// the runs in flight (a second signal abandons them: their agents are killed and the next
     /// start fails or resumes them cleanly).
     pub async fn run_until_signalled(self: &Arc<Self>) -> Result<(), ControllerError> {
+        self.run_until_signalled_or(std::future::pending()).await
+    }
+
+    /// [`Controller::run_until_signalled`], stopping at once when `lost` resolves (leader
+    /// election: another replica may take over): nothing more starts, the runs in flight are
+    /// abandoned where they are (the next leader resumes them from their records), and the
+    /// answer is [`ControllerError::LeadershipLost`].
+    pub async fn run_until_signalled_or(
+        self: &Arc<Self>,
+        lost: impl Future<Output = ()>,
+    ) -> Result<(), ControllerError> {
+        tokio::pin!(lost);
         let mut signals = Signals::new().map_err(|e| self.state_err(e))?;
         let mut tasks = JoinSet::new();
         let interval = self.config.poll_interval;
         loop {
-            match self.pass(&mut tasks).await {
+            let passed = tokio::select! {
+                passed = self.pass(&mut tasks) => passed,
+                () = &mut lost => {
+                    self.slots.close();
+                    tasks.abort_all();
+                    while tasks.join_next().await.is_some() {}
+                    return Err(ControllerError::LeadershipLost);
+                }
+            };
+            match passed {
                 Ok(report) if !report.dispatched.is_empty() => {
                     tracing::info!("{} task run(s) started or resumed", report.dispatched.len());
                 }
@@ -993,6 +1017,12 @@ impl Controller {
                             }
                         }
                         return Ok(());
+                    }
+                    () = &mut lost => {
+                        self.slots.close();
+                        tasks.abort_all();
+                        while tasks.join_next().await.is_some() {}
+                        return Err(ControllerError::LeadershipLost);
                     }
                     _ = &mut sleep => break,
                     Some(joined) = tasks.join_next(), if !tasks.is_empty() => {

@@ -183,13 +183,17 @@ impl Executor for KubernetesExecutor {
             .map_err(api_error(format!("reading Job {namespace}/{name}")))
             .map_err(ExecutorError::from)?;
         let Some(found) = found else {
-            return Ok(Recovered::Lost(format!("Job {namespace}/{name} no longer exists")));
+            return Ok(Recovered::Lost(format!(
+                "Job {namespace}/{name} no longer exists"
+            )));
         };
         let deadline = found
             .spec
             .as_ref()
             .and_then(|s| s.active_deadline_seconds)
-            .map_or(Duration::from_secs(3600), |s| Duration::from_secs(s.max(0) as u64));
+            .map_or(Duration::from_secs(3600), |s| {
+                Duration::from_secs(s.max(0) as u64)
+            });
         if finished(&found).is_some() {
             let ending = ending(&self.pods(namespace), namespace, name, &found).await?;
             return Ok(Recovered::Ended(ending));
@@ -218,7 +222,10 @@ async fn delete(jobs: &Api<Job>, pods: &Api<Pod>, name: &str) {
         Err(e) => tracing::warn!(job = %name, "cannot delete agent Job: {e}"),
     }
     let selector = ListParams::default().labels(&format!("{}={name}", job::JOB_NAME_LABEL));
-    if let Err(e) = pods.delete_collection(&DeleteParams::default(), &selector).await {
+    if let Err(e) = pods
+        .delete_collection(&DeleteParams::default(), &selector)
+        .await
+    {
         tracing::warn!(job = %name, "cannot delete the agent Job's pods: {e}");
     }
 }
@@ -300,7 +307,11 @@ async fn ending(
         let last = said
             .map(|m| format!("; its termination message: {}", m.trim()))
             .unwrap_or_default();
-        let why = if message.is_empty() { reason } else { format!("{reason}: {message}") };
+        let why = if message.is_empty() {
+            reason
+        } else {
+            format!("{reason}: {message}")
+        };
         return Ok(Ending::Broken {
             reason: format!("the agent's Job {namespace}/{name} failed ({why}){last}"),
         });
@@ -369,7 +380,10 @@ impl Started for Following {
             }
             Ok(Ok(None)) => {
                 return Ok(Ending::Broken {
-                    reason: format!("Job {}/{} was deleted while it ran", self.namespace, self.name),
+                    reason: format!(
+                        "Job {}/{} was deleted while it ran",
+                        self.namespace, self.name
+                    ),
                 });
             }
             Ok(Ok(Some(job))) => job,

@@ -70,7 +70,9 @@ pub struct JobSettings {
 #[non_exhaustive]
 pub enum JobSpecError {
     /// The engine's spec names no image.
-    #[error("the engine's execution spec has no image; the kubernetes executor runs agents from images")]
+    #[error(
+        "the engine's execution spec has no image; the kubernetes executor runs agents from images"
+    )]
     NoImage,
     /// The engine's spec has no command.
     #[error("the engine's execution spec has an empty command")]
@@ -384,7 +386,10 @@ mod tests {
         let name = job_name(&job.task_run_id, job.attempt);
         // Upper case is not allowed in a name: lowered, and told apart from `tr-proj-7` by a hash.
         let hash = name.strip_prefix("robodev-tr-proj-7-2-").unwrap();
-        assert!(hash.len() == 8 && hash.chars().all(|c| c.is_ascii_hexdigit()), "{name}");
+        assert!(
+            hash.len() == 8 && hash.chars().all(|c| c.is_ascii_hexdigit()),
+            "{name}"
+        );
         let built = build(&settings(), &job, &name).unwrap();
         let meta = &built.metadata;
         assert_eq!(meta.name.as_deref(), Some(name.as_str()));
@@ -394,14 +399,20 @@ mod tests {
         assert_eq!(labels[TASK_RUN_LABEL], "tr-PROJ-7");
         assert_eq!(labels[ATTEMPT_LABEL], "2");
         assert_eq!(labels[ENGINE_LABEL], "claude-code");
-        assert_eq!(meta.annotations.as_ref().unwrap()[TASK_RUN_ANNOTATION], "tr-PROJ-7");
+        assert_eq!(
+            meta.annotations.as_ref().unwrap()[TASK_RUN_ANNOTATION],
+            "tr-PROJ-7"
+        );
 
         let spec = built.spec.as_ref().unwrap();
         assert_eq!(spec.backoff_limit, Some(0));
         assert_eq!(spec.active_deadline_seconds, Some(1800));
         assert_eq!(spec.ttl_seconds_after_finished, Some(3600));
         let template = &spec.template;
-        assert_eq!(template.metadata.as_ref().unwrap().labels.as_ref(), Some(labels));
+        assert_eq!(
+            template.metadata.as_ref().unwrap().labels.as_ref(),
+            Some(labels)
+        );
         let pod = template.spec.as_ref().unwrap();
         assert_eq!(pod.restart_policy.as_deref(), Some("Never"));
         assert_eq!(pod.automount_service_account_token, Some(false));
@@ -428,11 +439,23 @@ mod tests {
         assert_eq!(security.read_only_root_filesystem, Some(true));
         assert_eq!(security.allow_privilege_escalation, Some(false));
         assert_eq!(
-            security.capabilities.as_ref().unwrap().drop.as_ref().unwrap(),
+            security
+                .capabilities
+                .as_ref()
+                .unwrap()
+                .drop
+                .as_ref()
+                .unwrap(),
             &["ALL"]
         );
-        assert_eq!(security.seccomp_profile.as_ref().unwrap().type_, "RuntimeDefault");
-        assert_eq!(c.termination_message_path.as_deref(), Some("/dev/termination-log"));
+        assert_eq!(
+            security.seccomp_profile.as_ref().unwrap().type_,
+            "RuntimeDefault"
+        );
+        assert_eq!(
+            c.termination_message_path.as_deref(),
+            Some("/dev/termination-log")
+        );
         let resources = c.resources.as_ref().unwrap();
         assert_eq!(resources.requests.as_ref().unwrap()["cpu"].0, "500m");
         assert_eq!(resources.requests.as_ref().unwrap()["memory"].0, "1Gi");
@@ -447,7 +470,11 @@ mod tests {
             .collect();
         assert_eq!(
             mounts,
-            [("workspace", "/workspace"), ("home", "/home/robodev"), ("tmp", "/tmp")]
+            [
+                ("workspace", "/workspace"),
+                ("home", "/home/robodev"),
+                ("tmp", "/tmp")
+            ]
         );
         for v in pod.volumes.as_ref().unwrap() {
             assert!(v.empty_dir.is_some(), "{v:?}");
@@ -459,9 +486,21 @@ mod tests {
         assert_eq!(get("MODE").value.as_deref(), Some("fast"));
         let token = get("GITHUB_TOKEN");
         assert_eq!(token.value, None);
-        let r = token.value_from.as_ref().unwrap().secret_key_ref.as_ref().unwrap();
-        assert_eq!((r.name.as_str(), r.key.as_str()), ("robodev-secrets", "github-token"));
-        assert_eq!(get("ROBODEV_RESULT_FILE").value.as_deref(), Some("/dev/termination-log"));
+        let r = token
+            .value_from
+            .as_ref()
+            .unwrap()
+            .secret_key_ref
+            .as_ref()
+            .unwrap();
+        assert_eq!(
+            (r.name.as_str(), r.key.as_str()),
+            ("robodev-secrets", "github-token")
+        );
+        assert_eq!(
+            get("ROBODEV_RESULT_FILE").value.as_deref(),
+            Some("/dev/termination-log")
+        );
         assert_eq!(get("ROBODEV_PROMPT").value.as_deref(), Some("Fix PROJ-7"));
         let ticket: serde_json::Value =
             serde_json::from_str(get("ROBODEV_TICKET").value.as_deref().unwrap()).unwrap();
@@ -480,7 +519,10 @@ mod tests {
         }
         // The id itself survives, whole, in the annotation.
         let built = build(&settings(), &job, &name).unwrap();
-        assert_eq!(built.metadata.annotations.unwrap()[TASK_RUN_ANNOTATION], long);
+        assert_eq!(
+            built.metadata.annotations.unwrap()[TASK_RUN_ANNOTATION],
+            long
+        );
     }
 
     #[test]
@@ -490,7 +532,10 @@ mod tests {
         assert_eq!(build(&settings(), &job, "n"), Err(JobSpecError::NoImage));
         let mut job = attempt("tr-1");
         job.secret_env = SecretEnv::Values(BTreeMap::from([("T".into(), "v".into())]));
-        assert_eq!(build(&settings(), &job, "n"), Err(JobSpecError::SecretValues));
+        assert_eq!(
+            build(&settings(), &job, "n"),
+            Err(JobSpecError::SecretValues)
+        );
         let mut job = attempt("tr-1");
         job.spec.resource_limits = Some(Resources {
             cpu: "lots".into(),

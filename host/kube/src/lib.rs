@@ -4,6 +4,7 @@
 
 pub mod executor;
 pub mod job;
+pub mod lease;
 pub mod names;
 
 pub use executor::{KubeError, KubernetesExecutor};

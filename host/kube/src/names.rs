@@ -81,8 +81,14 @@ pub fn is_label_value(value: &str) -> bool {
         && value
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        && value.chars().next().is_none_or(|c| c.is_ascii_alphanumeric())
-        && value.chars().last().is_none_or(|c| c.is_ascii_alphanumeric())
+        && value
+            .chars()
+            .next()
+            .is_none_or(|c| c.is_ascii_alphanumeric())
+        && value
+            .chars()
+            .last()
+            .is_none_or(|c| c.is_ascii_alphanumeric())
 }
 
 #[cfg(test)]
@@ -111,13 +117,22 @@ mod tests {
             let name = dns_label(text);
             assert!(is_dns_label(&name), "{text:?} -> {name:?}");
             let value = label_value(text);
-            assert!(is_label_value(&value) && !value.is_empty(), "{text:?} -> {value:?}");
+            assert!(
+                is_label_value(&value) && !value.is_empty(),
+                "{text:?} -> {value:?}"
+            );
         }
         // Different ids never collide, even when they clean up alike or share a long prefix.
         assert_ne!(dns_label("tr-A_1"), dns_label("tr-A.1"));
         let long = "x".repeat(100);
-        assert_ne!(dns_label(&format!("{long}a")), dns_label(&format!("{long}b")));
-        assert_ne!(label_value(&format!("{long}a")), label_value(&format!("{long}b")));
+        assert_ne!(
+            dns_label(&format!("{long}a")),
+            dns_label(&format!("{long}b"))
+        );
+        assert_ne!(
+            label_value(&format!("{long}a")),
+            label_value(&format!("{long}b"))
+        );
         // Upper case is not a DNS label: lowered and hashed (RD-1 and rd-1 stay apart).
         assert_ne!(dns_label("tr-RD-1"), dns_label("tr-rd-1"));
         assert_eq!(dns_label("tr-rd-1"), "tr-rd-1");

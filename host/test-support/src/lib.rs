@@ -12,6 +12,7 @@
 //! - [`registry`]: Debian's docker-registry on 127.0.0.1.
 //! - [`cosign`]: the cosign v3 binary scripts/build-cosign builds, and running it.
 //! - [`openssl`]: ECDSA P-256 key pairs made by the openssl CLI.
+//! - [`kube`]: a real kube-apiserver with etcd on 127.0.0.1 (built by scripts/build-kube).
 //!
 //! Threads and `std` only: robodev-cli's tests have no async runtime. A fixture that blocks
 //! (a registry starting) is put on a blocking thread by async callers.
@@ -34,6 +35,7 @@ pub mod child;
 pub mod cosign;
 pub mod forward_proxy;
 pub mod guests;
+pub mod kube;
 pub mod openssl;
 pub mod plugins;
 pub mod registry;

@@ -73,6 +73,8 @@ pub struct Config {
     pub guardrails: Guardrails,
     /// `executor`: where agents run.
     pub executor: ExecutorSettings,
+    /// `leader_election`.
+    pub leader_election: LeaderElection,
     /// `admin`: the admin HTTP API; `None` when the file has no `admin` section (no API).
     pub admin: Option<AdminSettings>,
     /// `oci`: registry access for OCI components.
@@ -157,6 +159,39 @@ pub struct KubernetesSettings {
     pub ttl_after_finished: Duration,
     /// `runtime_class`, e.g. `gvisor`.
     pub runtime_class: Option<String>,
+}
+
+/// `leader_election`: one active replica on a `coordination.k8s.io` Lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaderElection {
+    /// `enabled` (default false; `robodev run --leader-elect` turns it on).
+    pub enabled: bool,
+    /// `namespace` of the Lease; `None`: the client's.
+    pub namespace: Option<String>,
+    /// `lease_name` (default `robodev`).
+    pub lease_name: String,
+    /// `lease_duration` (default 15s): a holder that has not renewed for this long can be
+    /// replaced.
+    pub lease_duration: Duration,
+    /// `renew_deadline` (default 10s, less than the duration): a leader that has not renewed
+    /// for this long stops acting.
+    pub renew_deadline: Duration,
+    /// `retry_period` (default 2s, less than the deadline): how often leaders renew and
+    /// standbys try.
+    pub retry_period: Duration,
+}
+
+impl Default for LeaderElection {
+    fn default() -> Self {
+        LeaderElection {
+            enabled: false,
+            namespace: None,
+            lease_name: "robodev".into(),
+            lease_duration: Duration::from_secs(15),
+            renew_deadline: Duration::from_secs(10),
+            retry_period: Duration::from_secs(2),
+        }
+    }
 }
 
 /// How long finished agent Jobs are kept when `executor.ttl_after_finished` does not say.

@@ -62,6 +62,9 @@ pub struct RawConfig {
     /// `executor`: where agents run.
     #[serde(default)]
     pub executor: Option<RawExecutor>,
+    /// `leader_election`: one active replica among several.
+    #[serde(default)]
+    pub leader_election: Option<RawLeaderElection>,
     /// `oci`: registry access for `component: oci://...`.
     #[serde(default)]
     pub oci: Option<RawOci>,
@@ -369,6 +372,24 @@ pub struct RawExecutor {
     pub ttl_after_finished: Option<RawDuration>,
     /// `runtime_class` (kubernetes): the agent pods' RuntimeClass.
     pub runtime_class: Option<String>,
+}
+
+/// `leader_election`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLeaderElection {
+    /// `enabled` (`robodev run --leader-elect` turns it on too).
+    pub enabled: Option<bool>,
+    /// `namespace` of the Lease.
+    pub namespace: Option<String>,
+    /// `lease_name`.
+    pub lease_name: Option<String>,
+    /// `lease_duration`.
+    pub lease_duration: Option<RawDuration>,
+    /// `renew_deadline`.
+    pub renew_deadline: Option<RawDuration>,
+    /// `retry_period`.
+    pub retry_period: Option<RawDuration>,
 }
 
 /// `admin`: the admin HTTP API.

@@ -610,6 +610,7 @@ impl Validator<'_> {
         let engine = self.engines(raw.engines.unwrap_or_default(), &plugins)?;
         let guardrails = self.guardrails(raw.guardrails, approval.is_some())?;
         let executor = self.executor(raw.executor)?;
+        let leader_election = self.leader_election(raw.leader_election)?;
         let admin = raw.admin.map(|a| self.admin(a)).transpose()?;
 
         let mut selected_builtins: Vec<&str> = Vec::new();
@@ -711,6 +712,68 @@ impl Validator<'_> {
             guardrails,
             admin,
             executor,
+            leader_election,
+        })
+    }
+
+    /// `leader_election`: defaults, names, and deadline < duration, period < deadline.
+    fn leader_election(
+        &self,
+        raw: Option<super::raw::RawLeaderElection>,
+    ) -> Result<super::LeaderElection, ConfigError> {
+        let defaults = super::LeaderElection::default();
+        let Some(raw) = raw else {
+            return Ok(defaults);
+        };
+        let duration = |key: &str, d: Option<RawDuration>, default| match d {
+            Some(d) => self.positive_duration(&format!("leader_election.{key}"), d),
+            None => Ok(default),
+        };
+        let lease_duration = duration(
+            "lease_duration",
+            raw.lease_duration,
+            defaults.lease_duration,
+        )?;
+        let renew_deadline = duration(
+            "renew_deadline",
+            raw.renew_deadline,
+            defaults.renew_deadline,
+        )?;
+        let retry_period = duration("retry_period", raw.retry_period, defaults.retry_period)?;
+        if renew_deadline >= lease_duration {
+            return Err(self.err(
+                "leader_election.renew_deadline",
+                format!(
+                    "must be less than lease_duration ({lease_duration:?}): a leader must stop acting before its lease can pass to another"
+                ),
+            ));
+        }
+        if retry_period >= renew_deadline {
+            return Err(self.err(
+                "leader_election.retry_period",
+                format!("must be less than renew_deadline ({renew_deadline:?})"),
+            ));
+        }
+        for (key, value) in [
+            ("namespace", &raw.namespace),
+            ("lease_name", &raw.lease_name),
+        ] {
+            if let Some(v) = value
+                && !is_dns_label(v)
+            {
+                return Err(self.err(
+                    &format!("leader_election.{key}"),
+                    format!("{v:?} is not a valid Kubernetes name (lowercase letters, digits and '-', at most 63)"),
+                ));
+            }
+        }
+        Ok(super::LeaderElection {
+            enabled: raw.enabled.unwrap_or(false),
+            namespace: raw.namespace,
+            lease_name: raw.lease_name.unwrap_or(defaults.lease_name),
+            lease_duration,
+            renew_deadline,
+            retry_period,
         })
     }
 
