@@ -315,6 +315,11 @@ fn accept(
                             Ok(stream) => {
                                 let _ = tx.send(Ok(Conn(Box::new(stream)))).await;
                             }
+                            // A connection closed before its first byte is the host checking
+                            // who serves the socket (SO_PEERCRED), not a failed handshake.
+                            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                                tracing::debug!("a connection closed before its TLS handshake: {e}");
+                            }
                             Err(e) => tracing::warn!("TLS handshake with the host failed: {e}"),
                         }
                     });
