@@ -101,3 +101,202 @@ fn a_ticket_runs_as_a_job_and_its_result_is_reported() {
     assert!(state.contains("fixed the build"), "{state}");
     assert!(runtime.block_on(jobs.get_opt(&name)).unwrap().is_none());
 }
+
+/// The chart's ServiceAccount and Role, applied to the API server as `helm install` would, are
+/// enough for robodev: it runs a ticket with that identity (Jobs and their pods, the k8s
+/// secrets backend reading the admin token, leader election on a Lease) and nothing is
+/// forbidden.
+#[test]
+fn the_charts_role_is_all_robodev_needs() {
+    use k8s_openapi::ByteString;
+    use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+    use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
+    use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+    use kube::api::{ObjectMeta, PostParams};
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = runtime.block_on(admin());
+    let ns = runtime.block_on(namespace(&client, "chart-rbac"));
+    let repo = robodev_test_support::repo::repo_root();
+
+    // `helm template` of the chart for this namespace: its ServiceAccounts, Role, RoleBinding.
+    let helm = repo.join("target/tools/bin/helm");
+    if !helm.exists() {
+        robodev_test_support::repo::run_script("build-helm", &[]);
+    }
+    let rendered = std::process::Command::new(&helm)
+        .args(["template", "robodev"])
+        .arg(repo.join("charts/robodev"))
+        .args(["--namespace", &ns])
+        .output()
+        .unwrap();
+    assert!(
+        rendered.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rendered.stderr)
+    );
+    let text = String::from_utf8(rendered.stdout).unwrap();
+    let mut account = None;
+    runtime.block_on(async {
+        for doc in text.split("\n---") {
+            let value: serde_norway::Value = match serde_norway::from_str(doc) {
+                Ok(v) => v,
+                Err(_) => continue,
+            };
+            let kind = value
+                .get("kind")
+                .and_then(|k| k.as_str())
+                .unwrap_or_default();
+            let pp = PostParams::default();
+            match kind {
+                "ServiceAccount" => {
+                    let sa: ServiceAccount = serde_norway::from_value(value).unwrap();
+                    Api::<ServiceAccount>::namespaced(client.clone(), &ns)
+                        .create(&pp, &sa)
+                        .await
+                        .unwrap();
+                }
+                "Role" => {
+                    let role: Role = serde_norway::from_value(value).unwrap();
+                    Api::<Role>::namespaced(client.clone(), &ns)
+                        .create(&pp, &role)
+                        .await
+                        .unwrap();
+                }
+                "RoleBinding" => {
+                    let binding: RoleBinding = serde_norway::from_value(value).unwrap();
+                    account = binding
+                        .subjects
+                        .as_ref()
+                        .unwrap()
+                        .first()
+                        .map(|s| s.name.clone());
+                    Api::<RoleBinding>::namespaced(client.clone(), &ns)
+                        .create(&pp, &binding)
+                        .await
+                        .unwrap();
+                }
+                _ => {}
+            }
+        }
+    });
+    let account = account.expect("the chart binds its Role to a ServiceAccount");
+
+    // A token of that ServiceAccount (what its pod would mount), in a kubeconfig.
+    let token = runtime.block_on(async {
+        let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), &ns);
+        let request = TokenRequest {
+            spec: Some(TokenRequestSpec {
+                audiences: Some(vec!["https://kubernetes.default.svc.cluster.local".into()]),
+                expiration_seconds: Some(3600),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        accounts
+            .create_token_request(&account, &PostParams::default(), &request)
+            .await
+            .unwrap()
+            .status
+            .unwrap()
+            .token
+            .expect("a token")
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let admin_config = std::fs::read_to_string(&cluster().kubeconfig).unwrap();
+    let admin_token = admin_config
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("token:"))
+        .unwrap()
+        .trim()
+        .trim_matches('"')
+        .to_owned();
+    let kubeconfig = d.join("kubeconfig");
+    std::fs::write(&kubeconfig, admin_config.replace(&admin_token, &token)).unwrap();
+
+    // The Secret the admin API's token comes from (the k8s secrets backend reads it).
+    runtime.block_on(async {
+        Api::<Secret>::namespaced(client.clone(), &ns)
+            .create(
+                &PostParams::default(),
+                &Secret {
+                    metadata: ObjectMeta {
+                        name: Some("robodev-secrets".into()),
+                        ..Default::default()
+                    },
+                    data: Some([("admin-token".to_owned(), ByteString(b"t0ken".to_vec()))].into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+    });
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(
+        d.join("tickets.yaml"),
+        "tickets:\n  - { id: R-1, title: t, ticket_type: bug_fix, labels: [robodev], repo_url: https://git.example/acme/api }\n",
+    )
+    .unwrap();
+    let config = d.join("robodev-config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "state_dir: state\n\
+             ticketing: {{ backend: local, config: {{ file: tickets.yaml }}, labels: [robodev] }}\n\
+             secrets: {{ backend: k8s, config: {{ namespace: {ns}, secret: robodev-secrets }} }}\n\
+             admin: {{ listen: \"127.0.0.1:{port}\", token_secret: admin-token }}\n\
+             engines: {{ default: local, local: {{ image: ghcr.io/acme/agent:1, command: [agent] }} }}\n\
+             executor: {{ kind: kubernetes, namespace: {ns}, service_account: robodev-agent }}\n\
+             leader_election: {{ enabled: true, namespace: {ns} }}\n"
+        ),
+    )
+    .unwrap();
+    let robodev = robodev_command(d, &["run", "--once", "--config", config.to_str().unwrap()])
+        .env("KUBECONFIG", &kubeconfig)
+        .env("ROBODEV_POD_NAME", "robodev-test-0")
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let jobs: Api<Job> = Api::namespaced(client.clone(), &ns);
+    let name = runtime.block_on(async {
+        for _ in 0..600 {
+            let listed = jobs
+                .list(&ListParams::default().labels("app=robodev-agent"))
+                .await
+                .unwrap();
+            if let Some(job) = listed.items.into_iter().next() {
+                return job.metadata.name.unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("robodev created no Job in 60 s")
+    });
+    runtime.block_on(finish(
+        &client,
+        &ns,
+        &name,
+        End::Complete(Some(r#"{"success":true,"summary":"done"}"#)),
+    ));
+    let out = robodev.wait_with_output().unwrap();
+    let log = stderr(&out);
+    assert_eq!(code(&out), 0, "{log}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Succeeded"),
+        "{log}"
+    );
+    assert!(log.contains("this replica leads"), "{log}");
+    // The API server's refusals say "forbidden" (HTTP 403 Forbidden).
+    assert!(
+        !log.to_lowercase().contains("forbidden"),
+        "the Role lacks something: {log}"
+    );
+    // It removed the Job with the Role's rights.
+    assert!(runtime.block_on(jobs.get_opt(&name)).unwrap().is_none());
+}
