@@ -339,6 +339,81 @@ async fn ending(
     }
 }
 
+/// The longest agent log line relogged; the rest of a longer line is cut.
+const MAX_LOG_LINE: usize = 16 * 1024;
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Follows the `agent` container's log of Job `job`'s pod and relogs each line under the Job's
+/// name (target `robodev::agent`), once the pod runs. Best effort: without a kubelet serving
+/// logs (or the right to read them), nothing is relogged and the run goes on.
+async fn stream_logs(pods: Api<Pod>, job: String) {
+    use futures_util::io::AsyncBufReadExt;
+    let selector = ListParams::default().labels(&format!("{}={job}", job::JOB_NAME_LABEL));
+    let pod = loop {
+        match pods.list(&selector).await {
+            Ok(list) => {
+                let started = list.items.into_iter().find(|p| {
+                    p.status
+                        .as_ref()
+                        .and_then(|s| s.phase.as_deref())
+                        .is_some_and(|phase| phase != "Pending")
+                });
+                if let Some(pod) = started.and_then(|p| p.metadata.name) {
+                    break pod;
+                }
+            }
+            Err(e) => {
+                tracing::debug!(job = %job, "cannot list the agent's pods for its log: {e}");
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    };
+    let params = kube::api::LogParams {
+        container: Some(job::CONTAINER.to_owned()),
+        follow: true,
+        ..Default::default()
+    };
+    let mut reader = match pods.log_stream(&pod, &params).await {
+        Ok(r) => Box::pin(r),
+        Err(e) => {
+            tracing::debug!(job = %job, "the agent's log cannot be read: {e}");
+            return;
+        }
+    };
+    let mut line: Vec<u8> = Vec::new();
+    loop {
+        let chunk = match reader.fill_buf().await {
+            Ok([]) | Err(_) => break,
+            Ok(chunk) => chunk,
+        };
+        let (take, end) = match chunk.iter().position(|b| *b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        let room = MAX_LOG_LINE.saturating_sub(line.len());
+        line.extend_from_slice(&chunk[..take.min(room)]);
+        reader.consume_unpin(take);
+        if end {
+            let text = String::from_utf8_lossy(&line);
+            tracing::info!(target: "robodev::agent", job = %job, "{}", text.trim_end());
+            line.clear();
+        }
+    }
+    if !line.is_empty() {
+        let text = String::from_utf8_lossy(&line);
+        tracing::info!(target: "robodev::agent", job = %job, "{}", text.trim_end());
+    }
+}
+
 /// A Job being followed. Dropping it leaves the Job running: a robodev that stops (a rolling
 /// update, a lost lease) hands its runs to the next one, which adopts them.
 struct Following {
@@ -358,6 +433,9 @@ impl fmt::Debug for Following {
 #[async_trait]
 impl Started for Following {
     async fn wait(self: Box<Self>) -> Result<Ending, ExecutorError> {
+        // The agent's log lines into robodev's log while it runs, when a kubelet serves them.
+        let logs = tokio::spawn(stream_logs(self.pods.clone(), self.name.clone()));
+        let _stop_logs = AbortOnDrop(logs);
         let waited = tokio::time::timeout(
             self.deadline + DEADLINE_GRACE,
             await_condition(self.jobs.clone(), &self.name, is_finished()),
