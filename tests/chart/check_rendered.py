@@ -150,6 +150,8 @@ config = yaml.safe_load(cm["data"]["robodev-config.yaml"])
 executor = config.get("executor", {})
 check("executor.namespace and service_account name the agent namespace and ServiceAccount",
       executor.get("namespace") == agent_ns and executor.get("service_account") == agent_sa["metadata"]["name"], executor)
+check("task runs are TaskRuns in the release namespace (where the Role grants taskruns)",
+      config.get("task_runs") == {"store": "kubernetes", "namespace": ns}, config.get("task_runs"))
 for rb in objs("RoleBinding"):
     role = next((r for r in roles if r["metadata"]["name"] == rb["roleRef"]["name"]
                  and r["metadata"]["namespace"] == rb["metadata"]["namespace"]), None)

@@ -101,7 +101,9 @@ app: robodev-agent
 
 {{/*
 robodev-config.yaml as the controller reads it: .Values.config plus what the chart owns
-(`admin:`, and the kubernetes executor's namespace and service account when unset).
+(`admin:`, and the kubernetes executor's namespace and service account when unset; with that
+executor, task runs kept as TaskRuns (`task_runs: { store: kubernetes }`) unless `task_runs`
+is set, in the release namespace, where the Role lets robodev write them).
 */}}
 {{- define "robodev.config" -}}
 {{- $config := deepCopy (.Values.config | default dict) -}}
@@ -124,6 +126,13 @@ robodev-config.yaml as the controller reads it: .Values.config plus what the cha
 {{- if not $executor.service_account -}}
 {{- $_ := set $executor "service_account" (include "robodev.agentServiceAccountName" .) -}}
 {{- end -}}
+{{- if not (hasKey $config "task_runs") -}}
+{{- $_ := set $config "task_runs" (dict "store" "kubernetes") -}}
+{{- end -}}
+{{- end -}}
+{{- $taskRuns := get $config "task_runs" -}}
+{{- if and (kindIs "map" $taskRuns) (eq (toString $taskRuns.store) "kubernetes") (not $taskRuns.namespace) -}}
+{{- $_ := set $taskRuns "namespace" .Release.Namespace -}}
 {{- end -}}
 {{- toYaml $config -}}
 {{- end -}}

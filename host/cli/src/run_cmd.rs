@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use clap::Args;
 use std::sync::Arc;
 
-use robodev_controller::config::{Config, ExecutorSettings};
+use robodev_controller::config::{Config, ExecutorSettings, TaskRunStore};
 use robodev_controller::daemon::{Daemon, DaemonError};
-use robodev_controller::runs::{RunStore, TaskRun, TaskState};
+use robodev_controller::runs::{FileStore, RunStore, TaskRun, TaskState};
 use robodev_registry::{LoadOptions, Registry};
 use serde_json::json;
 
@@ -101,7 +101,17 @@ pub async fn run(args: RunArgs) -> u8 {
             return 2;
         }
     };
-    let daemon = match Daemon::start(config, options, executor).await {
+    let runs = match run_store(&config).await {
+        Ok(store) => store,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    if let Some(runs) = &runs {
+        eprintln!("robodev: task runs are kept as {}", runs.location());
+    }
+    let daemon = match Daemon::start(config, options, executor, runs.clone()).await {
         Ok(d) => d,
         Err(e) => return failed_to_start(&e),
     };
@@ -308,6 +318,33 @@ async fn executor(
     ))))
 }
 
+/// The run store `config.task_runs` asks for: `None` for the files under the state directory;
+/// for `kubernetes`, TaskRuns in its namespace (default: the client's).
+async fn run_store(config: &Config) -> Result<Option<Arc<dyn RunStore>>, String> {
+    let TaskRunStore::Kubernetes { namespace } = &config.task_runs else {
+        return Ok(None);
+    };
+    let client = kube::Client::try_default().await.map_err(|e| {
+        format!(
+            "task_runs.store kubernetes: no Kubernetes API to talk to (in a pod, its service account; elsewhere KUBECONFIG or ~/.kube/config): {e}"
+        )
+    })?;
+    let namespace = namespace
+        .clone()
+        .unwrap_or_else(|| client.default_namespace().to_owned());
+    Ok(Some(Arc::new(robodev_kube::taskruns::CrdStore::new(
+        client, &namespace,
+    ))))
+}
+
+/// The run store of `config`, for the commands that read or decide runs.
+async fn store_of(config: &Config) -> Result<Arc<dyn RunStore>, String> {
+    Ok(match run_store(config).await? {
+        Some(store) => store,
+        None => Arc::new(FileStore::new(&config.state_dir)),
+    })
+}
+
 /// Prints why robodev did not start (each critical plugin on its own line) and returns the
 /// exit code.
 fn failed_to_start(e: &DaemonError) -> u8 {
@@ -435,13 +472,22 @@ pub async fn list(args: ListArgs) -> u8 {
             return critical.exit_code();
         }
     };
-    let runs = RunStore::new(&config.state_dir).all().unwrap_or_else(|e| {
-        eprintln!(
-            "warning: cannot read the task runs in {}: {e}",
-            config.state_dir.display()
-        );
-        Vec::new()
-    });
+    let (runs, location) = match store_of(&config).await {
+        Ok(store) => (
+            store.all().await.unwrap_or_else(|e| {
+                eprintln!(
+                    "warning: cannot read the task runs in {}: {e}",
+                    store.location()
+                );
+                Vec::new()
+            }),
+            store.location(),
+        ),
+        Err(e) => {
+            eprintln!("warning: cannot read the task runs: {e}");
+            (Vec::new(), config.state_dir.display().to_string())
+        }
+    };
     let mut rows = Vec::new();
     for entry in registry.entries() {
         let mut row = entry.to_json();
@@ -507,14 +553,10 @@ pub async fn list(args: ListArgs) -> u8 {
     }
     println!();
     if runs.is_empty() {
-        println!("task runs: none yet ({})", config.state_dir.display());
+        println!("task runs: none yet ({location})");
     } else {
         let counts: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
-        println!(
-            "task runs: {} ({})",
-            counts.join(", "),
-            config.state_dir.display()
-        );
+        println!("task runs: {} ({location})", counts.join(", "));
         for run in &runs {
             println!("{}", outcome(run));
         }
@@ -556,20 +598,30 @@ pub async fn task(command: TaskCommand) -> u8 {
     let (args, approve) = match command {
         TaskCommand::Approve(a) => (a, true),
         TaskCommand::Reject(a) => (a, false),
-        TaskCommand::List { config, json } => return list_runs(&config, json),
+        TaskCommand::List { config, json } => return list_runs(&config, json).await,
     };
     let config = match args.config.load() {
         Ok(c) => c,
         Err(code) => return code,
     };
     let who = std::env::var("USER").unwrap_or_else(|_| "a human".into());
-    match RunStore::new(&config.state_dir).decide(
-        config.ticketing.backend.name(),
-        &args.ticket,
-        approve,
-        &who,
-        &args.note,
-    ) {
+    let store = match store_of(&config).await {
+        Ok(store) => store,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    match store
+        .decide(
+            config.ticketing.backend.name(),
+            &args.ticket,
+            approve,
+            &who,
+            &args.note,
+        )
+        .await
+    {
         Ok(run) => {
             println!("{}", outcome(&run));
             0
@@ -581,17 +633,24 @@ pub async fn task(command: TaskCommand) -> u8 {
     }
 }
 
-fn list_runs(args: &ConfigArgs, json_out: bool) -> u8 {
+async fn list_runs(args: &ConfigArgs, json_out: bool) -> u8 {
     let config = match args.load() {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let runs = match RunStore::new(&config.state_dir).all() {
+    let store = match store_of(&config).await {
+        Ok(store) => store,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let runs = match store.all().await {
         Ok(r) => r,
         Err(e) => {
             eprintln!(
                 "error: cannot read the task runs in {}: {e}",
-                config.state_dir.display()
+                store.location()
             );
             return 2;
         }
@@ -602,7 +661,7 @@ fn list_runs(args: &ConfigArgs, json_out: bool) -> u8 {
             serde_json::to_string_pretty(&runs).unwrap_or_default()
         );
     } else if runs.is_empty() {
-        println!("no task runs yet ({})", config.state_dir.display());
+        println!("no task runs yet ({})", store.location());
     } else {
         for run in &runs {
             println!("{}", outcome(run));

@@ -33,7 +33,7 @@ use crate::config::{BackendRef, Config};
 use crate::executor::{
     AgentJob, Ending, Executor, LocalExecutor, Recovered, SecretDelivery, SecretEnv,
 };
-use crate::runs::{RunStore, TaskRun, TaskState};
+use crate::runs::{FileStore, RunStore, StoreError, TaskRun, TaskState};
 use robodev_registry::Registry;
 use robodev_registry::registry::config_dir;
 
@@ -50,6 +50,16 @@ pub enum ControllerError {
     /// This replica lost the leader lease: it stopped acting so that another can lead.
     #[error("lost the leader lease: stopped acting so that another replica can lead")]
     LeadershipLost,
+    /// The task run store cannot be read or written (outside a run: a run whose record
+    /// cannot be saved stops instead, see `Controller::save`).
+    #[error("task runs in {location}: {source}")]
+    Runs {
+        /// Where the runs are ([`RunStore::location`]).
+        location: String,
+        /// What went wrong.
+        #[source]
+        source: StoreError,
+    },
     /// The state directory cannot be used.
     #[error("state directory {}: {message}", dir.display())]
     State {
@@ -88,7 +98,7 @@ fn backend_of<T: ?Sized>(
 /// The controller: the backends the loop uses, the run store, and the runs in flight.
 pub struct Controller {
     config: Arc<Config>,
-    runs: RunStore,
+    runs: Arc<dyn RunStore>,
     ticketing_name: String,
     ticketing: Arc<dyn ticketing::Backend>,
     engine_name: String,
@@ -181,7 +191,7 @@ impl Controller {
             None => None,
         };
         Ok(Controller {
-            runs: RunStore::new(&config.state_dir),
+            runs: Arc::new(FileStore::new(&config.state_dir)),
             ticketing_name: config.ticketing.backend.name().to_owned(),
             ticketing,
             engine_name: config.engine.backend.name().to_owned(),
@@ -208,15 +218,22 @@ impl Controller {
         self
     }
 
-    /// The run store.
-    pub fn runs(&self) -> &RunStore {
-        &self.runs
+    /// The same controller with its task runs kept in `runs` instead of the state
+    /// directory's files.
+    pub fn with_runs(mut self, runs: Arc<dyn RunStore>) -> Controller {
+        self.runs = runs;
+        self
     }
 
-    fn state_err(&self, e: std::io::Error) -> ControllerError {
-        ControllerError::State {
-            dir: self.config.state_dir.clone(),
-            message: e.to_string(),
+    /// The run store.
+    pub fn runs(&self) -> &dyn RunStore {
+        self.runs.as_ref()
+    }
+
+    fn state_err(&self, source: StoreError) -> ControllerError {
+        ControllerError::Runs {
+            location: self.runs.location(),
+            source,
         }
     }
 
@@ -229,12 +246,12 @@ impl Controller {
         let mut report = PassReport::default();
         // Unfinished runs first: from an earlier pass, or from a robodev that was stopped.
         let resumable = |run: &TaskRun| !run.is_settled() && run.state != TaskState::NeedsHuman;
-        for run in self.runs.all().map_err(|e| self.state_err(e))? {
+        for run in self.runs.all().await.map_err(|e| self.state_err(e))? {
             if run.ticketing == self.ticketing_name && resumable(&run) && self.claim(&run.id) {
                 // Read again now that it is ours: the list above may predate the last save of
                 // a run that was still in flight while it was read (and has since settled or
                 // gone to a human); driving that stale copy would run its steps again.
-                let run = match self.runs.get(&run.ticketing, &run.ticket.id) {
+                let run = match self.runs.get(&run.ticketing, &run.ticket.id).await {
                     Ok(Some(fresh)) if resumable(&fresh) => fresh,
                     Ok(_) => {
                         self.release(&run.id);
@@ -267,6 +284,7 @@ impl Controller {
             if let Some(existing) = self
                 .runs
                 .get(&self.ticketing_name, &ticket.id)
+                .await
                 .map_err(|e| self.state_err(e))?
             {
                 // Never run a ticket twice: it has a run already (finished, waiting, or being
@@ -279,18 +297,12 @@ impl Controller {
             if !self.claim(&run.id) {
                 continue;
             }
-            if let Some(reason) = self.guard_rails(&run.ticket) {
-                run.result = Some(TaskResult {
-                    success: false,
-                    summary: reason.clone(),
-                    exit_code: 2,
-                    ..Default::default()
-                });
-                run.reason = Some(reason.clone());
-                run.transition(TaskState::Failed, reason);
+            match self.guard_rails(&run.ticket) {
+                Some(reason) => refuse(&mut run, reason),
+                None => run.steps.guard_rails = true,
             }
             // Recorded before any plugin hears of it.
-            if let Err(e) = self.runs.put(&run) {
+            if let Err(e) = self.runs.put(&mut run).await {
                 self.release(&run.id);
                 return Err(self.state_err(e));
             }
@@ -345,8 +357,8 @@ impl Controller {
     /// show, which a later pass (reading the stale record) or the next start would do again.
     /// It stays claimed, so no later pass of this robodev picks it up; the next start resumes
     /// it from its record.
-    fn save(&self, run: &TaskRun) -> bool {
-        match self.runs.put(run) {
+    async fn save(&self, run: &mut TaskRun) -> bool {
+        match self.runs.put(run).await {
             Ok(()) => true,
             Err(e) => {
                 tracing::error!(
@@ -374,6 +386,17 @@ impl Controller {
     async fn drive(self: Arc<Self>, mut run: TaskRun) -> TaskRun {
         while !self.is_halted(&run.id) {
             match run.state {
+                TaskState::Queued if run.attempts == 0 && !run.steps.guard_rails => {
+                    // A run recorded but never started (robodev stopped right after recording
+                    // it) passes the guard rails again before anything runs.
+                    match self.guard_rails(&run.ticket) {
+                        Some(reason) => refuse(&mut run, reason),
+                        None => run.steps.guard_rails = true,
+                    }
+                    if !self.save(&mut run).await {
+                        break;
+                    }
+                }
                 TaskState::Queued | TaskState::Retrying => {
                     if self.config.guardrails.require_approval_before_start
                         && run.approved_by.is_none()
@@ -406,7 +429,8 @@ impl Controller {
             self.fail(
                 run,
                 "approval is required but no approval backend is available".into(),
-            );
+            )
+            .await;
             return;
         };
         match approval
@@ -427,13 +451,16 @@ impl Controller {
                     TaskState::NeedsHuman,
                     format!("approval requested ({})", response.request_id),
                 );
-                self.save(run);
+                self.save(run).await;
             }
-            Err(e) => self.fail(run, format!("cannot request approval: {e}")),
+            Err(e) => {
+                self.fail(run, format!("cannot request approval: {e}"))
+                    .await
+            }
         }
     }
 
-    fn fail(&self, run: &mut TaskRun, reason: String) {
+    async fn fail(&self, run: &mut TaskRun, reason: String) {
         run.reason = Some(reason.clone());
         if run.result.is_none() {
             run.result = Some(TaskResult {
@@ -444,20 +471,20 @@ impl Controller {
             });
         }
         run.transition(TaskState::Failed, reason);
-        self.save(run);
+        self.save(run).await;
     }
 
     /// After a failed attempt: retry when attempts remain, else fail.
-    fn fail_or_retry(&self, run: &mut TaskRun, reason: String) {
+    async fn fail_or_retry(&self, run: &mut TaskRun, reason: String) {
         if run.attempts <= self.config.guardrails.max_retries {
             run.reason = Some(reason.clone());
             run.transition(
                 TaskState::Retrying,
                 format!("attempt {} failed: {reason}", run.attempts),
             );
-            self.save(run);
+            self.save(run).await;
         } else {
-            self.fail(run, reason);
+            self.fail(run, reason).await;
         }
     }
 
@@ -488,7 +515,7 @@ impl Controller {
             tracing::warn!(ticket = %run.ticket.id, "cannot cancel approval request {request}: {e}");
         }
         run.approval_request = None;
-        self.save(run);
+        self.save(run).await;
     }
 
     async fn attempt(&self, run: &mut TaskRun) {
@@ -519,14 +546,18 @@ impl Controller {
             Ok(r) => match r.spec {
                 Some(spec) => spec,
                 None => {
-                    return self.fail_or_retry(
-                        run,
-                        format!("engine {:?} returned no execution spec", self.engine_name),
-                    );
+                    return self
+                        .fail_or_retry(
+                            run,
+                            format!("engine {:?} returned no execution spec", self.engine_name),
+                        )
+                        .await;
                 }
             },
             Err(e) => {
-                return self.fail_or_retry(run, format!("cannot build the execution spec: {e}"));
+                return self
+                    .fail_or_retry(run, format!("cannot build the execution spec: {e}"))
+                    .await;
             }
         };
         let prompt = match self
@@ -535,7 +566,11 @@ impl Controller {
             .await
         {
             Ok(r) => r.prompt,
-            Err(e) => return self.fail_or_retry(run, format!("cannot build the prompt: {e}")),
+            Err(e) => {
+                return self
+                    .fail_or_retry(run, format!("cannot build the prompt: {e}"))
+                    .await;
+            }
         };
         if !run.steps.marked_in_progress {
             if let Err(e) = self
@@ -545,10 +580,12 @@ impl Controller {
                 })
                 .await
             {
-                return self.fail_or_retry(run, format!("cannot mark the ticket in progress: {e}"));
+                return self
+                    .fail_or_retry(run, format!("cannot mark the ticket in progress: {e}"))
+                    .await;
             }
             run.steps.marked_in_progress = true;
-            if !self.save(run) {
+            if !self.save(run).await {
                 return;
             }
         }
@@ -569,18 +606,18 @@ impl Controller {
                     tracing::warn!(channel = %name, "NotifyStart failed: {e}");
                 }
                 run.steps.start_notified_to.push(name.clone());
-                if !self.save(run) {
+                if !self.save(run).await {
                     return;
                 }
             }
             run.steps.start_notified = true;
-            if !self.save(run) {
+            if !self.save(run).await {
                 return;
             }
         }
         let secret_env = match self.secret_env(&spec.secret_env).await {
             Ok(env) => env,
-            Err(e) => return self.fail_or_retry(run, e),
+            Err(e) => return self.fail_or_retry(run, e).await,
         };
         let mut deadline = self.config.guardrails.max_job_duration;
         if spec.active_deadline_seconds > 0 {
@@ -597,7 +634,7 @@ impl Controller {
         };
         let at = match self.executor.prepare(&job).await {
             Ok(at) => at,
-            Err(e) => return self.fail_or_retry(run, e.to_string()),
+            Err(e) => return self.fail_or_retry(run, e.to_string()).await,
         };
         run.job = Some(at.clone());
         run.transition(
@@ -605,7 +642,7 @@ impl Controller {
             format!("attempt {}: agent started in {at}", run.attempts),
         );
         // Never start an agent the record does not show as started.
-        if !self.save(run) {
+        if !self.save(run).await {
             return;
         }
         let ending = match self.executor.start(&at, &job).await {
@@ -614,7 +651,7 @@ impl Controller {
         };
         match ending {
             Ok(ending) => self.ended(run, ending).await,
-            Err(e) => self.fail_or_retry(run, e.to_string()),
+            Err(e) => self.fail_or_retry(run, e.to_string()).await,
         }
     }
 
@@ -634,9 +671,9 @@ impl Controller {
                     ..Default::default()
                 });
                 run.transition(TaskState::TimedOut, reason);
-                self.save(run);
+                self.save(run).await;
             }
-            Ending::Broken { reason } => self.fail_or_retry(run, reason),
+            Ending::Broken { reason } => self.fail_or_retry(run, reason).await,
             Ending::Finished { result, diff } => self.finished(run, result, diff).await,
         }
     }
@@ -653,7 +690,7 @@ impl Controller {
         };
         let Some(at) = run.job_ref() else {
             let why = lost("its record names no job");
-            return self.fail_or_retry(run, why);
+            return self.fail_or_retry(run, why).await;
         };
         match self.executor.recover(&at).await {
             Ok(Recovered::Ended(ending)) => {
@@ -664,17 +701,17 @@ impl Controller {
                 tracing::info!(ticket = %run.ticket.id, "resuming: waiting for {at}, still running");
                 match started.wait().await {
                     Ok(ending) => self.ended(run, ending).await,
-                    Err(e) => self.fail_or_retry(run, e.to_string()),
+                    Err(e) => self.fail_or_retry(run, e.to_string()).await,
                 }
             }
             Ok(Recovered::Lost(why)) => {
                 tracing::debug!(ticket = %run.ticket.id, "{at}: {why}");
                 let why = lost("the agent left no result");
-                self.fail_or_retry(run, why);
+                self.fail_or_retry(run, why).await;
             }
             Err(e) => {
                 let why = lost(&format!("its job cannot be found: {e}"));
-                self.fail_or_retry(run, why);
+                self.fail_or_retry(run, why).await;
             }
         }
     }
@@ -691,7 +728,7 @@ impl Controller {
             } else {
                 format!("the agent reported failure: {}", result.summary)
             };
-            return self.fail_or_retry(run, why);
+            return self.fail_or_retry(run, why).await;
         }
         if let Some((review, min_score)) = &self.review {
             match self.gate(run, review.as_ref(), &result, diff).await {
@@ -711,10 +748,14 @@ impl Controller {
                             )
                         };
                         // A gate verdict is not retried: the same diff would fail again.
-                        return self.fail(run, why);
+                        return self.fail(run, why).await;
                     }
                 }
-                Err(e) => return self.fail(run, format!("review gate unavailable: {e}")),
+                Err(e) => {
+                    return self
+                        .fail(run, format!("review gate unavailable: {e}"))
+                        .await;
+                }
             }
         }
         let note = if result.summary.is_empty() {
@@ -725,7 +766,7 @@ impl Controller {
         run.reason = None;
         run.transition(TaskState::Succeeded, note);
         // Unsaved, the record still says Running: the next start needs the workspace's result.
-        if !self.save(run) {
+        if !self.save(run).await {
             return;
         }
         if let Some(at) = run.job_ref() {
@@ -821,7 +862,7 @@ impl Controller {
             match outcome {
                 Ok(_) => {
                     run.steps.reported = true;
-                    if !self.save(run) {
+                    if !self.save(run).await {
                         return;
                     }
                 }
@@ -851,12 +892,12 @@ impl Controller {
                     tracing::warn!(channel = %name, "NotifyComplete failed: {e}");
                 }
                 run.steps.complete_notified_to.push(name.clone());
-                if !self.save(run) {
+                if !self.save(run).await {
                     return;
                 }
             }
             run.steps.complete_notified = true;
-            self.save(run);
+            self.save(run).await;
         }
     }
 
@@ -933,6 +974,18 @@ impl Controller {
     }
 }
 
+/// Fails `run` at a guard rail, before anything of it ran.
+fn refuse(run: &mut TaskRun, reason: String) {
+    run.result = Some(TaskResult {
+        success: false,
+        summary: reason.clone(),
+        exit_code: 2,
+        ..Default::default()
+    });
+    run.reason = Some(reason.clone());
+    run.transition(TaskState::Failed, reason);
+}
+
 /// `https://github.com/acme/api.git/` -> `github.com/acme/api`.
 fn normalise_repo(url: &str) -> String {
     let s = url.split_once("://").map_or(url, |(_, rest)| rest);
@@ -973,7 +1026,10 @@ impl Controller {
         lost: impl Future<Output = ()>,
     ) -> Result<(), ControllerError> {
         tokio::pin!(lost);
-        let mut signals = Signals::new().map_err(|e| self.state_err(e))?;
+        let mut signals = Signals::new().map_err(|e| ControllerError::State {
+            dir: self.config.state_dir.clone(),
+            message: e.to_string(),
+        })?;
         let mut tasks = JoinSet::new();
         let interval = self.config.poll_interval;
         loop {
@@ -993,6 +1049,16 @@ impl Controller {
                 Ok(_) => {}
                 Err(ControllerError::Backend(e)) => {
                     tracing::error!("poll failed: {e}; next poll in {} s", interval.as_secs());
+                }
+                // The cluster's store unreachable for a moment, or another replica's write:
+                // nothing was started for it; the next poll tries again.
+                Err(
+                    e @ ControllerError::Runs {
+                        source: StoreError::Backend { .. } | StoreError::Conflict { .. },
+                        ..
+                    },
+                ) => {
+                    tracing::error!("{e}; next poll in {} s", interval.as_secs());
                 }
                 Err(e) => return Err(e),
             }

@@ -18,6 +18,7 @@ use robodev_registry::{CriticalFailure, LoadOptions, Loading, Registry};
 use crate::config::{Config, PluginSpec};
 use crate::controller::{Controller, ControllerError, StateLock};
 use crate::executor::Executor;
+use crate::runs::RunStore;
 
 /// Why robodev did not start.
 #[derive(Debug, thiserror::Error)]
@@ -75,17 +76,19 @@ pub struct Daemon {
     admin: Option<AdminHandle>,
     readiness: Arc<admin::Readiness>,
     executor: Option<Arc<dyn Executor>>,
+    runs: Option<Arc<dyn RunStore>>,
     _lock: StateLock,
 }
 
 impl Daemon {
     /// Starts robodev on `config` (see the module docs for the order), its agents run by
-    /// `executor` (`None`: the local executor). On an error, what had started is stopped
-    /// again.
+    /// `executor` (`None`: the local executor) and its task runs kept in `runs` (`None`: the
+    /// files under the state directory). On an error, what had started is stopped again.
     pub async fn start(
         config: Config,
         options: LoadOptions,
         executor: Option<Arc<dyn Executor>>,
+        runs: Option<Arc<dyn RunStore>>,
     ) -> Result<Daemon, DaemonError> {
         let lock = StateLock::acquire(&config.state_dir).map_err(DaemonError::State)?;
         let host = config.host();
@@ -110,6 +113,7 @@ impl Daemon {
             admin: None,
             readiness: admin::Readiness::new(),
             executor,
+            runs,
             _lock: lock,
         };
         daemon.readiness.set(
@@ -177,8 +181,12 @@ impl Daemon {
         let controller = Controller::new(self.config.clone(), &self.registry)
             .map_err(DaemonError::Controller)?;
         self.readiness.set("controller", Ok(()));
-        Ok(Arc::new(match &self.executor {
+        let controller = match &self.executor {
             Some(executor) => controller.with_executor(executor.clone()),
+            None => controller,
+        };
+        Ok(Arc::new(match &self.runs {
+            Some(runs) => controller.with_runs(runs.clone()),
             None => controller,
         }))
     }

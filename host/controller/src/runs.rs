@@ -1,14 +1,29 @@
 //! Task runs: what robodev did with each ticket, persisted so that a restarted robodev resumes
 //! or fails every unfinished run cleanly and never runs a ticket twice.
 //!
-//! One JSON file per ticket under `state_dir/runs/`, written atomically at every transition
-//! ([`robodev_builtins::store`]). The file is created (state [`TaskState::Queued`]) before anything is
-//! asked of any plugin, and it says which reporting steps are done, so a crash between two
-//! steps repeats none of them and skips none.
+//! Where the records live is a [`RunStore`]: by default the [`FileStore`], one JSON file per
+//! ticket under `state_dir/runs/`, written atomically at every transition
+//! ([`robodev_builtins::store`]); in Kubernetes, `robodev_kube::taskruns::CrdStore`, one
+//! TaskRun object per ticket, so that a restarted or new leader resumes the runs. The record
+//! is created (state [`TaskState::Queued`]) before anything is asked of any plugin, and it
+//! says which reporting steps are done, so a crash between two steps repeats none of them and
+//! skips none.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), robodev_controller::runs::StoreError> {
+//! use robodev_controller::runs::{FileStore, RunStore};
+//! let store = FileStore::new(std::path::Path::new("/var/lib/robodev"));
+//! for run in store.all().await? {
+//!     println!("{} {}", run.ticket.id, run.state);
+//! }
+//! # Ok(()) }
+//! ```
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
 
 use robodev_core::review::GateResult;
 use robodev_core::{TaskResult, Ticket};
@@ -55,6 +70,9 @@ impl fmt::Display for TaskState {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Steps {
+    /// The guard rails passed (checked again for a run recorded but never started).
+    #[serde(default)]
+    pub guard_rails: bool,
     /// `MarkInProgress` was called.
     pub marked_in_progress: bool,
     /// `NotifyStart` was sent.
@@ -120,6 +138,12 @@ pub struct TaskRun {
     pub workspace: Option<PathBuf>,
     /// Every state change.
     pub history: Vec<Transition>,
+    /// The store's version of this record as it was last read or written (a Kubernetes
+    /// `resourceVersion`; `None` for the file store and for a record never stored). A store
+    /// that has versions refuses to [`RunStore::put`] a record whose stored version has moved
+    /// on since ([`StoreError::Conflict`]). Never serialized.
+    #[serde(skip)]
+    pub revision: Option<String>,
 }
 
 /// Unix seconds now.
@@ -143,7 +167,7 @@ impl TaskRun {
     /// A new run of `ticket` (state Queued).
     pub fn new(ticketing: &str, ticket: Ticket, engine: &str) -> TaskRun {
         let mut run = TaskRun {
-            id: format!("tr-{}", file_key(&ticket.id)),
+            id: run_id(&ticket.id),
             ticketing: ticketing.to_owned(),
             ticket,
             state: TaskState::Queued,
@@ -158,6 +182,7 @@ impl TaskRun {
             job: None,
             workspace: None,
             history: Vec::new(),
+            revision: None,
         };
         run.history.push(Transition {
             at: now(),
@@ -207,6 +232,11 @@ impl TaskRun {
     }
 }
 
+/// The id of the run of `ticket_id` (`tr-<ticket>`, file-name safe).
+pub fn run_id(ticket_id: &str) -> String {
+    format!("tr-{}", file_key(ticket_id))
+}
+
 /// A file-name-safe form of a ticket id: ASCII letters, digits, `-` and `.` (but not a leading
 /// `.`) are kept, anything else (`_` included) becomes `_xx` (its bytes in hex), so distinct
 /// ids never share a file.
@@ -222,17 +252,97 @@ pub fn file_key(id: &str) -> String {
     out
 }
 
-/// The task runs under `state_dir/runs/`.
-#[derive(Debug, Clone)]
-pub struct RunStore {
-    dir: PathBuf,
+/// Why the run store could not read or write a record.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A file of the file store could not be read or written (or holds no record).
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// The stored record changed since this copy was read (another robodev wrote it, or it
+    /// was created or deleted meanwhile): the write was refused rather than overwriting it.
+    #[error(
+        "the task run of ticket {ticket:?} ({ticketing}) changed in the store since it was read: {detail}"
+    )]
+    Conflict {
+        /// The ticketing backend.
+        ticketing: String,
+        /// The ticket.
+        ticket: String,
+        /// What the store said.
+        detail: String,
+    },
+    /// The store's backend failed or refused the request (the Kubernetes API).
+    #[error("{what}: {source}")]
+    Backend {
+        /// What the store was doing.
+        what: String,
+        /// The backend's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A stored record cannot be made into a task run, or a task run into a record.
+    #[error("{what}: {message}")]
+    Invalid {
+        /// Which record.
+        what: String,
+        /// What is wrong with it.
+        message: String,
+    },
 }
 
-impl RunStore {
+/// Where task runs are kept: every read and write of the loop and the CLI goes through it.
+/// Implementations: [`FileStore`] (the default) and `robodev_kube::taskruns::CrdStore`.
+#[async_trait]
+pub trait RunStore: Send + Sync + fmt::Debug {
+    /// The run of `ticket_id` from `ticketing`, if there is one (its
+    /// [`TaskRun::revision`] set when the store has versions).
+    async fn get(&self, ticketing: &str, ticket_id: &str) -> Result<Option<TaskRun>, StoreError>;
+
+    /// Saves `run`, creating its record when it has none, and updates
+    /// [`TaskRun::revision`]. A store with versions writes only over the version `run` was
+    /// read at ([`StoreError::Conflict`] otherwise).
+    async fn put(&self, run: &mut TaskRun) -> Result<(), StoreError>;
+
+    /// Every run, oldest first; records that cannot be read are an error, not skipped.
+    async fn all(&self) -> Result<Vec<TaskRun>, StoreError>;
+
+    /// Where the runs are, for messages (a directory, a namespace).
+    fn location(&self) -> String;
+
+    /// Records a human's decision on a run waiting for approval: approved runs are queued
+    /// for the next pass; rejected ones fail (and are reported) with the reason.
+    async fn decide(
+        &self,
+        ticketing: &str,
+        ticket_id: &str,
+        approve: bool,
+        who: &str,
+        note: &str,
+    ) -> Result<TaskRun, DecideError> {
+        let mut run = self
+            .get(ticketing, ticket_id)
+            .await?
+            .ok_or_else(|| DecideError::NoRun(ticket_id.to_owned()))?;
+        apply_decision(&mut run, ticket_id, approve, who, note)?;
+        self.put(&mut run).await?;
+        Ok(run)
+    }
+}
+
+/// The task runs under `state_dir/runs/`, one JSON file each, written atomically.
+#[derive(Debug, Clone)]
+pub struct FileStore {
+    dir: PathBuf,
+    location: String,
+}
+
+impl FileStore {
     /// The store of `state_dir`.
-    pub fn new(state_dir: &Path) -> RunStore {
-        RunStore {
+    pub fn new(state_dir: &Path) -> FileStore {
+        FileStore {
             dir: state_dir.join("runs"),
+            location: state_dir.display().to_string(),
         }
     }
 
@@ -243,24 +353,27 @@ impl RunStore {
             file_key(ticket_id)
         ))
     }
+}
 
-    /// The run of `ticket_id` from `ticketing`, if there is one.
-    pub fn get(&self, ticketing: &str, ticket_id: &str) -> std::io::Result<Option<TaskRun>> {
-        store::read_json(&self.path(ticketing, ticket_id))
+#[async_trait]
+impl RunStore for FileStore {
+    async fn get(&self, ticketing: &str, ticket_id: &str) -> Result<Option<TaskRun>, StoreError> {
+        Ok(store::read_json(&self.path(ticketing, ticket_id))?)
     }
 
-    /// Saves `run` (atomically).
-    pub fn put(&self, run: &TaskRun) -> std::io::Result<()> {
-        store::write_json(&self.path(&run.ticketing, &run.ticket.id), run)
+    async fn put(&self, run: &mut TaskRun) -> Result<(), StoreError> {
+        Ok(store::write_json(
+            &self.path(&run.ticketing, &run.ticket.id),
+            &*run,
+        )?)
     }
 
-    /// Every run, oldest first; unreadable files are reported, not skipped silently.
-    pub fn all(&self) -> std::io::Result<Vec<TaskRun>> {
+    async fn all(&self) -> Result<Vec<TaskRun>, StoreError> {
         let mut runs = Vec::new();
         let entries = match std::fs::read_dir(&self.dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(runs),
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         };
         for entry in entries {
             let path = entry?.path();
@@ -270,9 +383,19 @@ impl RunStore {
                 runs.push(run);
             }
         }
-        runs.sort_by_key(|r| (r.history.first().map_or(0, |t| t.at), r.id.clone()));
+        sort_runs(&mut runs);
         Ok(runs)
     }
+
+    fn location(&self) -> String {
+        self.location.clone()
+    }
+}
+
+/// Sorts runs oldest first (by their first transition, then id), as [`RunStore::all`] returns
+/// them.
+pub fn sort_runs(runs: &mut [TaskRun]) {
+    runs.sort_by_key(|r| (r.history.first().map_or(0, |t| t.at), r.id.clone()));
 }
 
 /// Why a human's decision on a run could not be recorded.
@@ -292,51 +415,42 @@ pub enum DecideError {
     },
     /// The store failed.
     #[error("{0}")]
-    Store(#[from] std::io::Error),
+    Store(#[from] StoreError),
 }
 
-impl RunStore {
-    /// Records a human's decision on a run waiting for approval: approved runs are queued
-    /// for the next pass; rejected ones fail (and are reported) with the reason.
-    pub fn decide(
-        &self,
-        ticketing: &str,
-        ticket_id: &str,
-        approve: bool,
-        who: &str,
-        note: &str,
-    ) -> Result<TaskRun, DecideError> {
-        let mut run = self
-            .get(ticketing, ticket_id)?
-            .ok_or_else(|| DecideError::NoRun(ticket_id.to_owned()))?;
-        if run.state != TaskState::NeedsHuman {
-            return Err(DecideError::NotWaiting {
-                ticket: ticket_id.to_owned(),
-                state: run.state,
-            });
-        }
-        let suffix = if note.is_empty() {
-            String::new()
-        } else {
-            format!(": {note}")
-        };
-        if approve {
-            run.approved_by = Some(who.to_owned());
-            run.transition(TaskState::Queued, format!("approved by {who}{suffix}"));
-        } else {
-            let reason = format!("rejected by {who}{suffix}");
-            run.reason = Some(reason.clone());
-            run.result = Some(TaskResult {
-                success: false,
-                summary: reason.clone(),
-                exit_code: 2,
-                ..Default::default()
-            });
-            run.transition(TaskState::Failed, reason);
-        }
-        self.put(&run)?;
-        Ok(run)
+fn apply_decision(
+    run: &mut TaskRun,
+    ticket_id: &str,
+    approve: bool,
+    who: &str,
+    note: &str,
+) -> Result<(), DecideError> {
+    if run.state != TaskState::NeedsHuman {
+        return Err(DecideError::NotWaiting {
+            ticket: ticket_id.to_owned(),
+            state: run.state,
+        });
     }
+    let suffix = if note.is_empty() {
+        String::new()
+    } else {
+        format!(": {note}")
+    };
+    if approve {
+        run.approved_by = Some(who.to_owned());
+        run.transition(TaskState::Queued, format!("approved by {who}{suffix}"));
+    } else {
+        let reason = format!("rejected by {who}{suffix}");
+        run.reason = Some(reason.clone());
+        run.result = Some(TaskResult {
+            success: false,
+            summary: reason.clone(),
+            exit_code: 2,
+            ..Default::default()
+        });
+        run.transition(TaskState::Failed, reason);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -382,22 +496,22 @@ mod tests {
         assert!(!file_key(".hidden").starts_with('.'));
     }
 
-    #[test]
-    fn runs_round_trip_through_the_store() {
+    #[tokio::test]
+    async fn runs_round_trip_through_the_store() {
         let dir = tempfile::tempdir().unwrap();
-        let store = RunStore::new(dir.path());
-        assert_eq!(store.get("local", "T-1").unwrap(), None);
+        let store = FileStore::new(dir.path());
+        assert_eq!(store.get("local", "T-1").await.unwrap(), None);
         let ticket = Ticket {
             id: "T-1".into(),
             ..Default::default()
         };
         let mut run = TaskRun::new("local", ticket, "local");
-        store.put(&run).unwrap();
+        store.put(&mut run).await.unwrap();
         run.transition(TaskState::Running, "agent started");
-        store.put(&run).unwrap();
-        let back = store.get("local", "T-1").unwrap().unwrap();
+        store.put(&mut run).await.unwrap();
+        let back = store.get("local", "T-1").await.unwrap().unwrap();
         assert_eq!(back.state, TaskState::Running);
         assert_eq!(back.history.len(), 2);
-        assert_eq!(store.all().unwrap(), vec![back]);
+        assert_eq!(store.all().await.unwrap(), vec![back]);
     }
 }

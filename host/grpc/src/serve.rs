@@ -318,7 +318,9 @@ fn accept(
                             // A connection closed before its first byte is the host checking
                             // who serves the socket (SO_PEERCRED), not a failed handshake.
                             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                                tracing::debug!("a connection closed before its TLS handshake: {e}");
+                                tracing::debug!(
+                                    "a connection closed before its TLS handshake: {e}"
+                                );
                             }
                             Err(e) => tracing::warn!("TLS handshake with the host failed: {e}"),
                         }

@@ -11,6 +11,39 @@ use robodev_test_support::kube::{End, admin, cluster, finish, namespace};
 
 use crate::{code, robodev_command, stderr};
 
+/// `robodev run --once --config CONFIG` against the API server of `kubeconfig`, its output
+/// captured.
+fn run_once(
+    d: &std::path::Path,
+    config: &std::path::Path,
+    kubeconfig: &std::path::Path,
+    env: &[(&str, &str)],
+) -> std::process::Child {
+    robodev_command(d, &["run", "--once", "--config", config.to_str().unwrap()])
+        .env("KUBECONFIG", kubeconfig)
+        .env("RUST_LOG", "info")
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// The first agent Job to appear in `jobs`.
+async fn first_job(jobs: &Api<Job>) -> Job {
+    for _ in 0..600 {
+        let listed = jobs
+            .list(&ListParams::default().labels("app=robodev-agent"))
+            .await
+            .unwrap();
+        if let Some(job) = listed.items.into_iter().next() {
+            return job;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("robodev created no Job in 60 s")
+}
+
 #[test]
 fn a_ticket_runs_as_a_job_and_its_result_is_reported() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -35,29 +68,11 @@ fn a_ticket_runs_as_a_job_and_its_result_is_reported() {
         ),
     )
     .unwrap();
-    let robodev = robodev_command(d, &["run", "--once", "--config", config.to_str().unwrap()])
-        .env("KUBECONFIG", &cluster().kubeconfig)
-        .env("RUST_LOG", "info")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let robodev = run_once(d, &config, &cluster().kubeconfig, &[]);
 
     // The Job robodev creates for the ticket's first attempt, as the API server stores it.
     let jobs: Api<Job> = Api::namespaced(client.clone(), &ns);
-    let job = runtime.block_on(async {
-        for _ in 0..600 {
-            let listed = jobs
-                .list(&ListParams::default().labels("app=robodev-agent"))
-                .await
-                .unwrap();
-            if let Some(job) = listed.items.into_iter().next() {
-                return job;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("robodev created no Job in 60 s")
-    });
+    let job = runtime.block_on(first_job(&jobs));
     let name = job.metadata.name.clone().unwrap();
     let labels = job.metadata.labels.clone().unwrap();
     assert_eq!(labels["robodev.io/task-run-id"], "tr-K-1");
@@ -102,10 +117,10 @@ fn a_ticket_runs_as_a_job_and_its_result_is_reported() {
     assert!(runtime.block_on(jobs.get_opt(&name)).unwrap().is_none());
 }
 
-/// The chart's ServiceAccount and Role, applied to the API server as `helm install` would, are
-/// enough for robodev: it runs a ticket with that identity (Jobs and their pods, the k8s
-/// secrets backend reading the admin token, leader election on a Lease) and nothing is
-/// forbidden.
+/// The chart's CRD, ServiceAccount and Role, applied to the API server as `helm install` would,
+/// are enough for robodev: it runs a ticket with that identity (Jobs and their pods, the task
+/// run as a TaskRun object, the k8s secrets backend reading the admin token, leader election
+/// on a Lease) and nothing is forbidden.
 #[test]
 fn the_charts_role_is_all_robodev_needs() {
     use k8s_openapi::ByteString;
@@ -125,7 +140,7 @@ fn the_charts_role_is_all_robodev_needs() {
         robodev_test_support::repo::run_script("build-helm", &[]);
     }
     let rendered = std::process::Command::new(&helm)
-        .args(["template", "robodev"])
+        .args(["template", "robodev", "--include-crds"])
         .arg(repo.join("charts/robodev"))
         .args(["--namespace", &ns])
         .output()
@@ -149,6 +164,28 @@ fn the_charts_role_is_all_robodev_needs() {
                 .unwrap_or_default();
             let pp = PostParams::default();
             match kind {
+                "CustomResourceDefinition" => {
+                    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+                    let crd: CustomResourceDefinition = serde_norway::from_value(value).unwrap();
+                    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+                    match crds.create(&pp, &crd).await {
+                        Ok(_) => {}
+                        // Another test of this process applied it already.
+                        Err(kube::Error::Api(e)) if e.code == 409 => {}
+                        Err(e) => panic!("{e}"),
+                    }
+                    let name = crd.metadata.name.clone().unwrap();
+                    for _ in 0..100 {
+                        let now = crds.get(&name).await.unwrap();
+                        let established = now.status.and_then(|s| s.conditions).is_some_and(|c| {
+                            c.iter().any(|c| c.type_ == "Established" && c.status == "True")
+                        });
+                        if established {
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
                 "ServiceAccount" => {
                     let sa: ServiceAccount = serde_norway::from_value(value).unwrap();
                     Api::<ServiceAccount>::namespaced(client.clone(), &ns)
@@ -252,32 +289,19 @@ fn the_charts_role_is_all_robodev_needs() {
              admin: {{ listen: \"127.0.0.1:{port}\", token_secret: admin-token }}\n\
              engines: {{ default: local, local: {{ image: ghcr.io/acme/agent:1, command: [agent] }} }}\n\
              executor: {{ kind: kubernetes, namespace: {ns}, service_account: robodev-agent }}\n\
+             task_runs: {{ store: kubernetes, namespace: {ns} }}\n\
              leader_election: {{ enabled: true, namespace: {ns} }}\n"
         ),
     )
     .unwrap();
-    let robodev = robodev_command(d, &["run", "--once", "--config", config.to_str().unwrap()])
-        .env("KUBECONFIG", &kubeconfig)
-        .env("ROBODEV_POD_NAME", "robodev-test-0")
-        .env("RUST_LOG", "info")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let robodev = run_once(
+        d,
+        &config,
+        &kubeconfig,
+        &[("ROBODEV_POD_NAME", "robodev-test-0")],
+    );
     let jobs: Api<Job> = Api::namespaced(client.clone(), &ns);
-    let name = runtime.block_on(async {
-        for _ in 0..600 {
-            let listed = jobs
-                .list(&ListParams::default().labels("app=robodev-agent"))
-                .await
-                .unwrap();
-            if let Some(job) = listed.items.into_iter().next() {
-                return job.metadata.name.unwrap();
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("robodev created no Job in 60 s")
-    });
+    let name = runtime.block_on(first_job(&jobs)).metadata.name.unwrap();
     runtime.block_on(finish(
         &client,
         &ns,
@@ -297,6 +321,24 @@ fn the_charts_role_is_all_robodev_needs() {
         !log.to_lowercase().contains("forbidden"),
         "the Role lacks something: {log}"
     );
-    // It removed the Job with the Role's rights.
+    // It removed the Job with the Role's rights, and the run is a TaskRun in the cluster.
     assert!(runtime.block_on(jobs.get_opt(&name)).unwrap().is_none());
+    let taskruns: Api<kube::api::DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        &ns,
+        &kube::api::ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(
+            "robodev.dev",
+            "v1alpha1",
+            "TaskRun",
+        )),
+    );
+    let stored = runtime
+        .block_on(taskruns.list(&ListParams::default()))
+        .unwrap();
+    assert_eq!(stored.items.len(), 1);
+    assert_eq!(
+        stored.items[0].data["status"]["state"], "Succeeded",
+        "{:?}",
+        stored.items[0]
+    );
 }

@@ -75,6 +75,8 @@ pub struct Config {
     pub executor: ExecutorSettings,
     /// `leader_election`.
     pub leader_election: LeaderElection,
+    /// `task_runs`: where task runs are kept.
+    pub task_runs: TaskRunStore,
     /// `admin`: the admin HTTP API; `None` when the file has no `admin` section (no API).
     pub admin: Option<AdminSettings>,
     /// `oci`: registry access for OCI components.
@@ -159,6 +161,21 @@ pub struct KubernetesSettings {
     pub ttl_after_finished: Duration,
     /// `runtime_class`, e.g. `gvisor`.
     pub runtime_class: Option<String>,
+}
+
+/// `task_runs.store`: where task runs are kept.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum TaskRunStore {
+    /// `file` (default): one JSON file per run under `state_dir/runs/`.
+    #[default]
+    File,
+    /// `kubernetes`: one TaskRun object (`taskruns.robodev.dev`, the chart's CRD) per run, so
+    /// that a restarted or new leader resumes the runs. Needs the kubernetes executor: a local
+    /// agent's workspace would not follow the run to another replica.
+    Kubernetes {
+        /// `namespace`; `None`: the client's (in a pod, its own).
+        namespace: Option<String>,
+    },
 }
 
 /// `leader_election`: one active replica on a `coordination.k8s.io` Lease.

@@ -65,6 +65,9 @@ pub struct RawConfig {
     /// `leader_election`: one active replica among several.
     #[serde(default)]
     pub leader_election: Option<RawLeaderElection>,
+    /// `task_runs`: where task runs are kept.
+    #[serde(default)]
+    pub task_runs: Option<RawTaskRuns>,
     /// `oci`: registry access for `component: oci://...`.
     #[serde(default)]
     pub oci: Option<RawOci>,
@@ -372,6 +375,16 @@ pub struct RawExecutor {
     pub ttl_after_finished: Option<RawDuration>,
     /// `runtime_class` (kubernetes): the agent pods' RuntimeClass.
     pub runtime_class: Option<String>,
+}
+
+/// `task_runs`: `{ store: file }` (the default) or `{ store: kubernetes, namespace }`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawTaskRuns {
+    /// `store`: `file` or `kubernetes`.
+    pub store: Option<String>,
+    /// `namespace` (kubernetes): where the TaskRun objects are.
+    pub namespace: Option<String>,
 }
 
 /// `leader_election`.

@@ -611,6 +611,7 @@ impl Validator<'_> {
         let guardrails = self.guardrails(raw.guardrails, approval.is_some())?;
         let executor = self.executor(raw.executor)?;
         let leader_election = self.leader_election(raw.leader_election)?;
+        let task_runs = self.task_runs(raw.task_runs, &executor)?;
         let admin = raw.admin.map(|a| self.admin(a)).transpose()?;
 
         let mut selected_builtins: Vec<&str> = Vec::new();
@@ -713,7 +714,54 @@ impl Validator<'_> {
             admin,
             executor,
             leader_election,
+            task_runs,
         })
+    }
+
+    /// `task_runs`: `file` unless it says `kubernetes`, which needs the kubernetes executor;
+    /// `namespace` only with that.
+    fn task_runs(
+        &self,
+        raw: Option<super::raw::RawTaskRuns>,
+        executor: &super::ExecutorSettings,
+    ) -> Result<super::TaskRunStore, ConfigError> {
+        let Some(raw) = raw else {
+            return Ok(super::TaskRunStore::File);
+        };
+        match raw.store.as_deref().unwrap_or("file") {
+            "file" => match raw.namespace {
+                Some(_) => Err(self.err(
+                    "task_runs.namespace",
+                    "`namespace` only applies to `store: kubernetes`".to_owned(),
+                )),
+                None => Ok(super::TaskRunStore::File),
+            },
+            "kubernetes" => {
+                if !matches!(executor, super::ExecutorSettings::Kubernetes(_)) {
+                    return Err(self.err(
+                        "task_runs.store",
+                        "`kubernetes` needs `executor.kind: kubernetes` (a local agent's workspace does not follow its run to another replica)".to_owned(),
+                    ));
+                }
+                if let Some(n) = &raw.namespace
+                    && !is_dns_label(n)
+                {
+                    return Err(self.err(
+                        "task_runs.namespace",
+                        format!("{n:?} is not a valid Kubernetes name (lowercase letters, digits and '-', at most 63)"),
+                    ));
+                }
+                Ok(super::TaskRunStore::Kubernetes {
+                    namespace: raw.namespace,
+                })
+            }
+            other => Err(self
+                .err(
+                    "task_runs.store",
+                    format!("unknown task run store {other:?}; expected one of: file, kubernetes"),
+                )
+                .with_suggestion(did_you_mean(other, ["file", "kubernetes"]))),
+        }
     }
 
     /// `leader_election`: defaults, names, and deadline < duration, period < deadline.

@@ -360,7 +360,7 @@ fn an_unknown_top_level_key_suggests_the_known_one() {
         error(&format!("{BASE}colour: blue\n")),
         "robodev-config.yaml:3: colour: unknown key \"colour\"; expected one of: poll_interval, \
          state_dir, cache_dir, plugins, plugin_health, ticketing, notifications, approval, \
-         secrets, scm, review, engines, guardrails, admin, executor, oci, require_signatures, trusted_keys, transparency_log_keys, require_transparency_log"
+         secrets, scm, review, engines, guardrails, admin, executor, leader_election, task_runs, oci, require_signatures, trusted_keys, transparency_log_keys, require_transparency_log"
     );
 }
 
@@ -1058,5 +1058,49 @@ fn the_executor_is_local_unless_the_file_says_kubernetes() {
             "{BASE}executor: {{ kind: kubernetes, namespace: Agents_1 }}\n"
         )),
         r#"robodev-config.yaml:3: executor.namespace: "Agents_1" is not a valid Kubernetes name (lowercase letters, digits and '-', at most 63)"#
+    );
+}
+
+#[test]
+fn task_runs_are_files_unless_kept_in_the_cluster_with_the_kubernetes_executor() {
+    use robodev_controller::config::TaskRunStore;
+    let (_dir, _path, result) = load(BASE);
+    assert_eq!(result.unwrap().task_runs, TaskRunStore::File);
+    let (_dir, _path, result) = load(&format!(
+        "{BASE}executor: {{ kind: kubernetes }}\ntask_runs: {{ store: kubernetes, namespace: robodev }}\n"
+    ));
+    assert_eq!(
+        result.unwrap().task_runs,
+        TaskRunStore::Kubernetes {
+            namespace: Some("robodev".into())
+        }
+    );
+    let (_dir, _path, result) = load(&format!(
+        "{BASE}executor: {{ kind: kubernetes }}\ntask_runs: {{ store: kubernetes }}\n"
+    ));
+    assert_eq!(
+        result.unwrap().task_runs,
+        TaskRunStore::Kubernetes { namespace: None }
+    );
+    assert_eq!(
+        error(&format!("{BASE}task_runs: {{ store: kubernetes }}\n")),
+        "robodev-config.yaml:3: task_runs.store: `kubernetes` needs `executor.kind: kubernetes` \
+         (a local agent's workspace does not follow its run to another replica)"
+    );
+    assert_eq!(
+        error(&format!("{BASE}task_runs: {{ store: kubernetis }}\n")),
+        "robodev-config.yaml:3: task_runs.store: unknown task run store \"kubernetis\"; expected \
+         one of: file, kubernetes (did you mean \"kubernetes\"?)"
+    );
+    assert_eq!(
+        error(&format!("{BASE}task_runs: {{ namespace: robodev }}\n")),
+        "robodev-config.yaml:3: task_runs.namespace: `namespace` only applies to `store: kubernetes`"
+    );
+    assert_eq!(
+        error(&format!(
+            "{BASE}executor: {{ kind: kubernetes }}\ntask_runs: {{ store: kubernetes, namespace: Robo_Dev }}\n"
+        )),
+        "robodev-config.yaml:4: task_runs.namespace: \"Robo_Dev\" is not a valid Kubernetes name \
+         (lowercase letters, digits and '-', at most 63)"
     );
 }

@@ -20,7 +20,7 @@ use robodev_controller::controller::Controller;
 use robodev_controller::executor::{
     AgentJob, Ending, Executor, ExecutorError, JobRef, Recovered, Started,
 };
-use robodev_controller::runs::{RunStore, TaskRun, TaskState};
+use robodev_controller::runs::{FileStore, RunStore, TaskRun, TaskState};
 use robodev_core::{TaskResult, Ticket};
 use robodev_registry::{LoadOptions, Registry};
 
@@ -301,7 +301,7 @@ async fn failures_are_retried_as_the_guard_rails_allow_and_no_further() {
     for _ in 0..3 {
         controller.run_once().await.unwrap();
     }
-    let runs = controller.runs().all().unwrap();
+    let runs = controller.runs().all().await.unwrap();
     let first = run_of(&runs, "T-1");
     assert_eq!(first.state, TaskState::Succeeded, "{:?}", first.reason);
     assert_eq!(first.attempts, 2);
@@ -380,7 +380,7 @@ async fn a_guard_rail_keeps_the_executor_out() {
 
 /// A run the store shows `Running` at attempt 1 with its job: what robodev finds after it was
 /// stopped mid-run.
-fn interrupted(dir: &Path, id: &str) {
+async fn interrupted(dir: &Path, id: &str) {
     let ticket = Ticket {
         id: id.into(),
         title: "t".into(),
@@ -398,7 +398,10 @@ fn interrupted(dir: &Path, id: &str) {
         name: format!("{}-1", run.id),
     });
     run.transition(TaskState::Running, "attempt 1: agent started");
-    RunStore::new(&dir.join("state")).put(&run).unwrap();
+    FileStore::new(&dir.join("state"))
+        .put(&mut run)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -429,7 +432,7 @@ async fn after_a_restart_the_attempt_is_recovered_never_started_again() {
         ),
     ] {
         let dir = tempfile::tempdir().unwrap();
-        interrupted(dir.path(), "T-1");
+        interrupted(dir.path(), "T-1").await;
         let fake = Fake::new([]).finding(found.clone());
         let (controller, registry) =
             controller(setup(dir.path(), &["T-1"], ""), fake.clone()).await;
@@ -452,4 +455,44 @@ async fn after_a_restart_the_attempt_is_recovered_never_started_again() {
         );
         registry.shutdown().await;
     }
+}
+
+/// A run recorded but never started (robodev stopped right after writing it, before its
+/// guard rails were recorded as passed) passes the guard rails again before anything runs.
+#[tokio::test]
+async fn a_recorded_run_that_never_started_meets_the_guard_rails_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let ticket = Ticket {
+        id: "T-1".into(),
+        title: "t".into(),
+        ticket_type: "bug_fix".into(),
+        labels: vec!["robodev".into()],
+        repo_url: "https://git.example/acme/api".into(),
+        ..Default::default()
+    };
+    let mut run = TaskRun::new("local", ticket, "local");
+    FileStore::new(&dir.path().join("state"))
+        .put(&mut run)
+        .await
+        .unwrap();
+    let fake = Fake::new([]);
+    let config = setup(
+        dir.path(),
+        &["T-1"],
+        "guardrails: { allowed_repos: [\"https://git.example/other/*\"] }\n",
+    );
+    let (controller, registry) = controller(config, fake.clone()).await;
+    controller.run_once().await.unwrap();
+    let run = run_of(&controller.runs().all().await.unwrap(), "T-1");
+    assert_eq!(run.state, TaskState::Failed, "{:?}", run.reason);
+    assert!(
+        run.reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains("guard rail"),
+        "{:?}",
+        run.reason
+    );
+    assert!(fake.calls().is_empty(), "{:?}", fake.calls());
+    registry.shutdown().await;
 }

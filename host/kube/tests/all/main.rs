@@ -12,3 +12,4 @@ mod executor;
 mod lease;
 mod secrets;
 mod support;
+mod taskruns;
