@@ -342,3 +342,165 @@ fn the_charts_role_is_all_robodev_needs() {
         stored.items[0]
     );
 }
+
+/// What a running robodev wrote on stderr, each line with when it was read.
+struct Lines(std::sync::Arc<std::sync::Mutex<Vec<(std::time::Instant, String)>>>);
+
+impl Lines {
+    fn follow(child: &mut std::process::Child) -> Lines {
+        use std::io::BufRead;
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                sink.lock().unwrap().push((std::time::Instant::now(), line));
+            }
+        });
+        Lines(lines)
+    }
+
+    /// When a line containing `text` was first read, waiting up to `limit` for it.
+    fn wait_for(&self, text: &str, limit: Duration) -> std::time::Instant {
+        let start = std::time::Instant::now();
+        loop {
+            if let Some((at, _)) = self
+                .0
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|(_, l)| l.contains(text))
+            {
+                return *at;
+            }
+            assert!(
+                start.elapsed() < limit,
+                "no {text:?} within {limit:?}: {}",
+                self.text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn text(&self) -> String {
+        let lines = self.0.lock().unwrap();
+        lines
+            .iter()
+            .map(|(_, l)| l.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+/// Kills a child when dropped (a failing test leaves no robodev behind).
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Two robodevs with leader election: the leader is SIGKILLed while its agent's Job runs; the
+/// standby takes over once the lease has expired (never before: two leaders never act at
+/// once), resumes the run from its TaskRun, adopts the Job rather than starting the attempt
+/// again, and finishes it.
+#[test]
+fn a_standby_takes_over_a_killed_leaders_run_without_running_it_twice() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = runtime.block_on(admin());
+    let ns = runtime.block_on(namespace(&client, "takeover"));
+    let repo = robodev_test_support::repo::repo_root();
+    runtime.block_on(async {
+        use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+        let text =
+            std::fs::read_to_string(repo.join("charts/robodev/crds/taskruns.robodev.dev.yaml"))
+                .unwrap();
+        let crd: CustomResourceDefinition = serde_norway::from_str(&text).unwrap();
+        let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+        match crds.create(&kube::api::PostParams::default(), &crd).await {
+            Ok(_) => tokio::time::sleep(Duration::from_secs(2)).await,
+            Err(kube::Error::Api(e)) if e.code == 409 => {}
+            Err(e) => panic!("{e}"),
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("tickets.yaml"),
+        "tickets:\n  - { id: H-1, title: t, ticket_type: bug_fix, labels: [robodev], repo_url: https://git.example/acme/api }\n",
+    )
+    .unwrap();
+    let config = d.join("robodev-config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "poll_interval: 1s\n\
+             ticketing: {{ backend: local, config: {{ file: tickets.yaml }}, labels: [robodev] }}\n\
+             engines: {{ default: local, local: {{ image: ghcr.io/acme/agent:1, command: [agent] }} }}\n\
+             executor: {{ kind: kubernetes, namespace: {ns} }}\n\
+             task_runs: {{ store: kubernetes, namespace: {ns} }}\n\
+             leader_election: {{ enabled: true, namespace: {ns}, lease_duration: 4s, renew_deadline: 3s, retry_period: 500ms }}\n"
+        ),
+    )
+    .unwrap();
+    let start = |who: &str| {
+        let mut child = robodev_command(d, &["run", "--config", config.to_str().unwrap()])
+            .env("KUBECONFIG", &cluster().kubeconfig)
+            .env("ROBODEV_POD_NAME", who)
+            .env("ROBODEV_STATE_DIR", d.join(format!("state-{who}")))
+            .env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = Lines::follow(&mut child);
+        (Killed(child), lines)
+    };
+    let (mut a, a_lines) = start("robodev-a");
+    a_lines.wait_for("this replica leads", Duration::from_secs(60));
+    let jobs: Api<Job> = Api::namespaced(client.clone(), &ns);
+    let job = runtime.block_on(first_job(&jobs));
+    let name = job.metadata.name.unwrap();
+    let (b, b_lines) = start("robodev-b");
+    b_lines.wait_for("standing by", Duration::from_secs(60));
+
+    // The leader dies mid-run, without a chance to release its lease.
+    a.0.kill().unwrap();
+    let killed = std::time::Instant::now();
+    let _ = a.0.wait();
+    let led = b_lines.wait_for("this replica leads", Duration::from_secs(60));
+    let took = led.duration_since(killed);
+    // Not before the lease could have expired (its last renewal was at most one retry period
+    // before the kill): never two leaders acting at once.
+    assert!(
+        took >= Duration::from_millis(3500),
+        "the standby led {took:?} after the kill, before the 4 s lease could expire"
+    );
+    eprintln!("takeover after {took:?} (lease 4 s, retry 0.5 s)");
+    b_lines.wait_for("resuming: waiting for", Duration::from_secs(30));
+
+    // The agent finishes; the new leader reports it.
+    runtime.block_on(finish(
+        &client,
+        &ns,
+        &name,
+        End::Complete(Some(r#"{"success":true,"summary":"done under b"}"#)),
+    ));
+    b_lines.wait_for("Running -> Succeeded", Duration::from_secs(30));
+    // One Job for the ticket's one attempt: the standby adopted it, never started another.
+    let listed = runtime
+        .block_on(jobs.list(&ListParams::default().labels("robodev.io/task-run-id=tr-H-1")))
+        .unwrap();
+    assert!(listed.items.len() <= 1, "{:?}", listed.items);
+    let log_b = b_lines.text();
+    assert!(
+        !log_b.contains("agent Job created"),
+        "b created a Job: {log_b}"
+    );
+    drop(b);
+}
