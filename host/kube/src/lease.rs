@@ -1,6 +1,6 @@
 //! Leader election on a `coordination.k8s.io/v1` Lease, as client-go's leader election does
-//! it: one holder at a time, taken over only once the holder has not renewed for the lease's
-//! duration, every write conditional on the resource version read (so two candidates cannot
+//! it: one holder at a time, taken over only once the holder's claim has not changed for the
+//! lease's duration by this candidate's own clock, every write conditional on the resource version read (so two candidates cannot
 //! both win a race). A leader renews every retry period; one that has not renewed for the renew
 //! deadline (shorter than the lease duration) stops acting, so it has stopped before anyone can
 //! take the lease over.
@@ -65,9 +65,10 @@ pub async fn campaign(
     tokio::pin!(stop);
     let leases: Api<Lease> = Api::namespaced(client, &settings.namespace);
     let mut last_renewed: Option<Instant> = None;
+    let mut observed: Option<Observed> = None;
     loop {
         let attempt_started = Instant::now();
-        match try_hold(&leases, &settings).await {
+        match try_hold(&leases, &settings, &mut observed).await {
             Ok(true) => {
                 last_renewed = Some(attempt_started);
                 if *role.borrow() != Role::Leader {
@@ -119,8 +120,22 @@ pub async fn campaign(
     }
 }
 
+/// Another holder's claim as this candidate last saw it, and when (by this candidate's clock):
+/// a claim is expired once it has not changed for the lease duration, measured here, so the
+/// clocks of the holder and the API server do not matter (as client-go does it).
+#[derive(Debug, Clone, PartialEq)]
+struct Observed {
+    holder: String,
+    renew_time: Option<MicroTime>,
+    seen: Instant,
+}
+
 /// One attempt to take or renew the lease: `Ok(true)` when this candidate holds it now.
-async fn try_hold(leases: &Api<Lease>, settings: &LeaseSettings) -> Result<bool, KubeError> {
+async fn try_hold(
+    leases: &Api<Lease>,
+    settings: &LeaseSettings,
+    observed: &mut Option<Observed>,
+) -> Result<bool, KubeError> {
     let api = |what: &str| {
         let what = format!("{what} Lease {}/{}", settings.namespace, settings.name);
         move |source| KubeError::Api { what, source }
@@ -159,12 +174,20 @@ async fn try_hold(leases: &Api<Lease>, settings: &LeaseSettings) -> Result<bool,
     if !mine && !holder.is_empty() {
         let held_for =
             Duration::from_secs(spec.lease_duration_seconds.unwrap_or(duration).max(0) as u64);
-        let renewed = spec.renew_time.as_ref().map(|t| t.0);
-        let expired = renewed.is_none_or(|t| {
-            let age = jiff::Timestamp::now().duration_since(t);
-            age.as_secs_f64() >= held_for.as_secs_f64()
-        });
-        if !expired {
+        let claim = (holder.clone(), spec.renew_time.clone());
+        let unchanged_since = match observed.as_ref() {
+            Some(o) if (o.holder.clone(), o.renew_time.clone()) == claim => o.seen,
+            _ => {
+                // A claim seen for the first time (or renewed since): its duration starts now.
+                *observed = Some(Observed {
+                    holder: claim.0,
+                    renew_time: claim.1,
+                    seen: Instant::now(),
+                });
+                return Ok(false);
+            }
+        };
+        if unchanged_since.elapsed() < held_for {
             return Ok(false);
         }
     }
