@@ -29,6 +29,34 @@ fn run_once(
         .unwrap()
 }
 
+/// Creates `crd` (one another test of this process created already is fine) and waits until
+/// the API server serves it (Established).
+async fn apply_crd(
+    client: &kube::Client,
+    crd: k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+) {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    match crds.create(&kube::api::PostParams::default(), &crd).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(e)) if e.code == 409 => {}
+        Err(e) => panic!("{e}"),
+    }
+    let name = crd.metadata.name.unwrap();
+    for _ in 0..100 {
+        let now = crds.get(&name).await.unwrap();
+        let established = now.status.and_then(|s| s.conditions).is_some_and(|c| {
+            c.iter()
+                .any(|c| c.type_ == "Established" && c.status == "True")
+        });
+        if established {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("CRD {name} was not Established within 10 s");
+}
+
 /// The first agent Job to appear in `jobs`.
 async fn first_job(jobs: &Api<Job>) -> Job {
     for _ in 0..600 {
@@ -165,26 +193,7 @@ fn the_charts_role_is_all_robodev_needs() {
             let pp = PostParams::default();
             match kind {
                 "CustomResourceDefinition" => {
-                    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-                    let crd: CustomResourceDefinition = serde_norway::from_value(value).unwrap();
-                    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-                    match crds.create(&pp, &crd).await {
-                        Ok(_) => {}
-                        // Another test of this process applied it already.
-                        Err(kube::Error::Api(e)) if e.code == 409 => {}
-                        Err(e) => panic!("{e}"),
-                    }
-                    let name = crd.metadata.name.clone().unwrap();
-                    for _ in 0..100 {
-                        let now = crds.get(&name).await.unwrap();
-                        let established = now.status.and_then(|s| s.conditions).is_some_and(|c| {
-                            c.iter().any(|c| c.type_ == "Established" && c.status == "True")
-                        });
-                        if established {
-                            break;
-                        }
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
+                    apply_crd(&client, serde_norway::from_value(value).unwrap()).await;
                 }
                 "ServiceAccount" => {
                     let sa: ServiceAccount = serde_norway::from_value(value).unwrap();
@@ -415,19 +424,9 @@ fn a_standby_takes_over_a_killed_leaders_run_without_running_it_twice() {
     let client = runtime.block_on(admin());
     let ns = runtime.block_on(namespace(&client, "takeover"));
     let repo = robodev_test_support::repo::repo_root();
-    runtime.block_on(async {
-        use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-        let text =
-            std::fs::read_to_string(repo.join("charts/robodev/crds/taskruns.robodev.dev.yaml"))
-                .unwrap();
-        let crd: CustomResourceDefinition = serde_norway::from_str(&text).unwrap();
-        let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-        match crds.create(&kube::api::PostParams::default(), &crd).await {
-            Ok(_) => tokio::time::sleep(Duration::from_secs(2)).await,
-            Err(kube::Error::Api(e)) if e.code == 409 => {}
-            Err(e) => panic!("{e}"),
-        }
-    });
+    let crd = std::fs::read_to_string(repo.join("charts/robodev/crds/taskruns.robodev.dev.yaml"))
+        .unwrap();
+    runtime.block_on(apply_crd(&client, serde_norway::from_str(&crd).unwrap()));
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::write(
