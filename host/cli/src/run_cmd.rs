@@ -94,14 +94,15 @@ pub async fn run(args: RunArgs) -> u8 {
         config.path.display()
     );
     let options = args.config.options(&config, true);
-    let executor = match executor(&config).await {
+    let mut cluster = Cluster::default();
+    let executor = match executor(&config, &mut cluster).await {
         Ok(e) => e,
         Err(e) => {
             eprintln!("error: {e}");
             return 2;
         }
     };
-    let runs = match run_store(&config).await {
+    let runs = match run_store(&config, &mut cluster).await {
         Ok(store) => store,
         Err(e) => {
             eprintln!("error: {e}");
@@ -117,7 +118,9 @@ pub async fn run(args: RunArgs) -> u8 {
     };
     let mut leadership = None;
     if args.leader_elect || daemon.config().leader_election.enabled {
-        match Leadership::campaign(daemon.config(), daemon.readiness().clone()).await {
+        let campaign =
+            Leadership::campaign(daemon.config(), daemon.readiness().clone(), &mut cluster);
+        match campaign.await {
             Ok(l) => leadership = Some(l),
             Err(e) => {
                 eprintln!("error: {e}");
@@ -200,12 +203,11 @@ impl Leadership {
     async fn campaign(
         config: &Config,
         readiness: Arc<robodev_registry::admin::Readiness>,
+        cluster: &mut Cluster,
     ) -> Result<Leadership, String> {
         use robodev_kube::lease::{LeaseSettings, Role};
         let election = &config.leader_election;
-        let client = kube::Client::try_default().await.map_err(|e| {
-            format!("leader election needs the Kubernetes API (in a pod, its service account; elsewhere KUBECONFIG): {e}")
-        })?;
+        let client = cluster.client("leader election").await?;
         let identity = std::env::var("ROBODEV_POD_NAME")
             .or_else(|_| std::env::var("HOSTNAME"))
             .unwrap_or_else(|_| format!("robodev-{}", std::process::id()));
@@ -285,19 +287,39 @@ impl Leadership {
     }
 }
 
-/// The executor `config.executor` asks for: `None` for the local one; for `kubernetes`, a
-/// client from the pod's service account or `KUBECONFIG`/`~/.kube/config`.
+/// The Kubernetes API as robodev reaches it (in a pod, its service account; elsewhere
+/// `KUBECONFIG` or `~/.kube/config`): one client, made when the first part of robodev needs
+/// it, shared by the executor, the run store and leader election.
+#[derive(Default)]
+struct Cluster {
+    client: Option<kube::Client>,
+}
+
+impl Cluster {
+    /// The client; `purpose` names what needs it in the error when there is no API.
+    async fn client(&mut self, purpose: &str) -> Result<kube::Client, String> {
+        if let Some(client) = &self.client {
+            return Ok(client.clone());
+        }
+        let client = kube::Client::try_default().await.map_err(|e| {
+            format!(
+                "{purpose}: no Kubernetes API to talk to (in a pod, its service account; elsewhere KUBECONFIG or ~/.kube/config): {e}"
+            )
+        })?;
+        Ok(self.client.insert(client).clone())
+    }
+}
+
+/// The executor `config.executor` asks for: `None` for the local one; for `kubernetes`, Jobs
+/// through `cluster`.
 async fn executor(
     config: &Config,
+    cluster: &mut Cluster,
 ) -> Result<Option<Arc<dyn robodev_controller::executor::Executor>>, String> {
     let ExecutorSettings::Kubernetes(k) = &config.executor else {
         return Ok(None);
     };
-    let client = kube::Client::try_default().await.map_err(|e| {
-        format!(
-            "executor.kind kubernetes: no Kubernetes API to talk to (in a pod, its service account; elsewhere KUBECONFIG or ~/.kube/config): {e}"
-        )
-    })?;
+    let client = cluster.client("executor.kind kubernetes").await?;
     let namespace = k
         .namespace
         .clone()
@@ -320,15 +342,14 @@ async fn executor(
 
 /// The run store `config.task_runs` asks for: `None` for the files under the state directory;
 /// for `kubernetes`, TaskRuns in its namespace (default: the client's).
-async fn run_store(config: &Config) -> Result<Option<Arc<dyn RunStore>>, String> {
+async fn run_store(
+    config: &Config,
+    cluster: &mut Cluster,
+) -> Result<Option<Arc<dyn RunStore>>, String> {
     let TaskRunStore::Kubernetes { namespace } = &config.task_runs else {
         return Ok(None);
     };
-    let client = kube::Client::try_default().await.map_err(|e| {
-        format!(
-            "task_runs.store kubernetes: no Kubernetes API to talk to (in a pod, its service account; elsewhere KUBECONFIG or ~/.kube/config): {e}"
-        )
-    })?;
+    let client = cluster.client("task_runs.store kubernetes").await?;
     let namespace = namespace
         .clone()
         .unwrap_or_else(|| client.default_namespace().to_owned());
@@ -339,7 +360,7 @@ async fn run_store(config: &Config) -> Result<Option<Arc<dyn RunStore>>, String>
 
 /// The run store of `config`, for the commands that read or decide runs.
 async fn store_of(config: &Config) -> Result<Arc<dyn RunStore>, String> {
-    Ok(match run_store(config).await? {
+    Ok(match run_store(config, &mut Cluster::default()).await? {
         Some(store) => store,
         None => Arc::new(FileStore::new(&config.state_dir)),
     })
