@@ -184,7 +184,7 @@ fn log_tail(workspace: &Path) -> String {
     }
 }
 
-/// The agent's process group, killed when this is dropped: on every way out of [`run`],
+/// The agent's process group, killed when this is dropped: on every way out of [`Running::wait`],
 /// including the run being abandoned (its future dropped), so that nothing the agent started
 /// outlives it (`kill_on_drop` reaches only the group's leader).
 struct Group(Option<u32>, Option<robodev_grpc::process::Watchdog>);
@@ -202,11 +202,6 @@ impl Drop for Group {
     fn drop(&mut self) {
         self.kill();
     }
-}
-
-/// Runs the agent to its end; `Err` only when it could not be started or waited for.
-pub async fn run(job: &Job<'_>) -> Result<Ending, ExecError> {
-    start(job).await?.wait().await
 }
 
 /// An agent process that was started: [`Running::wait`] for its end. Dropping it kills the
