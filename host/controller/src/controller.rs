@@ -8,7 +8,7 @@
 //! written its result is resumed; one whose agent was cut off is failed, or retried when
 //! `guardrails.max_retries` allows) and never starts a ticket that already has a run.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -31,7 +31,8 @@ use tokio::task::JoinSet;
 
 use crate::config::{BackendRef, Config};
 use crate::executor::{
-    AgentJob, Ending, Executor, LocalExecutor, Recovered, SecretDelivery, SecretEnv,
+    AgentJob, Ending, Executor, ExecutorError, LocalExecutor, Recovered, SecretDelivery, SecretEnv,
+    Started,
 };
 use crate::runs::{FileStore, RunStore, StoreError, TaskRun, TaskState};
 use robodev_registry::Registry;
@@ -95,6 +96,9 @@ fn backend_of<T: ?Sized>(
     })
 }
 
+/// New runs a pass records at once (the store's writes in flight together).
+const RECORDS_AT_ONCE: usize = 16;
+
 /// The controller: the backends the loop uses, the run store, and the runs in flight.
 pub struct Controller {
     config: Arc<Config>,
@@ -115,6 +119,8 @@ pub struct Controller {
     /// before their agent started); each stays claimed in `in_flight` until robodev restarts
     /// (see [`Controller::save`]).
     halted: Mutex<HashSet<String>>,
+    /// Set when robodev stops and its agents outlive it: runs waiting for an agent hand over.
+    handing_over: tokio::sync::watch::Sender<bool>,
 }
 
 impl Controller {
@@ -208,6 +214,7 @@ impl Controller {
             slots: Arc::new(Semaphore::new(config.guardrails.max_concurrent_jobs.max(1))),
             in_flight: Mutex::new(HashSet::new()),
             halted: Mutex::new(HashSet::new()),
+            handing_over: tokio::sync::watch::Sender::new(false),
             config,
         })
     }
@@ -246,7 +253,17 @@ impl Controller {
         let mut report = PassReport::default();
         // Unfinished runs first: from an earlier pass, or from a robodev that was stopped.
         let resumable = |run: &TaskRun| !run.is_settled() && run.state != TaskState::NeedsHuman;
-        for run in self.runs.all().await.map_err(|e| self.state_err(e))? {
+        let stored = self.runs.all().await.map_err(|e| self.state_err(e))?;
+        // The state of every ticket of this backend that has a run. Exact for the tickets
+        // polled below: runs are only created by passes (one at a time, by the only acting
+        // controller), so a run missing from this list is not stored yet; a store that finds
+        // one anyway refuses to create it twice. One read of the store, not one per ticket.
+        let handled: HashMap<String, TaskState> = stored
+            .iter()
+            .filter(|run| run.ticketing == self.ticketing_name)
+            .map(|run| (run.ticket.id.clone(), run.state))
+            .collect();
+        for run in stored {
             if run.ticketing == self.ticketing_name && resumable(&run) && self.claim(&run.id) {
                 // Read again now that it is ours: the list above may predate the last save of
                 // a run that was still in flight while it was read (and has since settled or
@@ -280,17 +297,13 @@ impl Controller {
             self.ticketing_name,
             polled.tickets.len()
         );
+        let mut fresh = Vec::new();
         for ticket in polled.tickets {
-            if let Some(existing) = self
-                .runs
-                .get(&self.ticketing_name, &ticket.id)
-                .await
-                .map_err(|e| self.state_err(e))?
-            {
+            if let Some(state) = handled.get(&ticket.id) {
                 // Never run a ticket twice: it has a run already (finished, waiting, or being
                 // resumed above).
-                tracing::info!(ticket = %ticket.id, "already handled ({}); skipped", existing.state);
-                report.already_handled.push((ticket.id, existing.state));
+                tracing::info!(ticket = %ticket.id, "already handled ({state}); skipped");
+                report.already_handled.push((ticket.id, *state));
                 continue;
             }
             let mut run = TaskRun::new(&self.ticketing_name, ticket, &self.engine_name);
@@ -301,16 +314,47 @@ impl Controller {
                 Some(reason) => refuse(&mut run, reason),
                 None => run.steps.guard_rails = true,
             }
-            // Recorded before any plugin hears of it.
-            if let Err(e) = self.runs.put(&mut run).await {
-                self.release(&run.id);
-                return Err(self.state_err(e));
-            }
-            report.dispatched.push(run.id.clone());
-            let this = self.clone();
-            tasks.spawn(async move { this.drive(run).await });
+            fresh.push(run);
         }
-        Ok(report)
+        // Recorded before any plugin hears of them: the writes go out together, a batch at a
+        // time, and the runs start in the order their tickets were polled (the slots go to
+        // the first). A run that cannot be recorded is not started (its ticket stays ready for
+        // the next poll); the pass then fails with the first such error.
+        let mut failed = None;
+        let mut fresh = fresh.into_iter();
+        loop {
+            let batch: Vec<TaskRun> = fresh.by_ref().take(RECORDS_AT_ONCE).collect();
+            if batch.is_empty() {
+                break;
+            }
+            let mut writes = JoinSet::new();
+            for (i, mut run) in batch.into_iter().enumerate() {
+                let runs = self.runs.clone();
+                writes.spawn(async move {
+                    let written = runs.put(&mut run).await;
+                    (i, run, written)
+                });
+            }
+            let mut written = writes.join_all().await;
+            written.sort_by_key(|(i, ..)| *i);
+            for (_, run, written) in written {
+                match written {
+                    Ok(()) => {
+                        report.dispatched.push(run.id.clone());
+                        let this = self.clone();
+                        tasks.spawn(async move { this.drive(run).await });
+                    }
+                    Err(e) => {
+                        self.release(&run.id);
+                        failed.get_or_insert(e);
+                    }
+                }
+            }
+        }
+        match failed {
+            Some(e) => Err(self.state_err(e)),
+            None => Ok(report),
+        }
     }
 
     fn claim(&self, id: &str) -> bool {
@@ -584,36 +628,9 @@ impl Controller {
                     .fail_or_retry(run, format!("cannot mark the ticket in progress: {e}"))
                     .await;
             }
+            // Recorded with the start below (one write less before the Job): after a crash
+            // in between, the ticket is marked again, which changes nothing.
             run.steps.marked_in_progress = true;
-            if !self.save(run).await {
-                return;
-            }
-        }
-        if !run.steps.start_notified {
-            for (name, channel) in &self.channels {
-                // Each channel is recorded as it is told, so a restart tells only the others.
-                if run.steps.start_notified_to.contains(name) {
-                    continue;
-                }
-                if let Err(e) = channel
-                    .notify_start(NotifyStartRequest {
-                        ticket: Some(run.ticket.clone()),
-                        task_run_id: run.id.clone(),
-                        engine: self.engine_name.clone(),
-                    })
-                    .await
-                {
-                    tracing::warn!(channel = %name, "NotifyStart failed: {e}");
-                }
-                run.steps.start_notified_to.push(name.clone());
-                if !self.save(run).await {
-                    return;
-                }
-            }
-            run.steps.start_notified = true;
-            if !self.save(run).await {
-                return;
-            }
         }
         let secret_env = match self.secret_env(&spec.secret_env).await {
             Ok(env) => env,
@@ -645,14 +662,79 @@ impl Controller {
         if !self.save(run).await {
             return;
         }
-        let ending = match self.executor.start(&at, &job).await {
-            Ok(started) => started.wait().await,
-            Err(e) => Err(e),
+        let started = match self.executor.start(&at, &job).await {
+            Ok(started) => started,
+            Err(e) => return self.fail_or_retry(run, e.to_string()).await,
         };
-        match ending {
-            Ok(ending) => self.ended(run, ending).await,
-            Err(e) => self.fail_or_retry(run, e.to_string()).await,
+        // NotifyStart means the agent's job exists (RoboDev: "a Kubernetes Job has been
+        // created"), so the channels hear of it now, not before.
+        if !self.notify_started(run).await {
+            return;
         }
+        match self.wait(run, started).await {
+            Some(Ok(ending)) => self.ended(run, ending).await,
+            Some(Err(e)) => self.fail_or_retry(run, e.to_string()).await,
+            None => {}
+        }
+    }
+
+    /// The attempt's end; `None` when robodev stops first and its agent outlives it (see
+    /// [`Executor::agents_outlive_controller`]): the run is halted, Running on the record, and
+    /// the next controller resumes it from its job.
+    async fn wait(
+        &self,
+        run: &TaskRun,
+        started: Box<dyn Started>,
+    ) -> Option<Result<Ending, ExecutorError>> {
+        let mut handing_over = self.handing_over.subscribe();
+        tokio::select! {
+            ending = started.wait() => Some(ending),
+            _ = handing_over.wait_for(|stop| *stop) => {
+                tracing::info!(ticket = %run.ticket.id, "stopping: handed over while its agent runs ({}); the next controller resumes it", run.job.as_ref().map_or_else(String::new, ToString::to_string));
+                self.halt(&run.id);
+                None
+            }
+        }
+    }
+
+    /// Tells every channel not yet told that the run's agent started, each recorded as it is
+    /// told so that a restart tells only the others. False when the record cannot be written
+    /// (the run is halted then).
+    async fn notify_started(&self, run: &mut TaskRun) -> bool {
+        if !run.steps.start_notified {
+            for (name, channel) in &self.channels {
+                // Each channel is recorded as it is told, so a restart tells only the others.
+                if run.steps.start_notified_to.contains(name) {
+                    continue;
+                }
+                if let Err(e) = channel
+                    .notify_start(NotifyStartRequest {
+                        ticket: Some(run.ticket.clone()),
+                        task_run_id: run.id.clone(),
+                        engine: self.engine_name.clone(),
+                    })
+                    .await
+                {
+                    tracing::warn!(channel = %name, "NotifyStart failed: {e}");
+                }
+                run.steps.start_notified_to.push(name.clone());
+                run.steps.start_notified = self
+                    .channels
+                    .iter()
+                    .all(|(name, _)| run.steps.start_notified_to.contains(name));
+                if !self.save(run).await {
+                    return false;
+                }
+            }
+            // No channels, or all told before a restart.
+            if !run.steps.start_notified {
+                run.steps.start_notified = true;
+                if !self.save(run).await {
+                    return false;
+                }
+            }
+        }
+        true
     }
 
     /// How an attempt ended, into the run: a result goes on to the verdict and the gate.
@@ -695,13 +777,19 @@ impl Controller {
         match self.executor.recover(&at).await {
             Ok(Recovered::Ended(ending)) => {
                 tracing::info!(ticket = %run.ticket.id, "resuming: the agent had finished before robodev stopped");
-                self.ended(run, ending).await;
+                if self.notify_started(run).await {
+                    self.ended(run, ending).await;
+                }
             }
             Ok(Recovered::Running(started)) => {
                 tracing::info!(ticket = %run.ticket.id, "resuming: waiting for {at}, still running");
-                match started.wait().await {
-                    Ok(ending) => self.ended(run, ending).await,
-                    Err(e) => self.fail_or_retry(run, e.to_string()).await,
+                if !self.notify_started(run).await {
+                    return;
+                }
+                match self.wait(run, started).await {
+                    Some(Ok(ending)) => self.ended(run, ending).await,
+                    Some(Err(e)) => self.fail_or_retry(run, e.to_string()).await,
+                    None => {}
                 }
             }
             Ok(Recovered::Lost(why)) => {
@@ -1072,6 +1160,12 @@ impl Controller {
                         // a SIGTERM's grace period, and fail as interrupted.
                         self.slots.close();
                         let running = tasks.len();
+                        if running > 0 && self.executor.agents_outlive_controller() {
+                            // Their agents keep running without robodev: the runs waiting for
+                            // one hand over now; the others finish the step they are in.
+                            tracing::info!("stopping: {running} task run(s) in flight; those waiting for an agent are handed over to the next controller");
+                            self.handing_over.send_replace(true);
+                        }
                         if running > 0 {
                             tracing::warn!("stopping: waiting for {running} task run(s) to finish; signal again to abandon them");
                             tokio::select! {

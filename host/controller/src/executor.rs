@@ -143,6 +143,14 @@ pub trait Executor: Send + Sync + fmt::Debug {
         SecretDelivery::Values
     }
 
+    /// Whether its agents keep running when robodev stops (Jobs in a cluster do; local
+    /// processes do not). When they do, a stopping robodev hands the runs waiting for them over
+    /// at once (they stay Running on the record; the next controller resumes them) instead
+    /// of waiting for them to end.
+    fn agents_outlive_controller(&self) -> bool {
+        false
+    }
+
     /// Makes the attempt ready to start (nothing runs yet) and says where it will run; the
     /// loop records that before it calls [`Executor::start`].
     async fn prepare(&self, job: &AgentJob) -> Result<JobRef, ExecutorError>;

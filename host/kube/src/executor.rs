@@ -129,6 +129,10 @@ impl Executor for KubernetesExecutor {
         SecretDelivery::References
     }
 
+    fn agents_outlive_controller(&self) -> bool {
+        true
+    }
+
     async fn prepare(&self, job: &AgentJob) -> Result<JobRef, ExecutorError> {
         let name = job::job_name(&job.task_run_id, job.attempt);
         // Checked now, so a spec that cannot run fails before the run says it started.

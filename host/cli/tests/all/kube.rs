@@ -503,3 +503,115 @@ fn a_standby_takes_over_a_killed_leaders_run_without_running_it_twice() {
     );
     drop(b);
 }
+
+/// A leader stopped with SIGTERM while its agent's Job runs does not wait for the agent (the
+/// Job keeps running without it): it hands the run over at once, Running on its TaskRun, and
+/// releases its lease; the next robodev leads at once, adopts the Job and finishes the run.
+#[test]
+fn a_stopped_leader_hands_its_running_job_over_at_once() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = runtime.block_on(admin());
+    let ns = runtime.block_on(namespace(&client, "handover"));
+    let repo = robodev_test_support::repo::repo_root();
+    let crd = std::fs::read_to_string(repo.join("charts/robodev/crds/taskruns.robodev.dev.yaml"))
+        .unwrap();
+    runtime.block_on(apply_crd(&client, serde_norway::from_str(&crd).unwrap()));
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("tickets.yaml"),
+        "tickets:\n  - { id: S-1, title: t, ticket_type: bug_fix, labels: [robodev], repo_url: https://git.example/acme/api }\n",
+    )
+    .unwrap();
+    let config = d.join("robodev-config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "poll_interval: 1s\n\
+             ticketing: {{ backend: local, config: {{ file: tickets.yaml }}, labels: [robodev] }}\n\
+             notifications: {{ channels: [ {{ backend: log }} ] }}\n\
+             engines: {{ default: local, local: {{ image: ghcr.io/acme/agent:1, command: [agent] }} }}\n\
+             executor: {{ kind: kubernetes, namespace: {ns} }}\n\
+             task_runs: {{ store: kubernetes, namespace: {ns} }}\n\
+             leader_election: {{ enabled: true, namespace: {ns}, lease_duration: 30s, renew_deadline: 20s, retry_period: 500ms }}\n"
+        ),
+    )
+    .unwrap();
+    let start = |who: &str| {
+        let mut child = robodev_command(d, &["run", "--config", config.to_str().unwrap()])
+            .env("KUBECONFIG", &cluster().kubeconfig)
+            .env("ROBODEV_POD_NAME", who)
+            .env("ROBODEV_STATE_DIR", d.join("state"))
+            .env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = Lines::follow(&mut child);
+        (Killed(child), lines)
+    };
+    let (mut a, a_lines) = start("robodev-a");
+    let jobs: Api<Job> = Api::namespaced(client.clone(), &ns);
+    let name = runtime.block_on(first_job(&jobs)).metadata.name.unwrap();
+    // The channel hears of the start once the Job exists, not before.
+    let created = a_lines.wait_for("agent Job created", Duration::from_secs(30));
+    let told = a_lines.wait_for("started ticket S-1", Duration::from_secs(30));
+    assert!(told >= created, "{}", a_lines.text());
+
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &a.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // It exits without waiting for the agent (which the test never finishes before this).
+    let exited = std::time::Instant::now();
+    let code = loop {
+        if let Some(status) = a.0.try_wait().unwrap() {
+            break status.code();
+        }
+        assert!(
+            exited.elapsed() < Duration::from_secs(20),
+            "robodev still runs 20 s after SIGTERM: {}",
+            a_lines.text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(code, Some(0), "{}", a_lines.text());
+    a_lines.wait_for("handed over while its agent runs", Duration::from_secs(5));
+    // The Job is left running, the TaskRun says Running.
+    assert!(runtime.block_on(jobs.get_opt(&name)).unwrap().is_some());
+    let taskruns: Api<kube::api::DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        &ns,
+        &kube::api::ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(
+            "robodev.dev",
+            "v1alpha1",
+            "TaskRun",
+        )),
+    );
+    let stored = runtime
+        .block_on(taskruns.list(&ListParams::default()))
+        .unwrap();
+    assert_eq!(stored.items.len(), 1);
+    assert_eq!(stored.items[0].data["status"]["state"], "Running");
+
+    // The next robodev leads at once (the lease was released, not left to expire after 30 s),
+    // adopts the Job and finishes the run when the agent ends; no second Job, no second start
+    // notification.
+    let (b, b_lines) = start("robodev-b");
+    b_lines.wait_for("this replica leads", Duration::from_secs(20));
+    b_lines.wait_for("resuming: waiting for", Duration::from_secs(30));
+    runtime.block_on(finish(
+        &client,
+        &ns,
+        &name,
+        End::Complete(Some(
+            r#"{"success":true,"summary":"done after the hand-over"}"#,
+        )),
+    ));
+    b_lines.wait_for("Running -> Succeeded", Duration::from_secs(30));
+    let log_b = b_lines.text();
+    assert!(!log_b.contains("agent Job created"), "{log_b}");
+    assert!(!log_b.contains("started ticket S-1"), "{log_b}");
+    drop(b);
+}

@@ -10,7 +10,7 @@
 )]
 
 use std::collections::{BTreeMap, VecDeque};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,7 +20,7 @@ use robodev_controller::controller::Controller;
 use robodev_controller::executor::{
     AgentJob, Ending, Executor, ExecutorError, JobRef, Recovered, Started,
 };
-use robodev_controller::runs::{FileStore, RunStore, TaskRun, TaskState};
+use robodev_controller::runs::{FileStore, RunStore, Steps, TaskRun, TaskState};
 use robodev_core::{TaskResult, Ticket};
 use robodev_registry::{LoadOptions, Registry};
 
@@ -63,6 +63,10 @@ struct Fake {
     scripts: Mutex<BTreeMap<String, VecDeque<Script>>>,
     found: Mutex<Option<Found>>,
     calls: Mutex<Vec<Call>>,
+    /// Where the runs are stored, when a test wants to see the record as each start finds it.
+    store: Mutex<Option<PathBuf>>,
+    /// The record's steps at each start.
+    at_start: Mutex<Vec<Steps>>,
 }
 
 impl Fake {
@@ -146,6 +150,20 @@ impl Executor for Fake {
 
     async fn start(&self, at: &JobRef, job: &AgentJob) -> Result<Box<dyn Started>, ExecutorError> {
         self.call(Call::Start(name_of(at)));
+        let store = self.store.lock().unwrap().clone();
+        if let Some(state_dir) = store {
+            let run = FileStore::new(&state_dir)
+                .get("local", &job.ticket.id)
+                .await
+                .unwrap()
+                .expect("recorded before its start");
+            assert_eq!(
+                run.state,
+                TaskState::Running,
+                "started before it was recorded"
+            );
+            self.at_start.lock().unwrap().push(run.steps);
+        }
         let script = self
             .scripts
             .lock()
@@ -227,12 +245,27 @@ async fn a_successful_attempt_is_prepared_recorded_started_and_cleaned_up() {
             summary: "fixed",
         }],
     )]);
-    let (controller, registry) = controller(setup(dir.path(), &["T-1"], ""), fake.clone()).await;
+    *fake.store.lock().unwrap() = Some(dir.path().join("state"));
+    let (controller, registry) = controller(
+        setup(
+            dir.path(),
+            &["T-1"],
+            "notifications: { channels: [ { backend: log } ] }\n",
+        ),
+        fake.clone(),
+    )
+    .await;
     let (report, runs) = controller.run_once().await.unwrap();
     assert_eq!(report.dispatched, ["tr-T-1"]);
     let run = run_of(&runs, "T-1");
     assert_eq!(run.state, TaskState::Succeeded, "{:?}", run.reason);
     assert_eq!(run.attempts, 1);
+    // When the job started, the record showed the ticket marked in progress and the channels
+    // not yet told: NotifyStart follows the job's start (the Job exists then).
+    let at_start = fake.at_start.lock().unwrap().clone();
+    assert_eq!(at_start.len(), 1);
+    assert!(at_start[0].marked_in_progress && !at_start[0].start_notified);
+    assert!(run.steps.start_notified && run.steps.start_notified_to == ["log"]);
     // The job the attempt ran as is on the record, executor-neutral.
     assert_eq!(
         run.job,
