@@ -220,11 +220,93 @@ async fn store_settled(store: Arc<CrdStore>, n: usize) {
     }
 }
 
-fn peak_rss_mb() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+/// A `/proc/PID/status` figure in MB (`VmRSS`, `VmHWM`: the peak).
+fn status_mb(pid: &str, key: &str) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| {
+        l.strip_prefix(key)
+            .is_some_and(|rest| rest.starts_with(':'))
+    })?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
+}
+
+/// Poll cycles `robodev run` makes over the stored runs before its memory is read.
+const RSS_CYCLES: usize = 10;
+
+/// The real controller's memory: `robodev run` (the bench-profile binary beside this bench,
+/// `cargo build --profile bench -p robodev-cli`) over the same 1,000 TaskRuns and tickets,
+/// polling every second; its resident set after RSS_CYCLES poll cycles.
+fn controller_rss(dir: &Path, namespace: &str) {
+    let Some(robodev) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("robodev")))
+        .filter(|path| path.exists())
+    else {
+        eprintln!(
+            "kube bench: robodev run's RSS not measured: no robodev binary beside this bench; \
+             build it first with `cargo build --profile bench -p robodev-cli`"
+        );
+        return;
+    };
+    let config = dir.join("robodev-run.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "state_dir: run-state\n\
+             poll_interval: 1s\n\
+             ticketing: {{ backend: local, config: {{ file: tickets.yaml }}, labels: [robodev], max_results: 20 }}\n\
+             notifications: {{ channels: [ {{ backend: log }} ] }}\n\
+             engines: {{ default: local, local: {{ image: ghcr.io/acme/agent:1, command: [agent] }} }}\n\
+             executor: {{ kind: kubernetes, namespace: {namespace} }}\n\
+             task_runs: {{ store: kubernetes, namespace: {namespace} }}\n"
+        ),
+    )
+    .expect("config");
+    let log = dir.join("robodev-run.log");
+    let mut child = std::process::Command::new(&robodev)
+        .args(["run", "--config"])
+        .arg(&config)
+        .env(
+            "KUBECONFIG",
+            &robodev_test_support::kube::cluster().kubeconfig,
+        )
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("robodev run");
+    let pid = child.id().to_string();
+    let began = Instant::now();
+    let mut cycles = 0;
+    while began.elapsed() < Duration::from_secs(120) {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        cycles = text.matches("polled local: 20 ready ticket(s)").count();
+        if cycles >= RSS_CYCLES || child.try_wait().ok().flatten().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let rss = status_mb(&pid, "VmRSS");
+    let peak = status_mb(&pid, "VmHWM");
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        cycles >= RSS_CYCLES
+            && !text.contains("already handled (Queued)")
+            && !text.contains("agent Job created"),
+        "robodev run did not make {RSS_CYCLES} poll cycles over the stored runs: {text}"
+    );
+    match (rss, peak) {
+        (Some(rss), Some(peak)) => eprintln!(
+            "kube bench: robodev run ({}) after {cycles} poll cycles over {STORED_RUNS} TaskRuns: RSS {rss:.0} MB, peak {peak:.0} MB",
+            robodev.display()
+        ),
+        _ => eprintln!("kube bench: robodev run's memory unknown (no /proc/{pid}/status)"),
+    }
 }
 
 fn kube(c: &mut Criterion) {
@@ -260,10 +342,11 @@ fn kube(c: &mut Criterion) {
             });
         });
         group.finish();
-        match peak_rss_mb() {
+        match status_mb("self", "VmHWM") {
             Some(mb) => eprintln!("kube bench: peak RSS of this process {mb:.0} MB"),
             None => eprintln!("kube bench: peak RSS unknown (no /proc/self/status)"),
         }
+        controller_rss(dir.path(), &ns);
     }
 
     // Job creation: one new ticket per iteration, and AT_ONCE at a time.

@@ -616,22 +616,6 @@ impl Controller {
                     .await;
             }
         };
-        if !run.steps.marked_in_progress {
-            if let Err(e) = self
-                .ticketing
-                .mark_in_progress(MarkInProgressRequest {
-                    ticket_id: run.ticket.id.clone(),
-                })
-                .await
-            {
-                return self
-                    .fail_or_retry(run, format!("cannot mark the ticket in progress: {e}"))
-                    .await;
-            }
-            // Recorded with the start below (one write less before the Job): after a crash
-            // in between, the ticket is marked again, which changes nothing.
-            run.steps.marked_in_progress = true;
-        }
         let secret_env = match self.secret_env(&spec.secret_env).await {
             Ok(env) => env,
             Err(e) => return self.fail_or_retry(run, e).await,
@@ -666,9 +650,10 @@ impl Controller {
             Ok(started) => started,
             Err(e) => return self.fail_or_retry(run, e.to_string()).await,
         };
-        // NotifyStart means the agent's job exists (RoboDev: "a Kubernetes Job has been
-        // created"), so the channels hear of it now, not before.
-        if !self.notify_started(run).await {
+        // MarkInProgress and NotifyStart mean the agent's job exists (RoboDev calls both "when
+        // the controller creates a Kubernetes Job"), so they come now, not before: nothing
+        // remote stands between the claim and the Job.
+        if !self.announce_start(run).await {
             return;
         }
         match self.wait(run, started).await {
@@ -697,10 +682,27 @@ impl Controller {
         }
     }
 
-    /// Tells every channel not yet told that the run's agent started, each recorded as it is
-    /// told so that a restart tells only the others. False when the record cannot be written
-    /// (the run is halted then).
-    async fn notify_started(&self, run: &mut TaskRun) -> bool {
+    /// Once the agent's job exists: the ticket marked in progress, then every channel told,
+    /// each step recorded as it is done so that a restart repeats none that is recorded. A
+    /// refusal is logged, not retried: the agent runs regardless and the run's end reports
+    /// its outcome (MarkComplete or MarkFailed, NotifyComplete). False when the record cannot
+    /// be written (the run is halted then).
+    async fn announce_start(&self, run: &mut TaskRun) -> bool {
+        if !run.steps.marked_in_progress {
+            if let Err(e) = self
+                .ticketing
+                .mark_in_progress(MarkInProgressRequest {
+                    ticket_id: run.ticket.id.clone(),
+                })
+                .await
+            {
+                tracing::warn!(ticket = %run.ticket.id, "MarkInProgress failed: {e}; the agent runs regardless");
+            }
+            run.steps.marked_in_progress = true;
+            if !self.save(run).await {
+                return false;
+            }
+        }
         if !run.steps.start_notified {
             for (name, channel) in &self.channels {
                 // Each channel is recorded as it is told, so a restart tells only the others.
@@ -777,13 +779,13 @@ impl Controller {
         match self.executor.recover(&at).await {
             Ok(Recovered::Ended(ending)) => {
                 tracing::info!(ticket = %run.ticket.id, "resuming: the agent had finished before robodev stopped");
-                if self.notify_started(run).await {
+                if self.announce_start(run).await {
                     self.ended(run, ending).await;
                 }
             }
             Ok(Recovered::Running(started)) => {
                 tracing::info!(ticket = %run.ticket.id, "resuming: waiting for {at}, still running");
-                if !self.notify_started(run).await {
+                if !self.announce_start(run).await {
                     return;
                 }
                 match self.wait(run, started).await {

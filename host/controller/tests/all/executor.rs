@@ -260,11 +260,12 @@ async fn a_successful_attempt_is_prepared_recorded_started_and_cleaned_up() {
     let run = run_of(&runs, "T-1");
     assert_eq!(run.state, TaskState::Succeeded, "{:?}", run.reason);
     assert_eq!(run.attempts, 1);
-    // When the job started, the record showed the ticket marked in progress and the channels
-    // not yet told: NotifyStart follows the job's start (the Job exists then).
+    // When the job started, the ticket was not yet marked in progress nor the channels told:
+    // both follow the job's start (RoboDev: "when the controller creates a Kubernetes Job").
     let at_start = fake.at_start.lock().unwrap().clone();
     assert_eq!(at_start.len(), 1);
-    assert!(at_start[0].marked_in_progress && !at_start[0].start_notified);
+    assert!(!at_start[0].marked_in_progress && !at_start[0].start_notified);
+    assert!(run.steps.marked_in_progress);
     assert!(run.steps.start_notified && run.steps.start_notified_to == ["log"]);
     // The job the attempt ran as is on the record, executor-neutral.
     assert_eq!(
