@@ -31,8 +31,7 @@ use tokio::task::JoinSet;
 
 use crate::config::{BackendRef, Config};
 use crate::executor::{
-    AgentJob, Ending, Executor, ExecutorError, LocalExecutor, Recovered, SecretDelivery, SecretEnv,
-    Started,
+    AgentJob, Ending, Executor, LocalExecutor, Recovered, SecretDelivery, SecretEnv, Started,
 };
 use crate::runs::{FileStore, RunStore, StoreError, TaskRun, TaskState};
 use robodev_registry::Registry;
@@ -650,35 +649,31 @@ impl Controller {
             Ok(started) => started,
             Err(e) => return self.fail_or_retry(run, e.to_string()).await,
         };
-        // MarkInProgress and NotifyStart mean the agent's job exists (RoboDev calls both "when
-        // the controller creates a Kubernetes Job"), so they come now, not before: nothing
-        // remote stands between the claim and the Job.
+        self.follow(run, started).await;
+    }
+
+    /// A started attempt to its end: announced (MarkInProgress and NotifyStart mean the
+    /// agent's job exists: RoboDev calls both "when the controller creates a Kubernetes Job",
+    /// so they come now, and nothing remote stands between a claim and its Job), then waited
+    /// for. When robodev stops first and its agent outlives it (see
+    /// [`Executor::agents_outlive_controller`]) the run is halted, Running on the record, and
+    /// the next controller resumes it from its job.
+    async fn follow(&self, run: &mut TaskRun, started: Box<dyn Started>) {
         if !self.announce_start(run).await {
             return;
         }
-        match self.wait(run, started).await {
-            Some(Ok(ending)) => self.ended(run, ending).await,
-            Some(Err(e)) => self.fail_or_retry(run, e.to_string()).await,
-            None => {}
-        }
-    }
-
-    /// The attempt's end; `None` when robodev stops first and its agent outlives it (see
-    /// [`Executor::agents_outlive_controller`]): the run is halted, Running on the record, and
-    /// the next controller resumes it from its job.
-    async fn wait(
-        &self,
-        run: &TaskRun,
-        started: Box<dyn Started>,
-    ) -> Option<Result<Ending, ExecutorError>> {
         let mut handing_over = self.handing_over.subscribe();
-        tokio::select! {
-            ending = started.wait() => Some(ending),
+        let ending = tokio::select! {
+            ending = started.wait() => ending,
             _ = handing_over.wait_for(|stop| *stop) => {
                 tracing::info!(ticket = %run.ticket.id, "stopping: handed over while its agent runs ({}); the next controller resumes it", run.job.as_ref().map_or_else(String::new, ToString::to_string));
                 self.halt(&run.id);
-                None
+                return;
             }
+        };
+        match ending {
+            Ok(ending) => self.ended(run, ending).await,
+            Err(e) => self.fail_or_retry(run, e.to_string()).await,
         }
     }
 
@@ -785,14 +780,7 @@ impl Controller {
             }
             Ok(Recovered::Running(started)) => {
                 tracing::info!(ticket = %run.ticket.id, "resuming: waiting for {at}, still running");
-                if !self.announce_start(run).await {
-                    return;
-                }
-                match self.wait(run, started).await {
-                    Some(Ok(ending)) => self.ended(run, ending).await,
-                    Some(Err(e)) => self.fail_or_retry(run, e.to_string()).await,
-                    None => {}
-                }
+                self.follow(run, started).await;
             }
             Ok(Recovered::Lost(why)) => {
                 tracing::debug!(ticket = %run.ticket.id, "{at}: {why}");

@@ -57,6 +57,31 @@ async fn apply_crd(
     panic!("CRD {name} was not Established within 10 s");
 }
 
+/// The state of each TaskRun in `ns`, as `kubectl get taskruns` shows it (read as plain
+/// objects: what the cluster stores, not what robodev's types make of it).
+async fn task_run_states(client: &kube::Client, ns: &str) -> Vec<String> {
+    let taskruns: Api<kube::api::DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        ns,
+        &kube::api::ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(
+            "robodev.dev",
+            "v1alpha1",
+            "TaskRun",
+        )),
+    );
+    let listed = taskruns.list(&ListParams::default()).await.unwrap();
+    listed
+        .items
+        .iter()
+        .map(|o| {
+            o.data["status"]["state"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect()
+}
+
 /// The first agent Job to appear in `jobs`.
 async fn first_job(jobs: &Api<Job>) -> Job {
     for _ in 0..600 {
@@ -332,24 +357,9 @@ fn the_charts_role_is_all_robodev_needs() {
     );
     // It removed the Job with the Role's rights, and the run is a TaskRun in the cluster.
     assert!(runtime.block_on(jobs.get_opt(&name)).unwrap().is_none());
-    let taskruns: Api<kube::api::DynamicObject> = Api::namespaced_with(
-        client.clone(),
-        &ns,
-        &kube::api::ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(
-            "robodev.dev",
-            "v1alpha1",
-            "TaskRun",
-        )),
-    );
-    let stored = runtime
-        .block_on(taskruns.list(&ListParams::default()))
-        .unwrap();
-    assert_eq!(stored.items.len(), 1);
-    assert_eq!(
-        stored.items[0].data["status"]["state"], "Succeeded",
-        "{:?}",
-        stored.items[0]
-    );
+    let stored = runtime.block_on(task_run_states(&client, &ns));
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0], "Succeeded");
 }
 
 /// What a running robodev wrote on stderr, each line with when it was read.
@@ -414,40 +424,59 @@ impl Drop for Killed {
     }
 }
 
-/// Two robodevs with leader election: the leader is SIGKILLed while its agent's Job runs; the
-/// standby takes over once the lease has expired (never before: two leaders never act at
-/// once), resumes the run from its TaskRun, adopts the Job rather than starting the attempt
-/// again, and finishes it.
-#[test]
-fn a_standby_takes_over_a_killed_leaders_run_without_running_it_twice() {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let client = runtime.block_on(admin());
-    let ns = runtime.block_on(namespace(&client, "takeover"));
-    let repo = robodev_test_support::repo::repo_root();
-    let crd = std::fs::read_to_string(repo.join("charts/robodev/crds/taskruns.robodev.dev.yaml"))
+/// Replicas of robodev with leader election on one namespace (the TaskRun CRD applied, one
+/// ticket `ticket`, a log channel, Jobs and TaskRuns in the cluster), each started with its
+/// own pod name and state directory.
+struct Replicas {
+    runtime: tokio::runtime::Runtime,
+    client: kube::Client,
+    ns: String,
+    dir: tempfile::TempDir,
+}
+
+impl Replicas {
+    /// `lease`: the leader_election timings (`lease_duration: 4s, ...`).
+    fn new(prefix: &str, ticket: &str, lease: &str) -> Replicas {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let client = runtime.block_on(admin());
+        let ns = runtime.block_on(namespace(&client, prefix));
+        let repo = robodev_test_support::repo::repo_root();
+        let crd =
+            std::fs::read_to_string(repo.join("charts/robodev/crds/taskruns.robodev.dev.yaml"))
+                .unwrap();
+        runtime.block_on(apply_crd(&client, serde_norway::from_str(&crd).unwrap()));
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(
+            d.join("tickets.yaml"),
+            format!("tickets:\n  - {{ id: {ticket}, title: t, ticket_type: bug_fix, labels: [robodev], repo_url: https://git.example/acme/api }}\n"),
+        )
         .unwrap();
-    runtime.block_on(apply_crd(&client, serde_norway::from_str(&crd).unwrap()));
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    std::fs::write(
-        d.join("tickets.yaml"),
-        "tickets:\n  - { id: H-1, title: t, ticket_type: bug_fix, labels: [robodev], repo_url: https://git.example/acme/api }\n",
-    )
-    .unwrap();
-    let config = d.join("robodev-config.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "poll_interval: 1s\n\
-             ticketing: {{ backend: local, config: {{ file: tickets.yaml }}, labels: [robodev] }}\n\
-             engines: {{ default: local, local: {{ image: ghcr.io/acme/agent:1, command: [agent] }} }}\n\
-             executor: {{ kind: kubernetes, namespace: {ns} }}\n\
-             task_runs: {{ store: kubernetes, namespace: {ns} }}\n\
-             leader_election: {{ enabled: true, namespace: {ns}, lease_duration: 4s, renew_deadline: 3s, retry_period: 500ms }}\n"
-        ),
-    )
-    .unwrap();
-    let start = |who: &str| {
+        std::fs::write(
+            d.join("robodev-config.yaml"),
+            format!(
+                "poll_interval: 1s\n\
+                 ticketing: {{ backend: local, config: {{ file: tickets.yaml }}, labels: [robodev] }}\n\
+                 notifications: {{ channels: [ {{ backend: log }} ] }}\n\
+                 engines: {{ default: local, local: {{ image: ghcr.io/acme/agent:1, command: [agent] }} }}\n\
+                 executor: {{ kind: kubernetes, namespace: {ns} }}\n\
+                 task_runs: {{ store: kubernetes, namespace: {ns} }}\n\
+                 leader_election: {{ enabled: true, namespace: {ns}, {lease} }}\n"
+            ),
+        )
+        .unwrap();
+        Replicas {
+            runtime,
+            client,
+            ns,
+            dir,
+        }
+    }
+
+    /// `robodev run` as pod `who`, its stderr followed.
+    fn start(&self, who: &str) -> (Killed, Lines) {
+        let d = self.dir.path();
+        let config = d.join("robodev-config.yaml");
         let mut child = robodev_command(d, &["run", "--config", config.to_str().unwrap()])
             .env("KUBECONFIG", &cluster().kubeconfig)
             .env("ROBODEV_POD_NAME", who)
@@ -459,10 +488,25 @@ fn a_standby_takes_over_a_killed_leaders_run_without_running_it_twice() {
             .unwrap();
         let lines = Lines::follow(&mut child);
         (Killed(child), lines)
-    };
+    }
+}
+
+/// Two robodevs with leader election: the leader is SIGKILLed while its agent's Job runs; the
+/// standby takes over once the lease has expired (never before: two leaders never act at
+/// once), resumes the run from its TaskRun, adopts the Job rather than starting the attempt
+/// again, and finishes it.
+#[test]
+fn a_standby_takes_over_a_killed_leaders_run_without_running_it_twice() {
+    let replicas = Replicas::new(
+        "takeover",
+        "H-1",
+        "lease_duration: 4s, renew_deadline: 3s, retry_period: 500ms",
+    );
+    let (runtime, client, ns) = (&replicas.runtime, &replicas.client, &replicas.ns);
+    let start = |who: &str| replicas.start(who);
     let (mut a, a_lines) = start("robodev-a");
     a_lines.wait_for("this replica leads", Duration::from_secs(60));
-    let jobs: Api<Job> = Api::namespaced(client.clone(), &ns);
+    let jobs: Api<Job> = Api::namespaced(client.clone(), ns);
     let job = runtime.block_on(first_job(&jobs));
     let name = job.metadata.name.unwrap();
     let (b, b_lines) = start("robodev-b");
@@ -485,8 +529,8 @@ fn a_standby_takes_over_a_killed_leaders_run_without_running_it_twice() {
 
     // The agent finishes; the new leader reports it.
     runtime.block_on(finish(
-        &client,
-        &ns,
+        client,
+        ns,
         &name,
         End::Complete(Some(r#"{"success":true,"summary":"done under b"}"#)),
     ));
@@ -509,49 +553,15 @@ fn a_standby_takes_over_a_killed_leaders_run_without_running_it_twice() {
 /// releases its lease; the next robodev leads at once, adopts the Job and finishes the run.
 #[test]
 fn a_stopped_leader_hands_its_running_job_over_at_once() {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let client = runtime.block_on(admin());
-    let ns = runtime.block_on(namespace(&client, "handover"));
-    let repo = robodev_test_support::repo::repo_root();
-    let crd = std::fs::read_to_string(repo.join("charts/robodev/crds/taskruns.robodev.dev.yaml"))
-        .unwrap();
-    runtime.block_on(apply_crd(&client, serde_norway::from_str(&crd).unwrap()));
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    std::fs::write(
-        d.join("tickets.yaml"),
-        "tickets:\n  - { id: S-1, title: t, ticket_type: bug_fix, labels: [robodev], repo_url: https://git.example/acme/api }\n",
-    )
-    .unwrap();
-    let config = d.join("robodev-config.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "poll_interval: 1s\n\
-             ticketing: {{ backend: local, config: {{ file: tickets.yaml }}, labels: [robodev] }}\n\
-             notifications: {{ channels: [ {{ backend: log }} ] }}\n\
-             engines: {{ default: local, local: {{ image: ghcr.io/acme/agent:1, command: [agent] }} }}\n\
-             executor: {{ kind: kubernetes, namespace: {ns} }}\n\
-             task_runs: {{ store: kubernetes, namespace: {ns} }}\n\
-             leader_election: {{ enabled: true, namespace: {ns}, lease_duration: 30s, renew_deadline: 20s, retry_period: 500ms }}\n"
-        ),
-    )
-    .unwrap();
-    let start = |who: &str| {
-        let mut child = robodev_command(d, &["run", "--config", config.to_str().unwrap()])
-            .env("KUBECONFIG", &cluster().kubeconfig)
-            .env("ROBODEV_POD_NAME", who)
-            .env("ROBODEV_STATE_DIR", d.join("state"))
-            .env("RUST_LOG", "info")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let lines = Lines::follow(&mut child);
-        (Killed(child), lines)
-    };
+    let replicas = Replicas::new(
+        "handover",
+        "S-1",
+        "lease_duration: 30s, renew_deadline: 20s, retry_period: 500ms",
+    );
+    let (runtime, client, ns) = (&replicas.runtime, &replicas.client, &replicas.ns);
+    let start = |who: &str| replicas.start(who);
     let (mut a, a_lines) = start("robodev-a");
-    let jobs: Api<Job> = Api::namespaced(client.clone(), &ns);
+    let jobs: Api<Job> = Api::namespaced(client.clone(), ns);
     let name = runtime.block_on(first_job(&jobs)).metadata.name.unwrap();
     // The channel hears of the start once the Job exists, not before.
     let created = a_lines.wait_for("agent Job created", Duration::from_secs(30));
@@ -580,20 +590,9 @@ fn a_stopped_leader_hands_its_running_job_over_at_once() {
     a_lines.wait_for("handed over while its agent runs", Duration::from_secs(5));
     // The Job is left running, the TaskRun says Running.
     assert!(runtime.block_on(jobs.get_opt(&name)).unwrap().is_some());
-    let taskruns: Api<kube::api::DynamicObject> = Api::namespaced_with(
-        client.clone(),
-        &ns,
-        &kube::api::ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(
-            "robodev.dev",
-            "v1alpha1",
-            "TaskRun",
-        )),
-    );
-    let stored = runtime
-        .block_on(taskruns.list(&ListParams::default()))
-        .unwrap();
-    assert_eq!(stored.items.len(), 1);
-    assert_eq!(stored.items[0].data["status"]["state"], "Running");
+    let stored = runtime.block_on(task_run_states(client, ns));
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0], "Running");
 
     // The next robodev leads at once (the lease was released, not left to expire after 30 s),
     // adopts the Job and finishes the run when the agent ends; no second Job, no second start
@@ -602,8 +601,8 @@ fn a_stopped_leader_hands_its_running_job_over_at_once() {
     b_lines.wait_for("this replica leads", Duration::from_secs(20));
     b_lines.wait_for("resuming: waiting for", Duration::from_secs(30));
     runtime.block_on(finish(
-        &client,
-        &ns,
+        client,
+        ns,
         &name,
         End::Complete(Some(
             r#"{"success":true,"summary":"done after the hand-over"}"#,
