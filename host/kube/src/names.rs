@@ -64,16 +64,7 @@ pub fn label_value(text: &str) -> String {
     fit(&trimmed, text, changed, |c| c.is_ascii_alphanumeric())
 }
 
-/// Whether `name` is a DNS-1123 label.
-pub fn is_dns_label(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_LEN
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !name.starts_with('-')
-        && !name.ends_with('-')
-}
+pub use robodev_controller::config::is_dns_label;
 
 /// Whether `value` is a valid label value (the empty value is valid but never made here).
 pub fn is_label_value(value: &str) -> bool {

@@ -23,6 +23,7 @@ pub mod raw;
 mod validate;
 
 pub use error::ConfigError;
+pub use validate::is_dns_label;
 
 /// How often `robodev run` polls the ticketing backend when the file does not say.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(30);

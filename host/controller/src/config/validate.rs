@@ -492,8 +492,9 @@ fn valid_digest(digest: &str) -> bool {
     })
 }
 
-/// A DNS-1123 label: what Kubernetes accepts as a namespace or RuntimeClass name.
-fn is_dns_label(name: &str) -> bool {
+/// Whether `name` is a DNS-1123 label: what Kubernetes accepts as a namespace, RuntimeClass or
+/// Job name (at most 63 characters).
+pub fn is_dns_label(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 63
         && name
