@@ -1,10 +1,10 @@
 //! What a subprocess plugin call costs: go-plugin gRPC plugins launched with
 //! `robodev_grpc::SubprocessPlugin` and called through the core ticketing trait, over a unix
 //! socket, with and without AutoMTLS; the Rust plugin (`src/bin/bench_ticketing_plugin.rs`,
-//! built with the bench profile) and the Go plugin (hashicorp/go-plugin 1.0.1, built by
+//! built with the bench profile) and the Go plugin (robodev's Go SDK on hashicorp/go-plugin v1.7.0, built by
 //! `scripts/build-go-plugins`). Also spawn-to-ready and a raw unix-socket echo round trip as the
 //! floor. Before the criterion groups, the same run compares robodev with the Go host
-//! (`robodev-go-host -bench N`, hashicorp/go-plugin 1.0.1's client) calling the same plugins,
+//! (`robodev-go-host -bench N`, hashicorp/go-plugin v1.7.0's client, as RoboDev's controller) calling the same plugins,
 //! both measured the same way in alternating runs; the table is printed then and again at the
 //! end. Figures: BENCHMARKS.md.
 //!
@@ -479,7 +479,7 @@ fn robodev_run(rt: &tokio::runtime::Runtime, target: Target, into: &mut Figures)
     rt.block_on(plugin.shutdown());
 }
 
-/// robodev and the Go host (hashicorp/go-plugin 1.0.1's client) measured the same way and
+/// robodev and the Go host (hashicorp/go-plugin v1.7.0's client) measured the same way and
 /// alternately, run after run, so that the machine's drift hits both alike: the comparison
 /// table, printed before the criterion groups run and again at the end.
 fn go_host_comparison() -> String {
@@ -490,7 +490,7 @@ fn go_host_comparison() -> String {
         (TARGETS[0], PathBuf::from(RUST_PLUGIN)),
     ];
     let mut table = format!(
-        "\nrobodev vs robodev-go-host (hashicorp/go-plugin 1.0.1 client), {GO_HOST_RUNS} alternating runs each \
+        "\nrobodev vs robodev-go-host (hashicorp/go-plugin v1.7.0 client), {GO_HOST_RUNS} alternating runs each \
          (a run: one launch, then {GO_HOST_CALLS} small and {GO_HOST_CALLS} large calls in a row, each timed; \
          figures: median over runs of the run's median, [min, max] over runs)\n{:<32} {:>30} {:>30} {:>6}\n",
         "", "robodev", "Go host", "ratio"

@@ -1,5 +1,5 @@
-// robodev-go-host: a plugin host built with the real hashicorp/go-plugin client (Debian's
-// 1.0.1). It launches any plugin that implements the shared ticketing behaviour of
+// robodev-go-host: a plugin host built with robodev's Go SDK (sdk/go) on the real
+// hashicorp/go-plugin client (v1.7.0, or v1.0.1 in its second build). It launches any plugin that implements the shared ticketing behaviour of
 // examples/plugins/README.md (Go, Python or Rust), calls it, and prints what it got as JSON, so
 // that the interop tests can check a non-Go plugin against a real go-plugin host.
 //
@@ -17,14 +17,14 @@
 // plugin's logs are re-logged by go-plugin's hclog logger on stderr; its level is debug unless
 // ROBODEV_GO_HOST_LOG_LEVEL says otherwise (trace, debug, info, warn, error, off).
 //
-// Built by scripts/build-go-plugins in GOPATH mode, against stubs generated from proto/*.proto.
+// Built by scripts/build-go-plugins twice from this source: with go-plugin v1.7.0 (go.mod) and
+// with v1.0.1 (go.mod plus a replace directive).
 package main
 
 import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -33,7 +33,6 @@ import (
 	"strings"
 	"time"
 
-	structpb "github.com/golang/protobuf/ptypes/struct"
 	hclog "github.com/hashicorp/go-hclog"
 	plugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
@@ -41,35 +40,17 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/structpb"
 
-	pb "github.com/unitaryai/robodev/proto/v1"
+	robodev "robodev.dev/sdk/go"
+	pb "robodev.dev/sdk/go/robodevv1"
 )
-
-// Handshake is RoboDev's go-plugin handshake: app protocol version 1, cookie ROBODEV_PLUGIN=robodev.
-var Handshake = plugin.HandshakeConfig{
-	ProtocolVersion:  1,
-	MagicCookieKey:   "ROBODEV_PLUGIN",
-	MagicCookieValue: "robodev",
-}
 
 const (
 	callTimeout  = 30 * time.Second
 	benchTimeout = 10 * time.Minute
 	bulkTickets  = 200
 )
-
-// ticketingPlugin is the go-plugin Plugin for the "ticketing" key. Only its client half is used.
-type ticketingPlugin struct {
-	plugin.NetRPCUnsupportedPlugin
-}
-
-func (p *ticketingPlugin) GRPCServer(broker *plugin.GRPCBroker, s *grpc.Server) error {
-	return errors.New("robodev-go-host only consumes ticketing plugins")
-}
-
-func (p *ticketingPlugin) GRPCClient(ctx context.Context, broker *plugin.GRPCBroker, c *grpc.ClientConn) (interface{}, error) {
-	return pb.NewTicketingBackendClient(c), nil
-}
 
 // client is the running plugin client, killed before every exit.
 var client *plugin.Client
@@ -301,23 +282,16 @@ func main() {
 	})
 
 	start := time.Now()
-	client = plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  Handshake,
-		Plugins:          map[string]plugin.Plugin{"ticketing": &ticketingPlugin{}},
-		Cmd:              exec.Command(pluginPath),
-		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		AutoMTLS:         *mtls,
-		Logger:           logger,
-	})
+	client = robodev.NewClient(exec.Command(pluginPath), *mtls, logger)
 	defer client.Kill()
 
 	rpcClient, err := client.Client()
 	if err != nil {
 		fail("starting the plugin %s: %v", pluginPath, err)
 	}
-	raw, err := rpcClient.Dispense("ticketing")
+	raw, err := rpcClient.Dispense(robodev.TicketingKey)
 	if err != nil {
-		fail("dispensing \"ticketing\": %v", err)
+		fail("dispensing %q: %v", robodev.TicketingKey, err)
 	}
 	tb, ok := raw.(pb.TicketingBackendClient)
 	if !ok {

@@ -1,38 +1,30 @@
-// robodev-plugin-go-ticketing: a RoboDev ticketing plugin written against the real
-// hashicorp/go-plugin (Debian's 1.0.1), serving robodev.v1.TicketingBackend over gRPC.
+// robodev-plugin-go-ticketing: a RoboDev ticketing plugin written with robodev's Go SDK
+// (sdk/go) on the real hashicorp/go-plugin, serving robodev.v1.TicketingBackend over gRPC.
 //
 // It implements exactly the shared behaviour described in examples/plugins/README.md, so that
 // the interop tests can run the same checks against the Go, Python and Rust plugins.
 //
-// Built by scripts/build-go-plugins in GOPATH mode, against stubs generated from proto/*.proto.
+// Built by scripts/build-go-plugins twice from this source: with go-plugin v1.7.0 (go.mod) and
+// with v1.0.1 (go.mod plus a replace directive).
 package main
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io/ioutil"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
-	structpb "github.com/golang/protobuf/ptypes/struct"
 	hclog "github.com/hashicorp/go-hclog"
-	plugin "github.com/hashicorp/go-plugin"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/structpb"
 
-	pb "github.com/unitaryai/robodev/proto/v1"
+	robodev "robodev.dev/sdk/go"
+	pb "robodev.dev/sdk/go/robodevv1"
 )
-
-// Handshake is RoboDev's go-plugin handshake: app protocol version 1, cookie ROBODEV_PLUGIN=robodev.
-var Handshake = plugin.HandshakeConfig{
-	ProtocolVersion:  1,
-	MagicCookieKey:   "ROBODEV_PLUGIN",
-	MagicCookieValue: "robodev",
-}
 
 const (
 	pluginName    = "go-ticketing"
@@ -154,6 +146,7 @@ func hasAll(labels, wanted []string) bool {
 // ---- the service -----------------------------------------------------------------------------
 
 type ticketing struct {
+	pb.UnimplementedTicketingBackendServer
 	logger hclog.Logger
 }
 
@@ -234,49 +227,19 @@ func (t *ticketing) AddComment(ctx context.Context, req *pb.AddCommentRequest) (
 	return &pb.AddCommentResponse{}, nil
 }
 
-// ---- go-plugin glue --------------------------------------------------------------------------
-
-// ticketingPlugin is the go-plugin Plugin for the "ticketing" key: gRPC only.
-type ticketingPlugin struct {
-	plugin.NetRPCUnsupportedPlugin
-	impl pb.TicketingBackendServer
-}
-
-func (p *ticketingPlugin) GRPCServer(broker *plugin.GRPCBroker, s *grpc.Server) error {
-	pb.RegisterTicketingBackendServer(s, p.impl)
-	return nil
-}
-
-func (p *ticketingPlugin) GRPCClient(ctx context.Context, broker *plugin.GRPCBroker, c *grpc.ClientConn) (interface{}, error) {
-	return pb.NewTicketingBackendClient(c), nil
-}
-
 func main() {
-	// The logger must hold the real stderr: once the handshake line is out, plugin.Serve
-	// replaces os.Stderr (and os.Stdout) with pipes that go-plugin 1.0.1 never drains. hclog's
-	// JSON lines are what the go-plugin host parses and re-logs at their level.
-	logger := hclog.New(&hclog.LoggerOptions{
-		Name:       pluginName,
-		Level:      hclog.Trace,
-		Output:     os.Stderr,
-		JSONFormat: true,
-	})
+	// Trace: the tests see every line the host re-logs.
+	logger := robodev.Logger(pluginName)
+	logger.SetLevel(hclog.Trace)
 
 	// Tests use the pid file to check that the plugin process is gone after the host stops it.
-	// It is written before plugin.Serve prints the handshake line.
+	// It is written before Serve prints the handshake line.
 	if path := os.Getenv("ROBODEV_TEST_PID_FILE"); path != "" {
-		if err := ioutil.WriteFile(path, []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		if err := os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
 			logger.Error("writing the pid file", "path", path, "error", err)
 			os.Exit(1)
 		}
 	}
 
-	plugin.Serve(&plugin.ServeConfig{
-		HandshakeConfig: Handshake,
-		Plugins: plugin.PluginSet{
-			"ticketing": &ticketingPlugin{impl: &ticketing{logger: logger}},
-		},
-		GRPCServer: plugin.DefaultGRPCServer,
-		Logger:     logger,
-	})
+	robodev.Serve(&robodev.TicketingPlugin{Impl: &ticketing{logger: logger}}, logger)
 }

@@ -24,18 +24,55 @@ pub fn rust_plugin() -> PathBuf {
     path
 }
 
-/// The Go plugin built with hashicorp/go-plugin.
-pub fn go_plugin() -> PathBuf {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    run_script_once(&BUILT, "build-go-plugins");
-    repo_root().join("target/interop/go/robodev-plugin-go-ticketing")
+/// The hashicorp/go-plugin versions the Go interop peers are built with
+/// (`scripts/build-go-plugins`): the one RoboDev's controller uses, and 1.0.1 (2019).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GoPlugin {
+    /// v1.7.0.
+    Current,
+    /// v1.0.1.
+    V1_0_1,
 }
 
-/// The Go host built with hashicorp/go-plugin.
-pub fn go_host() -> PathBuf {
+impl GoPlugin {
+    /// Both, newest first.
+    pub const ALL: [GoPlugin; 2] = [GoPlugin::Current, GoPlugin::V1_0_1];
+
+    fn suffix(self) -> &'static str {
+        match self {
+            GoPlugin::Current => "",
+            GoPlugin::V1_0_1 => "-v1.0.1",
+        }
+    }
+
+    /// `v1.7.0` or `v1.0.1`.
+    pub fn version(self) -> &'static str {
+        match self {
+            GoPlugin::Current => "v1.7.0",
+            GoPlugin::V1_0_1 => "v1.0.1",
+        }
+    }
+}
+
+fn go_built(name: &str, version: GoPlugin) -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();
     run_script_once(&BUILT, "build-go-plugins");
-    repo_root().join("target/interop/go/robodev-go-host")
+    repo_root().join(format!("target/interop/go/{name}{}", version.suffix()))
+}
+
+/// The Go ticketing plugin (robodev's Go SDK on hashicorp/go-plugin v1.7.0).
+pub fn go_plugin() -> PathBuf {
+    go_plugin_of(GoPlugin::Current)
+}
+
+/// The Go ticketing plugin built with go-plugin `version`.
+pub fn go_plugin_of(version: GoPlugin) -> PathBuf {
+    go_built("robodev-plugin-go-ticketing", version)
+}
+
+/// The Go host built with go-plugin `version`.
+pub fn go_host_of(version: GoPlugin) -> PathBuf {
+    go_built("robodev-go-host", version)
 }
 
 /// The Python grpcio plugin's launcher.

@@ -13,7 +13,7 @@ use robodev_core::{AnyBackend, Error, ErrorCode, Interface, TaskResult};
 use robodev_grpc::{Health, SubprocessPlugin};
 use serde_json::json;
 
-use crate::support::{self, alive, eventually};
+use crate::support::{self, GoPlugin, alive, eventually};
 
 /// The shared behaviour of `examples/plugins/README.md`, checked through the core trait.
 async fn exercise(plugin: &SubprocessPlugin, expected_name: &str) {
@@ -175,10 +175,14 @@ async fn python_plugin_plain_and_mtls() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn go_plugin_plain_and_mtls() {
-    // Go's AutoMTLS certificate is ECDSA P-521 / SHA-512: this is the aws-lc-rs path.
-    let path = support::go_plugin();
-    matrix_cell("go", &path, false, "go-ticketing").await;
-    matrix_cell("go", &path, true, "go-ticketing").await;
+    // Go's AutoMTLS certificate is ECDSA P-521 / SHA-512: this is the aws-lc-rs path. The same
+    // plugin source built with the go-plugin RoboDev uses (v1.7.0) and with v1.0.1.
+    for version in GoPlugin::ALL {
+        let path = support::go_plugin_of(version);
+        let name = format!("go {}", version.version());
+        matrix_cell(&name, &path, false, "go-ticketing").await;
+        matrix_cell(&name, &path, true, "go-ticketing").await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -207,13 +211,17 @@ async fn tcp_addresses_work() {
     plugin.shutdown().await;
 }
 
-/// The other direction: a Go host built with hashicorp/go-plugin launches the Rust plugin
-/// (served by `robodev_grpc::serve`) and calls it, with and without AutoMTLS.
+/// The other direction: a Go host built with hashicorp/go-plugin (v1.7.0, as RoboDev's
+/// controller, and v1.0.1) launches the Rust plugin (served by `robodev_grpc::serve`) and
+/// calls it, with and without AutoMTLS.
 #[test]
 fn go_host_calls_the_rust_plugin() {
-    let host = support::go_host();
     let plugin = support::rust_plugin();
-    for mtls in [false, true] {
+    for (version, mtls) in GoPlugin::ALL
+        .into_iter()
+        .flat_map(|v| [(v, false), (v, true)])
+    {
+        let host = support::go_host_of(version);
         let mut command = Command::new(&host);
         if mtls {
             command.arg("-mtls");
@@ -222,7 +230,8 @@ fn go_host_calls_the_rust_plugin() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
             out.status.success(),
-            "go host failed (mtls {mtls}): {stderr}"
+            "go host {} failed (mtls {mtls}): {stderr}",
+            version.version()
         );
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(

@@ -202,25 +202,30 @@ async fn dropping_the_handle_kills_the_process() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_go_plugin_leaves_no_socket_behind() {
-    // go-plugin 1.0.1 ignores PLUGIN_UNIX_SOCKET_DIR and puts its socket in $TMPDIR; robodev
-    // removes it when the process dies without doing so itself.
-    let plugin = SubprocessPlugin::launch(support::config("go", &support::go_plugin()))
-        .await
-        .unwrap();
-    let (address, _) = plugin.endpoint().unwrap();
-    let socket = std::path::PathBuf::from(address.strip_prefix("unix ").unwrap());
-    assert!(socket.exists());
-    let pid = plugin.pid().unwrap();
-    std::process::Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(
-        eventually(Duration::from_secs(5), || !socket.exists()).await,
-        "{} left behind",
-        socket.display()
-    );
-    plugin.shutdown().await;
+    // go-plugin 1.0.1 ignores PLUGIN_UNIX_SOCKET_DIR and puts its socket in $TMPDIR, v1.7.0 in
+    // the directory robodev gives it; either way robodev removes it when the process dies
+    // without doing so itself.
+    for version in support::GoPlugin::ALL {
+        let plugin =
+            SubprocessPlugin::launch(support::config("go", &support::go_plugin_of(version)))
+                .await
+                .unwrap();
+        let (address, _) = plugin.endpoint().unwrap();
+        let socket = std::path::PathBuf::from(address.strip_prefix("unix ").unwrap());
+        assert!(socket.exists());
+        let pid = plugin.pid().unwrap();
+        std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(
+            eventually(Duration::from_secs(5), || !socket.exists()).await,
+            "go-plugin {}: {} left behind",
+            version.version(),
+            socket.display()
+        );
+        plugin.shutdown().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,7 +9,7 @@ use std::time::Duration;
 use robodev_core::Interface;
 use robodev_grpc::{RestartPolicy, SubprocessConfig};
 pub use robodev_test_support::plugins::{
-    alive, go_host, go_plugin, python_plugin, rust_plugin, script,
+    GoPlugin, alive, go_host_of, go_plugin, go_plugin_of, python_plugin, rust_plugin, script,
 };
 
 /// A ticketing plugin config with short timeouts and fast restarts for tests.
