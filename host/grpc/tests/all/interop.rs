@@ -212,11 +212,8 @@ async fn tcp_addresses_work() {
 }
 
 /// The other direction: a Go host built with hashicorp/go-plugin (v1.7.0, as RoboDev's
-/// controller, and v1.0.1) launches the Rust plugin (served by `robodev_grpc::serve`) and
-/// calls it, with and without AutoMTLS.
-#[test]
-fn go_host_calls_the_rust_plugin() {
-    let plugin = support::rust_plugin();
+/// controller, and v1.0.1) launches `plugin` and calls it, with and without AutoMTLS.
+fn go_hosts_call(plugin: &Path, expected_name: &str) {
     for (version, mtls) in GoPlugin::ALL
         .into_iter()
         .flat_map(|v| [(v, false), (v, true)])
@@ -226,7 +223,7 @@ fn go_host_calls_the_rust_plugin() {
         if mtls {
             command.arg("-mtls");
         }
-        let out = command.arg(&plugin).output().unwrap();
+        let out = command.arg(plugin).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
             out.status.success(),
@@ -236,12 +233,12 @@ fn go_host_calls_the_rust_plugin() {
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(
             v["handshake"],
-            json!({"interfaceVersion": 1, "pluginName": "rust-ticketing", "pluginVersion": "1.0.0"})
+            json!({"interfaceVersion": 1, "pluginName": expected_name, "pluginVersion": "1.0.0"})
         );
         assert_eq!(v["tickets"], json!(["T-1", "T-2"]));
         assert_eq!(v["firstRaw"]["points"], json!(3));
         assert_eq!(v["notFound"], "no ticket nope");
-        // The Go host re-logs the Rust plugin's hclog line at its level under its name.
+        // The Go host re-logs the plugin's hclog line at its level under its name.
         assert!(
             stderr.contains("[INFO]") && stderr.contains("polled tickets"),
             "{stderr}"
@@ -250,4 +247,16 @@ fn go_host_calls_the_rust_plugin() {
             assert!(stderr.contains("connected with mTLS"), "{stderr}");
         }
     }
+}
+
+/// Robodev's Rust plugins (served by `robodev_grpc::serve`) load in Go hosts.
+#[test]
+fn go_host_calls_the_rust_plugin() {
+    go_hosts_call(&support::rust_plugin(), "rust-ticketing");
+}
+
+/// So do plugins written with robodev's Python SDK (`robodev_plugin_sdk.serve`).
+#[test]
+fn go_host_calls_the_python_sdk_plugin() {
+    go_hosts_call(&support::python_plugin(), "python-ticketing");
 }
