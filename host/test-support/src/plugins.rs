@@ -82,6 +82,13 @@ pub fn python_plugin() -> PathBuf {
     repo_root().join("target/interop/python/robodev-plugin-python-ticketing")
 }
 
+/// The TypeScript plugin's launcher (robodev's TypeScript SDK, packed and installed with npm).
+pub fn ts_plugin() -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    run_script_once(&BUILT, "build-ts-plugins");
+    repo_root().join("target/interop/ts/robodev-plugin-ts-ticketing")
+}
+
 /// Whether process `pid` exists and is not a zombie.
 pub fn alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {

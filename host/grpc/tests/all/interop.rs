@@ -174,6 +174,13 @@ async fn python_plugin_plain_and_mtls() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typescript_plugin_plain_and_mtls() {
+    let path = support::ts_plugin();
+    matrix_cell("typescript", &path, false, "ts-ticketing").await;
+    matrix_cell("typescript", &path, true, "ts-ticketing").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn go_plugin_plain_and_mtls() {
     // Go's AutoMTLS certificate is ECDSA P-521 / SHA-512: this is the aws-lc-rs path. The same
     // plugin source built with the go-plugin RoboDev uses (v1.7.0) and with v1.0.1.
@@ -259,4 +266,10 @@ fn go_host_calls_the_rust_plugin() {
 #[test]
 fn go_host_calls_the_python_sdk_plugin() {
     go_hosts_call(&support::python_plugin(), "python-ticketing");
+}
+
+/// And plugins written with robodev's TypeScript SDK (`serve` of `@robodev/plugin-sdk`).
+#[test]
+fn go_host_calls_the_typescript_sdk_plugin() {
+    go_hosts_call(&support::ts_plugin(), "ts-ticketing");
 }

@@ -10,6 +10,7 @@ use robodev_core::Interface;
 use robodev_grpc::{RestartPolicy, SubprocessConfig};
 pub use robodev_test_support::plugins::{
     GoPlugin, alive, go_host_of, go_plugin, go_plugin_of, python_plugin, rust_plugin, script,
+    ts_plugin,
 };
 
 /// A ticketing plugin config with short timeouts and fast restarts for tests.
