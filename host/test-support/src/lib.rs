@@ -5,6 +5,7 @@
 //! - [`repo`]: the repository root and its `scripts/`.
 //! - [`guests`]: the guest components built from `guests/`.
 //! - [`plugins`]: the subprocess plugins (Rust, Go, Python) and process helpers.
+//! - [`http`]: a recording HTTP server standing in for a service a plugin calls.
 //! - [`forward_proxy`]: a forward HTTP proxy recording what goes through it, and the proxy
 //!   variables a child process is given.
 //! - [`child`]: this test binary run again as a child, to give one test its own environment.
@@ -35,6 +36,7 @@ pub mod child;
 pub mod cosign;
 pub mod forward_proxy;
 pub mod guests;
+pub mod http;
 pub mod kube;
 pub mod openssl;
 pub mod plugins;

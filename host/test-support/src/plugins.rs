@@ -89,6 +89,20 @@ pub fn ts_plugin() -> PathBuf {
     repo_root().join("target/interop/ts/robodev-plugin-ts-ticketing")
 }
 
+/// The seeds' Jira ticketing plugin (examples/plugins/example-jira-python, pip-installed).
+pub fn jira_plugin() -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    run_script_once(&BUILT, "build-python-plugins");
+    repo_root().join("target/interop/python/robodev-plugin-jira")
+}
+
+/// The seeds' Teams notification plugin (examples/plugins/example-teams-ts, npm-installed).
+pub fn teams_plugin() -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    run_script_once(&BUILT, "build-ts-plugins");
+    repo_root().join("target/interop/ts/robodev-plugin-teams")
+}
+
 /// Whether process `pid` exists and is not a zombie.
 pub fn alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {

@@ -25,6 +25,7 @@ export type * from "./generated/methods";
 export { InvalidArgument, NotFound, PermissionDenied, PluginError, Unavailable, Unimplemented } from "./errors";
 export * as log from "./log";
 export { serve } from "./serve";
+export type { ServeOptions } from "./serve";
 export { fromStruct, fromValue, toStruct, toValue } from "./struct";
 export type { Json } from "./struct";
 export type * from "./generated/types";

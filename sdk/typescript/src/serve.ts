@@ -112,11 +112,23 @@ function bind(server: grpc.Server, target: string, credentials: grpc.ServerCrede
   return new Promise((ok, fail) => server.bindAsync(target, credentials, (err, port) => (err ? fail(err) : ok(port))));
 }
 
+/** Options of `serve`. */
+export interface ServeOptions {
+  /** The interface (`ticketing`, `notifications`, ...; RoboDev's documented signature): checked
+   * against the backend's base class when given. */
+  interface?: string;
+}
+
 /** Serves `backend` (an instance of a subclass of one of the SDK's base classes) as a go-plugin
  * gRPC plugin until the host stops it, then exits the process. */
-export async function serve(backend: Backend): Promise<never> {
+export async function serve(backend: Backend, options: ServeOptions = {}): Promise<never> {
   if (!(backend instanceof Backend)) {
     throw new TypeError("serve() takes an instance of a @robodev/plugin-sdk base class (TicketingBackend, ...)");
+  }
+  if (options.interface !== undefined && options.interface !== backend.interfaceKey) {
+    throw new TypeError(
+      `serve(..., { interface: "${options.interface}" }) but ${backend.constructor.name} is a ${backend.interfaceKey} backend`,
+    );
   }
   log.configure(backend.name);
   if (process.env.ROBODEV_PLUGIN !== "robodev") {

@@ -14,6 +14,7 @@ mod kube;
 mod oci;
 mod oci_tls;
 mod run;
+mod seeds;
 mod signatures;
 mod subprocess;
 

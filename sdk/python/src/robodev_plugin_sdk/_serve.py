@@ -135,17 +135,23 @@ def _free_tcp_port():
     raise OSError("no free TCP port in %d..%d" % (low, high))
 
 
-def serve(backend, *, name=None, version=None, workers=32, install_logging=True):
+def serve(backend, *, interface=None, name=None, version=None, workers=32, install_logging=True):
     """Serves `backend` (an instance of one of robodev_plugin_sdk's base classes) as a go-plugin
     gRPC plugin until the host stops it, then exits the process.
 
-    `name` and `version` override the backend's `name` and `version` attributes (its Handshake
-    answers with them). With `install_logging`, Python's `logging` writes hclog lines too.
-    Never returns."""
+    `interface` ("ticketing", "notifications", ...; RoboDev's documented signature) is checked
+    against the backend's base class when given. `name` and `version` override the backend's
+    `name` and `version` attributes (its Handshake answers with them). With `install_logging`,
+    Python's `logging` writes hclog lines too. Never returns."""
     if not isinstance(backend, Backend) or backend._register is None:
         raise TypeError(
             "serve() takes an instance of a robodev_plugin_sdk base class (TicketingBackend, "
             "NotificationChannel, ...), not %r" % type(backend).__name__
+        )
+    if interface is not None and interface != backend.interface:
+        raise TypeError(
+            "serve(interface=%r) but %s is a %s backend (it extends %s)"
+            % (interface, type(backend).__name__, backend.interface, type(backend).__mro__[1].__name__)
         )
     if name:
         backend.name = name

@@ -1,0 +1,1 @@
+"""robodev-plugin-jira: Jira issues as robodev tickets (see __main__)."""
