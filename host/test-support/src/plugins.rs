@@ -96,6 +96,11 @@ pub fn jira_plugin() -> PathBuf {
     repo_root().join("target/interop/python/robodev-plugin-jira")
 }
 
+/// The seeds' Go example: a Slack notification plugin (examples/plugins/example-slack-go).
+pub fn slack_plugin() -> PathBuf {
+    go_built("robodev-plugin-slack", GoPlugin::Current)
+}
+
 /// The seeds' Teams notification plugin (examples/plugins/example-teams-ts, npm-installed).
 pub fn teams_plugin() -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();

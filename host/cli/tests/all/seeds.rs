@@ -1,12 +1,13 @@
 //! The seeds' plugin examples, built with robodev's SDKs as a user builds them (the Jira plugin
 //! pip-installed from examples/plugins/example-jira-python, the Teams plugin npm-installed and
-//! compiled from examples/plugins/example-teams-ts), run one ticket through `robodev run --once`
-//! against local HTTP servers answering as Jira's REST API v2 and a Teams webhook.
+//! compiled from examples/plugins/example-teams-ts, the Slack plugin built with Go modules from
+//! examples/plugins/example-slack-go), run one ticket through `robodev run --once` against local
+//! HTTP servers answering as Jira's REST API v2 and Teams' and Slack's webhooks.
 
 use std::sync::{Arc, Mutex};
 
 use robodev_test_support::http::{Request, Response, Server};
-use robodev_test_support::plugins::{jira_plugin, teams_plugin};
+use robodev_test_support::plugins::{jira_plugin, slack_plugin, teams_plugin};
 use serde_json::json;
 
 use crate::{code, robodev_command, stderr};
@@ -69,9 +70,10 @@ fn jira(expected_auth: String) -> (Server, Arc<Mutex<String>>) {
 }
 
 #[test]
-fn the_seed_examples_move_a_jira_issue_through_a_run_and_tell_teams() {
+fn the_seed_examples_move_a_jira_issue_through_a_run_and_tell_teams_and_slack() {
     let jira_plugin = jira_plugin();
     let teams_plugin = teams_plugin();
+    let slack_plugin = slack_plugin();
     let basic = format!(
         "Basic {}",
         // bot@acme.example:jira-token
@@ -83,6 +85,14 @@ fn the_seed_examples_move_a_jira_issue_through_a_run_and_tell_teams() {
             Response::text(200, "1")
         } else {
             Response::text(404, "no such webhook")
+        }
+    });
+
+    let slack = Server::start(|r: &Request| {
+        if r.method == "POST" && r.path() == "/services/T0/B0/x" {
+            Response::text(200, "ok")
+        } else {
+            Response::text(404, "no_service")
         }
     });
 
@@ -114,14 +124,21 @@ fn the_seed_examples_move_a_jira_issue_through_a_run_and_tell_teams() {
              \x20   interface_version: 1\n\
              \x20   command: {teams_cmd}\n\
              \x20   env: {{ TEAMS_WEBHOOK_URL: \"{teams_url}/webhook\" }}\n\
+             \x20 - name: slack\n\
+             \x20   type: notifications\n\
+             \x20   interface_version: 1\n\
+             \x20   command: {slack_cmd}\n\
+             \x20   env: {{ SLACK_WEBHOOK_URL: \"{slack_url}/services/T0/B0/x\" }}\n\
              ticketing: {{ backend: jira, labels: [robodev] }}\n\
-             notifications: {{ channels: [ {{ backend: teams }} ] }}\n\
+             notifications: {{ channels: [ {{ backend: teams }}, {{ backend: slack }} ] }}\n\
              engines: {{ default: local, local: {{ command: [./agent.sh], timeout_seconds: 60 }} }}\n\
              guardrails: {{ allowed_task_types: [bug_fix] }}\n",
             jira_cmd = jira_plugin.display(),
             jira_url = jira.url(),
             teams_cmd = teams_plugin.display(),
             teams_url = teams.url(),
+            slack_cmd = slack_plugin.display(),
+            slack_url = slack.url(),
         ),
     )
     .unwrap();
@@ -182,5 +199,22 @@ fn the_seed_examples_move_a_jira_issue_through_a_run_and_tell_teams() {
     assert_eq!(
         card(1)["actions"][0]["url"],
         format!("{}/browse/PROJ-1", jira.url())
+    );
+
+    // Slack: the start, then the outcome with the pull request.
+    let messages: Vec<String> = slack
+        .seen()
+        .iter()
+        .map(|r| r.json()["text"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(
+        messages[0].contains("started") && messages[0].contains("PROJ-1"),
+        "{messages:?}"
+    );
+    assert!(
+        messages[1].contains("succeeded: Sent SSO users to their page")
+            && messages[1].contains("https://git.example/acme/api/pull/7"),
+        "{messages:?}"
     );
 }
