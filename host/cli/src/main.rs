@@ -6,6 +6,7 @@
 mod common;
 mod config_cmd;
 mod exit;
+mod kit;
 mod oci_cmd;
 mod plugin_cmd;
 mod run_cmd;

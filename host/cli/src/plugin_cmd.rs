@@ -1,4 +1,4 @@
-//! `robodev plugin inspect|call`. SOURCE is a `.wasm` component (run in the sandboxed Wasm
+//! `robodev plugin inspect|call|test`. SOURCE is a `.wasm` component (run in the sandboxed Wasm
 //! runtime) or an executable (a go-plugin gRPC subprocess plugin).
 
 use crate::common::{default_dir, parse_env};
@@ -36,6 +36,10 @@ pub enum PluginCommand {
     },
     /// Call one method of a plugin with proto3 JSON input; prints the JSON response.
     Call(CallArgs),
+    /// Run the conformance kit: the interface's contract (handshake, every method with valid
+    /// input, the errors it requires) and your recorded cases against a plugin of either
+    /// runtime; exits 1 naming what failed.
+    Test(TestArgs),
     /// Publish a component to an OCI registry (CNCF Wasm artifact layout).
     Push(crate::oci_cmd::PushArgs),
     /// Fetch a component from an OCI registry into robodev's cache (and a file).
@@ -135,6 +139,55 @@ impl ProcessArgs {
         config.restart.max_restarts = 0;
         config
     }
+}
+
+/// `robodev plugin test`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "The kit calls every method, those that act on a ticket or request on \
+what the plugin itself returned (the first polled ticket is commented on, marked in progress, \
+complete and failed): point it at a test project. Recorded cases (--cases FILE, YAML or JSON): \
+a list of {name, method, input, output} (the response must contain `output`) or \
+{name, method, input, error} (the call must fail with that kind, e.g. not_found)."
+)]
+pub struct TestArgs {
+    /// A `.wasm` component file (or `oci://` reference), or a plugin executable (go-plugin
+    /// gRPC).
+    source: PathBuf,
+    /// The interface the plugin must implement [default: a component's export says, an
+    /// executable is asked through each service's Handshake].
+    #[arg(long = "type", value_name = "INTERFACE")]
+    interface: Option<Interface>,
+    /// Recorded cases to run after the contract's (YAML or JSON).
+    #[arg(long, value_name = "FILE")]
+    cases: Option<PathBuf>,
+    /// How the report is printed.
+    #[arg(long, value_enum, default_value = "text")]
+    format: crate::kit::Format,
+    /// Write the report to FILE instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// The plugin's settings (YAML or JSON): the keys of one `plugins:` entry of
+    /// robodev-config.yaml, as for `plugin call`.
+    #[arg(long, value_name = "FILE")]
+    plugin_config: Option<PathBuf>,
+    /// The plugin's name in logs, errors and its kv store [default: the file's stem].
+    #[arg(long)]
+    name: Option<String>,
+    /// Fuel per call [default: 1000000000].
+    #[arg(long)]
+    fuel: Option<u64>,
+    /// Deadline per call in milliseconds [default: 5000 for components, 30000 for
+    /// executables].
+    #[arg(long)]
+    timeout_ms: Option<u64>,
+    /// Memory cap per linear memory in MiB [default: 256].
+    #[arg(long)]
+    memory_mb: Option<u64>,
+    #[command(flatten)]
+    host: HostArgs,
+    #[command(flatten)]
+    process: ProcessArgs,
 }
 
 #[derive(Debug, Args)]
@@ -375,6 +428,7 @@ pub async fn run(command: PluginCommand) -> u8 {
                 inspect_process(&source, json, interface, &process).await
             }
         }
+        PluginCommand::Test(args) => test(args).await,
         PluginCommand::Call(args) if args.plugin.is_some() => call_configured(args).await,
         PluginCommand::Call(args) if args.targets.len() != 2 => usage(
             anyhow::anyhow!(
@@ -686,4 +740,110 @@ async fn call(args: CallArgs) -> u8 {
         }
         Err(e) => report(&e, args.json),
     }
+}
+
+/// `robodev plugin test SOURCE`: loads the plugin as `plugin call` does and runs the kit.
+async fn test(args: TestArgs) -> u8 {
+    let cases = match args
+        .cases
+        .as_deref()
+        .map(crate::kit::read_cases)
+        .transpose()
+    {
+        Ok(c) => c.unwrap_or_default(),
+        Err(e) => return usage(e, false),
+    };
+    let source = match crate::oci_cmd::resolve_source(&args.source, &args.host.ca_files).await {
+        Ok(s) => s,
+        Err(e) => return usage(e, false),
+    };
+    let name = args
+        .name
+        .clone()
+        .or_else(|| crate::oci_cmd::plugin_name(&args.source));
+    let call = CallArgs {
+        targets: vec![source.display().to_string(), "handshake".into()],
+        plugin: None,
+        config: None,
+        state_dir: None,
+        input: "{}".into(),
+        interface: args.interface,
+        plugin_config: args.plugin_config,
+        name,
+        fuel: args.fuel,
+        timeout_ms: args.timeout_ms,
+        memory_mb: args.memory_mb,
+        json: false,
+        host: args.host,
+        process: args.process,
+    };
+    let report = if is_wasm(&source) {
+        test_component(&call, &cases).await
+    } else {
+        test_process(&call, &cases).await
+    };
+    let text = report.render(args.format);
+    match &args.output {
+        Some(path) => {
+            if let Err(e) = std::fs::write(path, &text) {
+                return usage(
+                    anyhow::anyhow!("cannot write the report to {}: {e}", path.display()),
+                    false,
+                );
+            }
+            // The verdict still shows where the command ran.
+            eprint!("{}", report.render(crate::kit::Format::Text));
+        }
+        None => print!("{text}"),
+    }
+    if report.failed() == 0 {
+        0
+    } else {
+        Outcome::Domain.exit_code()
+    }
+}
+
+async fn test_component(args: &CallArgs, cases: &[crate::kit::RecordedCase]) -> crate::kit::Report {
+    let fallback = plugin_name(&args.source(), args.name.as_deref());
+    let (runtime, options) = match load_for_call(args).await {
+        Ok(v) => v,
+        Err(e) => return crate::kit::Report::not_loaded(&fallback, "component", format!("{e:#}")),
+    };
+    let name = options.name.clone();
+    let plugin = match load_showing_progress(&runtime, &args.source(), options, false).await {
+        Ok(p) => p,
+        Err(e) => return crate::kit::Report::not_loaded(&name, "component", e.to_string()),
+    };
+    crate::kit::run(&name, &plugin.backend(), Some(&plugin), cases).await
+}
+
+async fn test_process(args: &CallArgs, cases: &[crate::kit::RecordedCase]) -> crate::kit::Report {
+    let fallback = plugin_name(&args.source(), args.name.as_deref());
+    let settings = match settings(args, false) {
+        Ok(s) => s,
+        Err(e) => return crate::kit::Report::not_loaded(&fallback, "subprocess", format!("{e:#}")),
+    };
+    let PluginSource::Subprocess(spec) = &settings.source else {
+        return crate::kit::Report::not_loaded(
+            &fallback,
+            "subprocess",
+            format!("{} is not an executable", args.source().display()),
+        );
+    };
+    let name = call_name(args, &settings);
+    let config = args.process.apply(
+        spec.process_config(
+            &name,
+            args.interface.or(settings.interface),
+            RestartPolicy::default(),
+        ),
+        args.timeout_ms,
+    );
+    let plugin = match SubprocessPlugin::launch(config).await {
+        Ok(p) => p,
+        Err(e) => return crate::kit::Report::not_loaded(&name, "subprocess", e.to_string()),
+    };
+    let report = crate::kit::run(&name, &plugin.backend(), None, cases).await;
+    plugin.shutdown().await;
+    report
 }

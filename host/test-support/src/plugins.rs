@@ -89,6 +89,33 @@ pub fn ts_plugin() -> PathBuf {
     repo_root().join("target/interop/ts/robodev-plugin-ts-ticketing")
 }
 
+/// An executable in `dir` that runs the Python file `script` with robodev's Python SDK (the
+/// interpreter scripts/build-python-plugins installed it for): a plugin a test writes.
+pub fn python_sdk_plugin(script: &Path, dir: &Path) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    run_script_once(&BUILT, "build-python-plugins");
+    let out = repo_root().join("target/interop/python");
+    let venv = out.join("venv/bin/python");
+    let (python, path) = if venv.exists() {
+        (venv, String::new())
+    } else {
+        (
+            PathBuf::from("python3"),
+            format!("PYTHONPATH='{}' ", out.join("site").display()),
+        )
+    };
+    let name = format!("{}-launcher", script.file_stem().unwrap().to_string_lossy());
+    self::script(
+        dir,
+        &name,
+        &format!(
+            "{path}exec '{}' '{}' \"$@\"",
+            python.display(),
+            script.display()
+        ),
+    )
+}
+
 /// The seeds' Jira ticketing plugin (examples/plugins/example-jira-python, pip-installed).
 pub fn jira_plugin() -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();

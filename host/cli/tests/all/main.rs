@@ -10,6 +10,7 @@
 mod call;
 mod config_check;
 mod inspect;
+mod kit;
 mod kube;
 mod oci;
 mod oci_tls;

@@ -64,14 +64,20 @@ fn base_tickets() -> Vec<Ticket> {
 }
 
 fn known(id: &str) -> Result<Empty, Error> {
-    if ["T-1", "T-2", "T-3"].contains(&id) {
+    let refused = |code, message: String| Error::Plugin {
+        plugin: "rust-ticketing".to_owned(),
+        interface: Interface::Ticketing,
+        error: PluginError::new(code, message),
+    };
+    if id.is_empty() {
+        Err(refused(
+            ErrorCode::InvalidArgument,
+            "ticket_id is empty".into(),
+        ))
+    } else if ["T-1", "T-2", "T-3"].contains(&id) {
         Ok(Empty {})
     } else {
-        Err(Error::Plugin {
-            plugin: "rust-ticketing".to_owned(),
-            interface: Interface::Ticketing,
-            error: PluginError::new(ErrorCode::NotFound, format!("no ticket {id}")),
-        })
+        Err(refused(ErrorCode::NotFound, format!("no ticket {id}")))
     }
 }
 
