@@ -619,7 +619,12 @@ async fn ticketing(r: &mut Runner<'_>) {
             .and_then(|v| v["tickets"][i]["id"].as_str().map(str::to_owned))
     };
     let (first, second) = (polled_id(0), polled_id(1));
-    type Step<'t> = (&'static str, &'static str, &'t Option<String>, fn(&str) -> Value);
+    type Step<'t> = (
+        &'static str,
+        &'static str,
+        &'t Option<String>,
+        fn(&str) -> Value,
+    );
     let steps: [Step<'_>; 5] = [
         (
             "comments on a polled ticket",

@@ -67,13 +67,27 @@ enum PluginsCommand {
     List(run_cmd::ListArgs),
 }
 
-fn init_tracing(verbose: u8, progress: bool) {
+/// What the log shows without `-v`.
+#[derive(Clone, Copy)]
+enum Quiet {
+    /// Warnings only.
+    Warnings,
+    /// Also the plugin's own lines from info up (`plugin call|test|inspect`: what an author
+    /// debugging a plugin wants to see).
+    PluginLines,
+    /// Also the controller's progress (polls, task runs, plugin loads): `run` is its log.
+    Progress,
+}
+
+fn init_tracing(verbose: u8, quiet: Quiet) {
     let default = match verbose {
-        // The controller's progress (polls, task runs, plugin loads) is its log.
-        0 if progress => {
-            "warn,robodev=info,robodev_controller=info,robodev_grpc=info,robodev_wasm=info"
-        }
-        0 => "warn",
+        0 => match quiet {
+            Quiet::Progress => {
+                "warn,robodev=info,robodev::plugin=info,robodev_controller=info,robodev_grpc=info,robodev_wasm=info"
+            }
+            Quiet::PluginLines => "warn,robodev::plugin=info",
+            Quiet::Warnings => "warn",
+        },
         1 => "info",
         2 => "debug",
         _ => "trace",
@@ -112,7 +126,12 @@ fn main() -> ExitCode {
         }
         _ => {}
     }
-    init_tracing(cli.verbose, matches!(cli.command, Command::Run(_)));
+    let quiet = match &cli.command {
+        Command::Run(_) => Quiet::Progress,
+        Command::Plugin { command } if command.runs_a_plugin() => Quiet::PluginLines,
+        _ => Quiet::Warnings,
+    };
+    init_tracing(cli.verbose, quiet);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -51,6 +51,16 @@ pub enum PluginCommand {
     Verify(crate::oci_cmd::VerifyArgs),
 }
 
+impl PluginCommand {
+    /// Whether it runs a plugin (whose own log lines the user then wants to see).
+    pub fn runs_a_plugin(&self) -> bool {
+        matches!(
+            self,
+            PluginCommand::Call(_) | PluginCommand::Test(_) | PluginCommand::Inspect { .. }
+        )
+    }
+}
+
 /// Where the host keeps its caches and data.
 #[derive(Debug, Args)]
 pub struct HostArgs {

@@ -424,14 +424,32 @@ impl fmt::Display for Refusal {
             Refusal::NotAComponent { detail } => {
                 write!(f, "not a WebAssembly component: {detail}")
             }
-            Refusal::NoRobodevExport { exports } if exports.is_empty() => {
-                f.write_str("exports no robodev interface (it exports nothing)")
+            Refusal::NoRobodevExport { exports } => {
+                let found = if exports.is_empty() {
+                    "it exports nothing".to_owned()
+                } else {
+                    let named: Vec<String> = exports.iter().map(|e| format!("`{e}`")).collect();
+                    format!("it exports {}", named.join(", "))
+                };
+                let expected: Vec<String> = crate::Interface::ALL
+                    .iter()
+                    .map(|i| {
+                        format!(
+                            "robodev:{}/{}@{}.x",
+                            i.name(),
+                            i.wit_interface(),
+                            i.version()
+                        )
+                    })
+                    .collect();
+                write!(
+                    f,
+                    "exports no robodev interface: {found}; a plugin component exports one of {} \
+                     (a bare name such as `exports` means the guest's WIT world does not export a \
+                     robodev interface package: build against robodev's wit/ folder)",
+                    expected.join(", ")
+                )
             }
-            Refusal::NoRobodevExport { exports } => write!(
-                f,
-                "exports no robodev interface (it exports: {})",
-                exports.join(", ")
-            ),
             Refusal::UnsupportedVersion {
                 export,
                 found,

@@ -442,9 +442,20 @@ impl Plugin {
         let mut controller =
             pb::plugin::grpc_controller_client::GrpcControllerClient::new(process.channel.clone());
         // Go plugins stop their server inside the call, so a transport error is the usual
-        // answer: any outcome is fine.
-        let _ =
+        // answer: any outcome is fine, except that the plugin has no Shutdown at all (a
+        // hand-written grpcio plugin): it would sit out the whole grace period, so it gets
+        // SIGTERM at once, and its author is told what to implement.
+        let answer =
             tokio::time::timeout(SHUTDOWN_GRACE, controller.shutdown(pb::plugin::Empty {})).await;
+        if let Ok(Err(status)) = &answer
+            && status.code() == tonic::Code::Unimplemented
+        {
+            tracing::warn!(
+                plugin = %self.name,
+                "the plugin does not implement go-plugin's plugin.GRPCController/Shutdown, so it cannot be stopped gracefully: sent SIGTERM instead (implement Shutdown to stop at once without a signal; robodev's SDKs do)"
+            );
+            process::terminate(process.pid);
+        }
         if process.wait_exit(SHUTDOWN_GRACE).await.is_none() {
             tracing::warn!(plugin = %self.name, "plugin did not exit within {} ms of Shutdown; killing it", SHUTDOWN_GRACE.as_millis());
         }

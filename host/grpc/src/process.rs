@@ -273,6 +273,15 @@ pub fn kill_group(pid: u32) {
     }
 }
 
+/// Sends SIGTERM to the plugin process (not its group: it decides what its children get).
+pub fn terminate(pid: u32) {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    if let Ok(pid) = i32::try_from(pid) {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+    }
+}
+
 /// "exited with code 3" / "was killed by signal 9 (SIGKILL)".
 pub fn describe_exit(status: &ExitStatus) -> String {
     if let Some(code) = status.code() {

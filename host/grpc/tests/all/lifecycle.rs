@@ -304,3 +304,60 @@ async fn a_version_mismatch_on_restart_is_final_and_never_retried() {
     assert_eq!(plugin.restarts(), 1);
     plugin.shutdown().await;
 }
+
+/// A plugin without go-plugin's `GRPCController.Shutdown` (a hand-written grpcio server) is
+/// sent SIGTERM as soon as it answers UNIMPLEMENTED, instead of sitting out the grace period
+/// before a SIGKILL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_without_shutdown_gets_sigterm_not_the_grace_period() {
+    const BARE: &str = r#"
+import os, signal, tempfile, time
+from concurrent import futures
+import grpc
+from robodev_plugin_sdk.proto import common_pb2, health_pb2, health_pb2_grpc, ticketing_pb2_grpc
+
+def on_term(signum, frame):
+    with open(os.environ["MARKER"], "w") as f:
+        f.write("SIGTERM")
+    os._exit(0)
+
+signal.signal(signal.SIGTERM, on_term)
+
+class Ticketing(ticketing_pb2_grpc.TicketingBackendServicer):
+    def Handshake(self, request, context):
+        return common_pb2.HandshakeResponse(interface_version=1, plugin_name="bare", plugin_version="1.0.0")
+
+class Health(health_pb2_grpc.HealthServicer):
+    def Check(self, request, context):
+        return health_pb2.HealthCheckResponse(status=health_pb2.HealthCheckResponse.SERVING)
+
+server = grpc.server(futures.ThreadPoolExecutor(4))
+ticketing_pb2_grpc.add_TicketingBackendServicer_to_server(Ticketing(), server)
+health_pb2_grpc.add_HealthServicer_to_server(Health(), server)
+path = os.path.join(tempfile.mkdtemp(dir=os.environ.get("PLUGIN_UNIX_SOCKET_DIR")), "plugin.sock")
+server.add_insecure_port("unix:" + path)
+server.start()
+print("1|1|unix|%s|grpc|" % path, flush=True)
+while True:
+    time.sleep(0.2)
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bare.py"), BARE).unwrap();
+    let launcher =
+        robodev_test_support::plugins::python_sdk_plugin(&dir.path().join("bare.py"), dir.path());
+    let marker = dir.path().join("got-sigterm");
+    let mut config = support::config("bare", &launcher);
+    config.auto_mtls = false;
+    config
+        .env
+        .push(("MARKER".into(), marker.display().to_string()));
+    let plugin = SubprocessPlugin::launch(config).await.unwrap();
+    let pid = plugin.pid().unwrap();
+    plugin.shutdown().await;
+    assert!(eventually(Duration::from_secs(2), || !alive(pid)).await);
+    assert_eq!(
+        std::fs::read_to_string(&marker).unwrap_or_default(),
+        "SIGTERM",
+        "the plugin was not sent SIGTERM"
+    );
+}

@@ -31,6 +31,7 @@ fn bounded(mut message: String) -> String {
     message
 }
 
+// Target `robodev::plugin`, as subprocess plugins' lines: one filter shows every plugin's log.
 impl host_api::log::Host for StoreState {
     async fn log(&mut self, level: host_api::log::Level, message: String) {
         use host_api::log::Level;
@@ -38,11 +39,21 @@ impl host_api::log::Host for StoreState {
         let plugin = &*self.plugin.name;
         let interface = self.plugin.interface.name();
         match level {
-            Level::Trace => tracing::trace!(plugin, interface, "{message}"),
-            Level::Debug => tracing::debug!(plugin, interface, "{message}"),
-            Level::Info => tracing::info!(plugin, interface, "{message}"),
-            Level::Warn => tracing::warn!(plugin, interface, "{message}"),
-            Level::Error => tracing::error!(plugin, interface, "{message}"),
+            Level::Trace => {
+                tracing::trace!(target: "robodev::plugin", plugin, interface, "{message}")
+            }
+            Level::Debug => {
+                tracing::debug!(target: "robodev::plugin", plugin, interface, "{message}")
+            }
+            Level::Info => {
+                tracing::info!(target: "robodev::plugin", plugin, interface, "{message}")
+            }
+            Level::Warn => {
+                tracing::warn!(target: "robodev::plugin", plugin, interface, "{message}")
+            }
+            Level::Error => {
+                tracing::error!(target: "robodev::plugin", plugin, interface, "{message}")
+            }
         }
     }
 }
