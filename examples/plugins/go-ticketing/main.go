@@ -185,8 +185,12 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// known returns nil for the base ticket ids and a NOT_FOUND status for anything else.
+// known returns nil for the base ticket ids, INVALID_ARGUMENT for an empty one and NOT_FOUND
+// for anything else.
 func known(id string) error {
+	if id == "" {
+		return status.Error(codes.InvalidArgument, "ticket_id is empty")
+	}
 	for _, ticket := range baseTickets {
 		if ticket.Id == id {
 			return nil

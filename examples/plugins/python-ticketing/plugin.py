@@ -14,7 +14,7 @@ import time
 
 from google.protobuf import struct_pb2
 
-from robodev_plugin_sdk import NotFound, TicketingBackend, log, serve
+from robodev_plugin_sdk import InvalidArgument, NotFound, TicketingBackend, log, serve
 from robodev_plugin_sdk.proto import common_pb2, ticketing_pb2
 
 # ---- the ticketing backend -------------------------------------------------------------------
@@ -109,6 +109,8 @@ class Ticketing(TicketingBackend):
 
     @staticmethod
     def _known(ticket_id):
+        if not ticket_id:
+            raise InvalidArgument("ticket_id is empty")
         if ticket_id not in KNOWN_IDS:
             raise NotFound("no ticket %s" % ticket_id)
 

@@ -8,6 +8,7 @@ import { writeFileSync } from "node:fs";
 
 import {
   type AddCommentRequest__Output,
+  InvalidArgument,
   type Json,
   log,
   type MarkInProgressRequest__Output,
@@ -62,6 +63,7 @@ const BULK: Ticket[] = Array.from({ length: 200 }, (_, i) =>
 );
 
 function known(id: string): void {
+  if (!id) throw new InvalidArgument("ticket_id is empty");
   if (!KNOWN_IDS.includes(id)) throw new NotFound(`no ticket ${id}`);
 }
 

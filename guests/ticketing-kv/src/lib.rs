@@ -205,8 +205,11 @@ fn to_ticket(stored: StoredTicket, state: &str) -> Result<Ticket, PluginError> {
     })
 }
 
-/// The state of a known ticket; not-found for an unknown one.
+/// The state of a known ticket; not-found for an unknown one, invalid-argument for no id.
 fn existing_state(id: &str) -> Result<String, PluginError> {
+    if id.is_empty() {
+        return Err(PluginError::InvalidArgument("ticket_id is empty".into()));
+    }
     read_state(id)?.ok_or_else(|| PluginError::NotFound(format!("no ticket {id:?}")))
 }
 
