@@ -1,11 +1,12 @@
 //! `scm-v1`: an SCM plugin exporting the OLD `robodev:scm/backend@1.0.0` interface (the four
-//! version-1 functions, see `wit/scm.wit`), where the host supports only major version 2. The
-//! host must refuse it as an unsupported interface version when it loads it.
+//! version-1 functions, see `wit/scm-v1/scm.wit`), as plugins built before SCM 2 do. The host
+//! serves it through an adapter onto the version-2 trait: its functions answer, the v2-only
+//! ones are `unimplemented`.
 //!
-//! Config keys: none. The functions answer fixed, stateless values, in case a host ever runs it.
+//! Config keys: none. The functions answer fixed, stateless values.
 
 wit_bindgen::generate!({
-    path: ["../../wit/types", "../../wit/host", "wit"],
+    path: ["../../wit/types", "../../wit/host", "../../wit/scm-v1"],
     world: "robodev:scm/plugin@1.0.0",
     generate_all,
 });

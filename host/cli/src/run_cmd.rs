@@ -559,10 +559,15 @@ pub async fn list(args: ListArgs) -> u8 {
         if let Some(msg) = row["error"]["message"].as_str() {
             source = format!("{source}: {msg}");
         }
+        // The plugin's own major: an older one (served through an adapter) shows here.
+        let interface = match row["interfaceVersion"].as_u64() {
+            Some(v) => format!("{} v{v}", s("interface")),
+            None => s("interface"),
+        };
         println!(
             "{:<16} {:<14} {:<11} {:<9} {:<10} {source}",
             s("name"),
-            s("interface"),
+            interface,
             s("runtime"),
             s("version"),
             s("health"),

@@ -364,6 +364,16 @@ pub enum Refusal {
         /// The version this host expects.
         expected: u32,
     },
+    /// The plugin implements a major version the host serves, but not the one its config
+    /// declares.
+    VersionDisagrees {
+        /// The interface.
+        interface: Interface,
+        /// The version the config declares.
+        declared: u32,
+        /// The version the plugin implements (its export, or its handshake).
+        found: u32,
+    },
     /// Signatures are required and the plugin's is missing, malformed or not made by a trusted
     /// key (checked before it is compiled or spawned).
     Signature {
@@ -418,6 +428,21 @@ pub enum Refusal {
     },
 }
 
+/// ", and serves 1 through an adapter" when the export's interface has older majors served.
+fn served_older(export: &str) -> String {
+    let interface = export
+        .strip_prefix("robodev:")
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|name| name.parse::<crate::Interface>().ok());
+    match interface.map(|i| i.majors()) {
+        Some([_, older @ ..]) if !older.is_empty() => {
+            let older: Vec<String> = older.iter().map(u32::to_string).collect();
+            format!(", and serves {} through an adapter", older.join(", "))
+        }
+        _ => String::new(),
+    }
+}
+
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -456,7 +481,8 @@ impl fmt::Display for Refusal {
                 expected,
             } => write!(
                 f,
-                "exports {export}: interface version {found} is not supported (this host implements version {expected})"
+                "exports {export}: interface version {found} is not supported (this host implements version {expected}{})",
+                served_older(export)
             ),
             Refusal::UnsupportedImport { import, detail } => {
                 write!(
@@ -467,10 +493,19 @@ impl fmt::Display for Refusal {
             Refusal::VersionMismatch {
                 interface,
                 declared,
-                expected,
+                expected: _,
             } => write!(
                 f,
-                "it declares {interface} interface version {declared}, but robodev implements {interface} version {expected}"
+                "it declares {interface} interface version {declared}, but robodev implements {interface} {}",
+                interface.majors_text()
+            ),
+            Refusal::VersionDisagrees {
+                interface,
+                declared,
+                found,
+            } => write!(
+                f,
+                "its config declares {interface} interface version {declared}, but the plugin implements version {found}"
             ),
             Refusal::Signature { detail } => write!(f, "signature check failed: {detail}"),
             Refusal::DigestMismatch { expected, found } => write!(
@@ -759,6 +794,21 @@ impl Error {
             v["interface"] = interface.name().into();
             v["declared"] = (*declared).into();
             v["expected"] = (*expected).into();
+            v["served"] = interface.majors().into();
+        }
+        if let Error::Refused {
+            refusal:
+                Refusal::VersionDisagrees {
+                    interface,
+                    declared,
+                    found,
+                },
+            ..
+        } = self
+        {
+            v["interface"] = interface.name().into();
+            v["declared"] = (*declared).into();
+            v["found"] = (*found).into();
         }
         v
     }

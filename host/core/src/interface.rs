@@ -74,6 +74,34 @@ impl Interface {
         }
     }
 
+    /// Every major version this host serves, newest first: [`Interface::version`], then the
+    /// older majors plugins in the field still implement, each served through an adapter onto
+    /// the current trait (its newer methods answer `unimplemented`). SCM serves 2 and 1; the
+    /// next major bump of any interface adds its old major here and one adapter per runtime.
+    pub const fn majors(self) -> &'static [u32] {
+        match self {
+            Interface::Scm => &[2, 1],
+            _ => &[1],
+        }
+    }
+
+    /// Whether this host serves major version `major` of the interface.
+    pub fn serves(self, major: u32) -> bool {
+        self.majors().contains(&major)
+    }
+
+    /// "version 1", or "versions 2 and 1" when it serves more than one.
+    pub fn majors_text(self) -> String {
+        match self.majors() {
+            [one] => format!("version {one}"),
+            many => {
+                let text: Vec<String> = many.iter().map(u32::to_string).collect();
+                let (last, rest) = text.split_last().unwrap_or((&text[0], &[]));
+                format!("versions {} and {last}", rest.join(", "))
+            }
+        }
+    }
+
     /// Full name of the proto service, e.g. `robodev.v1.TicketingBackend`.
     pub const fn proto_service(self) -> &'static str {
         match self {

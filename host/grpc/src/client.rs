@@ -114,6 +114,9 @@ pub struct SubprocessConfig {
     pub env: Vec<(String, String)>,
     /// The interface it must serve; `None` finds it by asking each service's `Handshake`.
     pub interface: Option<Interface>,
+    /// The interface major version its config declares; its `Handshake` must report the same.
+    /// `None` accepts any major the host serves ([`Interface::majors`]).
+    pub interface_version: Option<u32>,
     /// Whether to use go-plugin's AutoMTLS on the connection.
     pub auto_mtls: bool,
     /// How long the plugin has to print its handshake line and answer health and Handshake.
@@ -136,6 +139,7 @@ impl SubprocessConfig {
             args: Vec::new(),
             env: Vec::new(),
             interface: None,
+            interface_version: None,
             auto_mtls: true,
             start_timeout: DEFAULT_START_TIMEOUT,
             call_timeout: DEFAULT_CALL_TIMEOUT,
@@ -173,6 +177,7 @@ impl SubprocessPlugin {
         let plugin = Arc::new(Plugin {
             name: config.name.clone(),
             interface: started.interface,
+            major: started.major,
             state: RwLock::new(State::Running(started.process)),
             info: Mutex::new(started.info),
             restarts: AtomicU32::new(0),
@@ -191,6 +196,12 @@ impl SubprocessPlugin {
     /// The interface it serves.
     pub fn interface(&self) -> Interface {
         self.plugin.interface
+    }
+
+    /// The interface's major version it implements (its `Handshake` said; an older major than
+    /// [`Interface::version`] is served through the current trait).
+    pub fn interface_version(&self) -> u32 {
+        self.plugin.major
     }
 
     /// Who it said it is in its last `Handshake`.
@@ -315,6 +326,7 @@ enum State {
 pub(crate) struct Plugin {
     name: String,
     interface: Interface,
+    major: u32,
     config: SubprocessConfig,
     state: RwLock<State>,
     info: Mutex<PluginInfo>,
@@ -553,6 +565,7 @@ struct Started {
     process: Arc<Process>,
     info: PluginInfo,
     interface: Interface,
+    major: u32,
 }
 
 /// Where `command` resolves to, or why it cannot run.
@@ -879,7 +892,7 @@ async fn start(config: &SubprocessConfig, interface: Option<Interface>) -> Resul
     })?;
     tokio::spawn(forward_stdio(name.to_owned(), channel.clone()));
 
-    let (info, interface) = identify(config, interface, &channel, deadline).await?;
+    let (info, interface, major) = identify(config, interface, &channel, deadline).await?;
     let kill = Mutex::new(guard.disarm());
     Ok(Started {
         process: Arc::new(Process {
@@ -893,6 +906,7 @@ async fn start(config: &SubprocessConfig, interface: Option<Interface>) -> Resul
         }),
         info,
         interface,
+        major,
     })
 }
 
@@ -921,15 +935,17 @@ async fn identify(
     interface: Option<Interface>,
     channel: &Channel,
     deadline: tokio::time::Instant,
-) -> Result<(PluginInfo, Interface), Error> {
+) -> Result<(PluginInfo, Interface, u32), Error> {
     let name = config.name.as_str();
     let candidates: Vec<Interface> = match interface {
         Some(i) => vec![i],
         None => Interface::ALL.to_vec(),
     };
     for candidate in candidates {
+        // The major the config declares, else the host's current one.
+        let asked = config.interface_version.unwrap_or(candidate.version());
         let request = pb::rd::HandshakeRequest {
-            interface_version: candidate.version() as i32,
+            interface_version: asked as i32,
         };
         let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
         let failed = |failure: Failure| Error::Failed {
@@ -960,14 +976,26 @@ async fn identify(
                 }));
             }
         };
-        let expected = candidate.version();
-        if u32::try_from(response.interface_version).ok() != Some(expected) {
+        let reported = u32::try_from(response.interface_version).unwrap_or(0);
+        if !candidate.serves(reported) {
             return Err(Error::Refused {
                 plugin: name.to_owned(),
                 refusal: Refusal::VersionMismatch {
                     interface: candidate,
-                    declared: u32::try_from(response.interface_version).unwrap_or(0),
-                    expected,
+                    declared: reported,
+                    expected: candidate.version(),
+                },
+            });
+        }
+        if let Some(declared) = config.interface_version
+            && declared != reported
+        {
+            return Err(Error::Refused {
+                plugin: name.to_owned(),
+                refusal: Refusal::VersionDisagrees {
+                    interface: candidate,
+                    declared,
+                    found: reported,
                 },
             });
         }
@@ -978,6 +1006,7 @@ async fn identify(
                 version: response.plugin_version,
             },
             candidate,
+            reported,
         ));
     }
     Err(Error::Refused {

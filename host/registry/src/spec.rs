@@ -270,6 +270,17 @@ impl SubprocessSpec {
         interface: Option<Interface>,
         restart: robodev_grpc::RestartPolicy,
     ) -> robodev_grpc::SubprocessConfig {
+        self.process_config_of(name, interface, None, restart)
+    }
+
+    /// [`SubprocessSpec::process_config`] with the interface major the config declares.
+    pub fn process_config_of(
+        &self,
+        name: &str,
+        interface: Option<Interface>,
+        interface_version: Option<u32>,
+        restart: robodev_grpc::RestartPolicy,
+    ) -> robodev_grpc::SubprocessConfig {
         let mut config = robodev_grpc::SubprocessConfig::new(name, self.command.clone());
         config.args = self.args.clone();
         config.env = self
@@ -278,6 +289,7 @@ impl SubprocessSpec {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         config.interface = interface;
+        config.interface_version = interface_version;
         config.auto_mtls = self.auto_mtls;
         config.start_timeout = self.start_timeout;
         config.call_timeout = self.call_timeout;

@@ -36,4 +36,27 @@ wasmtime::component::bindgen!({
 
 pub(crate) use exports::robodev as guest;
 pub(crate) use robodev::host as host_api;
-pub(crate) use robodev::types::types as wit;
+// `pub`: the v1 bindings below re-export it (the module itself is private to the crate).
+pub use robodev::types::types as wit;
+
+/// The older majors the host still serves, each bound on its own (a world cannot export two
+/// versions of one package under the same names), sharing the robodev types above.
+pub(crate) mod v1 {
+    wasmtime::component::bindgen!({
+        path: ["../../wit/types", "../../wit/host", "../../wit/scm-v1"],
+        inline: "
+            package robodev:host-v1;
+
+            world scm-v1 {
+                export robodev:scm/backend@1.0.0;
+            }
+        ",
+        world: "robodev:host-v1/scm-v1",
+        with: {
+            "robodev:types/types": crate::bindings::wit,
+        },
+        exports: { default: async },
+    });
+
+    pub(crate) use exports::robodev::scm::backend as scm;
+}

@@ -74,7 +74,8 @@ pub(crate) fn check_header(bytes: &[u8]) -> Result<(), Refusal> {
     }
 }
 
-/// Finds the robodev interface among the exports and checks its major version.
+/// Finds the robodev interface among the exports and checks that the host serves its major
+/// version (the current one, or an older one it adapts: [`Interface::majors`]).
 pub(crate) fn identify(exports: &[String]) -> Result<(Interface, u32, String), Refusal> {
     let mut unsupported = None;
     for export in exports {
@@ -91,7 +92,7 @@ pub(crate) fn identify(exports: &[String]) -> Result<(Interface, u32, String), R
             continue;
         }
         let found = version.and_then(major).unwrap_or(0);
-        if found == interface.version() {
+        if interface.serves(found) {
             return Ok((interface, found, export.clone()));
         }
         unsupported.get_or_insert(Refusal::UnsupportedVersion {
@@ -167,10 +168,13 @@ mod tests {
         let e = |s: &[&str]| s.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let (i, v, _) = identify(&e(&["robodev:scm/backend@2.0.0"])).unwrap();
         assert_eq!((i, v), (Interface::Scm, 2));
+        // An older major the host adapts.
+        let (i, v, _) = identify(&e(&["robodev:scm/backend@1.0.0"])).unwrap();
+        assert_eq!((i, v), (Interface::Scm, 1));
         assert!(matches!(
-            identify(&e(&["robodev:scm/backend@1.0.0"])),
+            identify(&e(&["robodev:scm/backend@3.0.0"])),
             Err(Refusal::UnsupportedVersion {
-                found: 1,
+                found: 3,
                 expected: 2,
                 ..
             })

@@ -158,7 +158,8 @@ impl WasmPlugin {
                     detail: format!("{e:#}"),
                 },
             })?;
-        let exports = Exports::new(interface, &pre).map_err(|e| refused(format!("{e:#}")))?;
+        let exports = Exports::new(interface, loaded.info.interface_version, &pre)
+            .map_err(|e| refused(format!("{e:#}")))?;
         let kv = match &options.grants.kv_dir {
             Some(dir) => Some(KvStore::open(dir, &options.name).map_err(|e| Error::Load {
                 plugin: options.name.clone(),

@@ -338,7 +338,7 @@ impl Runtime {
         let (interface, interface_version, export) =
             inspect::identify(&exports).map_err(refused)?;
         inspect::check_imports(&imports).map_err(refused)?;
-        typecheck::check(engine, &ty, &export, interface).map_err(refused)?;
+        typecheck::check(engine, &ty, &export, interface, interface_version).map_err(refused)?;
         Ok(Loaded {
             component,
             info: ComponentInfo {

@@ -16,7 +16,7 @@ use wasmtime::component::types::{self as wt, ComponentItem};
 use wit_parser::{Resolve, Type as WitType, TypeDefKind};
 
 /// The WIT files of the contract, dependencies first.
-const CONTRACT: [(&str, &str); 9] = [
+const CONTRACT: [(&str, &str); 10] = [
     ("types.wit", include_str!("../../../wit/types/types.wit")),
     ("host.wit", include_str!("../../../wit/host/host.wit")),
     (
@@ -36,6 +36,7 @@ const CONTRACT: [(&str, &str); 9] = [
         include_str!("../../../wit/secrets/secrets.wit"),
     ),
     ("scm.wit", include_str!("../../../wit/scm/scm.wit")),
+    ("scm-v1.wit", include_str!("../../../wit/scm-v1/scm.wit")),
     ("review.wit", include_str!("../../../wit/review/review.wit")),
     ("engine.wit", include_str!("../../../wit/engine/engine.wit")),
 ];
@@ -54,12 +55,13 @@ static RESOLVE: LazyLock<Result<Resolve, String>> = LazyLock::new(|| {
 });
 
 /// Checks that export `export` (an instance of `component`) has every function of
-/// `interface`'s WIT interface, each with exactly the contract's type.
+/// `interface`'s WIT interface at major version `major`, each with exactly the contract's type.
 pub(crate) fn check(
     engine: &Engine,
     component: &wt::Component,
     export: &str,
     interface: Interface,
+    major: u32,
 ) -> Result<(), Refusal> {
     let resolve = match &*RESOLVE {
         Ok(r) => r,
@@ -73,6 +75,7 @@ pub(crate) fn check(
     let Some(iface) = resolve.interfaces.iter().find_map(|(_, i)| {
         let pkg = &resolve.packages[i.package?];
         (format!("{}:{}", pkg.name.namespace, pkg.name.name) == package
+            && pkg.name.version.as_ref().map(|v| v.major) == Some(u64::from(major))
             && i.name.as_deref() == Some(interface.wit_interface()))
         .then_some(i)
     }) else {

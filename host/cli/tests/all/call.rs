@@ -216,12 +216,12 @@ fn refusals_exit_4_and_name_the_reason() {
     let module = dir.path().join("core.wasm");
     std::fs::write(&module, b"\0asm\x01\0\0\0").unwrap();
     let module = module.display().to_string();
-    let (bad_import, scm_v1, chaos) = (guest("bad_import"), guest("scm_v1"), guest("chaos"));
+    let (bad_import, future, chaos) = (guest("bad_import"), guest("future_major"), guest("chaos"));
     let cases: [(&[&str], &str); 4] = [
         (&[&bad_import, "notify"], "acme:backdoor/shell@1.0.0"),
         (
-            &[&scm_v1, "create-branch"],
-            "interface version 1 is not supported",
+            &[&future, "notify"],
+            "interface version 9 is not supported (this host implements version 1)",
         ),
         (
             &[&chaos, "notify", "--type", "ticketing"],

@@ -49,10 +49,19 @@ fn inspect_refuses_like_call() {
     let dir = tempfile::tempdir().unwrap();
     let out = robodev(
         dir.path(),
-        &["plugin", "inspect", &guest("scm_v1"), "--json"],
+        &["plugin", "inspect", &guest("future_major"), "--json"],
     );
     assert_eq!(code(&out), 4);
     assert_eq!(json_out(&out)["error"]["outcome"], "refused");
+    // An older major the host serves inspects as such.
+    let out = robodev(
+        dir.path(),
+        &["plugin", "inspect", &guest("scm_v1"), "--json"],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let v = json_out(&out);
+    assert_eq!(v["interface"], "scm");
+    assert_eq!(v["interfaceVersion"], 1);
 }
 
 /// A component whose export names are right but one function's type is not (built from an

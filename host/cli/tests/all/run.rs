@@ -560,13 +560,16 @@ fn the_version_a_plugin_reports_itself_must_agree_with_the_declared_one() {
     let dir = tempfile::tempdir().unwrap();
     let scm_v1 = crate::guests::guest("scm_v1").display().to_string();
     let python = crate::plugins::python_plugin().display().to_string();
-    // Both declare the version robodev expects, so the pre-spawn check passes; but the
-    // component exports scm version 1 and the Python plugin's Handshake answers version 2.
+    // Each declares a version robodev serves, so the pre-spawn check passes; but the component
+    // exports scm version 1 (served too, but not what its config declares) and the Python
+    // plugin's Handshake answers ticketing version 2 (not served at all). Declared as what
+    // it is, the old SCM plugin loads and lists its own major.
     let extra = format!(
         "plugins:\n\
          \x20 - {{ name: old-scm, type: scm, interface_version: 2, component: {scm_v1} }}\n\
          \x20 - {{ name: py, type: ticketing, interface_version: 1, command: {python},\n\
          \x20     env: {{ ROBODEV_TEST_INTERFACE_VERSION: \"2\" }} }}\n\
+         \x20 - {{ name: old-scm-1, type: scm, interface_version: 1, component: {scm_v1} }}\n\
          scm: {{ backend: old-scm }}\n"
     );
     let config = write_config(dir.path(), TICKETS, "#!/bin/sh\nexit 1\n", &extra);
@@ -587,8 +590,11 @@ fn the_version_a_plugin_reports_itself_must_agree_with_the_declared_one() {
     assert_eq!(scm["health"], "refused");
     assert_eq!(
         scm["error"]["message"],
-        "refused to load plugin \"old-scm\": exports robodev:scm/backend@1.0.0: interface version 1 is not supported (this host implements version 2)"
+        "refused to load plugin \"old-scm\": its config declares scm interface version 2, but the plugin implements version 1"
     );
+    let old = find("old-scm-1");
+    assert_eq!(old["health"], "serving", "{old}");
+    assert_eq!(old["interfaceVersion"], 1);
     let py = find("py");
     assert_eq!(py["health"], "refused");
     assert_eq!(

@@ -497,3 +497,85 @@ fn a_wrapped_plugin_and_its_helpers_die_with_robodev_and_leftovers_are_swept() {
     expected.sort();
     assert_eq!(leftovers(&tmp), expected);
 }
+
+/// An SCM plugin built before SCM 2 (it says interface version 1 in its Handshake and lacks
+/// the newer RPCs), declared as such, is served: it loads, `plugins list` shows its own major,
+/// its methods answer and the v2-only ones are `unimplemented`. Declared as 2, it is refused.
+#[test]
+fn an_scm_v1_subprocess_plugin_is_served_through_the_current_interface() {
+    const OLD_SCM: &str = r#"
+from robodev_plugin_sdk import SCMBackend, serve
+from robodev_plugin_sdk.proto import scm_pb2
+
+class OldScm(SCMBackend):
+    name = "old-scm"
+    version = "0.9.0"
+    interface_version = 1
+
+    def CreateBranch(self, request, context):
+        return scm_pb2.CreateBranchResponse(sha="abc123")
+
+serve(OldScm())
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("old_scm.py"), OLD_SCM).unwrap();
+    let plugin = robodev_test_support::plugins::python_sdk_plugin(&d.join("old_scm.py"), d);
+    let list = |declared: u32| {
+        std::fs::write(
+            d.join("robodev-config.yaml"),
+            format!(
+                "ticketing: {{ backend: local, config: {{ file: tickets.yaml }} }}\n\
+                 engines: {{ default: local, local: {{ command: [agent] }} }}\n\
+                 plugins:\n\
+                 \x20 - {{ name: gitlab, type: scm, interface_version: {declared}, command: {} }}\n\
+                 scm: {{ backend: gitlab }}\n",
+                plugin.display()
+            ),
+        )
+        .unwrap();
+        std::fs::write(d.join("tickets.yaml"), "tickets: []\n").unwrap();
+        let out = robodev(
+            d,
+            &[
+                "plugins",
+                "list",
+                "--json",
+                "--config",
+                d.join("robodev-config.yaml").to_str().unwrap(),
+            ],
+        );
+        crate::plugin_row(&json_out(&out), "gitlab")
+    };
+    let row = list(1);
+    assert_eq!(row["health"], "serving", "{row}");
+    assert_eq!(row["interfaceVersion"], 1);
+    let row = list(2);
+    assert_eq!(row["health"], "refused", "{row}");
+    assert_eq!(
+        row["error"]["message"],
+        "refused to load plugin \"gitlab\": its config declares scm interface version 2, but the plugin implements version 1"
+    );
+
+    let call = |method: &str, input: &str| {
+        robodev(
+            d,
+            &[
+                "plugin",
+                "call",
+                plugin.to_str().unwrap(),
+                method,
+                "--type",
+                "scm",
+                "--input",
+                input,
+            ],
+        )
+    };
+    let out = call("CreateBranch", r#"{"repoUrl": "r", "branchName": "b"}"#);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json_out(&out)["sha"], "abc123");
+    let out = call("GetDiff", "{}");
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(stderr(&out).contains("unimplemented"), "{}", stderr(&out));
+}

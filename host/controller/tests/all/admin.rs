@@ -612,9 +612,9 @@ async fn metrics_count_calls_by_outcome_and_time_them() {
 
 #[tokio::test]
 async fn a_plugin_that_did_not_load_is_listed_with_its_error_and_is_down() {
-    // SCM is interface version 2: declaring 1 is refused before anything runs.
+    // SCM serves versions 2 and 1: declaring 3 is refused before anything runs.
     let config = format!(
-        "{CONFIG}plugins:\n  - {{ name: gitlab, type: scm, interface_version: 1, command: ./no-such-plugin }}\nscm: {{ backend: gitlab }}\n"
+        "{CONFIG}plugins:\n  - {{ name: gitlab, type: scm, interface_version: 3, command: ./no-such-plugin }}\nscm: {{ backend: gitlab }}\n"
     );
     let admin = Admin::start(&config).await;
     let list = admin.get("/api/v1/plugins", Some(TOKEN)).await.json();
@@ -623,8 +623,9 @@ async fn a_plugin_that_did_not_load_is_listed_with_its_error_and_is_down() {
     assert_eq!(gitlab["runtime"], "subprocess");
     assert_eq!(gitlab["critical"], false);
     assert_eq!(gitlab["error"]["kind"], "refused");
-    assert_eq!(gitlab["error"]["declared"], 1);
+    assert_eq!(gitlab["error"]["declared"], 3);
     assert_eq!(gitlab["error"]["expected"], 2);
+    assert_eq!(gitlab["error"]["served"], serde_json::json!([2, 1]));
 
     let toggle = admin
         .post("/api/v1/plugins/gitlab/toggle", Some(TOKEN))

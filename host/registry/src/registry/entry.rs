@@ -93,6 +93,16 @@ impl Entry {
         }
     }
 
+    /// The interface's major version the plugin itself implements: the current one, or an
+    /// older one the host adapts ([`Interface::majors`](robodev_core::Interface::majors)).
+    pub fn interface_version(&self) -> u32 {
+        match &self.handle {
+            Handle::Builtin => self.interface.version(),
+            Handle::Wasm(p) => p.component_info().interface_version,
+            Handle::Subprocess(p) => p.interface_version(),
+        }
+    }
+
     /// Whether it can take calls now.
     pub fn health(&self) -> Health {
         match &self.handle {
@@ -106,7 +116,7 @@ impl Entry {
         serde_json::json!({
             "name": self.name,
             "interface": self.interface.name(),
-            "interfaceVersion": self.interface.version(),
+            "interfaceVersion": self.interface_version(),
             "runtime": self.runtime.label(),
             "pluginName": self.info.name,
             "version": self.info.version,

@@ -35,11 +35,10 @@ pub struct LoadOptions {
     pub enforce_critical: bool,
 }
 
-/// The pre-spawn check: does the plugin declare the interface version robodev implements?
-/// Reads nothing and runs nothing of the plugin.
+/// The pre-spawn check: does the plugin declare an interface version robodev serves (the
+/// current major or an older one it adapts)? Reads nothing and runs nothing of the plugin.
 pub fn precheck(spec: &PluginSpec) -> Result<(), Error> {
-    let expected = spec.interface.version();
-    if spec.interface_version == expected {
+    if spec.interface.serves(spec.interface_version) {
         Ok(())
     } else {
         Err(Error::Refused {
@@ -47,7 +46,24 @@ pub fn precheck(spec: &PluginSpec) -> Result<(), Error> {
             refusal: Refusal::VersionMismatch {
                 interface: spec.interface,
                 declared: spec.interface_version,
-                expected,
+                expected: spec.interface.version(),
+            },
+        })
+    }
+}
+
+/// After loading: the major the plugin implements (a component's export, a subprocess's
+/// handshake) must be the one its config declares.
+pub fn check_major(spec: &PluginSpec, found: u32) -> Result<(), Error> {
+    if found == spec.interface_version {
+        Ok(())
+    } else {
+        Err(Error::Refused {
+            plugin: spec.name.clone(),
+            refusal: Refusal::VersionDisagrees {
+                interface: spec.interface,
+                declared: spec.interface_version,
+                found,
             },
         })
     }
@@ -373,6 +389,7 @@ impl Loader {
                 },
             )
             .await?;
+        check_major(spec, plugin.component_info().interface_version)?;
         Ok(Entry {
             name: spec.name.clone(),
             interface: spec.interface,
@@ -401,7 +418,12 @@ impl Loader {
             })?;
             self.verify_file(&spec.name, &binary).await?;
         }
-        let config = s.process_config(&spec.name, Some(spec.interface), self.restart.clone());
+        let config = s.process_config_of(
+            &spec.name,
+            Some(spec.interface),
+            Some(spec.interface_version),
+            self.restart.clone(),
+        );
         let plugin = SubprocessPlugin::launch(config).await?;
         Ok(Entry {
             name: spec.name.clone(),

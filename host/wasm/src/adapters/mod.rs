@@ -15,6 +15,7 @@ mod engine;
 mod notifications;
 mod review;
 mod scm;
+mod scm_v1;
 mod secrets;
 mod ticketing;
 
@@ -25,16 +26,23 @@ pub(crate) enum Exports {
     Approval(guest::approval::backend::GuestIndices),
     Secrets(guest::secrets::backend::GuestIndices),
     Scm(guest::scm::backend::GuestIndices),
+    /// SCM major 1, served through [`scm_v1::Adapter`].
+    ScmV1(crate::bindings::v1::scm::GuestIndices),
     Review(guest::review::backend::GuestIndices),
     Engine(guest::engine::engine::GuestIndices),
 }
 
 impl Exports {
+    /// The indices of `interface` at major version `major` (one the host serves).
     pub(crate) fn new(
         interface: Interface,
+        major: u32,
         pre: &InstancePre<StoreState>,
     ) -> wasmtime::Result<Exports> {
         Ok(match interface {
+            Interface::Scm if major == 1 => {
+                Exports::ScmV1(crate::bindings::v1::scm::GuestIndices::new(pre)?)
+            }
             Interface::Ticketing => {
                 Exports::Ticketing(guest::ticketing::backend::GuestIndices::new(pre)?)
             }
@@ -61,6 +69,7 @@ pub(crate) enum Guests {
     Approval(guest::approval::backend::Guest),
     Secrets(guest::secrets::backend::Guest),
     Scm(guest::scm::backend::Guest),
+    ScmV1(crate::bindings::v1::scm::Guest),
     Review(guest::review::backend::Guest),
     Engine(guest::engine::engine::Guest),
 }
@@ -117,6 +126,7 @@ pub(crate) async fn handshake(plugin: &PluginInner) -> Result<PluginInfo, Error>
         Exports::Approval(_) => invoke!(plugin, Approval, "handshake", |g, s| g.call_handshake(s))?,
         Exports::Secrets(_) => invoke!(plugin, Secrets, "handshake", |g, s| g.call_handshake(s))?,
         Exports::Scm(_) => invoke!(plugin, Scm, "handshake", |g, s| g.call_handshake(s))?,
+        Exports::ScmV1(_) => invoke!(plugin, ScmV1, "handshake", |g, s| g.call_handshake(s))?,
         Exports::Review(_) => invoke!(plugin, Review, "handshake", |g, s| g.call_handshake(s))?,
         Exports::Engine(_) => invoke!(plugin, Engine, "handshake", |g, s| g.call_handshake(s))?,
     };
@@ -136,6 +146,7 @@ pub(crate) fn backend(plugin: Arc<PluginInner>) -> AnyBackend {
         Exports::Approval(_) => AnyBackend::Approval(Arc::new(approval::Adapter(plugin))),
         Exports::Secrets(_) => AnyBackend::Secrets(Arc::new(secrets::Adapter(plugin))),
         Exports::Scm(_) => AnyBackend::Scm(Arc::new(scm::Adapter(plugin))),
+        Exports::ScmV1(_) => AnyBackend::Scm(Arc::new(scm_v1::Adapter(plugin))),
         Exports::Review(_) => AnyBackend::Review(Arc::new(review::Adapter(plugin))),
         Exports::Engine(_) => AnyBackend::Engine(Arc::new(engine::Adapter(plugin))),
     }

@@ -37,14 +37,54 @@ async fn an_import_the_host_does_not_offer_is_named() {
 
 #[tokio::test]
 async fn an_unsupported_major_version_is_refused() {
-    let r = refusal_of(&support::guest("scm_v1"), any("p")).await;
+    let r = refusal_of(&support::guest("future_major"), any("p")).await;
     assert_eq!(
         r,
         Refusal::UnsupportedVersion {
-            export: "robodev:scm/backend@1.0.0".into(),
-            found: 1,
-            expected: 2
+            export: "robodev:notifications/channel@9.0.0".into(),
+            found: 9,
+            expected: 1
         }
+    );
+}
+
+/// An older major the host still serves loads, through its adapter: SCM 1's functions answer,
+/// SCM 2's newer ones are `unimplemented`, and the plugin reports its own major.
+#[tokio::test]
+async fn an_older_major_the_host_serves_loads_through_its_adapter() {
+    use robodev_core::AnyBackend;
+    use robodev_core::scm::{CreateBranchRequest, GetDiffRequest};
+    let plugin = runtime()
+        .load(&support::guest("scm_v1"), any("old"))
+        .await
+        .unwrap();
+    assert_eq!(plugin.component_info().interface, Interface::Scm);
+    assert_eq!(plugin.component_info().interface_version, 1);
+    let AnyBackend::Scm(scm) = plugin.backend() else {
+        panic!("not an SCM backend")
+    };
+    let branch = scm
+        .create_branch(CreateBranchRequest {
+            repo_url: "https://git.example/acme/api".into(),
+            branch_name: "robodev/T-1".into(),
+            base_ref: "main".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(branch.sha, "0000000000000001");
+    let err = scm
+        .get_diff(GetDiffRequest {
+            repo_url: "https://git.example/acme/api".into(),
+            base_branch: "main".into(),
+            branch_name: "robodev/T-1".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.label(), "unimplemented", "{err}");
+    assert!(
+        err.to_string()
+            .contains("get-diff came in SCM interface version 2"),
+        "{err}"
     );
 }
 
