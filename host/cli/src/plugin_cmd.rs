@@ -36,6 +36,9 @@ pub enum PluginCommand {
     },
     /// Call one method of a plugin with proto3 JSON input; prints the JSON response.
     Call(CallArgs),
+    /// Create a plugin project (`--type INTERFACE --lang python|typescript|go`) that builds
+    /// with `./build.sh` and passes `robodev plugin test` untouched.
+    New(crate::new_cmd::NewArgs),
     /// Run the conformance kit: the interface's contract (handshake, every method with valid
     /// input, the errors it requires) and your recorded cases against a plugin of either
     /// runtime; exits 1 naming what failed.
@@ -439,6 +442,18 @@ pub async fn run(command: PluginCommand) -> u8 {
             }
         }
         PluginCommand::Test(args) => test(args).await,
+        PluginCommand::New(args) => match crate::new_cmd::run(args) {
+            Ok(dir) => {
+                println!("created {}", dir.display());
+                println!(
+                    "next: {}/build.sh, then robodev plugin test on what it built (see {}/README.md)",
+                    dir.display(),
+                    dir.display()
+                );
+                0
+            }
+            Err(e) => usage(e, false),
+        },
         PluginCommand::Call(args) if args.plugin.is_some() => call_configured(args).await,
         PluginCommand::Call(args) if args.targets.len() != 2 => usage(
             anyhow::anyhow!(

@@ -12,6 +12,7 @@ mod config_check;
 mod inspect;
 mod kit;
 mod kube;
+mod new;
 mod oci;
 mod oci_tls;
 mod run;

@@ -39,8 +39,9 @@ def _timestamp():
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + "%06d" % now.microsecond + zone
 
 
-def log(level, message, **fields):
-    """Writes one hclog JSON line (@level, @message, @module, @timestamp, then `fields`).
+def log(level, message, /, **fields):
+    """Writes one hclog JSON line (@level, @message, @module, @timestamp, then `fields`; any
+    field name works, `message` and `level` too: the first two are positional only).
 
     Never raises: a closed stderr (the host went away) must not fail a call."""
     if level not in _LEVELS:
@@ -61,23 +62,23 @@ def log(level, message, **fields):
             pass
 
 
-def trace(message, **fields):
+def trace(message, /, **fields):
     log("trace", message, **fields)
 
 
-def debug(message, **fields):
+def debug(message, /, **fields):
     log("debug", message, **fields)
 
 
-def info(message, **fields):
+def info(message, /, **fields):
     log("info", message, **fields)
 
 
-def warn(message, **fields):
+def warn(message, /, **fields):
     log("warn", message, **fields)
 
 
-def error(message, **fields):
+def error(message, /, **fields):
     log("error", message, **fields)
 
 

@@ -1,0 +1,258 @@
+//! `robodev plugin new NAME --type INTERFACE --lang LANG`: a plugin project that builds with
+//! one command (`./build.sh`), has a README and recorded cases, and passes the conformance kit
+//! untouched. The templates are in `host/cli/templates/`, compiled into the binary.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use robodev_core::Interface;
+
+/// The languages `plugin new` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lang {
+    /// Python 3.9+, robodev's Python SDK (pip).
+    Python,
+    /// TypeScript on Node.js 18+, robodev's TypeScript SDK (npm).
+    Typescript,
+    /// Go 1.24+, robodev's Go SDK (Go modules).
+    Go,
+    /// Rust (not offered yet: see the error).
+    Rust,
+}
+
+/// Where the plugin runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PluginRuntime {
+    /// A go-plugin gRPC subprocess.
+    Subprocess,
+    /// A sandboxed WebAssembly component (not offered yet: see the error).
+    Wasm,
+}
+
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The plugin's name: lower-case letters, digits and dashes (e.g. `acme-jira`).
+    name: String,
+    /// The interface it implements.
+    #[arg(long = "type", value_name = "INTERFACE")]
+    interface: Interface,
+    /// Its language.
+    #[arg(long, value_enum)]
+    lang: Lang,
+    /// Where it runs.
+    #[arg(long, value_enum, default_value = "subprocess")]
+    runtime: PluginRuntime,
+    /// The directory to create [default: ./NAME].
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// robodev's `sdk/` directory, which the project builds against [default: the one beside
+    /// this robodev, when it runs from a robodev checkout].
+    #[arg(long, value_name = "DIR", env = "ROBODEV_SDK")]
+    sdk: Option<PathBuf>,
+}
+
+/// The combinations offered, for messages.
+const OFFERED: &str = "--runtime subprocess with --lang python, typescript or go, for --type ticketing or notifications";
+
+fn template(lang: Lang, interface: Interface) -> Option<Vec<(&'static str, &'static str)>> {
+    let cases = match interface {
+        Interface::Ticketing => include_str!("../templates/cases.ticketing.yaml"),
+        Interface::Notifications => include_str!("../templates/cases.notifications.yaml"),
+        _ => return None,
+    };
+    let readme = include_str!("../templates/README.md");
+    let mut files = vec![("README.md", readme), ("cases.yaml", cases)];
+    match lang {
+        Lang::Python => {
+            files.push((
+                "pyproject.toml",
+                include_str!("../templates/python/pyproject.toml"),
+            ));
+            files.push(("build.sh", include_str!("../templates/python/build.sh")));
+            files.push((
+                "{{module}}/__main__.py",
+                match interface {
+                    Interface::Ticketing => include_str!("../templates/python/ticketing.py"),
+                    _ => include_str!("../templates/python/notifications.py"),
+                },
+            ));
+            files.push((
+                "{{module}}/__init__.py",
+                "\"\"\"{{name}}: see __main__.\"\"\"\n",
+            ));
+        }
+        Lang::Typescript => {
+            files.push((
+                "package.json",
+                include_str!("../templates/typescript/package.json"),
+            ));
+            files.push((
+                "tsconfig.json",
+                include_str!("../templates/typescript/tsconfig.json"),
+            ));
+            files.push(("build.sh", include_str!("../templates/typescript/build.sh")));
+            files.push((
+                "src/plugin.ts",
+                match interface {
+                    Interface::Ticketing => include_str!("../templates/typescript/ticketing.ts"),
+                    _ => include_str!("../templates/typescript/notifications.ts"),
+                },
+            ));
+            files.push((".gitignore", "node_modules/\ndist/\n.sdk/\n"));
+        }
+        Lang::Go => {
+            files.push(("go.mod", include_str!("../templates/go/go.mod")));
+            files.push(("build.sh", include_str!("../templates/go/build.sh")));
+            files.push((
+                "main.go",
+                match interface {
+                    Interface::Ticketing => include_str!("../templates/go/main.go.ticketing"),
+                    _ => include_str!("../templates/go/main.go.notifications"),
+                },
+            ));
+            files.push((".gitignore", "/{{name}}\n"));
+        }
+        Lang::Rust => return None,
+    }
+    if lang == Lang::Python {
+        files.push((".gitignore", ".venv/\n*.egg-info/\nbuild/\n"));
+    }
+    Some(files)
+}
+
+fn valid_name(name: &str) -> bool {
+    name.len() <= 63
+        && name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.ends_with('-')
+}
+
+/// robodev's `sdk/`: `--sdk`, else the one of the checkout this robodev was built in.
+fn find_sdk(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    let has_sdks = |dir: &Path| {
+        dir.join("python/pyproject.toml").is_file()
+            && dir.join("typescript/package.json").is_file()
+            && dir.join("go/go.mod").is_file()
+    };
+    if let Some(dir) = given {
+        let dir = std::path::absolute(&dir).unwrap_or(dir);
+        anyhow::ensure!(
+            has_sdks(&dir),
+            "--sdk {}: not robodev's sdk/ directory (it has no python/, typescript/ and go/ SDKs)",
+            dir.display()
+        );
+        return Ok(dir);
+    }
+    let exe = std::env::current_exe()?;
+    exe.ancestors()
+        .map(|d| d.join("sdk"))
+        .find(|d| has_sdks(d))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "cannot find robodev's sdk/ directory beside {}: give it with --sdk DIR (or ROBODEV_SDK), e.g. --sdk ~/src/robodev/sdk",
+                exe.display()
+            )
+        })
+}
+
+/// `robodev plugin new`.
+pub fn run(args: NewArgs) -> anyhow::Result<PathBuf> {
+    if !valid_name(&args.name) {
+        anyhow::bail!(
+            "{:?} is not a plugin name: use lower-case letters, digits and dashes, starting with a letter (e.g. acme-jira)",
+            args.name
+        );
+    }
+    if args.runtime == PluginRuntime::Wasm || args.lang == Lang::Rust {
+        anyhow::bail!(
+            "robodev plugin new does not write {} plugins{} yet; it offers {OFFERED}",
+            match args.runtime {
+                PluginRuntime::Wasm => "WebAssembly component",
+                PluginRuntime::Subprocess => "subprocess",
+            },
+            if args.lang == Lang::Rust {
+                " in Rust"
+            } else {
+                ""
+            }
+        );
+    }
+    let Some(files) = template(args.lang, args.interface) else {
+        anyhow::bail!(
+            "robodev plugin new has no {} template yet; it offers {OFFERED}",
+            args.interface
+        );
+    };
+    let sdk = find_sdk(args.sdk)?;
+    let dir = args.dir.unwrap_or_else(|| PathBuf::from(&args.name));
+    if dir.exists()
+        && std::fs::read_dir(&dir)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        anyhow::bail!(
+            "{} exists and is not empty: choose another --dir",
+            dir.display()
+        );
+    }
+    let module = args.name.replace('-', "_");
+    let (lang, executable, command_path, source, example) = match args.lang {
+        Lang::Python => (
+            "Python",
+            format!(".venv/bin/{}", args.name),
+            format!("/path/to/{}/.venv/bin/{}", args.name, args.name),
+            format!("{module}/__main__.py"),
+            "handshake",
+        ),
+        Lang::Typescript => (
+            "TypeScript",
+            "dist/plugin.js".to_owned(),
+            format!("/path/to/{}/dist/plugin.js", args.name),
+            "src/plugin.ts".to_owned(),
+            "handshake",
+        ),
+        Lang::Go | Lang::Rust => (
+            "Go",
+            format!("./{}", args.name),
+            format!("/path/to/{}/{}", args.name, args.name),
+            "main.go".to_owned(),
+            "handshake",
+        ),
+    };
+    let selection = match args.interface {
+        Interface::Ticketing => {
+            format!("ticketing: {{ backend: {}, labels: [robodev] }}", args.name)
+        }
+        _ => format!(
+            "notifications:\n  channels: [ {{ backend: {} }} ]",
+            args.name
+        ),
+    };
+    let fill = |text: &str| {
+        text.replace("{{name}}", &args.name)
+            .replace("{{module}}", &module)
+            .replace("{{interface}}", args.interface.name())
+            .replace("{{lang}}", lang)
+            .replace("{{sdk}}", &sdk.display().to_string())
+            .replace("{{executable}}", &executable)
+            .replace("{{command_path}}", &command_path)
+            .replace("{{source}}", &source)
+            .replace("{{example_method}}", example)
+            .replace("{{selection}}", &selection)
+    };
+    for (path, text) in files {
+        let path = dir.join(fill(path));
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&path, fill(text))
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        if path.file_name().is_some_and(|n| n == "build.sh") {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+        }
+    }
+    Ok(dir)
+}
