@@ -12,33 +12,45 @@ use crate::plugin::PluginInner;
 
 pub(crate) struct Adapter(pub(crate) Arc<PluginInner>);
 
-fn state(s: w::PullRequestState) -> PullRequestState {
-    match s {
-        w::PullRequestState::Unspecified => PullRequestState::Unspecified,
-        w::PullRequestState::Open => PullRequestState::Open,
-        w::PullRequestState::Closed => PullRequestState::Closed,
-        w::PullRequestState::Merged => PullRequestState::Merged,
-        w::PullRequestState::Draft => PullRequestState::Draft,
-    }
-}
+/// The WIT enums of an SCM major's bindings (`$w`) to the core ones: every major so far has the
+/// same three, bound as distinct types.
+macro_rules! scm_enums {
+    ($w:ident) => {
+        fn state(s: $w::PullRequestState) -> PullRequestState {
+            use $w::PullRequestState as S;
+            match s {
+                S::Unspecified => PullRequestState::Unspecified,
+                S::Open => PullRequestState::Open,
+                S::Closed => PullRequestState::Closed,
+                S::Merged => PullRequestState::Merged,
+                S::Draft => PullRequestState::Draft,
+            }
+        }
 
-fn ci(s: w::CiStatus) -> CiStatus {
-    match s {
-        w::CiStatus::Unspecified => CiStatus::Unspecified,
-        w::CiStatus::Pending => CiStatus::Pending,
-        w::CiStatus::Passing => CiStatus::Passing,
-        w::CiStatus::Failing => CiStatus::Failing,
-    }
-}
+        fn ci(s: $w::CiStatus) -> CiStatus {
+            use $w::CiStatus as S;
+            match s {
+                S::Unspecified => CiStatus::Unspecified,
+                S::Pending => CiStatus::Pending,
+                S::Passing => CiStatus::Passing,
+                S::Failing => CiStatus::Failing,
+            }
+        }
 
-fn review(s: w::ReviewStatus) -> ReviewStatus {
-    match s {
-        w::ReviewStatus::Unspecified => ReviewStatus::Unspecified,
-        w::ReviewStatus::Pending => ReviewStatus::Pending,
-        w::ReviewStatus::Approved => ReviewStatus::Approved,
-        w::ReviewStatus::ChangesRequested => ReviewStatus::ChangesRequested,
-    }
+        fn review(s: $w::ReviewStatus) -> ReviewStatus {
+            use $w::ReviewStatus as S;
+            match s {
+                S::Unspecified => ReviewStatus::Unspecified,
+                S::Pending => ReviewStatus::Pending,
+                S::Approved => ReviewStatus::Approved,
+                S::ChangesRequested => ReviewStatus::ChangesRequested,
+            }
+        }
+    };
 }
+pub(crate) use scm_enums;
+
+scm_enums!(w);
 
 #[async_trait]
 impl Backend for Adapter {

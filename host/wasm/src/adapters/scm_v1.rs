@@ -30,33 +30,7 @@ impl Adapter {
     }
 }
 
-fn state(s: w::PullRequestState) -> PullRequestState {
-    match s {
-        w::PullRequestState::Unspecified => PullRequestState::Unspecified,
-        w::PullRequestState::Open => PullRequestState::Open,
-        w::PullRequestState::Closed => PullRequestState::Closed,
-        w::PullRequestState::Merged => PullRequestState::Merged,
-        w::PullRequestState::Draft => PullRequestState::Draft,
-    }
-}
-
-fn ci(s: w::CiStatus) -> CiStatus {
-    match s {
-        w::CiStatus::Unspecified => CiStatus::Unspecified,
-        w::CiStatus::Pending => CiStatus::Pending,
-        w::CiStatus::Passing => CiStatus::Passing,
-        w::CiStatus::Failing => CiStatus::Failing,
-    }
-}
-
-fn review(s: w::ReviewStatus) -> ReviewStatus {
-    match s {
-        w::ReviewStatus::Unspecified => ReviewStatus::Unspecified,
-        w::ReviewStatus::Pending => ReviewStatus::Pending,
-        w::ReviewStatus::Approved => ReviewStatus::Approved,
-        w::ReviewStatus::ChangesRequested => ReviewStatus::ChangesRequested,
-    }
-}
+super::scm::scm_enums!(w);
 
 #[async_trait]
 impl Backend for Adapter {
