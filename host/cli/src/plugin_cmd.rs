@@ -180,8 +180,18 @@ pub struct TestArgs {
     /// Write the report to FILE instead of stdout.
     #[arg(long, short, value_name = "FILE")]
     output: Option<PathBuf>,
+    #[command(flatten)]
+    load: LoadArgs,
+}
+
+/// How `plugin call` and `plugin test` load a plugin: its settings, limits and host.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
     /// The plugin's settings (YAML or JSON): the keys of one `plugins:` entry of
-    /// robodev-config.yaml, as for `plugin call`.
+    /// robodev-config.yaml (config, secrets, allowed_hosts, kv, read_only_dirs, limits,
+    /// instance for a component; args, env, auto_mtls, start_timeout, call_timeout for an
+    /// executable); SOURCE says where the plugin comes from. Secrets name environment
+    /// variables.
     #[arg(long, value_name = "FILE")]
     plugin_config: Option<PathBuf>,
     /// The plugin's name in logs, errors and its kv store [default: the file's stem].
@@ -227,33 +237,11 @@ pub struct CallArgs {
     /// export says, and an executable is asked through each service's Handshake.
     #[arg(long = "type", value_name = "INTERFACE")]
     interface: Option<Interface>,
-    /// The plugin's settings (YAML or JSON): the keys of one `plugins:` entry of
-    /// robodev-config.yaml (config, secrets, allowed_hosts, kv, read_only_dirs, limits,
-    /// instance for a component; args, env, auto_mtls, start_timeout, call_timeout for an
-    /// executable); SOURCE says where the plugin comes from. Secrets name environment
-    /// variables.
-    #[arg(long, value_name = "FILE")]
-    plugin_config: Option<PathBuf>,
-    /// The plugin's name in logs, errors and its kv store [default: the file's stem].
-    #[arg(long)]
-    name: Option<String>,
-    /// Fuel per call [default: 1000000000].
-    #[arg(long)]
-    fuel: Option<u64>,
-    /// Deadline per call in milliseconds [default: 5000 for components, 30000 for
-    /// executables].
-    #[arg(long)]
-    timeout_ms: Option<u64>,
-    /// Memory cap per linear memory in MiB [default: 256].
-    #[arg(long)]
-    memory_mb: Option<u64>,
+    #[command(flatten)]
+    load: LoadArgs,
     /// On error, also print a structured error as JSON on stdout.
     #[arg(long)]
     json: bool,
-    #[command(flatten)]
-    host: HostArgs,
-    #[command(flatten)]
-    process: ProcessArgs,
 }
 
 impl CallArgs {
@@ -294,8 +282,9 @@ async fn call_configured(args: CallArgs) -> u8 {
         }
     };
     let options = robodev_registry::LoadOptions {
-        cache_dir: (!args.host.no_cache).then(|| {
-            args.host
+        cache_dir: (!args.load.host.no_cache).then(|| {
+            args.load
+                .host
                 .cache_dir
                 .clone()
                 .or_else(|| config.cache_dir.clone())
@@ -463,10 +452,10 @@ pub async fn run(command: PluginCommand) -> u8 {
             args.json,
         ),
         PluginCommand::Call(mut args) => {
-            if args.name.is_none() {
-                args.name = crate::oci_cmd::plugin_name(&args.source());
+            if args.load.name.is_none() {
+                args.load.name = crate::oci_cmd::plugin_name(&args.source());
             }
-            match crate::oci_cmd::resolve_source(&args.source(), &args.host.ca_files).await {
+            match crate::oci_cmd::resolve_source(&args.source(), &args.load.host.ca_files).await {
                 Ok(s) => args.targets[0] = s.display().to_string(),
                 Err(e) => return usage(e, args.json),
             }
@@ -549,13 +538,13 @@ async fn call_process(args: CallArgs) -> u8 {
         );
     };
     let name = call_name(&args, &settings);
-    let config = args.process.apply(
+    let config = args.load.process.apply(
         spec.process_config(
             &name,
             args.interface.or(settings.interface),
             RestartPolicy::default(),
         ),
-        args.timeout_ms,
+        args.load.timeout_ms,
     );
     let plugin = match SubprocessPlugin::launch(config).await {
         Ok(p) => p,
@@ -667,7 +656,7 @@ fn settings(args: &CallArgs, component: bool) -> anyhow::Result<PluginSettings> 
     } else {
         SettingsSource::Command(source)
     };
-    let settings = match &args.plugin_config {
+    let settings = match &args.load.plugin_config {
         Some(path) => PluginSettings::load(path, source)?,
         None => PluginSettings::parse("", Path::new("."), source)?,
     };
@@ -676,7 +665,8 @@ fn settings(args: &CallArgs, component: bool) -> anyhow::Result<PluginSettings> 
     {
         anyhow::bail!(
             "--type {flag} disagrees with `type: {file}` of {}",
-            args.plugin_config
+            args.load
+                .plugin_config
                 .as_deref()
                 .unwrap_or(Path::new(""))
                 .display()
@@ -687,7 +677,8 @@ fn settings(args: &CallArgs, component: bool) -> anyhow::Result<PluginSettings> 
 
 /// The plugin's name: `--name`, else the settings file's `name`, else SOURCE's stem.
 fn call_name(args: &CallArgs, settings: &PluginSettings) -> String {
-    args.name
+    args.load
+        .name
         .clone()
         .or_else(|| settings.name.clone())
         .unwrap_or_else(|| plugin_name(&args.source(), None))
@@ -704,28 +695,29 @@ async fn load_for_call(args: &CallArgs) -> anyhow::Result<(Runtime, PluginOption
         }
     }
     let mut limits = c.limits();
-    if let Some(f) = args.fuel {
+    if let Some(f) = args.load.fuel {
         limits.fuel = f;
     }
-    if let Some(t) = args.timeout_ms {
+    if let Some(t) = args.load.timeout_ms {
         limits.timeout = Duration::from_millis(t);
     }
-    if let Some(m) = args.memory_mb {
+    if let Some(m) = args.load.memory_mb {
         limits = limits.with_memory_mb(m);
     }
-    let runtime = args.host.runtime()?;
+    let runtime = args.load.host.runtime()?;
     Ok((
         runtime,
         PluginOptions {
             max_component_bytes: Some(
-                args.host
+                args.load
+                    .host
                     .max_component_bytes()
                     .unwrap_or(c.max_component_bytes()),
             ),
             name: call_name(args, &settings),
             expected: args.interface.or(settings.interface),
             limits,
-            grants: c.grants(Arc::new(EnvSecrets), &args.host.data_dir()),
+            grants: c.grants(Arc::new(EnvSecrets), &args.load.host.data_dir()),
             warm_instances: c.warm_instances(),
         },
     ))
@@ -778,14 +770,15 @@ async fn test(args: TestArgs) -> u8 {
         Ok(c) => c.unwrap_or_default(),
         Err(e) => return usage(e, false),
     };
-    let source = match crate::oci_cmd::resolve_source(&args.source, &args.host.ca_files).await {
+    let source = match crate::oci_cmd::resolve_source(&args.source, &args.load.host.ca_files).await
+    {
         Ok(s) => s,
         Err(e) => return usage(e, false),
     };
-    let name = args
-        .name
-        .clone()
-        .or_else(|| crate::oci_cmd::plugin_name(&args.source));
+    let mut load = args.load;
+    if load.name.is_none() {
+        load.name = crate::oci_cmd::plugin_name(&args.source);
+    }
     let call = CallArgs {
         targets: vec![source.display().to_string(), "handshake".into()],
         plugin: None,
@@ -793,14 +786,8 @@ async fn test(args: TestArgs) -> u8 {
         state_dir: None,
         input: "{}".into(),
         interface: args.interface,
-        plugin_config: args.plugin_config,
-        name,
-        fuel: args.fuel,
-        timeout_ms: args.timeout_ms,
-        memory_mb: args.memory_mb,
+        load,
         json: false,
-        host: args.host,
-        process: args.process,
     };
     let report = if is_wasm(&source) {
         test_component(&call, &cases).await
@@ -829,7 +816,7 @@ async fn test(args: TestArgs) -> u8 {
 }
 
 async fn test_component(args: &CallArgs, cases: &[crate::kit::RecordedCase]) -> crate::kit::Report {
-    let fallback = plugin_name(&args.source(), args.name.as_deref());
+    let fallback = plugin_name(&args.source(), args.load.name.as_deref());
     let (runtime, options) = match load_for_call(args).await {
         Ok(v) => v,
         Err(e) => return crate::kit::Report::not_loaded(&fallback, "component", format!("{e:#}")),
@@ -843,7 +830,7 @@ async fn test_component(args: &CallArgs, cases: &[crate::kit::RecordedCase]) -> 
 }
 
 async fn test_process(args: &CallArgs, cases: &[crate::kit::RecordedCase]) -> crate::kit::Report {
-    let fallback = plugin_name(&args.source(), args.name.as_deref());
+    let fallback = plugin_name(&args.source(), args.load.name.as_deref());
     let settings = match settings(args, false) {
         Ok(s) => s,
         Err(e) => return crate::kit::Report::not_loaded(&fallback, "subprocess", format!("{e:#}")),
@@ -856,13 +843,13 @@ async fn test_process(args: &CallArgs, cases: &[crate::kit::RecordedCase]) -> cr
         );
     };
     let name = call_name(args, &settings);
-    let config = args.process.apply(
+    let config = args.load.process.apply(
         spec.process_config(
             &name,
             args.interface.or(settings.interface),
             RestartPolicy::default(),
         ),
-        args.timeout_ms,
+        args.load.timeout_ms,
     );
     let plugin = match SubprocessPlugin::launch(config).await {
         Ok(p) => p,
