@@ -297,7 +297,7 @@ fn put_json<T: Serialize>(key: &str, value: &T) -> Result<(), PluginError> {
 fn kv_error(e: kv::KvError) -> PluginError {
     match e {
         kv::KvError::Denied => PluginError::PermissionDenied(
-            "the key-value store is not enabled in this plugin's config".into(),
+            "the key-value store is not enabled in this plugin's config (set `kv: true` in its plugins: entry)".into(),
         ),
         kv::KvError::TooLarge(m) => PluginError::ResourceExhausted(m),
         kv::KvError::Io(m) => PluginError::Unavailable(m),

@@ -269,7 +269,7 @@ fn to_json<T: Serialize>(value: &T) -> Result<String, PluginError> {
 fn kv_error(e: kv::KvError) -> PluginError {
     match e {
         kv::KvError::Denied => PluginError::PermissionDenied(
-            "the key-value store is not enabled in this plugin's config".into(),
+            "the key-value store is not enabled in this plugin's config (set `kv: true` in its plugins: entry)".into(),
         ),
         kv::KvError::TooLarge(m) => PluginError::ResourceExhausted(m),
         kv::KvError::Io(m) => PluginError::Unavailable(m),

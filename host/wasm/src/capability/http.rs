@@ -48,7 +48,8 @@ impl WasiHttpHooks for HttpPolicy {
             tracing::warn!(
                 plugin = %self.plugin,
                 uri = %request.uri(),
-                "denied outbound HTTP request: host is not in allowed_hosts"
+                "denied outbound HTTP request: host {:?} is not in the plugin's allowed_hosts (add it to `allowed_hosts:` in its plugins: entry)",
+                request.uri().host().unwrap_or_default()
             );
             drop(fut);
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });

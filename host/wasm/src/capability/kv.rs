@@ -206,7 +206,14 @@ fn decode(bytes: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, String> {
 
 impl StoreState {
     fn kv(&self) -> Result<&Arc<KvStore>, host_api::kv::KvError> {
-        self.plugin.kv.as_ref().ok_or(host_api::kv::KvError::Denied)
+        self.plugin.kv.as_ref().ok_or_else(|| {
+            // The WIT error carries no text: the log says what grants it.
+            tracing::warn!(
+                plugin = %self.plugin.name,
+                "denied the key-value store: the plugin's config does not grant it (set `kv: true` in its plugins: entry)"
+            );
+            host_api::kv::KvError::Denied
+        })
     }
 }
 

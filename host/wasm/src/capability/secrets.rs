@@ -72,7 +72,7 @@ impl host_api::secrets::Host for StoreState {
         use host_api::secrets::SecretError;
         let Some(key) = self.plugin.grants.secrets.get(&name) else {
             return Err(SecretError::NotGranted(format!(
-                "secret {name:?} is not granted to plugin {:?}",
+                "secret {name:?} is not granted to plugin {:?} (grant it in its plugins: entry: `secrets: {{ {name}: KEY }}`, KEY a key of the secrets backend)",
                 &*self.plugin.name
             )));
         };

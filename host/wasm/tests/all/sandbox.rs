@@ -39,10 +39,11 @@ async fn secrets_only_as_granted() {
         options("chaos", Interface::Notifications, Grants::default()),
     )
     .await;
-    assert_eq!(
-        domain_code(notify(&bare.backend(), "secret:token").await),
-        ErrorCode::PermissionDenied
-    );
+    let denied = notify(&bare.backend(), "secret:token").await;
+    // The refusal names the config key that grants the secret.
+    let message = format!("{:?}", denied);
+    assert!(message.contains("secrets: { token: KEY }"), "{message}");
+    assert_eq!(domain_code(denied), ErrorCode::PermissionDenied);
 }
 
 #[tokio::test]
