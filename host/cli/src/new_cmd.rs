@@ -14,7 +14,7 @@ pub enum Lang {
     Python,
     /// TypeScript on Node.js 18+, robodev's TypeScript SDK (npm).
     Typescript,
-    /// Go 1.24+, robodev's Go SDK (Go modules).
+    /// Go 1.25+, robodev's Go SDK (Go modules).
     Go,
     /// Rust (not offered yet: see the error).
     Rust,

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Builds the plugin executable ./{{name}} with Go 1.24+ (modules from the Go module proxy).
+# Builds the plugin executable ./{{name}} with Go 1.25+ (modules from the Go module proxy).
 set -eu
 cd "$(dirname "$0")"
 go mod tidy
