@@ -207,8 +207,10 @@ fn decode(bytes: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, String> {
 impl StoreState {
     fn kv(&self) -> Result<&Arc<KvStore>, host_api::kv::KvError> {
         self.plugin.kv.as_ref().ok_or_else(|| {
-            // The WIT error carries no text: the log says what grants it.
-            tracing::warn!(
+            // The WIT error carries no text: the log says what grants it. Debug, not warn: a
+            // plugin may use the store only when granted (review-rules keeps gate results in
+            // it if it can), and that is no operator's problem.
+            tracing::debug!(
                 plugin = %self.plugin.name,
                 "denied the key-value store: the plugin's config does not grant it (set `kv: true` in its plugins: entry)"
             );
