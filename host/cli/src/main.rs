@@ -47,7 +47,7 @@ enum Command {
         #[command(subcommand)]
         command: config_cmd::ConfigCommand,
     },
-    /// Work with one plugin directly: inspect it, call a method.
+    /// Work with one plugin directly: create, inspect, call, test, publish, sign and verify it.
     Plugin {
         #[command(subcommand)]
         command: Box<plugin_cmd::PluginCommand>,
