@@ -715,20 +715,13 @@ impl Controller {
                     tracing::warn!(channel = %name, "NotifyStart failed: {e}");
                 }
                 run.steps.start_notified_to.push(name.clone());
-                run.steps.start_notified = self
-                    .channels
-                    .iter()
-                    .all(|(name, _)| run.steps.start_notified_to.contains(name));
                 if !self.save(run).await {
                     return false;
                 }
             }
-            // No channels, or all told before a restart.
-            if !run.steps.start_notified {
-                run.steps.start_notified = true;
-                if !self.save(run).await {
-                    return false;
-                }
+            run.steps.start_notified = true;
+            if !self.save(run).await {
+                return false;
             }
         }
         true
