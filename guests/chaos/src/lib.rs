@@ -15,6 +15,8 @@
 //! | `http:<url>` | GETs `<url>` through `wasi:http`: ok on 2xx, `permission-denied` when the host refuses, `unavailable` otherwise |
 //! | `secret:<name>` | reads host secret `<name>` (never logged): ok, `permission-denied` if not granted, `not-found`, `unavailable` |
 //! | `kv` | sets then reads back a kv key: ok, `permission-denied` if kv is not enabled |
+//! | `count:<key>` | adds 1 to the kv counter `<key>` with `kv.increment` |
+//! | `cas:<key>` | appends `x` to the kv value `<key>` in a `kv.compare-and-swap` loop (read, append, swap, retry) |
 //! | `error:<code>` | returns plugin-error `<code>` (kebab-case, e.g. `not-found`) with message "chaos error" |
 //! | `env` | ok if the guest sees no environment variables and no arguments, `failed-precondition` naming them otherwise |
 //! | `read:<path>=<text>` | reads file `<path>`: ok if it holds exactly `<text>`, `not-found`/`permission-denied` with the I/O error otherwise |
@@ -62,6 +64,10 @@ impl Guest for Component {
             other => {
                 if let Some(url) = other.strip_prefix("http:") {
                     http_get(url)
+                } else if let Some(key) = other.strip_prefix("count:") {
+                    kv::increment(key, 1).map(drop).map_err(atomic_error)
+                } else if let Some(key) = other.strip_prefix("cas:") {
+                    append_x(key)
                 } else if let Some(name) = other.strip_prefix("secret:") {
                     read_secret(name)
                 } else if let Some(spec) = other.strip_prefix("read:") {
@@ -158,6 +164,27 @@ fn kv_error(e: kv::KvError) -> PluginError {
         kv::KvError::Denied => PluginError::PermissionDenied("kv denied".into()),
         kv::KvError::TooLarge(m) => PluginError::ResourceExhausted(m),
         kv::KvError::Io(m) => PluginError::Unavailable(m),
+    }
+}
+
+fn atomic_error(e: kv::AtomicError) -> PluginError {
+    match e {
+        kv::AtomicError::Denied => PluginError::PermissionDenied("kv denied".into()),
+        kv::AtomicError::TooLarge(m) => PluginError::ResourceExhausted(m),
+        kv::AtomicError::Io(m) => PluginError::Unavailable(m),
+        kv::AtomicError::NotACounter(m) => PluginError::FailedPrecondition(m),
+    }
+}
+
+/// Read-modify-write done right: retry until the swap finds what was read.
+fn append_x(key: &str) -> Result<(), PluginError> {
+    loop {
+        let current = kv::get(key).map_err(kv_error)?;
+        let mut next = current.clone().unwrap_or_default();
+        next.push(b'x');
+        if kv::compare_and_swap(key, current.as_deref(), Some(&next)).map_err(atomic_error)? {
+            return Ok(());
+        }
     }
 }
 

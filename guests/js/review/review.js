@@ -17,7 +17,7 @@
 // WIT names as strings, variants are `{ tag, val }`, `option` is the value or `undefined`, and a
 // `result` error is thrown.
 
-import { log } from 'robodev:host/log@1.0.0';
+import { log } from 'robodev:host/log@1.1.0';
 
 const NAME = 'js-review';
 const VERSION = '0.1.0';

@@ -3,10 +3,13 @@
 //! serves it through an adapter onto the version-2 trait: its functions answer, the v2-only
 //! ones are `unimplemented`.
 //!
-//! Config keys: none. The functions answer fixed, stateless values.
+//! Config keys: none. The functions answer fixed, stateless values. It is built against
+//! `robodev:host@1.0.0` (the frozen `wit/host-1.0/`) and logs each branch it "creates", so it
+//! imports `robodev:host/log@1.0.0`: loading it shows that a host at a later 1.x minor still
+//! links a plugin built against 1.0.0.
 
 wit_bindgen::generate!({
-    path: ["../../wit/types", "../../wit/host", "../../wit/scm-v1"],
+    path: ["../../wit/types", "../../wit/host-1.0", "../../wit/scm-v1"],
     world: "robodev:scm/plugin@1.0.0",
     generate_all,
 });
@@ -14,6 +17,7 @@ wit_bindgen::generate!({
 use exports::robodev::scm::backend::{
     CiStatus, CreatedPullRequest, Guest, PullRequestState, PullRequestStatus, ReviewStatus,
 };
+use robodev::host::log;
 use robodev::types::types::{PluginError, PluginInfo};
 
 struct Component;
@@ -34,6 +38,7 @@ impl Guest for Component {
         if branch_name.is_empty() {
             return Err(PluginError::InvalidArgument("branch-name is empty".into()));
         }
+        log::log(log::Level::Info, &format!("created branch {branch_name}"));
         Ok("0000000000000001".into())
     }
 

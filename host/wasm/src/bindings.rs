@@ -19,7 +19,7 @@ wasmtime::component::bindgen!({
         package robodev:host-all;
 
         world all {
-            include robodev:host/imports@1.0.0;
+            include robodev:host/imports@1.1.0;
             export robodev:ticketing/backend@1.0.0;
             export robodev:notifications/channel@1.0.0;
             export robodev:approval/backend@1.0.0;
@@ -43,7 +43,7 @@ pub use robodev::types::types as wit;
 /// versions of one package under the same names), sharing the robodev types above.
 pub(crate) mod v1 {
     wasmtime::component::bindgen!({
-        path: ["../../wit/types", "../../wit/host", "../../wit/scm-v1"],
+        path: ["../../wit/types", "../../wit/host-1.0", "../../wit/scm-v1"],
         inline: "
             package robodev:host-v1;
 

@@ -52,6 +52,11 @@ fn major(version: &str) -> Option<u32> {
     version.split('.').next()?.parse().ok()
 }
 
+fn major_minor(version: &str) -> Option<(u32, u32)> {
+    let mut parts = version.split('.');
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
 /// Checks the first bytes: a component, not a core module and not something else.
 pub(crate) fn check_header(bytes: &[u8]) -> Result<(), Refusal> {
     const MAGIC: &[u8] = b"\0asm";
@@ -115,7 +120,11 @@ pub(crate) fn check_imports(imports: &[String]) -> Result<(), Refusal> {
                 if WASI_PACKAGES.contains(&package) {
                     version.is_some_and(|v| v.starts_with("0.2."))
                 } else if crate::capability::HOST_IMPORTS.contains(&name.as_str()) {
-                    version.and_then(major) == Some(1)
+                    // Same major, and a minor no newer than the host's: a minor only adds.
+                    let newest = crate::capability::package_version(package);
+                    version
+                        .and_then(major_minor)
+                        .is_some_and(|(major, minor)| major == newest.0 && minor <= newest.1)
                 } else {
                     false
                 }
@@ -126,6 +135,13 @@ pub(crate) fn check_imports(imports: &[String]) -> Result<(), Refusal> {
             let detail = match split_name(import) {
                 Some((p, _, Some(v))) if WASI_PACKAGES.contains(&p) => {
                     format!("this host implements WASI 0.2.x, the component wants version {v}")
+                }
+                Some((p, _, Some(v))) if p.starts_with("robodev:") => {
+                    let (major, minor) = crate::capability::package_version(p);
+                    format!(
+                        "this host implements {p} {major}.0 to {major}.{minor}, the component \
+                         wants version {v} (built against a newer robodev: upgrade robodev)"
+                    )
                 }
                 _ => "robodev offers WASI 0.2 and robodev:host/{log,config,secrets,kv}@1 only"
                     .to_owned(),
@@ -190,6 +206,16 @@ mod tests {
             "{err}"
         );
         assert!(check_imports(&e(&["wasi:io/streams@0.3.0"])).is_err());
+        // A minor version only adds: 1.0 and 1.1 link, a newer minor or major does not.
+        assert!(check_imports(&e(&["robodev:host/log@1.0.0", "robodev:host/kv@1.1.0"])).is_ok());
+        let err = check_imports(&e(&["robodev:host/kv@1.2.0"])).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("implements robodev:host 1.0 to 1.1, the component wants version 1.2.0"),
+            "{err}"
+        );
+        assert!(check_imports(&e(&["robodev:host/kv@2.0.0"])).is_err());
+        assert!(check_imports(&e(&["robodev:types/types@1.1.0"])).is_err());
     }
 
     #[test]

@@ -16,9 +16,14 @@ use wasmtime::component::types::{self as wt, ComponentItem};
 use wit_parser::{Resolve, Type as WitType, TypeDefKind};
 
 /// The WIT files of the contract, dependencies first.
-const CONTRACT: [(&str, &str); 10] = [
+const CONTRACT: [(&str, &str); 11] = [
     ("types.wit", include_str!("../../../wit/types/types.wit")),
     ("host.wit", include_str!("../../../wit/host/host.wit")),
+    // The frozen robodev:host 1.0.0, which the SCM 1 package includes.
+    (
+        "host-1.0.wit",
+        include_str!("../../../wit/host-1.0/host.wit"),
+    ),
     (
         "ticketing.wit",
         include_str!("../../../wit/ticketing/ticketing.wit"),

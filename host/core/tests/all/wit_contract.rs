@@ -42,12 +42,12 @@ use wit_parser::{
 const NAMESPACE: &str = "robodev";
 /// The interface that defines the records and the error shared by every plugin interface.
 const TYPES_INTERFACE: &str = "robodev:types/types@1.0.0";
-/// What every `plugin` world imports (through `include robodev:host/imports@1.0.0`).
+/// What every `plugin` world imports (through `include robodev:host/imports@1.1.0`).
 const HOST_IMPORTS: [&str; 4] = [
-    "robodev:host/log@1.0.0",
-    "robodev:host/config@1.0.0",
-    "robodev:host/secrets@1.0.0",
-    "robodev:host/kv@1.0.0",
+    "robodev:host/log@1.1.0",
+    "robodev:host/config@1.1.0",
+    "robodev:host/secrets@1.1.0",
+    "robodev:host/kv@1.1.0",
 ];
 /// Proto fields of type `google.protobuf.Struct` that WIT carries as `option<string>`, the text
 /// of a JSON object: WIT has no dynamic value type. Documented on `ticket.raw` in
@@ -1066,7 +1066,7 @@ fn wit_packages_resolve_in_dependency_order() {
     let wit = Wit::load().unwrap_or_else(|e| panic!("{e}"));
     let expected: BTreeSet<String> = [
         "robodev:types@1.0.0".to_owned(),
-        "robodev:host@1.0.0".into(),
+        "robodev:host@1.1.0".into(),
     ]
     .into_iter()
     .chain(Interface::ALL.map(|i| format!("robodev:{}@{}.0.0", i.name(), i.version())))
@@ -1288,9 +1288,9 @@ fn checkers_report_broken_wit() {
         (
             "missing host imports",
             "ticketing",
-            "include robodev:host/imports@1.0.0;",
-            "import robodev:host/log@1.0.0;",
-            "missing [\"robodev:host/config@1.0.0\", \"robodev:host/kv@1.0.0\"",
+            "include robodev:host/imports@1.1.0;",
+            "import robodev:host/log@1.1.0;",
+            "missing [\"robodev:host/config@1.1.0\", \"robodev:host/kv@1.1.0\"",
         ),
         (
             "wrong export",

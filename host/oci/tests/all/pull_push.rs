@@ -92,7 +92,7 @@ async fn push_then_pull_by_tag_and_by_digest_byte_for_byte() {
     );
     let imports = config["component"]["imports"].as_array().unwrap();
     assert!(
-        imports.iter().any(|i| i == "robodev:host/log@1.0.0"),
+        imports.iter().any(|i| i == "robodev:host/log@1.1.0"),
         "{imports:?}"
     );
 

@@ -44,6 +44,17 @@ pub enum KvError {
     Io(String),
 }
 
+/// Why `increment` failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AtomicError {
+    /// Storing failed.
+    #[error(transparent)]
+    Kv(#[from] KvError),
+    /// The value is not a counter, or the sum overflows.
+    #[error("{0}")]
+    NotACounter(String),
+}
+
 /// One plugin's store.
 #[derive(Debug)]
 pub struct KvStore {
@@ -102,30 +113,11 @@ impl KvStore {
 
     /// Stores `value` under `key`; durable on return.
     pub async fn set(&self, key: &str, value: Vec<u8>) -> Result<(), KvError> {
-        if key.len() > MAX_KEY_BYTES {
-            return Err(KvError::TooLarge(format!(
-                "key is {} bytes, the limit is {MAX_KEY_BYTES}",
-                key.len()
-            )));
-        }
-        if value.len() > MAX_VALUE_BYTES {
-            return Err(KvError::TooLarge(format!(
-                "value is {} bytes, the limit is {MAX_VALUE_BYTES}",
-                value.len()
-            )));
-        }
+        check_sizes(key, &value)?;
         let mut map = self.map.lock().await;
         let mut next = map.clone();
         next.insert(key.to_owned(), value);
-        let size: usize = next.iter().map(|(k, v)| k.len() + v.len()).sum();
-        if size > MAX_STORE_BYTES {
-            return Err(KvError::TooLarge(format!(
-                "the store would hold {size} bytes, the limit is {MAX_STORE_BYTES}"
-            )));
-        }
-        self.persist(&next).await?;
-        *map = next;
-        Ok(())
+        self.commit(&mut map, next).await
     }
 
     /// Removes `key`; durable on return.
@@ -136,6 +128,71 @@ impl KvStore {
         }
         let mut next = map.clone();
         next.remove(key);
+        self.commit(&mut map, next).await
+    }
+
+    /// Adds `delta` to the counter under `key` (its decimal text; absent counts as 0) and
+    /// returns the new value; atomic and durable on return.
+    pub async fn increment(&self, key: &str, delta: i64) -> Result<i64, AtomicError> {
+        check_sizes(key, &[])?;
+        let mut map = self.map.lock().await;
+        let current = match map.get(key) {
+            None => 0,
+            Some(bytes) => std::str::from_utf8(bytes)
+                .ok()
+                .and_then(|text| text.parse::<i64>().ok())
+                .ok_or_else(|| {
+                    AtomicError::NotACounter(format!(
+                        "`{key}` holds {}, not the decimal text of a signed 64-bit integer",
+                        describe(bytes)
+                    ))
+                })?,
+        };
+        let value = current.checked_add(delta).ok_or_else(|| {
+            AtomicError::NotACounter(format!(
+                "`{key}` is {current}: adding {delta} overflows a signed 64-bit integer"
+            ))
+        })?;
+        let mut next = map.clone();
+        next.insert(key.to_owned(), value.to_string().into_bytes());
+        self.commit(&mut map, next).await?;
+        Ok(value)
+    }
+
+    /// Replaces the value under `key` with `new` (deletes it for `None`) if it is `expected`
+    /// (`None`: absent); returns whether it did. Atomic and durable on return.
+    pub async fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Option<Vec<u8>>,
+    ) -> Result<bool, KvError> {
+        check_sizes(key, new.as_deref().unwrap_or_default())?;
+        let mut map = self.map.lock().await;
+        if map.get(key).map(Vec::as_slice) != expected {
+            return Ok(false);
+        }
+        let mut next = map.clone();
+        match new {
+            Some(value) => next.insert(key.to_owned(), value),
+            None => next.remove(key),
+        };
+        self.commit(&mut map, next).await?;
+        Ok(true)
+    }
+
+    /// Persists `next` and makes it the store's content, unless it is over the size limit.
+    async fn commit(
+        &self,
+        map: &mut BTreeMap<String, Vec<u8>>,
+        next: BTreeMap<String, Vec<u8>>,
+    ) -> Result<(), KvError> {
+        let size: usize = next.iter().map(|(k, v)| k.len() + v.len()).sum();
+        if size > MAX_STORE_BYTES {
+            return Err(KvError::TooLarge(format!(
+                "the store would hold {size} bytes, the limit is {MAX_STORE_BYTES}"
+            )));
+        }
         self.persist(&next).await?;
         *map = next;
         Ok(())
@@ -148,6 +205,30 @@ impl KvStore {
             .await
             .map_err(|e| KvError::Io(format!("writer task failed: {e}")))?
             .map_err(|e| KvError::Io(format!("cannot write {}: {e}", self.path.display())))
+    }
+}
+
+fn check_sizes(key: &str, value: &[u8]) -> Result<(), KvError> {
+    if key.len() > MAX_KEY_BYTES {
+        return Err(KvError::TooLarge(format!(
+            "key is {} bytes, the limit is {MAX_KEY_BYTES}",
+            key.len()
+        )));
+    }
+    if value.len() > MAX_VALUE_BYTES {
+        return Err(KvError::TooLarge(format!(
+            "value is {} bytes, the limit is {MAX_VALUE_BYTES}",
+            value.len()
+        )));
+    }
+    Ok(())
+}
+
+/// A stored value for a message: its text if short UTF-8, else its size.
+fn describe(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) if text.len() <= 40 => format!("{text:?}"),
+        _ => format!("{} bytes", bytes.len()),
     }
 }
 
@@ -226,6 +307,14 @@ fn kv_error(e: KvError) -> host_api::kv::KvError {
     }
 }
 
+fn atomic_error(e: AtomicError) -> host_api::kv::AtomicError {
+    match e {
+        AtomicError::Kv(KvError::TooLarge(m)) => host_api::kv::AtomicError::TooLarge(m),
+        AtomicError::Kv(KvError::Io(m)) => host_api::kv::AtomicError::Io(m),
+        AtomicError::NotACounter(m) => host_api::kv::AtomicError::NotACounter(m),
+    }
+}
+
 impl host_api::kv::Host for StoreState {
     async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, host_api::kv::KvError> {
         Ok(self.kv()?.get(&key).await)
@@ -241,6 +330,32 @@ impl host_api::kv::Host for StoreState {
 
     async fn list_keys(&mut self, prefix: String) -> Result<Vec<String>, host_api::kv::KvError> {
         Ok(self.kv()?.list_keys(&prefix).await)
+    }
+
+    async fn increment(
+        &mut self,
+        key: String,
+        delta: i64,
+    ) -> Result<i64, host_api::kv::AtomicError> {
+        let Ok(store) = self.kv() else {
+            return Err(host_api::kv::AtomicError::Denied);
+        };
+        store.increment(&key, delta).await.map_err(atomic_error)
+    }
+
+    async fn compare_and_swap(
+        &mut self,
+        key: String,
+        expected: Option<Vec<u8>>,
+        new: Option<Vec<u8>>,
+    ) -> Result<bool, host_api::kv::AtomicError> {
+        let Ok(store) = self.kv() else {
+            return Err(host_api::kv::AtomicError::Denied);
+        };
+        store
+            .compare_and_swap(&key, expected.as_deref(), new)
+            .await
+            .map_err(|e| atomic_error(e.into()))
     }
 }
 
@@ -268,5 +383,70 @@ mod tests {
         std::fs::write(kv.path(), b"garbage").unwrap();
         let err = KvStore::open(dir.path(), "jira").unwrap_err();
         assert!(err.to_string().contains("corrupt"), "{err}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn increment_and_compare_and_swap_are_atomic_and_say_what_was_wrong() {
+        let dir = tempfile::tempdir().unwrap();
+        let kv = KvStore::open(dir.path(), "count").unwrap();
+        // 40 concurrent increments on a multi-threaded runtime lose nothing.
+        let tasks: Vec<_> = (0..40)
+            .map(|_| {
+                let kv = kv.clone();
+                tokio::spawn(async move { kv.increment("n", 1).await })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        assert_eq!(kv.get("n").await, Some(b"40".to_vec()));
+        assert_eq!(kv.increment("n", -50).await, Ok(-10));
+
+        kv.set("text", b"hello".to_vec()).await.unwrap();
+        let Err(AtomicError::NotACounter(message)) = kv.increment("text", 1).await else {
+            panic!("a text value must not count");
+        };
+        assert!(message.contains("`text` holds \"hello\""), "{message}");
+        kv.set("max", i64::MAX.to_string().into_bytes())
+            .await
+            .unwrap();
+        let Err(AtomicError::NotACounter(message)) = kv.increment("max", 1).await else {
+            panic!("overflow must be refused");
+        };
+        assert!(message.contains("overflows"), "{message}");
+        assert_eq!(kv.get("max").await, Some(i64::MAX.to_string().into_bytes()));
+
+        // Absent → created; stale expectation → refused; delete by swapping to none.
+        assert_eq!(
+            kv.compare_and_swap("c", None, Some(b"1".to_vec())).await,
+            Ok(true)
+        );
+        assert_eq!(
+            kv.compare_and_swap("c", None, Some(b"2".to_vec())).await,
+            Ok(false)
+        );
+        assert_eq!(
+            kv.compare_and_swap("c", Some(b"0"), Some(b"2".to_vec()))
+                .await,
+            Ok(false)
+        );
+        assert_eq!(
+            kv.compare_and_swap("c", Some(b"1"), Some(b"2".to_vec()))
+                .await,
+            Ok(true)
+        );
+        assert_eq!(kv.get("c").await, Some(b"2".to_vec()));
+        assert_eq!(kv.compare_and_swap("c", Some(b"2"), None).await, Ok(true));
+        assert_eq!(kv.get("c").await, None);
+        let big = vec![0u8; MAX_VALUE_BYTES + 1];
+        assert!(matches!(
+            kv.compare_and_swap("c", None, Some(big)).await,
+            Err(KvError::TooLarge(_))
+        ));
+
+        // Counters survive a restart like any value.
+        drop(kv);
+        let kv = KvStore::open(dir.path(), "count").unwrap();
+        assert_eq!(kv.increment("n", 0).await, Ok(-10));
     }
 }

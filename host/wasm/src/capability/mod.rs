@@ -22,6 +22,16 @@ use wasmtime::component::{HasSelf, Linker};
 
 use crate::state::StoreState;
 
+/// The newest `(major, minor)` of a robodev package a component may import from: what `wit/`
+/// defines. A component built against an older minor of the same major links too (wasmtime's
+/// linker resolves `@1.0.0` to `@1.1.0`); `wit/host-1.0/` keeps that tested.
+pub(crate) fn package_version(package: &str) -> (u32, u32) {
+    match package {
+        "robodev:host" => (1, 1),
+        _ => (1, 0),
+    }
+}
+
 /// The robodev interfaces a component may import (major version 1): the capabilities, and the
 /// shared types they use.
 pub(crate) const HOST_IMPORTS: [&str; 5] = [

@@ -60,6 +60,16 @@ async fn an_older_major_the_host_serves_loads_through_its_adapter() {
         .unwrap();
     assert_eq!(plugin.component_info().interface, Interface::Scm);
     assert_eq!(plugin.component_info().interface_version, 1);
+    // Built against robodev:host 1.0.0 (wit/host-1.0): the newer 1.x host links it.
+    assert!(
+        plugin
+            .component_info()
+            .imports
+            .iter()
+            .any(|i| i == "robodev:host/log@1.0.0"),
+        "{:?}",
+        plugin.component_info().imports
+    );
     let AnyBackend::Scm(scm) = plugin.backend() else {
         panic!("not an SCM backend")
     };

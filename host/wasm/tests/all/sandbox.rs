@@ -73,6 +73,59 @@ async fn kv_is_denied_unless_granted() {
     notify(&granted.backend(), "kv").await.expect("kv granted");
 }
 
+/// Calls to one plugin run concurrently and share its store: `increment` and a
+/// `compare-and-swap` loop lose no update where get-then-set would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_calls_lose_no_kv_update_with_the_atomic_operations() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugin = load(
+        "chaos",
+        options(
+            "chaos",
+            Interface::Notifications,
+            Grants {
+                kv_dir: Some(dir.path().to_owned()),
+                ..Default::default()
+            },
+        ),
+    )
+    .await;
+    const CALLS: usize = 24;
+    let calls = (0..CALLS)
+        .flat_map(|_| ["count:n", "cas:s"])
+        .map(|message| {
+            let backend = plugin.backend();
+            tokio::spawn(async move { notify(&backend, message).await })
+        });
+    for call in calls.collect::<Vec<_>>() {
+        call.await.unwrap().expect("an atomic kv call");
+    }
+    drop(plugin);
+    let store = robodev_wasm::kv::KvStore::open(dir.path(), "chaos").unwrap();
+    assert_eq!(store.get("n").await, Some(CALLS.to_string().into_bytes()));
+    assert_eq!(store.get("s").await, Some(vec![b'x'; CALLS]));
+
+    // A value that is not a counter is refused, naming the key and what it holds.
+    let plugin = load(
+        "chaos",
+        options(
+            "chaos",
+            Interface::Notifications,
+            Grants {
+                kv_dir: Some(dir.path().to_owned()),
+                ..Default::default()
+            },
+        ),
+    )
+    .await;
+    let err = notify(&plugin.backend(), "count:s").await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("`s` holds \"xxxxxxxxxxxxxxxxxxxxxxxx\""),
+        "{err:?}"
+    );
+}
+
 #[tokio::test]
 async fn kv_state_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
