@@ -7,6 +7,7 @@ mod common;
 mod config_cmd;
 mod exit;
 mod kit;
+mod kv_cmd;
 mod new_cmd;
 mod oci_cmd;
 mod plugin_cmd;

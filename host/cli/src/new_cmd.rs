@@ -16,8 +16,19 @@ pub enum Lang {
     Typescript,
     /// Go 1.25+, robodev's Go SDK (Go modules).
     Go,
-    /// Rust (not offered yet: see the error).
+    /// Rust, robodev's component SDK (`sdk/rust`), built for wasm32-wasip2.
     Rust,
+}
+
+impl Lang {
+    fn label(self) -> &'static str {
+        match self {
+            Lang::Python => "Python",
+            Lang::Typescript => "TypeScript",
+            Lang::Go => "Go",
+            Lang::Rust => "Rust",
+        }
+    }
 }
 
 /// Where the plugin runs.
@@ -25,7 +36,7 @@ pub enum Lang {
 pub enum PluginRuntime {
     /// A go-plugin gRPC subprocess.
     Subprocess,
-    /// A sandboxed WebAssembly component (not offered yet: see the error).
+    /// A sandboxed WebAssembly component.
     Wasm,
 }
 
@@ -39,9 +50,9 @@ pub struct NewArgs {
     /// Its language.
     #[arg(long, value_enum)]
     lang: Lang,
-    /// Where it runs.
-    #[arg(long, value_enum, default_value = "subprocess")]
-    runtime: PluginRuntime,
+    /// Where it runs [default: wasm for rust, subprocess for the others].
+    #[arg(long, value_enum)]
+    runtime: Option<PluginRuntime>,
     /// The directory to create [default: ./NAME].
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
@@ -52,14 +63,45 @@ pub struct NewArgs {
 }
 
 /// The combinations offered, for messages.
-const OFFERED: &str = "--runtime subprocess with --lang python, typescript or go, for --type ticketing or notifications";
+const OFFERED: &str = "--runtime subprocess with --lang python, typescript or go, and --runtime wasm with --lang rust, for --type ticketing or notifications";
 
-fn template(lang: Lang, interface: Interface) -> Option<Vec<(&'static str, &'static str)>> {
+fn template(
+    lang: Lang,
+    runtime: PluginRuntime,
+    interface: Interface,
+) -> Option<Vec<(&'static str, &'static str)>> {
     let cases = match interface {
         Interface::Ticketing => include_str!("../templates/cases.ticketing.yaml"),
         Interface::Notifications => include_str!("../templates/cases.notifications.yaml"),
         _ => return None,
     };
+    if runtime == PluginRuntime::Wasm {
+        return (lang == Lang::Rust).then(|| {
+            vec![
+                ("README.md", include_str!("../templates/README.wasm.md")),
+                ("cases.yaml", cases),
+                (
+                    "plugin.yaml",
+                    include_str!("../templates/rust-wasm/plugin.yaml"),
+                ),
+                (
+                    "Cargo.toml",
+                    include_str!("../templates/rust-wasm/Cargo.toml"),
+                ),
+                ("build.sh", include_str!("../templates/rust-wasm/build.sh")),
+                (
+                    "src/lib.rs",
+                    match interface {
+                        Interface::Ticketing => {
+                            include_str!("../templates/rust-wasm/lib.rs.ticketing")
+                        }
+                        _ => include_str!("../templates/rust-wasm/lib.rs.notifications"),
+                    },
+                ),
+                (".gitignore", "/target\n/{{name}}.wasm\n"),
+            ]
+        });
+    }
     let readme = include_str!("../templates/README.md");
     let mut files = vec![("README.md", readme), ("cases.yaml", cases)];
     match lang {
@@ -135,12 +177,13 @@ fn find_sdk(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
         dir.join("python/pyproject.toml").is_file()
             && dir.join("typescript/package.json").is_file()
             && dir.join("go/go.mod").is_file()
+            && dir.join("rust/Cargo.toml").is_file()
     };
     if let Some(dir) = given {
         let dir = std::path::absolute(&dir).unwrap_or(dir);
         anyhow::ensure!(
             has_sdks(&dir),
-            "--sdk {}: not robodev's sdk/ directory (it has no python/, typescript/ and go/ SDKs)",
+            "--sdk {}: not robodev's sdk/ directory (it has no python/, typescript/, go/ and rust/ SDKs)",
             dir.display()
         );
         return Ok(dir);
@@ -165,25 +208,32 @@ pub fn run(args: NewArgs) -> anyhow::Result<PathBuf> {
             args.name
         );
     }
-    if args.runtime == PluginRuntime::Wasm || args.lang == Lang::Rust {
-        anyhow::bail!(
-            "robodev plugin new does not write {} plugins{} yet; it offers {OFFERED}",
-            match args.runtime {
-                PluginRuntime::Wasm => "WebAssembly component",
-                PluginRuntime::Subprocess => "subprocess",
-            },
-            if args.lang == Lang::Rust {
-                " in Rust"
-            } else {
-                ""
+    let runtime = args.runtime.unwrap_or(if args.lang == Lang::Rust {
+        PluginRuntime::Wasm
+    } else {
+        PluginRuntime::Subprocess
+    });
+    let Some(files) = template(args.lang, runtime, args.interface) else {
+        let what = match (runtime, args.lang) {
+            (_, _)
+                if !matches!(
+                    args.interface,
+                    Interface::Ticketing | Interface::Notifications
+                ) =>
+            {
+                format!("no {} template yet", args.interface)
             }
-        );
-    }
-    let Some(files) = template(args.lang, args.interface) else {
-        anyhow::bail!(
-            "robodev plugin new has no {} template yet; it offers {OFFERED}",
-            args.interface
-        );
+            (PluginRuntime::Wasm, lang) => {
+                format!(
+                    "does not write WebAssembly component plugins in {} yet",
+                    lang.label()
+                )
+            }
+            (PluginRuntime::Subprocess, lang) => {
+                format!("does not write subprocess plugins in {} yet", lang.label())
+            }
+        };
+        anyhow::bail!("robodev plugin new {what}; it offers {OFFERED}");
     };
     let sdk = find_sdk(args.sdk)?;
     let dir = args.dir.unwrap_or_else(|| PathBuf::from(&args.name));
@@ -198,23 +248,27 @@ pub fn run(args: NewArgs) -> anyhow::Result<PathBuf> {
         );
     }
     let module = args.name.replace('-', "_");
-    let (lang, executable, command_path, source, example) = match args.lang {
+    let lang = args.lang.label();
+    let (executable, command_path, source, example) = match args.lang {
         Lang::Python => (
-            "Python",
             format!(".venv/bin/{}", args.name),
             format!("/path/to/{}/.venv/bin/{}", args.name, args.name),
             format!("{module}/__main__.py"),
             "handshake",
         ),
         Lang::Typescript => (
-            "TypeScript",
             "dist/plugin.js".to_owned(),
             format!("/path/to/{}/dist/plugin.js", args.name),
             "src/plugin.ts".to_owned(),
             "handshake",
         ),
-        Lang::Go | Lang::Rust => (
-            "Go",
+        Lang::Rust => (
+            format!("{}.wasm", args.name),
+            format!("/path/to/{}/{}.wasm", args.name, args.name),
+            "src/lib.rs".to_owned(),
+            "handshake",
+        ),
+        Lang::Go => (
             format!("./{}", args.name),
             format!("/path/to/{}/{}", args.name, args.name),
             "main.go".to_owned(),

@@ -36,8 +36,8 @@ pub enum PluginCommand {
     },
     /// Call one method of a plugin with proto3 JSON input; prints the JSON response.
     Call(CallArgs),
-    /// Create a plugin project (`--type INTERFACE --lang python|typescript|go`) that builds
-    /// with `./build.sh` and passes `robodev plugin test` untouched.
+    /// Create a plugin project (`--type INTERFACE --lang python|typescript|go|rust`) that
+    /// builds with `./build.sh` and passes `robodev plugin test` untouched.
     New(crate::new_cmd::NewArgs),
     /// Run the conformance kit: the interface's contract (handshake, every method with valid
     /// input, the errors it requires) and your recorded cases against a plugin of either
@@ -52,6 +52,9 @@ pub enum PluginCommand {
     Sign(crate::oci_cmd::SignArgs),
     /// Check a signature against trusted public keys.
     Verify(crate::oci_cmd::VerifyArgs),
+    /// Show what a component plugin keeps in its key-value store (`list`, `get KEY`).
+    #[command(subcommand)]
+    Kv(crate::kv_cmd::KvCommand),
 }
 
 impl PluginCommand {
@@ -230,7 +233,8 @@ pub struct CallArgs {
     /// With `--config`: the state directory [default: the config's `state_dir`].
     #[arg(long, value_name = "DIR", env = "ROBODEV_STATE_DIR")]
     state_dir: Option<PathBuf>,
-    /// The request as proto3 JSON, `@FILE` to read it from a file, or `-` for stdin.
+    /// The request as proto3 JSON (fields by JSON name, `ticketId`, or proto name,
+    /// `ticket_id`), `@FILE` to read it from a file, or `-` for stdin.
     #[arg(long, short, default_value = "{}")]
     input: String,
     /// The interface the plugin must implement (refused otherwise). Without it, a component's
@@ -431,6 +435,7 @@ pub async fn run(command: PluginCommand) -> u8 {
             }
         }
         PluginCommand::Test(args) => test(args).await,
+        PluginCommand::Kv(command) => crate::kv_cmd::run(command),
         PluginCommand::New(args) => match crate::new_cmd::run(args) {
             Ok(dir) => {
                 println!("created {}", dir.display());

@@ -44,7 +44,7 @@ fn decode<T: DeserializeOwned>(
     method: Method,
     input: Value,
 ) -> Result<T, Error> {
-    serde_json::from_value(input).map_err(|e| Error::InvalidInput {
+    crate::json::from_proto_json(input).map_err(|e| Error::InvalidInput {
         plugin: plugin.to_owned(),
         interface,
         message: format!(

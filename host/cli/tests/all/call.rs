@@ -39,7 +39,9 @@ fn poll_tickets_with_the_example_config() {
     assert_eq!(ids, ["PROJ-1", "PROJ-2"]);
     assert_eq!(v["tickets"][0]["ticketType"], "dependency_upgrade");
 
-    // The kv store persists between invocations: mark one in progress, poll again.
+    // The kv store persists between invocations: mark one in progress, poll again. The input
+    // uses the proto field's original name (`ticket_id`), which proto3 JSON parsers accept as
+    // well as the JSON name (`ticketId`).
     let out = robodev(
         dir.path(),
         &[
@@ -50,11 +52,57 @@ fn poll_tickets_with_the_example_config() {
             "--plugin-config",
             &example("ticketing-kv.yaml"),
             "--input",
-            r#"{"ticketId":"PROJ-1"}"#,
+            r#"{"ticket_id":"PROJ-1"}"#,
         ],
     );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(json_out(&out), json!({}));
+
+    // `robodev plugin kv` shows what the plugin keeps: the state it just wrote.
+    let out = robodev(
+        dir.path(),
+        &["plugin", "kv", "get", "ticketing_kv", "state/PROJ-1"],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "in-progress");
+    let out = robodev(
+        dir.path(),
+        &[
+            "plugin",
+            "kv",
+            "list",
+            "ticketing_kv",
+            "--prefix",
+            "state/",
+            "--json",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        json_out(&out)
+            .as_array()
+            .unwrap()
+            .contains(&json!({ "key": "state/PROJ-1", "size": 11, "value": "in-progress" })),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = robodev(
+        dir.path(),
+        &["plugin", "kv", "get", "ticketing_kv", "state/NOPE"],
+    );
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("has no key \"state/NOPE\""),
+        "{}",
+        stderr(&out)
+    );
+    let out = robodev(dir.path(), &["plugin", "kv", "list", "nobody"]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("plugin \"nobody\" has no key-value store in"),
+        "{}",
+        stderr(&out)
+    );
     let out = robodev(
         dir.path(),
         &[

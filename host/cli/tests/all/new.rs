@@ -20,22 +20,25 @@ fn build_env(command: &mut Command) {
         .env("GOFLAGS", "-modcacherw")
         .env("GOTOOLCHAIN", "local")
         .env("npm_config_cache", tools.join("npm-cache"))
+        // Rust projects share one target dir (the SDK and wit-bindgen are built once).
+        .env("CARGO_TARGET_DIR", repo.join("target/tools/scaffold-rust"))
         .env("PIP_CACHE_DIR", tools.join("pip-cache"));
 }
 
-fn kit(dir: &Path, executable: &Path, cases: &Path) -> serde_json::Value {
-    let out = robodev(
-        dir,
-        &[
-            "plugin",
-            "test",
-            executable.to_str().unwrap(),
-            "--cases",
-            cases.to_str().unwrap(),
-            "--format",
-            "json",
-        ],
-    );
+fn kit(dir: &Path, executable: &Path, cases: &Path, settings: Option<&Path>) -> serde_json::Value {
+    let mut args = vec![
+        "plugin",
+        "test",
+        executable.to_str().unwrap(),
+        "--cases",
+        cases.to_str().unwrap(),
+        "--format",
+        "json",
+    ];
+    if let Some(settings) = settings {
+        args.extend(["--plugin-config", settings.to_str().unwrap()]);
+    }
+    let out = robodev(dir, &args);
     assert_eq!(
         code(&out),
         0,
@@ -58,6 +61,7 @@ fn every_offered_project_builds_with_one_command_and_passes_the_kit() {
         ("python", ".venv/bin/{name}"),
         ("typescript", "dist/plugin.js"),
         ("go", "{name}"),
+        ("rust", "{name}.wasm"),
     ] {
         for (interface, checks) in [("ticketing", 15), ("notifications", 6)] {
             let name = format!("acme-{lang}-{interface}");
@@ -91,7 +95,14 @@ fn every_offered_project_builds_with_one_command_and_passes_the_kit() {
                 String::from_utf8_lossy(&built.stderr)
             );
             let exe = project.join(executable.replace("{name}", &name));
-            let report = kit(d, &exe, &project.join("cases.yaml"));
+            // A component's settings (kv granted) are in plugin.yaml.
+            let settings = project.join("plugin.yaml");
+            let report = kit(
+                d,
+                &exe,
+                &project.join("cases.yaml"),
+                settings.is_file().then_some(&*settings),
+            );
             assert_eq!(report["failed"], 0, "{name}: {report:#}");
             assert_eq!(report["skipped"], 0, "{name}: {report:#}");
             assert_eq!(report["passed"], checks, "{name}: {report:#}");
@@ -106,14 +117,22 @@ fn what_it_does_not_offer_is_refused_saying_what_it_does() {
     let d = dir.path();
     let sdk = robodev_test_support::repo::repo_root().join("sdk");
     let sdk = sdk.to_str().unwrap();
-    let offered = "it offers --runtime subprocess with --lang python, typescript or go, for --type ticketing or notifications";
+    let offered = "it offers --runtime subprocess with --lang python, typescript or go, and --runtime wasm with --lang rust, for --type ticketing or notifications";
     for (args, message) in [
         (
             vec!["x", "--type", "scm", "--lang", "go"],
             "no scm template yet",
         ),
         (
-            vec!["x", "--type", "ticketing", "--lang", "rust"],
+            vec![
+                "x",
+                "--type",
+                "ticketing",
+                "--lang",
+                "rust",
+                "--runtime",
+                "subprocess",
+            ],
             "subprocess plugins in Rust yet",
         ),
         (
@@ -126,7 +145,7 @@ fn what_it_does_not_offer_is_refused_saying_what_it_does() {
                 "--runtime",
                 "wasm",
             ],
-            "WebAssembly component plugins yet",
+            "WebAssembly component plugins in Python yet",
         ),
     ] {
         let mut all = vec!["plugin", "new"];

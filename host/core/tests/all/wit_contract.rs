@@ -1061,6 +1061,34 @@ fn assert_no_mismatch(check: Check) {
     );
 }
 
+/// The Rust component SDK (`sdk/rust`) carries its own copy of `wit/` so that a plugin project
+/// anywhere builds against it: the copy must be the current contract, file for file.
+#[test]
+fn the_rust_sdk_carries_the_current_wit() {
+    let root = repo_root();
+    let packages = ["types", "host"]
+        .into_iter()
+        .chain(Interface::ALL.map(Interface::name));
+    let mut stale = Vec::new();
+    for name in packages {
+        let file = wit_file(name);
+        let ours = std::fs::read_to_string(root.join(&file)).unwrap();
+        let copy = root.join("sdk/rust").join(&file);
+        if std::fs::read_to_string(&copy).ok().as_deref() != Some(ours.as_str()) {
+            stale.push(format!("sdk/rust/{file}"));
+        }
+    }
+    let copied = std::fs::read_dir(root.join("sdk/rust/wit"))
+        .unwrap()
+        .count();
+    assert!(
+        stale.is_empty() && copied == 2 + Interface::ALL.len(),
+        "sdk/rust/wit is not a copy of wit/ (stale or missing: {stale:?}; {copied} packages): \
+         run `for p in types host {}; do cp wit/$p/*.wit sdk/rust/wit/$p/; done`",
+        Interface::ALL.map(Interface::name).join(" ")
+    );
+}
+
 #[test]
 fn wit_packages_resolve_in_dependency_order() {
     let wit = Wit::load().unwrap_or_else(|e| panic!("{e}"));

@@ -63,10 +63,9 @@ pub struct KvStore {
 }
 
 impl KvStore {
-    /// Opens (or creates) the store file `dir/<name>.kv`.
-    pub fn open(dir: &Path, name: &str) -> Result<Arc<KvStore>, KvError> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| KvError::Io(format!("cannot create {}: {e}", dir.display())))?;
+    /// The file of plugin `name`'s store in `dir`: `<name>.kv`, with every character other
+    /// than ASCII letters, digits, `-` and `_` replaced by `_`.
+    pub fn file(dir: &Path, name: &str) -> PathBuf {
         let safe: String = name
             .chars()
             .map(|c| {
@@ -77,7 +76,14 @@ impl KvStore {
                 }
             })
             .collect();
-        let path = dir.join(format!("{safe}.kv"));
+        dir.join(format!("{safe}.kv"))
+    }
+
+    /// Opens (or creates) the store file [`KvStore::file`].
+    pub fn open(dir: &Path, name: &str) -> Result<Arc<KvStore>, KvError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| KvError::Io(format!("cannot create {}: {e}", dir.display())))?;
+        let path = KvStore::file(dir, name);
         let map = match std::fs::read(&path) {
             Ok(bytes) => decode(&bytes)
                 .map_err(|e| KvError::Io(format!("{} is corrupt: {e}", path.display())))?,
@@ -88,6 +94,19 @@ impl KvStore {
             path,
             map: Mutex::new(map),
         }))
+    }
+
+    /// The content of plugin `name`'s store in `dir`, read without opening it for writing
+    /// (`robodev plugin kv`); `None` if it has no store file there.
+    pub fn read(dir: &Path, name: &str) -> Result<Option<BTreeMap<String, Vec<u8>>>, KvError> {
+        let path = KvStore::file(dir, name);
+        match std::fs::read(&path) {
+            Ok(bytes) => decode(&bytes)
+                .map(Some)
+                .map_err(|e| KvError::Io(format!("{} is corrupt: {e}", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(KvError::Io(format!("cannot read {}: {e}", path.display()))),
+        }
     }
 
     /// The file backing the store.
