@@ -50,7 +50,8 @@ pub struct NewArgs {
     /// Its language.
     #[arg(long, value_enum)]
     lang: Lang,
-    /// Where it runs [default: wasm for rust, subprocess for the others].
+    /// Where it runs [default: wasm for rust, subprocess for the others]. A component is
+    /// built with the Rust SDK (sdk/rust), componentize-py or ComponentizeJS.
     #[arg(long, value_enum)]
     runtime: Option<PluginRuntime>,
     /// The directory to create [default: ./NAME].
@@ -63,7 +64,7 @@ pub struct NewArgs {
 }
 
 /// The combinations offered, for messages.
-const OFFERED: &str = "--runtime subprocess with --lang python, typescript or go, and --runtime wasm with --lang rust, for --type ticketing or notifications";
+const OFFERED: &str = "--runtime subprocess with --lang python, typescript or go, and --runtime wasm with --lang rust, python or typescript, for --type ticketing or notifications";
 
 fn template(
     lang: Lang,
@@ -76,31 +77,7 @@ fn template(
         _ => return None,
     };
     if runtime == PluginRuntime::Wasm {
-        return (lang == Lang::Rust).then(|| {
-            vec![
-                ("README.md", include_str!("../templates/README.wasm.md")),
-                ("cases.yaml", cases),
-                (
-                    "plugin.yaml",
-                    include_str!("../templates/rust-wasm/plugin.yaml"),
-                ),
-                (
-                    "Cargo.toml",
-                    include_str!("../templates/rust-wasm/Cargo.toml"),
-                ),
-                ("build.sh", include_str!("../templates/rust-wasm/build.sh")),
-                (
-                    "src/lib.rs",
-                    match interface {
-                        Interface::Ticketing => {
-                            include_str!("../templates/rust-wasm/lib.rs.ticketing")
-                        }
-                        _ => include_str!("../templates/rust-wasm/lib.rs.notifications"),
-                    },
-                ),
-                (".gitignore", "/target\n/{{name}}.wasm\n"),
-            ]
-        });
+        return wasm_template(lang, interface, cases);
     }
     let readme = include_str!("../templates/README.md");
     let mut files = vec![("README.md", readme), ("cases.yaml", cases)];
@@ -158,6 +135,115 @@ fn template(
     }
     if lang == Lang::Python {
         files.push((".gitignore", ".venv/\n*.egg-info/\nbuild/\n"));
+    }
+    Some(files)
+}
+
+/// The WIT a component project builds against, laid out as componentize-py and ComponentizeJS
+/// want it: the world's package in `wit/`, its dependencies in `wit/deps/<package>/`.
+fn wit_files(interface: Interface) -> Vec<(&'static str, &'static str)> {
+    vec![
+        (
+            "wit/{{interface}}.wit",
+            match interface {
+                Interface::Ticketing => include_str!("../../../wit/ticketing/ticketing.wit"),
+                _ => include_str!("../../../wit/notifications/notifications.wit"),
+            },
+        ),
+        (
+            "wit/deps/types/types.wit",
+            include_str!("../../../wit/types/types.wit"),
+        ),
+        (
+            "wit/deps/host/host.wit",
+            include_str!("../../../wit/host/host.wit"),
+        ),
+    ]
+}
+
+fn wasm_template(
+    lang: Lang,
+    interface: Interface,
+    cases: &'static str,
+) -> Option<Vec<(&'static str, &'static str)>> {
+    let ticketing = interface == Interface::Ticketing;
+    let mut files = vec![
+        ("README.md", include_str!("../templates/README.wasm.md")),
+        ("cases.yaml", cases),
+        (
+            "plugin.yaml",
+            include_str!("../templates/rust-wasm/plugin.yaml"),
+        ),
+    ];
+    match lang {
+        Lang::Rust => files.extend([
+            (
+                "Cargo.toml",
+                include_str!("../templates/rust-wasm/Cargo.toml"),
+            ),
+            ("build.sh", include_str!("../templates/rust-wasm/build.sh")),
+            (
+                "src/lib.rs",
+                if ticketing {
+                    include_str!("../templates/rust-wasm/lib.rs.ticketing")
+                } else {
+                    include_str!("../templates/rust-wasm/lib.rs.notifications")
+                },
+            ),
+            (".gitignore", "/target\n/{{name}}.wasm\n"),
+        ]),
+        Lang::Python => {
+            files.extend([
+                (
+                    "requirements.txt",
+                    include_str!("../templates/python-wasm/requirements.txt"),
+                ),
+                (
+                    "build.sh",
+                    include_str!("../templates/python-wasm/build.sh"),
+                ),
+                (
+                    "app.py",
+                    if ticketing {
+                        include_str!("../templates/python-wasm/app.py.ticketing")
+                    } else {
+                        include_str!("../templates/python-wasm/app.py.notifications")
+                    },
+                ),
+                (".gitignore", ".venv/\n__pycache__/\n/{{name}}.wasm\n"),
+            ]);
+            files.extend(wit_files(interface));
+        }
+        Lang::Typescript => {
+            files.extend([
+                (
+                    "package.json",
+                    include_str!("../templates/typescript-wasm/package.json"),
+                ),
+                (
+                    "tsconfig.json",
+                    include_str!("../templates/typescript-wasm/tsconfig.json"),
+                ),
+                (
+                    "build.sh",
+                    include_str!("../templates/typescript-wasm/build.sh"),
+                ),
+                (
+                    "src/plugin.ts",
+                    if ticketing {
+                        include_str!("../templates/typescript-wasm/plugin.ts.ticketing")
+                    } else {
+                        include_str!("../templates/typescript-wasm/plugin.ts.notifications")
+                    },
+                ),
+                (
+                    ".gitignore",
+                    "node_modules/\ndist/\ntypes/\n/{{name}}.wasm\n",
+                ),
+            ]);
+            files.extend(wit_files(interface));
+        }
+        Lang::Go => return None,
     }
     Some(files)
 }
@@ -235,7 +321,13 @@ pub fn run(args: NewArgs) -> anyhow::Result<PathBuf> {
         };
         anyhow::bail!("robodev plugin new {what}; it offers {OFFERED}");
     };
-    let sdk = find_sdk(args.sdk)?;
+    // Components in Python and TypeScript are built with the tools from PyPI and npm alone.
+    let needs_sdk = runtime == PluginRuntime::Subprocess || args.lang == Lang::Rust;
+    let sdk = if needs_sdk {
+        find_sdk(args.sdk)?.display().to_string()
+    } else {
+        String::new()
+    };
     let dir = args.dir.unwrap_or_else(|| PathBuf::from(&args.name));
     if dir.exists()
         && std::fs::read_dir(&dir)
@@ -249,32 +341,53 @@ pub fn run(args: NewArgs) -> anyhow::Result<PathBuf> {
     }
     let module = args.name.replace('-', "_");
     let lang = args.lang.label();
-    let (executable, command_path, source, example) = match args.lang {
-        Lang::Python => (
+    let (executable, command_path, source) = match (runtime, args.lang) {
+        (PluginRuntime::Wasm, lang) => (
+            format!("{}.wasm", args.name),
+            format!("/path/to/{}/{}.wasm", args.name, args.name),
+            match lang {
+                Lang::Rust => "src/lib.rs",
+                Lang::Python => "app.py",
+                _ => "src/plugin.ts",
+            }
+            .to_owned(),
+        ),
+        (PluginRuntime::Subprocess, Lang::Python) => (
             format!(".venv/bin/{}", args.name),
             format!("/path/to/{}/.venv/bin/{}", args.name, args.name),
             format!("{module}/__main__.py"),
-            "handshake",
         ),
-        Lang::Typescript => (
+        (PluginRuntime::Subprocess, Lang::Typescript) => (
             "dist/plugin.js".to_owned(),
             format!("/path/to/{}/dist/plugin.js", args.name),
             "src/plugin.ts".to_owned(),
-            "handshake",
         ),
-        Lang::Rust => (
-            format!("{}.wasm", args.name),
-            format!("/path/to/{}/{}.wasm", args.name, args.name),
-            "src/lib.rs".to_owned(),
-            "handshake",
-        ),
-        Lang::Go => (
+        (PluginRuntime::Subprocess, _) => (
             format!("./{}", args.name),
             format!("/path/to/{}/{}", args.name, args.name),
             "main.go".to_owned(),
-            "handshake",
         ),
     };
+    let notes = match args.lang {
+        Lang::Rust => {
+            "The project builds against robodev's component SDK (`robodev-plugin`, from the path \
+             in Cargo.toml: edit it to use another checkout). Its unit tests run natively \
+             (`cargo test`, which build.sh runs first) against the SDK's stand-in host \
+             (`robodev_plugin::testing`), which plays config, secrets, kv and log."
+        }
+        Lang::Python => {
+            "`wit/` is the WIT the component is built against, laid out as componentize-py wants \
+             it (the world's package, its dependencies in `wit/deps/`); `wit_world`, the \
+             bindings, is generated from it at build time. The kit is this project's test."
+        }
+        _ => {
+            "`wit/` is the WIT the component is built against, laid out as ComponentizeJS wants \
+             it (the world's package, its dependencies in `wit/deps/`); build.sh generates the \
+             TypeScript declarations of its modules into `types/` with `jco guest-types`. The \
+             kit is this project's test."
+        }
+    };
+    let world = format!("robodev:{}/plugin@1.0.0", args.interface.name());
     let selection = match args.interface {
         Interface::Ticketing => {
             format!("ticketing: {{ backend: {}, labels: [robodev] }}", args.name)
@@ -289,11 +402,13 @@ pub fn run(args: NewArgs) -> anyhow::Result<PathBuf> {
             .replace("{{module}}", &module)
             .replace("{{interface}}", args.interface.name())
             .replace("{{lang}}", lang)
-            .replace("{{sdk}}", &sdk.display().to_string())
+            .replace("{{sdk}}", &sdk)
             .replace("{{executable}}", &executable)
             .replace("{{command_path}}", &command_path)
             .replace("{{source}}", &source)
-            .replace("{{example_method}}", example)
+            .replace("{{example_method}}", "handshake")
+            .replace("{{notes}}", notes)
+            .replace("{{world}}", &world)
             .replace("{{selection}}", &selection)
     };
     for (path, text) in files {

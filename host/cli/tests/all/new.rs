@@ -57,14 +57,16 @@ fn every_offered_project_builds_with_one_command_and_passes_the_kit() {
     let sdk = robodev_test_support::repo::repo_root().join("sdk");
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    for (lang, executable) in [
-        ("python", ".venv/bin/{name}"),
-        ("typescript", "dist/plugin.js"),
-        ("go", "{name}"),
-        ("rust", "{name}.wasm"),
+    for (lang, runtime, executable) in [
+        ("python", "subprocess", ".venv/bin/{name}"),
+        ("typescript", "subprocess", "dist/plugin.js"),
+        ("go", "subprocess", "{name}"),
+        ("rust", "wasm", "{name}.wasm"),
+        ("python", "wasm", "{name}.wasm"),
+        ("typescript", "wasm", "{name}.wasm"),
     ] {
         for (interface, checks) in [("ticketing", 15), ("notifications", 6)] {
-            let name = format!("acme-{lang}-{interface}");
+            let name = format!("acme-{lang}-{runtime}-{interface}");
             let project = d.join(&name);
             let out = robodev(
                 d,
@@ -76,6 +78,8 @@ fn every_offered_project_builds_with_one_command_and_passes_the_kit() {
                     interface,
                     "--lang",
                     lang,
+                    "--runtime",
+                    runtime,
                     "--dir",
                     project.to_str().unwrap(),
                     "--sdk",
@@ -117,7 +121,7 @@ fn what_it_does_not_offer_is_refused_saying_what_it_does() {
     let d = dir.path();
     let sdk = robodev_test_support::repo::repo_root().join("sdk");
     let sdk = sdk.to_str().unwrap();
-    let offered = "it offers --runtime subprocess with --lang python, typescript or go, and --runtime wasm with --lang rust, for --type ticketing or notifications";
+    let offered = "it offers --runtime subprocess with --lang python, typescript or go, and --runtime wasm with --lang rust, python or typescript, for --type ticketing or notifications";
     for (args, message) in [
         (
             vec!["x", "--type", "scm", "--lang", "go"],
@@ -141,11 +145,11 @@ fn what_it_does_not_offer_is_refused_saying_what_it_does() {
                 "--type",
                 "ticketing",
                 "--lang",
-                "python",
+                "go",
                 "--runtime",
                 "wasm",
             ],
-            "WebAssembly component plugins in Python yet",
+            "WebAssembly component plugins in Go yet",
         ),
     ] {
         let mut all = vec!["plugin", "new"];
