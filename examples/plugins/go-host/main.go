@@ -1,14 +1,22 @@
 // robodev-go-host: a plugin host built with robodev's Go SDK (sdk/go) on the real
-// hashicorp/go-plugin client (v1.7.0, or v1.0.1 in its second build). It launches any plugin that implements the shared ticketing behaviour of
-// examples/plugins/README.md (Go, Python or Rust), calls it, and prints what it got as JSON, so
-// that the interop tests can check a non-Go plugin against a real go-plugin host.
+// hashicorp/go-plugin client (v1.7.0, or v1.0.1 in its second build). It launches a ticketing or
+// notifications plugin in any language, calls it, and prints what it got as JSON, so that the
+// interop tests can check a non-Go plugin against a real go-plugin host. The plugin inherits
+// this process's environment (its settings).
 //
-// Usage: robodev-go-host [-mtls] [-bench N] PLUGIN_PATH
+// Usage: robodev-go-host [-mtls] [-bench N] [-interface ticketing|notifications]
 //
-// Default mode prints one JSON object on stdout:
+//	[-ticket ID] [-missing ID] PLUGIN_PATH
+//
+// Ticketing (the default) prints one JSON object on stdout, after polling (labels [robodev]),
+// marking -ticket (T-1) in progress, commenting on it and marking -missing (nope) in progress,
+// which must fail NOT_FOUND (the shared behaviour of examples/plugins/README.md):
 //
 //	{"handshake":{"interfaceVersion":1,"pluginName":"...","pluginVersion":"..."},
 //	 "tickets":["T-1","T-2"],"firstRaw":{...},"notFound":"no ticket nope"}
+//
+// Notifications sends NotifyStart, NotifyComplete (a success) and Notify about ticket -ticket
+// and prints {"handshake":{...},"sent":["NotifyStart","NotifyComplete","Notify"]}.
 //
 // -bench N prints one JSON object with the spawn-to-ready time and the median and mean
 // durations of N sequential small (MarkInProgress) and N large (PollReadyTickets "bulk") calls.
@@ -79,6 +87,11 @@ type defaultOut struct {
 	NotFound  string       `json:"notFound"`
 }
 
+type notificationsOut struct {
+	Handshake handshakeOut `json:"handshake"`
+	Sent      []string     `json:"sent"`
+}
+
 type benchOut struct {
 	SmallMedianNs  int64 `json:"smallMedianNs"`
 	LargeMedianNs  int64 `json:"largeMedianNs"`
@@ -140,16 +153,17 @@ func withTimeout() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), callTimeout)
 }
 
-// runDefault makes the fixed sequence of calls and prints what came back.
-func runDefault(tb pb.TicketingBackendClient, hs *pb.HandshakeResponse) {
-	out := defaultOut{
-		Handshake: handshakeOut{
-			InterfaceVersion: hs.GetInterfaceVersion(),
-			PluginName:       hs.GetPluginName(),
-			PluginVersion:    hs.GetPluginVersion(),
-		},
-		Tickets: []string{},
+func handshakeJSON(hs *pb.HandshakeResponse) handshakeOut {
+	return handshakeOut{
+		InterfaceVersion: hs.GetInterfaceVersion(),
+		PluginName:       hs.GetPluginName(),
+		PluginVersion:    hs.GetPluginVersion(),
 	}
+}
+
+// runTicketing makes the fixed sequence of calls and prints what came back.
+func runTicketing(tb pb.TicketingBackendClient, hs *pb.HandshakeResponse, ticket, missing string) {
+	out := defaultOut{Handshake: handshakeJSON(hs), Tickets: []string{}}
 
 	ctx, cancel := withTimeout()
 	polled, err := tb.PollReadyTickets(ctx, &pb.PollReadyTicketsRequest{Labels: []string{"robodev"}})
@@ -166,24 +180,65 @@ func runDefault(tb pb.TicketingBackendClient, hs *pb.HandshakeResponse) {
 	out.FirstRaw = structToJSON(polled.GetTickets()[0].GetRaw())
 
 	ctx, cancel = withTimeout()
-	_, err = tb.MarkInProgress(ctx, &pb.MarkInProgressRequest{TicketId: "T-1"})
+	_, err = tb.MarkInProgress(ctx, &pb.MarkInProgressRequest{TicketId: ticket})
 	cancel()
 	if err != nil {
-		fail("MarkInProgress{ticket_id: T-1} failed: %v", err)
+		fail("MarkInProgress{ticket_id: %s} failed: %v", ticket, err)
 	}
 
 	ctx, cancel = withTimeout()
-	_, err = tb.MarkInProgress(ctx, &pb.MarkInProgressRequest{TicketId: "nope"})
+	_, err = tb.AddComment(ctx, &pb.AddCommentRequest{TicketId: ticket, Comment: "from a go-plugin host"})
+	cancel()
+	if err != nil {
+		fail("AddComment{ticket_id: %s} failed: %v", ticket, err)
+	}
+
+	ctx, cancel = withTimeout()
+	_, err = tb.MarkInProgress(ctx, &pb.MarkInProgressRequest{TicketId: missing})
 	cancel()
 	if err == nil {
-		fail("MarkInProgress{ticket_id: nope} succeeded; expected a NOT_FOUND status")
+		fail("MarkInProgress{ticket_id: %s} succeeded; expected a NOT_FOUND status", missing)
 	}
 	st, ok := status.FromError(err)
 	if !ok || st.Code() != codes.NotFound {
-		fail("MarkInProgress{ticket_id: nope}: expected a NOT_FOUND status, got %v", err)
+		fail("MarkInProgress{ticket_id: %s}: expected a NOT_FOUND status, got %v", missing, err)
 	}
 	out.NotFound = st.Message()
 
+	printJSON(out)
+}
+
+// runNotifications tells the channel about a run of ticket, start to end.
+func runNotifications(nc pb.NotificationChannelClient, hs *pb.HandshakeResponse, ticket string) {
+	out := notificationsOut{Handshake: handshakeJSON(hs), Sent: []string{}}
+	t := &pb.Ticket{Id: ticket, Title: "A ticket from a go-plugin host", Labels: []string{"robodev"}}
+	calls := []struct {
+		name string
+		call func(context.Context) error
+	}{
+		{"NotifyStart", func(ctx context.Context) error {
+			_, err := nc.NotifyStart(ctx, &pb.NotifyStartRequest{Ticket: t, TaskRunId: "run-go-1", Engine: "claude-code"})
+			return err
+		}},
+		{"NotifyComplete", func(ctx context.Context) error {
+			_, err := nc.NotifyComplete(ctx, &pb.NotifyCompleteRequest{Ticket: t, TaskRunId: "run-go-1",
+				Result: &pb.TaskResult{Success: true, Summary: "done from a go-plugin host", MergeRequestUrl: "https://git.example/pr/1"}})
+			return err
+		}},
+		{"Notify", func(ctx context.Context) error {
+			_, err := nc.Notify(ctx, &pb.NotifyRequest{Message: "hello from a go-plugin host", Ticket: t})
+			return err
+		}},
+	}
+	for _, c := range calls {
+		ctx, cancel := withTimeout()
+		err := c.call(ctx)
+		cancel()
+		if err != nil {
+			fail("%s about %s failed: %v", c.name, ticket, err)
+		}
+		out.Sent = append(out.Sent, c.name)
+	}
 	printJSON(out)
 }
 
@@ -256,13 +311,16 @@ func runBench(tb pb.TicketingBackendClient, n int, spawnToReady time.Duration) {
 
 func main() {
 	flag.Usage = func() {
-		fmt.Fprintf(os.Stderr, "usage: robodev-go-host [-mtls] [-bench N] PLUGIN_PATH\n")
+		fmt.Fprintf(os.Stderr, "usage: robodev-go-host [-mtls] [-bench N] [-interface ticketing|notifications] [-ticket ID] [-missing ID] PLUGIN_PATH\n")
 		flag.PrintDefaults()
 	}
 	mtls := flag.Bool("mtls", false, "use go-plugin's AutoMTLS and check that the connection is TLS")
-	bench := flag.Int("bench", 0, "time N small and N large sequential calls instead of the default checks")
+	bench := flag.Int("bench", 0, "time N small and N large sequential calls instead of the default checks (ticketing)")
+	iface := flag.String("interface", "ticketing", "the plugin's interface: ticketing or notifications")
+	ticket := flag.String("ticket", "T-1", "the ticket to act on")
+	missing := flag.String("missing", "nope", "a ticket id the plugin must answer NOT_FOUND for (ticketing)")
 	flag.Parse()
-	if flag.NArg() != 1 || *bench < 0 {
+	if flag.NArg() != 1 || *bench < 0 || (*iface != "ticketing" && *iface != "notifications") {
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -289,18 +347,30 @@ func main() {
 	if err != nil {
 		fail("starting the plugin %s: %v", pluginPath, err)
 	}
-	raw, err := rpcClient.Dispense(robodev.TicketingKey)
-	if err != nil {
-		fail("dispensing %q: %v", robodev.TicketingKey, err)
+	key := robodev.TicketingKey
+	if *iface == "notifications" {
+		key = robodev.NotificationsKey
 	}
-	tb, ok := raw.(pb.TicketingBackendClient)
-	if !ok {
-		fail("dispensed %T, not a TicketingBackendClient", raw)
+	raw, err := rpcClient.Dispense(key)
+	if err != nil {
+		fail("dispensing %q: %v", key, err)
+	}
+	// Every robodev service has Handshake; ask it through the dispensed client.
+	var handshake func(context.Context, *pb.HandshakeRequest, ...grpc.CallOption) (*pb.HandshakeResponse, error)
+	var tb pb.TicketingBackendClient
+	var nc pb.NotificationChannelClient
+	switch c := raw.(type) {
+	case pb.TicketingBackendClient:
+		tb, handshake = c, c.Handshake
+	case pb.NotificationChannelClient:
+		nc, handshake = c, c.Handshake
+	default:
+		fail("dispensed %T, not a %s client", raw, *iface)
 	}
 
 	var p peer.Peer
 	ctx, cancel := withTimeout()
-	hs, err := tb.Handshake(ctx, &pb.HandshakeRequest{InterfaceVersion: 1}, grpc.Peer(&p))
+	hs, err := handshake(ctx, &pb.HandshakeRequest{InterfaceVersion: 1}, grpc.Peer(&p))
 	cancel()
 	spawnToReady := time.Since(start)
 	if err != nil {
@@ -322,9 +392,12 @@ func main() {
 			"plugin_cert_subject", info.State.PeerCertificates[0].Subject.String())
 	}
 
-	if *bench > 0 {
+	switch {
+	case nc != nil:
+		runNotifications(nc, hs, *ticket)
+	case *bench > 0:
 		runBench(tb, *bench, spawnToReady)
-	} else {
-		runDefault(tb, hs)
+	default:
+		runTicketing(tb, hs, *ticket, *missing)
 	}
 }

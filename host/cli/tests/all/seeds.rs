@@ -218,3 +218,83 @@ fn the_seed_examples_move_a_jira_issue_through_a_run_and_tell_teams_and_slack() 
         "{messages:?}"
     );
 }
+
+/// The same Jira and Teams plugins (and the Go Slack one) in hashicorp/go-plugin's own client, as
+/// RoboDev's Go controller loads them: robodev's Go host, built with go-plugin v1.7.0 and
+/// v1.0.1, with and without AutoMTLS, against the same local stand-ins for Jira and the webhooks.
+#[test]
+fn the_seed_examples_load_in_a_go_plugin_host() {
+    use robodev_test_support::plugins::{GoPlugin, go_host_of};
+    let (jira_plugin, teams_plugin, slack_plugin) = (jira_plugin(), teams_plugin(), slack_plugin());
+    let (jira, status) = jira(format!("Basic {}", "Ym90QGFjbWUuZXhhbXBsZTpqaXJhLXRva2Vu"));
+    let webhooks = Server::start(|r: &Request| match (r.method.as_str(), r.path()) {
+        ("POST", "/teams") => Response::text(200, "1"),
+        ("POST", "/slack") => Response::text(200, "ok"),
+        _ => Response::text(404, "no such webhook"),
+    });
+    for (version, mtls) in GoPlugin::ALL
+        .into_iter()
+        .flat_map(|v| [(v, false), (v, true)])
+    {
+        let host = || {
+            let mut command = std::process::Command::new(go_host_of(version));
+            command.env("ROBODEV_GO_HOST_LOG_LEVEL", "warn");
+            if mtls {
+                command.arg("-mtls");
+            }
+            command
+        };
+        let run = |command: &mut std::process::Command| {
+            let out = command.output().unwrap();
+            assert!(
+                out.status.success(),
+                "go host {} (mtls {mtls}): {}",
+                version.version(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+        };
+
+        *status.lock().unwrap() = "To Do".to_owned();
+        let v = run(host()
+            .args(["-ticket", "PROJ-1", "-missing", "PROJ-404"])
+            .arg(&jira_plugin)
+            .env("JIRA_URL", jira.url())
+            .env("JIRA_PROJECT", "PROJ")
+            .env("JIRA_EMAIL", "bot@acme.example")
+            .env("JIRA_TOKEN", "jira-token")
+            .env("JIRA_REPO_FIELD", "customfield_10042"));
+        assert_eq!(v["handshake"]["pluginName"], "jira", "{v}");
+        assert_eq!(v["tickets"], json!(["PROJ-1"]), "{v}");
+        assert!(v["notFound"].as_str().unwrap().contains("PROJ-404"), "{v}");
+        assert_eq!(*status.lock().unwrap(), "In Progress");
+
+        for (plugin, name, env, path) in [
+            (&teams_plugin, "teams", "TEAMS_WEBHOOK_URL", "/teams"),
+            (&slack_plugin, "slack", "SLACK_WEBHOOK_URL", "/slack"),
+        ] {
+            let before = webhooks.seen().len();
+            let v = run(host()
+                .args(["-interface", "notifications", "-ticket", "PROJ-1"])
+                .arg(plugin)
+                .env(env, format!("{}{path}", webhooks.url())));
+            assert_eq!(v["handshake"]["pluginName"], name, "{v}");
+            assert_eq!(
+                v["sent"],
+                json!(["NotifyStart", "NotifyComplete", "Notify"])
+            );
+            let posted: Vec<String> = webhooks.seen()[before..]
+                .iter()
+                .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+                .collect();
+            // One post per call: the start names the ticket, the message is passed on.
+            assert!(
+                posted.len() == 3
+                    && posted[0].contains("PROJ-1")
+                    && posted[1].contains("done from a go-plugin host")
+                    && posted[2].contains("hello from a go-plugin host"),
+                "{name}: {posted:#?}"
+            );
+        }
+    }
+}
