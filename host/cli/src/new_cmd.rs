@@ -16,7 +16,8 @@ pub enum Lang {
     Typescript,
     /// Go 1.25+, robodev's Go SDK (Go modules).
     Go,
-    /// Rust, robodev's component SDK (`sdk/rust`), built for wasm32-wasip2.
+    /// Rust: a component on robodev's component SDK (`sdk/rust`), or a subprocess served by
+    /// robodev-grpc.
     Rust,
 }
 
@@ -64,7 +65,7 @@ pub struct NewArgs {
 }
 
 /// The combinations offered, for messages.
-const OFFERED: &str = "--runtime subprocess with --lang python, typescript or go, and --runtime wasm with --lang rust, python or typescript, for --type ticketing or notifications";
+const OFFERED: &str = "--runtime subprocess with --lang python, typescript, go or rust, and --runtime wasm with --lang rust, python or typescript, for --type ticketing or notifications";
 
 fn template(
     lang: Lang,
@@ -131,7 +132,18 @@ fn template(
             ));
             files.push((".gitignore", "/{{name}}\n"));
         }
-        Lang::Rust => return None,
+        Lang::Rust => {
+            files.push(("Cargo.toml", include_str!("../templates/rust/Cargo.toml")));
+            files.push(("build.sh", include_str!("../templates/rust/build.sh")));
+            files.push((
+                "src/main.rs",
+                match interface {
+                    Interface::Ticketing => include_str!("../templates/rust/main.rs.ticketing"),
+                    _ => include_str!("../templates/rust/main.rs.notifications"),
+                },
+            ));
+            files.push((".gitignore", "/target\n/{{name}}\n"));
+        }
     }
     if lang == Lang::Python {
         files.push((".gitignore", ".venv/\n*.egg-info/\nbuild/\n"));
@@ -300,24 +312,18 @@ pub fn run(args: NewArgs) -> anyhow::Result<PathBuf> {
         PluginRuntime::Subprocess
     });
     let Some(files) = template(args.lang, runtime, args.interface) else {
-        let what = match (runtime, args.lang) {
-            (_, _)
-                if !matches!(
-                    args.interface,
-                    Interface::Ticketing | Interface::Notifications
-                ) =>
-            {
-                format!("no {} template yet", args.interface)
-            }
-            (PluginRuntime::Wasm, lang) => {
-                format!(
-                    "does not write WebAssembly component plugins in {} yet",
-                    lang.label()
-                )
-            }
-            (PluginRuntime::Subprocess, lang) => {
-                format!("does not write subprocess plugins in {} yet", lang.label())
-            }
+        // Every language is offered as a subprocess; what is missing is another interface's
+        // template or a component in Go (TinyGo).
+        let what = if matches!(
+            args.interface,
+            Interface::Ticketing | Interface::Notifications
+        ) {
+            format!(
+                "does not write WebAssembly component plugins in {} yet",
+                args.lang.label()
+            )
+        } else {
+            format!("has no {} template yet", args.interface)
         };
         anyhow::bail!("robodev plugin new {what}; it offers {OFFERED}");
     };
@@ -362,10 +368,15 @@ pub fn run(args: NewArgs) -> anyhow::Result<PathBuf> {
             format!("/path/to/{}/dist/plugin.js", args.name),
             "src/plugin.ts".to_owned(),
         ),
-        (PluginRuntime::Subprocess, _) => (
+        (PluginRuntime::Subprocess, lang) => (
             format!("./{}", args.name),
             format!("/path/to/{}/{}", args.name, args.name),
-            "main.go".to_owned(),
+            if lang == Lang::Rust {
+                "src/main.rs"
+            } else {
+                "main.go"
+            }
+            .to_owned(),
         ),
     };
     let notes = match args.lang {
@@ -421,6 +432,17 @@ pub fn run(args: NewArgs) -> anyhow::Result<PathBuf> {
         if path.file_name().is_some_and(|n| n == "build.sh") {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+        }
+    }
+    // A Rust project starts from the versions robodev is tested with (Cargo trims the rest).
+    if args.lang == Lang::Rust {
+        let lock = match runtime {
+            PluginRuntime::Wasm => Path::new(&sdk).join("rust/Cargo.lock"),
+            PluginRuntime::Subprocess => Path::new(&sdk).join("../Cargo.lock"),
+        };
+        if lock.is_file() {
+            std::fs::copy(&lock, dir.join("Cargo.lock"))
+                .map_err(|e| anyhow::anyhow!("cannot copy {}: {e}", lock.display()))?;
         }
     }
     Ok(dir)

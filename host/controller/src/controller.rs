@@ -698,33 +698,54 @@ impl Controller {
                 return false;
             }
         }
-        if !run.steps.start_notified {
-            for (name, channel) in &self.channels {
-                // Each channel is recorded as it is told, so a restart tells only the others.
-                if run.steps.start_notified_to.contains(name) {
-                    continue;
-                }
-                if let Err(e) = channel
-                    .notify_start(NotifyStartRequest {
-                        ticket: Some(run.ticket.clone()),
-                        task_run_id: run.id.clone(),
-                        engine: self.engine_name.clone(),
-                    })
-                    .await
-                {
-                    tracing::warn!(channel = %name, "NotifyStart failed: {e}");
-                }
-                run.steps.start_notified_to.push(name.clone());
-                if !self.save(run).await {
-                    return false;
-                }
+        self.tell_channels(run, Notice::Start).await
+    }
+
+    /// Tells every channel `notice` about the run, once: each channel is recorded as it is
+    /// told, so a restart tells only the others, and the step is recorded done after the last.
+    /// A channel's refusal is logged, not retried. False when the record cannot be written.
+    async fn tell_channels(&self, run: &mut TaskRun, notice: Notice) -> bool {
+        if *notice.done(run) {
+            return true;
+        }
+        for (name, channel) in &self.channels {
+            if notice.told(run).contains(name) {
+                continue;
             }
-            run.steps.start_notified = true;
+            let ticket = Some(run.ticket.clone());
+            let task_run_id = run.id.clone();
+            let told = match notice {
+                Notice::Start => {
+                    channel
+                        .notify_start(NotifyStartRequest {
+                            ticket,
+                            task_run_id,
+                            engine: self.engine_name.clone(),
+                        })
+                        .await
+                }
+                // The run's outcome, not the agent's word: a run whose agent succeeded can
+                // still have failed (review gate, deadline).
+                Notice::Complete => {
+                    channel
+                        .notify_complete(NotifyCompleteRequest {
+                            ticket,
+                            task_run_id,
+                            result: Some(run.outcome()),
+                        })
+                        .await
+                }
+            };
+            if let Err(e) = told {
+                tracing::warn!(channel = %name, "{} failed: {e}", notice.rpc());
+            }
+            notice.told(run).push(name.clone());
             if !self.save(run).await {
                 return false;
             }
         }
-        true
+        *notice.done(run) = true;
+        self.save(run).await
     }
 
     /// How an attempt ended, into the run: a result goes on to the verdict and the gate.
@@ -944,32 +965,7 @@ impl Controller {
                 }
             }
         }
-        if !run.steps.complete_notified {
-            for (name, channel) in &self.channels {
-                // Each channel is recorded as it is told, so a restart tells only the others.
-                if run.steps.complete_notified_to.contains(name) {
-                    continue;
-                }
-                // The run's outcome, not the agent's word: a run whose agent succeeded can
-                // still have failed (review gate, deadline).
-                if let Err(e) = channel
-                    .notify_complete(NotifyCompleteRequest {
-                        ticket: Some(run.ticket.clone()),
-                        task_run_id: run.id.clone(),
-                        result: Some(run.outcome()),
-                    })
-                    .await
-                {
-                    tracing::warn!(channel = %name, "NotifyComplete failed: {e}");
-                }
-                run.steps.complete_notified_to.push(name.clone());
-                if !self.save(run).await {
-                    return;
-                }
-            }
-            run.steps.complete_notified = true;
-            self.save(run).await;
-        }
+        self.tell_channels(run, Notice::Complete).await;
     }
 
     /// The spec's `secret_env` (variable -> secret key) as the executor takes it: values from
@@ -1240,5 +1236,39 @@ impl StateLock {
         let _ = file.set_len(0);
         let _ = std::io::Write::write_all(&mut &file, std::process::id().to_string().as_bytes());
         Ok(StateLock { _file: file })
+    }
+}
+
+/// Which of the two notices every channel gets about a run.
+#[derive(Debug, Clone, Copy)]
+enum Notice {
+    /// NotifyStart, once the agent's job exists.
+    Start,
+    /// NotifyComplete, once the outcome is reported.
+    Complete,
+}
+
+impl Notice {
+    fn rpc(self) -> &'static str {
+        match self {
+            Notice::Start => "NotifyStart",
+            Notice::Complete => "NotifyComplete",
+        }
+    }
+
+    /// Whether every channel has been told (the run's step flag).
+    fn done(self, run: &mut TaskRun) -> &mut bool {
+        match self {
+            Notice::Start => &mut run.steps.start_notified,
+            Notice::Complete => &mut run.steps.complete_notified,
+        }
+    }
+
+    /// The channels told so far.
+    fn told(self, run: &mut TaskRun) -> &mut Vec<String> {
+        match self {
+            Notice::Start => &mut run.steps.start_notified_to,
+            Notice::Complete => &mut run.steps.complete_notified_to,
+        }
     }
 }
