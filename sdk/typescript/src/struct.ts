@@ -29,13 +29,33 @@ export function fromStruct(struct: Struct__Output | Struct | null | undefined): 
   return out;
 }
 
+const KINDS = ["nullValue", "boolValue", "numberValue", "stringValue", "listValue", "structValue"] as const;
+
+/**
+ * Which field of a Value is set: the `kind` oneof name proto-loader adds to what it decodes, or,
+ * for a Value built by hand, the first field present.
+ */
+function kindOf(value: Value__Output | Value): (typeof KINDS)[number] | undefined {
+  if ("kind" in value && value.kind) return value.kind;
+  const fields = value as { [field: string]: unknown };
+  return KINDS.find((kind) => fields[kind] !== undefined && fields[kind] !== null);
+}
+
 /** The plain JSON a Value holds. */
 export function fromValue(value: Value__Output | Value | null | undefined): Json {
   if (!value) return null;
-  if (value.boolValue !== undefined && value.boolValue !== null && ("kind" in value ? value.kind === "boolValue" : true)) return value.boolValue;
-  if (value.numberValue !== undefined && value.numberValue !== null && ("kind" in value ? value.kind === "numberValue" : true)) return value.numberValue;
-  if (value.stringValue !== undefined && value.stringValue !== null && ("kind" in value ? value.kind === "stringValue" : true)) return value.stringValue;
-  if (value.listValue && ("kind" in value ? value.kind === "listValue" : true)) return (value.listValue.values ?? []).map(fromValue);
-  if (value.structValue && ("kind" in value ? value.kind === "structValue" : true)) return fromStruct(value.structValue);
-  return null;
+  switch (kindOf(value)) {
+    case "boolValue":
+      return value.boolValue ?? null;
+    case "numberValue":
+      return value.numberValue ?? null;
+    case "stringValue":
+      return value.stringValue ?? null;
+    case "listValue":
+      return (value.listValue?.values ?? []).map(fromValue);
+    case "structValue":
+      return fromStruct(value.structValue);
+    default:
+      return null;
+  }
 }
