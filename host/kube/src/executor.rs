@@ -135,7 +135,9 @@ impl Executor for KubernetesExecutor {
 
     async fn prepare(&self, job: &AgentJob) -> Result<JobRef, ExecutorError> {
         let name = job::job_name(&job.task_run_id, job.attempt);
-        // Checked now, so a spec that cannot run fails before the run says it started.
+        // Checked now, so a spec that cannot run fails before the run says it started. `start`
+        // builds it again rather than keeping this one: it may run in another process, after a
+        // restart, from the persisted run (building a manifest takes microseconds).
         job::build(&self.settings, job, &name).map_err(KubeError::from)?;
         Ok(JobRef::Kubernetes {
             namespace: self.settings.namespace.clone(),

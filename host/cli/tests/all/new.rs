@@ -112,8 +112,105 @@ fn every_offered_project_builds_with_one_command_and_passes_the_kit() {
             assert_eq!(report["skipped"], 0, "{name}: {report:#}");
             assert_eq!(report["passed"], checks, "{name}: {report:#}");
             assert_eq!(report["plugin"], exe.file_stem().unwrap().to_str().unwrap());
+
+            runs_in_robodev(&project, &name, interface, runtime, &exe);
+            if runtime == "subprocess" {
+                loads_in_the_go_host(&name, interface, &exe);
+            }
         }
     }
+}
+
+/// The project's plugin in `robodev run --once`: as the ticketing backend (its two example
+/// tickets run), or as the only notification channel of a run of the built-in ticketing.
+fn runs_in_robodev(project: &Path, name: &str, interface: &str, runtime: &str, exe: &Path) {
+    std::fs::write(
+        project.join("agent.sh"),
+        "#!/bin/sh\nset -eu\necho '{\"success\": true, \"summary\": \"done\"}' >\"$ROBODEV_RESULT_FILE\"\n",
+    )
+    .unwrap();
+    Command::new("chmod")
+        .args(["+x", project.join("agent.sh").to_str().unwrap()])
+        .status()
+        .unwrap();
+    let source = if runtime == "wasm" {
+        format!(
+            "component: {}\n    kv: true\n    config: {{ project: EX }}",
+            exe.display()
+        )
+    } else {
+        format!("command: {}", exe.display())
+    };
+    let selection = if interface == "ticketing" {
+        format!("ticketing: {{ backend: {name}, labels: [robodev] }}\n")
+    } else {
+        std::fs::write(
+            project.join("tickets.yaml"),
+            "tickets:\n  - { id: EX-1, title: An example, ticket_type: bug_fix, labels: [robodev] }\n",
+        )
+        .unwrap();
+        format!(
+            "ticketing: {{ backend: local, config: {{ file: tickets.yaml }}, labels: [robodev] }}\n\
+             notifications: {{ channels: [ {{ backend: {name} }} ] }}\n"
+        )
+    };
+    let config = project.join("robodev-config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "state_dir: state\n\
+             plugins:\n\
+             \x20 - name: {name}\n\
+             \x20   type: {interface}\n\
+             \x20   interface_version: 1\n\
+             \x20   {source}\n\
+             {selection}\
+             engines: {{ default: local, local: {{ command: [./agent.sh], timeout_seconds: 60 }} }}\n\
+             guardrails: {{ allowed_task_types: [bug_fix, dependency_upgrade] }}\n"
+        ),
+    )
+    .unwrap();
+    let out = crate::robodev_command(
+        project,
+        &["run", "--once", "--config", config.to_str().unwrap()],
+    )
+    .output()
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(code(&out), 0, "{name}: {text}\n{}", stderr(&out));
+    assert!(
+        text.contains("EX-1") && text.contains("Succeeded") && !text.contains("Failed"),
+        "{name}: {text}\n{}",
+        stderr(&out)
+    );
+    // Every call the run made was answered (a refused NotifyStart, MarkInProgress, ... is a
+    // warning).
+    assert!(!stderr(&out).contains("WARN"), "{name}: {}", stderr(&out));
+}
+
+/// A subprocess project's plugin in hashicorp/go-plugin's own client (v1.7.0).
+fn loads_in_the_go_host(name: &str, interface: &str, exe: &Path) {
+    use robodev_test_support::plugins::{GoPlugin, go_host_of};
+    let out = Command::new(go_host_of(GoPlugin::Current))
+        .env("ROBODEV_GO_HOST_LOG_LEVEL", "warn")
+        .args([
+            "-interface",
+            interface,
+            "-ticket",
+            "EX-1",
+            "-missing",
+            "NOPE-1",
+        ])
+        .arg(exe)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{name} in the Go host: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["handshake"]["pluginName"], name, "{v}");
 }
 
 #[test]
