@@ -10,9 +10,11 @@ use robodev_core::Interface;
 /// The languages `plugin new` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Lang {
-    /// Python 3.9+, robodev's Python SDK (pip).
+    /// Python 3.9+: a subprocess on robodev's Python SDK (pip), or a component built with
+    /// componentize-py.
     Python,
-    /// TypeScript on Node.js 18+, robodev's TypeScript SDK (npm).
+    /// TypeScript on Node.js 18+: a subprocess on robodev's TypeScript SDK (npm), or a component
+    /// built with ComponentizeJS.
     Typescript,
     /// Go 1.25+, robodev's Go SDK (Go modules).
     Go,
@@ -65,7 +67,7 @@ pub struct NewArgs {
 }
 
 /// The combinations offered, for messages.
-const OFFERED: &str = "--runtime subprocess with --lang python, typescript, go or rust, and --runtime wasm with --lang rust, python or typescript, for --type ticketing or notifications";
+const OFFERED: &str = "--type ticketing or notifications with --runtime subprocess and --lang python, typescript, go or rust, or with --runtime wasm and --lang rust, python or typescript; and every --type (approval, secrets, scm, review, engine too) with --lang rust --runtime wasm";
 
 fn template(
     lang: Lang,
@@ -75,10 +77,17 @@ fn template(
     let cases = match interface {
         Interface::Ticketing => include_str!("../templates/cases.ticketing.yaml"),
         Interface::Notifications => include_str!("../templates/cases.notifications.yaml"),
-        _ => return None,
+        Interface::Approval => include_str!("../templates/cases.approval.yaml"),
+        Interface::Secrets => include_str!("../templates/cases.secrets.yaml"),
+        Interface::Scm => include_str!("../templates/cases.scm.yaml"),
+        Interface::Review => include_str!("../templates/cases.review.yaml"),
+        Interface::Engine => include_str!("../templates/cases.engine.yaml"),
     };
     if runtime == PluginRuntime::Wasm {
         return wasm_template(lang, interface, cases);
+    }
+    if !matches!(interface, Interface::Ticketing | Interface::Notifications) {
+        return None;
     }
     let readme = include_str!("../templates/README.md");
     let mut files = vec![("README.md", readme), ("cases.yaml", cases)];
@@ -196,14 +205,24 @@ fn wasm_template(
             ("build.sh", include_str!("../templates/rust-wasm/build.sh")),
             (
                 "src/lib.rs",
-                if ticketing {
-                    include_str!("../templates/rust-wasm/lib.rs.ticketing")
-                } else {
-                    include_str!("../templates/rust-wasm/lib.rs.notifications")
+                match interface {
+                    Interface::Ticketing => {
+                        include_str!("../templates/rust-wasm/lib.rs.ticketing")
+                    }
+                    Interface::Notifications => {
+                        include_str!("../templates/rust-wasm/lib.rs.notifications")
+                    }
+                    Interface::Approval => include_str!("../templates/rust-wasm/lib.rs.approval"),
+                    Interface::Secrets => include_str!("../templates/rust-wasm/lib.rs.secrets"),
+                    Interface::Scm => include_str!("../templates/rust-wasm/lib.rs.scm"),
+                    Interface::Review => include_str!("../templates/rust-wasm/lib.rs.review"),
+                    Interface::Engine => include_str!("../templates/rust-wasm/lib.rs.engine"),
                 },
             ),
             (".gitignore", "/target\n/{{name}}.wasm\n"),
         ]),
+        // Python and TypeScript components: ticketing and notifications so far.
+        _ if !ticketing && interface != Interface::Notifications => return None,
         Lang::Python => {
             files.extend([
                 (
@@ -312,18 +331,19 @@ pub fn run(args: NewArgs) -> anyhow::Result<PathBuf> {
         PluginRuntime::Subprocess
     });
     let Some(files) = template(args.lang, runtime, args.interface) else {
-        // Every language is offered as a subprocess; what is missing is another interface's
-        // template or a component in Go (TinyGo).
-        let what = if matches!(
-            args.interface,
-            Interface::Ticketing | Interface::Notifications
-        ) {
-            format!(
-                "does not write WebAssembly component plugins in {} yet",
+        let what = match runtime {
+            PluginRuntime::Wasm if args.lang == Lang::Go => {
+                "does not write WebAssembly component plugins in Go yet (they need TinyGo)"
+                    .to_owned()
+            }
+            PluginRuntime::Wasm => format!(
+                "has no {} component template in {} yet",
+                args.interface,
                 args.lang.label()
-            )
-        } else {
-            format!("has no {} template yet", args.interface)
+            ),
+            PluginRuntime::Subprocess => {
+                format!("has no {} subprocess template yet", args.interface)
+            }
         };
         anyhow::bail!("robodev plugin new {what}; it offers {OFFERED}");
     };
@@ -399,14 +419,19 @@ pub fn run(args: NewArgs) -> anyhow::Result<PathBuf> {
         }
     };
     let world = format!("robodev:{}/plugin@1.0.0", args.interface.name());
+    let name = &args.name;
     let selection = match args.interface {
-        Interface::Ticketing => {
-            format!("ticketing: {{ backend: {}, labels: [robodev] }}", args.name)
+        Interface::Ticketing => format!("ticketing: {{ backend: {name}, labels: [robodev] }}"),
+        Interface::Notifications => {
+            format!("notifications:\n  channels: [ {{ backend: {name} }} ]")
         }
-        _ => format!(
-            "notifications:\n  channels: [ {{ backend: {} }} ]",
-            args.name
-        ),
+        Interface::Engine => format!("engines: {{ default: {name} }}"),
+        other => format!("{other}: {{ backend: {name} }}"),
+    };
+    // What the example reads from its config (plugin.yaml and the README's entry).
+    let config = match args.interface {
+        Interface::Secrets => "{ project: EX, secret.example: example-value }",
+        _ => "{ project: EX }",
     };
     let fill = |text: &str| {
         text.replace("{{name}}", &args.name)
@@ -420,6 +445,7 @@ pub fn run(args: NewArgs) -> anyhow::Result<PathBuf> {
             .replace("{{example_method}}", "handshake")
             .replace("{{notes}}", notes)
             .replace("{{world}}", &world)
+            .replace("{{config}}", config)
             .replace("{{selection}}", &selection)
     };
     for (path, text) in files {

@@ -36,8 +36,9 @@ pub enum PluginCommand {
     },
     /// Call one method of a plugin with proto3 JSON input; prints the JSON response.
     Call(CallArgs),
-    /// Create a plugin project (`--type INTERFACE --lang python|typescript|go|rust`) that
-    /// builds with `./build.sh` and passes `robodev plugin test` untouched.
+    /// Create a plugin project (`--type INTERFACE --lang python|typescript|go|rust [--runtime
+    /// wasm|subprocess]`) that builds with `./build.sh` and passes `robodev plugin test`
+    /// untouched (docs/plugins.md is the guide).
     New(crate::new_cmd::NewArgs),
     /// Run the conformance kit: the interface's contract (handshake, every method with valid
     /// input, the errors it requires) and your recorded cases against a plugin of either

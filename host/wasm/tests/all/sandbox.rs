@@ -46,6 +46,22 @@ async fn secrets_only_as_granted() {
     assert_eq!(domain_code(denied), ErrorCode::PermissionDenied);
 }
 
+/// The chaos guest with its key-value store in `dir`.
+async fn chaos_with_kv(dir: &std::path::Path) -> robodev_wasm::WasmPlugin {
+    load(
+        "chaos",
+        options(
+            "chaos",
+            Interface::Notifications,
+            Grants {
+                kv_dir: Some(dir.to_owned()),
+                ..Default::default()
+            },
+        ),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn kv_is_denied_unless_granted() {
     let plugin = load(
@@ -58,18 +74,7 @@ async fn kv_is_denied_unless_granted() {
         ErrorCode::PermissionDenied
     );
     let dir = tempfile::tempdir().unwrap();
-    let granted = load(
-        "chaos",
-        options(
-            "chaos",
-            Interface::Notifications,
-            Grants {
-                kv_dir: Some(dir.path().to_owned()),
-                ..Default::default()
-            },
-        ),
-    )
-    .await;
+    let granted = chaos_with_kv(dir.path()).await;
     notify(&granted.backend(), "kv").await.expect("kv granted");
 }
 
@@ -78,18 +83,7 @@ async fn kv_is_denied_unless_granted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_calls_lose_no_kv_update_with_the_atomic_operations() {
     let dir = tempfile::tempdir().unwrap();
-    let plugin = load(
-        "chaos",
-        options(
-            "chaos",
-            Interface::Notifications,
-            Grants {
-                kv_dir: Some(dir.path().to_owned()),
-                ..Default::default()
-            },
-        ),
-    )
-    .await;
+    let plugin = chaos_with_kv(dir.path()).await;
     const CALLS: usize = 24;
     let calls = (0..CALLS)
         .flat_map(|_| ["count:n", "cas:s"])
@@ -106,18 +100,7 @@ async fn concurrent_calls_lose_no_kv_update_with_the_atomic_operations() {
     assert_eq!(store.get("s").await, Some(vec![b'x'; CALLS]));
 
     // A value that is not a counter is refused, naming the key and what it holds.
-    let plugin = load(
-        "chaos",
-        options(
-            "chaos",
-            Interface::Notifications,
-            Grants {
-                kv_dir: Some(dir.path().to_owned()),
-                ..Default::default()
-            },
-        ),
-    )
-    .await;
+    let plugin = chaos_with_kv(dir.path()).await;
     let err = notify(&plugin.backend(), "count:s").await.unwrap_err();
     assert!(
         err.to_string()
