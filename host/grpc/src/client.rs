@@ -69,6 +69,8 @@ const MAX_HANDSHAKE_LINE: u64 = 64 * 1024;
 /// How long a failed call waits for the process to be seen exiting, to tell a crash from a
 /// transport error.
 const CRASH_GRACE: Duration = Duration::from_millis(500);
+/// How long a report of an exited plugin waits for the rest of its stderr (its last words).
+const STDERR_GRACE: Duration = Duration::from_millis(500);
 
 /// When and how often a crashed plugin is restarted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -432,13 +434,16 @@ impl Plugin {
             };
         }
         match process.wait_exit(CRASH_GRACE).await {
-            Some(exit) => self.failed(Failure::Crashed {
-                detail: format!(
-                    "{} during {rpc}{}",
-                    process::describe_exit(&exit),
-                    process.tail.suffix()
-                ),
-            }),
+            Some(exit) => {
+                process.tail.settled(STDERR_GRACE).await;
+                self.failed(Failure::Crashed {
+                    detail: format!(
+                        "{} during {rpc}{}",
+                        process::describe_exit(&exit),
+                        process.tail.suffix()
+                    ),
+                })
+            }
             None => self.failed(Failure::Transport {
                 detail: format!("{rpc}: {status}"),
                 source: Some(robodev_core::Cause::new(status)),
@@ -501,10 +506,17 @@ async fn supervise(plugin: Weak<Plugin>) {
         if p.stopping.load(Ordering::SeqCst) {
             return;
         }
+        let tail = match &*p.read_state() {
+            State::Running(process) => Some(process.tail.clone()),
+            _ => None,
+        };
         let mut cause = {
-            let tail = match &*p.read_state() {
-                State::Running(process) => process.tail.suffix(),
-                _ => String::new(),
+            let tail = match tail {
+                Some(tail) => {
+                    tail.settled(STDERR_GRACE).await;
+                    tail.suffix()
+                }
+                None => String::new(),
             };
             match status {
                 Some(s) => format!("the process {}{tail}", process::describe_exit(&s)),
@@ -716,6 +728,7 @@ async fn start(config: &SubprocessConfig, interface: Option<Interface>) -> Resul
                     logs::stderr_line(&plugin, line);
                 })
                 .await;
+                tail.finish();
                 let _ = done_tx.send(());
             });
         }
@@ -792,7 +805,7 @@ async fn start(config: &SubprocessConfig, interface: Option<Interface>) -> Resul
             .await
             .ok()
             .and_then(|r| r.ok().and_then(|s| *s));
-        let _ = tokio::time::timeout(Duration::from_millis(500), stderr_done).await;
+        let _ = tokio::time::timeout(STDERR_GRACE, stderr_done).await;
         let how = match status {
             Some(s) => process::describe_exit(&s),
             None => "closed its stdout".to_owned(),
@@ -825,6 +838,9 @@ async fn start(config: &SubprocessConfig, interface: Option<Interface>) -> Resul
         }
         Ok(Err(OwnerProblem::Unreachable(detail))) => {
             let exited = *exit_rx.borrow();
+            if exited.is_some() {
+                tail.settled(STDERR_GRACE).await;
+            }
             return Err(failed(match exited {
                 Some(status) => Failure::Crashed {
                     detail: format!(

@@ -90,18 +90,44 @@ pub(crate) async fn drain_lines<R: AsyncBufRead + Unpin>(
     }
 }
 
-/// The last lines a plugin wrote to stderr.
+/// The last lines a plugin wrote to stderr, and whether its stderr has been read to the end.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Tail(Arc<Mutex<VecDeque<String>>>);
+pub(crate) struct Tail(Arc<TailInner>);
+
+#[derive(Debug, Default)]
+pub(crate) struct TailInner {
+    lines: Mutex<VecDeque<String>>,
+    drained: std::sync::atomic::AtomicBool,
+    drained_now: tokio::sync::Notify,
+}
 
 impl Tail {
+    /// The plugin's stderr has been read to its end (the process closed it).
+    pub(crate) fn finish(&self) {
+        self.0
+            .drained
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.0.drained_now.notify_waiters();
+    }
+
+    /// Waits, at most `limit`, until stderr is read to its end: a process that just exited may
+    /// still have its last lines (often the reason it exited) in the pipe.
+    pub(crate) async fn settled(&self, limit: std::time::Duration) {
+        // Created before the check, so a `finish` in between still wakes it.
+        let notified = self.0.drained_now.notified();
+        if self.0.drained.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        let _ = tokio::time::timeout(limit, notified).await;
+    }
+
     pub(crate) fn push(&self, line: &str) {
         let mut kept = readable(line);
         if let Some((cut, _)) = kept.char_indices().nth(MAX_TAIL_LINE_CHARS) {
             kept.truncate(cut);
             kept.push('…');
         }
-        if let Ok(mut lines) = self.0.lock() {
+        if let Ok(mut lines) = self.0.lines.lock() {
             if lines.len() == TAIL_LINES {
                 lines.pop_front();
             }
@@ -113,6 +139,7 @@ impl Tail {
     /// `MAX_TAIL_LINE_CHARS` characters.
     pub(crate) fn lines(&self) -> Vec<String> {
         self.0
+            .lines
             .lock()
             .map(|lines| lines.iter().cloned().collect())
             .unwrap_or_default()
