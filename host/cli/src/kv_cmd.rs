@@ -43,13 +43,9 @@ pub struct StoreArgs {
     /// `--data-dir`'s.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// With `--config`: the state directory [default: the config's `state_dir`].
-    #[arg(
-        long,
-        value_name = "DIR",
-        env = "ROBODEV_STATE_DIR",
-        requires = "config"
-    )]
+    /// With `--config`: the state directory [default: the config's `state_dir`]. Ignored
+    /// without `--config` (robodev's container image sets the variable).
+    #[arg(long, value_name = "DIR", env = "ROBODEV_STATE_DIR")]
     state_dir: Option<PathBuf>,
     /// The directory of stores `plugin call|test` use [default: $ROBODEV_DATA_DIR, else
     /// $XDG_DATA_HOME/robodev/kv].

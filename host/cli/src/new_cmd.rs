@@ -418,7 +418,23 @@ pub fn run(args: NewArgs) -> anyhow::Result<PathBuf> {
              kit is this project's test."
         }
     };
-    let world = format!("robodev:{}/plugin@1.0.0", args.interface.name());
+    let world = format!(
+        "robodev:{}/plugin@{}.0.0",
+        args.interface.name(),
+        args.interface.version()
+    );
+    // Where the subprocess project's build finds robodev's SDK.
+    let sdk_note = match args.lang {
+        Lang::Python | Lang::Typescript => format!(
+            "`build.sh` takes robodev's SDK from `{sdk}` (set `ROBODEV_SDK` to use another checkout)."
+        ),
+        Lang::Go => format!(
+            "`go.mod` takes robodev's Go SDK from `{sdk}/go` (a `replace` directive: edit it to use another checkout)."
+        ),
+        Lang::Rust => format!(
+            "`Cargo.toml` takes robodev-grpc and robodev-core from `{sdk}/../host` (path dependencies: edit them to use another checkout)."
+        ),
+    };
     let name = &args.name;
     let selection = match args.interface {
         Interface::Ticketing => format!("ticketing: {{ backend: {name}, labels: [robodev] }}"),
@@ -446,6 +462,11 @@ pub fn run(args: NewArgs) -> anyhow::Result<PathBuf> {
             .replace("{{notes}}", notes)
             .replace("{{world}}", &world)
             .replace("{{config}}", config)
+            .replace(
+                "{{interface_version}}",
+                &args.interface.version().to_string(),
+            )
+            .replace("{{sdk_note}}", &sdk_note)
             .replace("{{selection}}", &selection)
     };
     for (path, text) in files {

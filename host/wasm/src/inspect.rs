@@ -136,7 +136,16 @@ pub(crate) fn check_imports(imports: &[String]) -> Result<(), Refusal> {
                 Some((p, _, Some(v))) if WASI_PACKAGES.contains(&p) => {
                     format!("this host implements WASI 0.2.x, the component wants version {v}")
                 }
-                Some((p, _, Some(v))) if p.starts_with("robodev:") => {
+                // A known capability at a newer minor of the major the host serves: the
+                // component was built against a newer robodev.
+                Some((p, iface, Some(v)))
+                    if crate::capability::HOST_IMPORTS
+                        .contains(&format!("{p}/{iface}").as_str())
+                        && major_minor(v).is_some_and(|(major, minor)| {
+                            let (serves, newest) = crate::capability::package_version(p);
+                            major == serves && minor > newest
+                        }) =>
+                {
                     let (major, minor) = crate::capability::package_version(p);
                     format!(
                         "this host implements {p} {major}.0 to {major}.{minor}, the component \
@@ -214,7 +223,14 @@ mod tests {
                 .contains("implements robodev:host 1.0 to 1.1, the component wants version 1.2.0"),
             "{err}"
         );
-        assert!(check_imports(&e(&["robodev:host/kv@2.0.0"])).is_err());
+        let err = check_imports(&e(&["robodev:host/kv@2.0.0"])).unwrap_err();
+        assert!(!err.to_string().contains("upgrade robodev"), "{err}");
+        let err = check_imports(&e(&["robodev:host/http@1.0.0"])).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("robodev:host/{log,config,secrets,kv}@1 only"),
+            "{err}"
+        );
         assert!(check_imports(&e(&["robodev:types/types@1.1.0"])).is_err());
     }
 

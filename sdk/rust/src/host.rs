@@ -79,10 +79,11 @@ pub mod secrets {
         return crate::bindings::robodev::host::secrets::get(name);
         #[cfg(not(target_family = "wasm"))]
         super::with_host(|h| {
-            h.secrets
-                .get(name)
-                .cloned()
-                .ok_or_else(|| SecretError::NotGranted(name.to_owned()))
+            h.secrets.get(name).cloned().ok_or_else(|| {
+                SecretError::NotGranted(format!(
+                    "secret {name:?} is not granted to this plugin (grant it in its plugins: entry: `secrets: {{ {name}: KEY }}`, KEY a key of the secrets backend)"
+                ))
+            })
         })
     }
 }
@@ -96,6 +97,44 @@ pub mod kv {
     //! other read-modify-write a [`compare_and_swap`] loop.
 
     pub use crate::bindings::robodev::host::kv::{AtomicError, KvError};
+
+    /// The host's limits (robodev-wasm's kv): longest key, largest value, largest store.
+    #[cfg(not(target_family = "wasm"))]
+    const LIMITS: (usize, usize, usize) = (1024, 1024 * 1024, 64 * 1024 * 1024);
+
+    /// What the host would refuse as too large, in its words.
+    #[cfg(not(target_family = "wasm"))]
+    fn fits(
+        map: &std::collections::BTreeMap<String, Vec<u8>>,
+        key: &str,
+        value: &[u8],
+    ) -> Result<(), String> {
+        let (key_max, value_max, store_max) = LIMITS;
+        if key.len() > key_max {
+            return Err(format!(
+                "key is {} bytes, the limit is {key_max}",
+                key.len()
+            ));
+        }
+        if value.len() > value_max {
+            return Err(format!(
+                "value is {} bytes, the limit is {value_max}",
+                value.len()
+            ));
+        }
+        let others: usize = map
+            .iter()
+            .filter(|(k, _)| k.as_str() != key)
+            .map(|(k, v)| k.len() + v.len())
+            .sum();
+        let size = others + key.len() + value.len();
+        if size > store_max {
+            return Err(format!(
+                "the store would hold {size} bytes, the limit is {store_max}"
+            ));
+        }
+        Ok(())
+    }
 
     #[cfg(not(target_family = "wasm"))]
     fn store<T>(
@@ -118,8 +157,10 @@ pub mod kv {
         return crate::bindings::robodev::host::kv::set(key, value);
         #[cfg(not(target_family = "wasm"))]
         store(|m| {
+            fits(m, key, value).map_err(KvError::TooLarge)?;
             m.insert(key.to_owned(), value.to_vec());
-        })
+            Ok(())
+        })?
     }
 
     /// Removes `key` (a missing key is not an error).
@@ -167,7 +208,9 @@ pub mod kv {
                         "`{key}` is {current}: adding {delta} overflows"
                     ))
                 })?;
-                m.insert(key.to_owned(), next.to_string().into_bytes());
+                let text = next.to_string().into_bytes();
+                fits(m, key, &text).map_err(AtomicError::TooLarge)?;
+                m.insert(key.to_owned(), text);
                 Ok(next)
             });
             done.map_err(|_| AtomicError::Denied)?
@@ -187,15 +230,18 @@ pub mod kv {
         #[cfg(not(target_family = "wasm"))]
         store(|m| {
             if m.get(key).map(Vec::as_slice) != expected {
-                return false;
+                return Ok(false);
             }
             match new {
-                Some(value) => m.insert(key.to_owned(), value.to_vec()),
+                Some(value) => {
+                    fits(m, key, value).map_err(AtomicError::TooLarge)?;
+                    m.insert(key.to_owned(), value.to_vec())
+                }
                 None => m.remove(key),
             };
-            true
+            Ok(true)
         })
-        .map_err(|_| AtomicError::Denied)
+        .map_err(|_| AtomicError::Denied)?
     }
 }
 
@@ -223,14 +269,12 @@ impl From<kv::AtomicError> for PluginError {
 }
 
 impl From<secrets::SecretError> for PluginError {
+    /// The host's message, which names the secret (and, when not granted, the config key that
+    /// grants it).
     fn from(e: secrets::SecretError) -> PluginError {
         match e {
-            secrets::SecretError::NotGranted(name) => PluginError::PermissionDenied(format!(
-                "secret `{name}` is not granted: add it to `secrets:` in the plugin's entry"
-            )),
-            secrets::SecretError::NotFound(name) => PluginError::FailedPrecondition(format!(
-                "secret `{name}` is granted but the secrets backend has no such secret"
-            )),
+            secrets::SecretError::NotGranted(m) => PluginError::PermissionDenied(m),
+            secrets::SecretError::NotFound(m) => PluginError::FailedPrecondition(m),
             secrets::SecretError::Unavailable(m) => PluginError::Unavailable(m),
         }
     }

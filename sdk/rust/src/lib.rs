@@ -27,8 +27,9 @@
 //! ```
 //!
 //! Enable the feature of the interface you implement (`features = ["ticketing"]`); each
-//! interface module (`ticketing`, `notifications`, `approval`, `secrets`, `scm`, `review`,
-//! `engine`) has the trait (named after the interface), the records and enums of its WIT and the
+//! interface module (`ticketing`, `notifications`, `approval`, `secrets_backend` (feature
+//! `secrets`; `robodev_plugin::secrets` is the capability), `scm`, `review`, `engine`) has the
+//! trait (named after the interface), the records and enums of its WIT and the
 //! shared [`types`], and its `export_<interface>!` macro writes the component's exports.
 //!
 //! The host capabilities are plain functions: [`log`], [`config`], [`secrets`] and [`kv`]. In a

@@ -13,6 +13,11 @@
 //! log::info("done");
 //! assert_eq!(testing::logs(), vec![(log::Level::Info, "done".to_owned())]);
 //! assert_eq!(testing::kv_value("n").as_deref(), Some(&b"2"[..]));
+//! // The host's limits and refusals hold here too.
+//! assert!(matches!(kv::set("big", &vec![0; 2 << 20]), Err(kv::KvError::TooLarge(_))));
+//! let denied = robodev_plugin::secrets::get("other").unwrap_err();
+//! let message = robodev_plugin::types::PluginError::from(denied);
+//! assert!(format!("{message:?}").contains("secrets: { other: KEY }"));
 //! ```
 
 use std::cell::RefCell;

@@ -96,6 +96,15 @@ fn poll_tickets_with_the_example_config() {
         "{}",
         stderr(&out)
     );
+    // ROBODEV_STATE_DIR (set in robodev's image) does not stand in the way without --config.
+    let out = crate::robodev_command(
+        dir.path(),
+        &["plugin", "kv", "get", "ticketing_kv", "state/PROJ-1"],
+    )
+    .env("ROBODEV_STATE_DIR", dir.path())
+    .output()
+    .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
     let out = robodev(dir.path(), &["plugin", "kv", "list", "nobody"]);
     assert_eq!(code(&out), 2);
     assert!(

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use tokio::sync::Mutex;
 use wasmtime::component::{HasSelf, Linker};
@@ -55,12 +55,18 @@ pub enum AtomicError {
     NotACounter(String),
 }
 
-/// One plugin's store.
+/// One plugin's store. One per file in the process: every load of a plugin (a hot reload
+/// keeps the old version serving its calls in flight) shares it, so no two writers race on the
+/// file.
 #[derive(Debug)]
 pub struct KvStore {
     path: PathBuf,
-    map: Mutex<BTreeMap<String, Vec<u8>>>,
+    map: Arc<Mutex<BTreeMap<String, Vec<u8>>>>,
 }
+
+/// The stores open in this process, by file.
+static OPEN: std::sync::Mutex<BTreeMap<PathBuf, Weak<KvStore>>> =
+    std::sync::Mutex::new(BTreeMap::new());
 
 impl KvStore {
     /// The file of plugin `name`'s store in `dir`: `<name>.kv`, with every character other
@@ -79,21 +85,32 @@ impl KvStore {
         dir.join(format!("{safe}.kv"))
     }
 
-    /// Opens (or creates) the store file [`KvStore::file`].
+    /// Opens (or creates) the store file [`KvStore::file`], or returns the store this process
+    /// already has open for it.
     pub fn open(dir: &Path, name: &str) -> Result<Arc<KvStore>, KvError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| KvError::Io(format!("cannot create {}: {e}", dir.display())))?;
-        let path = KvStore::file(dir, name);
+        let file = KvStore::file(dir, name);
+        let path = std::path::absolute(&file).unwrap_or(file);
+        let mut open = OPEN
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(store) = open.get(&path).and_then(Weak::upgrade) {
+            return Ok(store);
+        }
         let map = match std::fs::read(&path) {
             Ok(bytes) => decode(&bytes)
                 .map_err(|e| KvError::Io(format!("{} is corrupt: {e}", path.display())))?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
             Err(e) => return Err(KvError::Io(format!("cannot read {}: {e}", path.display()))),
         };
-        Ok(Arc::new(KvStore {
-            path,
-            map: Mutex::new(map),
-        }))
+        let store = Arc::new(KvStore {
+            path: path.clone(),
+            map: Arc::new(Mutex::new(map)),
+        });
+        open.retain(|_, store| store.strong_count() > 0);
+        open.insert(path, Arc::downgrade(&store));
+        Ok(store)
     }
 
     /// The content of plugin `name`'s store in `dir`, read without opening it for writing
@@ -133,49 +150,48 @@ impl KvStore {
     /// Stores `value` under `key`; durable on return.
     pub async fn set(&self, key: &str, value: Vec<u8>) -> Result<(), KvError> {
         check_sizes(key, &value)?;
-        let mut map = self.map.lock().await;
-        let mut next = map.clone();
-        next.insert(key.to_owned(), value);
-        self.commit(&mut map, next).await
+        let key = key.to_owned();
+        self.change(move |map| {
+            map.insert(key, value);
+            Ok((true, ()))
+        })
+        .await
     }
 
     /// Removes `key`; durable on return.
     pub async fn delete(&self, key: &str) -> Result<(), KvError> {
-        let mut map = self.map.lock().await;
-        if !map.contains_key(key) {
-            return Ok(());
-        }
-        let mut next = map.clone();
-        next.remove(key);
-        self.commit(&mut map, next).await
+        let key = key.to_owned();
+        self.change(move |map| Ok((map.remove(&key).is_some(), ())))
+            .await
     }
 
     /// Adds `delta` to the counter under `key` (its decimal text; absent counts as 0) and
     /// returns the new value; atomic and durable on return.
     pub async fn increment(&self, key: &str, delta: i64) -> Result<i64, AtomicError> {
         check_sizes(key, &[])?;
-        let mut map = self.map.lock().await;
-        let current = match map.get(key) {
-            None => 0,
-            Some(bytes) => std::str::from_utf8(bytes)
-                .ok()
-                .and_then(|text| text.parse::<i64>().ok())
-                .ok_or_else(|| {
-                    AtomicError::NotACounter(format!(
-                        "`{key}` holds {}, not the decimal text of a signed 64-bit integer",
-                        describe(bytes)
-                    ))
-                })?,
-        };
-        let value = current.checked_add(delta).ok_or_else(|| {
-            AtomicError::NotACounter(format!(
-                "`{key}` is {current}: adding {delta} overflows a signed 64-bit integer"
-            ))
-        })?;
-        let mut next = map.clone();
-        next.insert(key.to_owned(), value.to_string().into_bytes());
-        self.commit(&mut map, next).await?;
-        Ok(value)
+        let key = key.to_owned();
+        self.change(move |map| {
+            let current = match map.get(&key) {
+                None => 0,
+                Some(bytes) => std::str::from_utf8(bytes)
+                    .ok()
+                    .and_then(|text| text.parse::<i64>().ok())
+                    .ok_or_else(|| {
+                        AtomicError::NotACounter(format!(
+                            "`{key}` holds {}, not the decimal text of a signed 64-bit integer",
+                            describe(bytes)
+                        ))
+                    })?,
+            };
+            let value = current.checked_add(delta).ok_or_else(|| {
+                AtomicError::NotACounter(format!(
+                    "`{key}` is {current}: adding {delta} overflows a signed 64-bit integer"
+                ))
+            })?;
+            map.insert(key, value.to_string().into_bytes());
+            Ok((true, value))
+        })
+        .await
     }
 
     /// Replaces the value under `key` with `new` (deletes it for `None`) if it is `expected`
@@ -187,44 +203,63 @@ impl KvStore {
         new: Option<Vec<u8>>,
     ) -> Result<bool, KvError> {
         check_sizes(key, new.as_deref().unwrap_or_default())?;
-        let mut map = self.map.lock().await;
-        if map.get(key).map(Vec::as_slice) != expected {
-            return Ok(false);
-        }
-        let mut next = map.clone();
-        match new {
-            Some(value) => next.insert(key.to_owned(), value),
-            None => next.remove(key),
-        };
-        self.commit(&mut map, next).await?;
-        Ok(true)
+        let key = key.to_owned();
+        let expected = expected.map(<[u8]>::to_vec);
+        self.change(move |map| {
+            if map.get(&key) != expected.as_ref() {
+                return Ok((false, false));
+            }
+            match new {
+                Some(value) => map.insert(key, value),
+                None => map.remove(&key),
+            };
+            Ok((true, true))
+        })
+        .await
     }
 
-    /// Persists `next` and makes it the store's content, unless it is over the size limit.
-    async fn commit(
-        &self,
-        map: &mut BTreeMap<String, Vec<u8>>,
-        next: BTreeMap<String, Vec<u8>>,
-    ) -> Result<(), KvError> {
-        let size: usize = next.iter().map(|(k, v)| k.len() + v.len()).sum();
-        if size > MAX_STORE_BYTES {
-            return Err(KvError::TooLarge(format!(
-                "the store would hold {size} bytes, the limit is {MAX_STORE_BYTES}"
-            )));
-        }
-        self.persist(&next).await?;
-        *map = next;
-        Ok(())
-    }
-
-    async fn persist(&self, map: &BTreeMap<String, Vec<u8>>) -> Result<(), KvError> {
-        let bytes = encode(map);
+    /// Applies `change` to a copy of the store (it returns whether it changed it, and its
+    /// answer) and commits the copy: persisted, then made the store's content, all under the
+    /// lock. The commit runs in a task of its own, so a call cut off by its deadline neither
+    /// lets the next writer in while its write is still going nor leaves the file and memory
+    /// disagreeing.
+    async fn change<T, E, F>(&self, change: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<KvError> + Send + 'static,
+        F: FnOnce(&mut BTreeMap<String, Vec<u8>>) -> Result<(bool, T), E> + Send + 'static,
+    {
+        let map = Arc::clone(&self.map);
         let path = self.path.clone();
-        tokio::task::spawn_blocking(move || write_atomic(&path, &bytes))
-            .await
-            .map_err(|e| KvError::Io(format!("writer task failed: {e}")))?
-            .map_err(|e| KvError::Io(format!("cannot write {}: {e}", self.path.display())))
+        tokio::spawn(async move {
+            let mut current = map.lock_owned().await;
+            let mut next = current.clone();
+            let (changed, answer) = change(&mut next)?;
+            if changed {
+                let size: usize = next.iter().map(|(k, v)| k.len() + v.len()).sum();
+                if size > MAX_STORE_BYTES {
+                    return Err(KvError::TooLarge(format!(
+                        "the store would hold {size} bytes, the limit is {MAX_STORE_BYTES}"
+                    ))
+                    .into());
+                }
+                persist(&path, &next).await?;
+                *current = next;
+            }
+            Ok(answer)
+        })
+        .await
+        .map_err(|e| E::from(KvError::Io(format!("the store's writer task failed: {e}"))))?
     }
+}
+
+async fn persist(path: &Path, map: &BTreeMap<String, Vec<u8>>) -> Result<(), KvError> {
+    let bytes = encode(map);
+    let file = path.to_owned();
+    tokio::task::spawn_blocking(move || write_atomic(&file, &bytes))
+        .await
+        .map_err(|e| KvError::Io(format!("writer task failed: {e}")))?
+        .map_err(|e| KvError::Io(format!("cannot write {}: {e}", path.display())))
 }
 
 fn check_sizes(key: &str, value: &[u8]) -> Result<(), KvError> {
@@ -399,7 +434,9 @@ mod tests {
         let big = vec![0u8; MAX_VALUE_BYTES + 1];
         assert!(matches!(kv.set("x", big).await, Err(KvError::TooLarge(_))));
 
-        std::fs::write(kv.path(), b"garbage").unwrap();
+        let path = kv.path().to_owned();
+        drop(kv);
+        std::fs::write(&path, b"garbage").unwrap();
         let err = KvStore::open(dir.path(), "jira").unwrap_err();
         assert!(err.to_string().contains("corrupt"), "{err}");
     }
