@@ -50,65 +50,75 @@ macro_rules! scm_enums {
 }
 pub(crate) use scm_enums;
 
+/// `impl Backend for Adapter` over an SCM major's guest (`$variant` of [`super::Guests`]): the
+/// four functions every major so far has (version 1's), the same calls on each major's own
+/// bindings, then that major's `{ ... }` (what it adds, or answers for what it lacks).
+macro_rules! scm_backend {
+    ($variant:ident, { $($functions:tt)* }) => {
+        #[async_trait]
+        impl Backend for Adapter {
+            async fn handshake(&self) -> Result<PluginInfo, Error> {
+                Ok(self.0.info())
+            }
+
+            async fn create_branch(
+                &self,
+                r: CreateBranchRequest,
+            ) -> Result<CreateBranchResponse, Error> {
+                let answer = invoke!(self.0, $variant, "create-branch", |g, s| g
+                    .call_create_branch(s, &r.repo_url, &r.branch_name, &r.base_ref))?;
+                self.0.answer(answer, |sha| Ok(CreateBranchResponse { sha }))
+            }
+
+            async fn create_pull_request(
+                &self,
+                r: CreatePullRequestRequest,
+            ) -> Result<CreatePullRequestResponse, Error> {
+                let answer = invoke!(self.0, $variant, "create-pull-request", |g, s| g
+                    .call_create_pull_request(
+                        s,
+                        &r.repo_url,
+                        &r.title,
+                        &r.body,
+                        &r.head_branch,
+                        &r.base_branch,
+                        &r.labels,
+                        r.draft
+                    ))?;
+                self.0.answer(answer, |pr| {
+                    Ok(CreatePullRequestResponse {
+                        pull_request_url: pr.pull_request_url,
+                        pull_request_id: pr.pull_request_id,
+                    })
+                })
+            }
+
+            async fn get_pull_request_status(
+                &self,
+                r: GetPullRequestStatusRequest,
+            ) -> Result<GetPullRequestStatusResponse, Error> {
+                let answer = invoke!(self.0, $variant, "get-pull-request-status", |g, s| g
+                    .call_get_pull_request_status(s, &r.repo_url, &r.pull_request_id))?;
+                self.0.answer(answer, |st| {
+                    Ok(GetPullRequestStatusResponse {
+                        state: state(st.state),
+                        mergeable: st.mergeable,
+                        ci_status: ci(st.ci_status),
+                        review_status: review(st.review_status),
+                        pull_request_url: st.pull_request_url,
+                    })
+                })
+            }
+
+            $($functions)*
+        }
+    };
+}
+pub(crate) use scm_backend;
+
 scm_enums!(w);
 
-#[async_trait]
-impl Backend for Adapter {
-    async fn handshake(&self) -> Result<PluginInfo, Error> {
-        Ok(self.0.info())
-    }
-
-    async fn create_branch(&self, r: CreateBranchRequest) -> Result<CreateBranchResponse, Error> {
-        let answer = invoke!(self.0, Scm, "create-branch", |g, s| g.call_create_branch(
-            s,
-            &r.repo_url,
-            &r.branch_name,
-            &r.base_ref
-        ))?;
-        self.0
-            .answer(answer, |sha| Ok(CreateBranchResponse { sha }))
-    }
-
-    async fn create_pull_request(
-        &self,
-        r: CreatePullRequestRequest,
-    ) -> Result<CreatePullRequestResponse, Error> {
-        let answer = invoke!(self.0, Scm, "create-pull-request", |g, s| g
-            .call_create_pull_request(
-                s,
-                &r.repo_url,
-                &r.title,
-                &r.body,
-                &r.head_branch,
-                &r.base_branch,
-                &r.labels,
-                r.draft
-            ))?;
-        self.0.answer(answer, |pr| {
-            Ok(CreatePullRequestResponse {
-                pull_request_url: pr.pull_request_url,
-                pull_request_id: pr.pull_request_id,
-            })
-        })
-    }
-
-    async fn get_pull_request_status(
-        &self,
-        r: GetPullRequestStatusRequest,
-    ) -> Result<GetPullRequestStatusResponse, Error> {
-        let answer = invoke!(self.0, Scm, "get-pull-request-status", |g, s| g
-            .call_get_pull_request_status(s, &r.repo_url, &r.pull_request_id))?;
-        self.0.answer(answer, |st| {
-            Ok(GetPullRequestStatusResponse {
-                state: state(st.state),
-                mergeable: st.mergeable,
-                ci_status: ci(st.ci_status),
-                review_status: review(st.review_status),
-                pull_request_url: st.pull_request_url,
-            })
-        })
-    }
-
+scm_backend!(Scm, {
     async fn list_review_comments(
         &self,
         r: ListReviewCommentsRequest,
@@ -157,4 +167,4 @@ impl Backend for Adapter {
         ))?;
         self.0.answer(answer, |diff| Ok(GetDiffResponse { diff }))
     }
-}
+});
