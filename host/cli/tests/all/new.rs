@@ -184,26 +184,33 @@ fn the_other_interfaces_run_together_in_robodev(d: &Path) {
         ),
     )
     .unwrap();
+    let (text, log) = run_once(&run, &config, "the five together");
+    assert!(text.contains("branch robodev/EX-1"), "{text}\n{log}");
+    // The gate reviewed the SCM plugin's diff of the agent's branch.
+    assert!(log.contains("0 TODO(s), score 100 (passes at 70)"), "{log}");
+}
+
+/// `robodev run --once --config CONFIG` in `dir`, as `what`: it exits 0 having run ticket
+/// EX-1 to `Succeeded` (and nothing to `Failed`), and every call it made was answered (a
+/// refused NotifyStart, MarkInProgress, ... is a warning). Its stdout and stderr.
+fn run_once(dir: &Path, config: &Path, what: &str) -> (String, String) {
     let out = crate::robodev_command(
-        &run,
+        dir,
         &["run", "--once", "--config", config.to_str().unwrap()],
     )
     .output()
     .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(code(&out), 0, "{text}\n{}", stderr(&out));
-    assert!(
-        text.contains("EX-1") && text.contains("Succeeded") && text.contains("branch robodev/EX-1"),
-        "{text}\n{}",
-        stderr(&out)
+    let (text, log) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr(&out),
     );
-    // The gate reviewed the SCM plugin's diff of the agent's branch.
+    assert_eq!(code(&out), 0, "{what}: {text}\n{log}");
     assert!(
-        stderr(&out).contains("0 TODO(s), score 100 (passes at 70)"),
-        "{}",
-        stderr(&out)
+        text.contains("EX-1") && text.contains("Succeeded") && !text.contains("Failed"),
+        "{what}: {text}\n{log}"
     );
-    assert!(!stderr(&out).contains("WARN"), "{}", stderr(&out));
+    assert!(!log.contains("WARN"), "{what}: {log}");
+    (text, log)
 }
 
 /// `dir/agent.sh`: an agent that writes `result` (shell-quoted JSON) as its result.
@@ -259,22 +266,7 @@ fn runs_in_robodev(project: &Path, name: &str, interface: &str, runtime: &str, e
         ),
     )
     .unwrap();
-    let out = crate::robodev_command(
-        project,
-        &["run", "--once", "--config", config.to_str().unwrap()],
-    )
-    .output()
-    .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(code(&out), 0, "{name}: {text}\n{}", stderr(&out));
-    assert!(
-        text.contains("EX-1") && text.contains("Succeeded") && !text.contains("Failed"),
-        "{name}: {text}\n{}",
-        stderr(&out)
-    );
-    // Every call the run made was answered (a refused NotifyStart, MarkInProgress, ... is a
-    // warning).
-    assert!(!stderr(&out).contains("WARN"), "{name}: {}", stderr(&out));
+    run_once(project, &config, name);
 }
 
 /// A subprocess project's plugin in hashicorp/go-plugin's own client (v1.7.0).
