@@ -47,6 +47,7 @@ use tracing::Instrument;
 use crate::handshake::{self, Address};
 use crate::logs::{self, Tail};
 use crate::pb;
+use crate::sandbox::{self, Confinement, Sandbox};
 use crate::{adapters, peer, process, tls};
 
 /// The magic cookie RoboDev's plugins check (`ROBODEV_PLUGIN=robodev`).
@@ -111,9 +112,12 @@ pub struct SubprocessConfig {
     pub command: PathBuf,
     /// Its arguments.
     pub args: Vec<String>,
-    /// Extra environment variables (robodev's own environment is passed too, as go-plugin
-    /// does; the go-plugin variables are set last and win).
+    /// The plugin's environment variables (its `env:` and granted secrets). Confined, it gets
+    /// only these and what [`Sandbox`] adds; with `sandbox.enabled == false`, robodev's whole
+    /// environment too, as go-plugin does. The go-plugin variables are set last and win.
     pub env: Vec<(String, String)>,
+    /// How it is confined (on by default).
+    pub sandbox: Sandbox,
     /// The interface it must serve; `None` finds it by asking each service's `Handshake`.
     pub interface: Option<Interface>,
     /// The interface major version its config declares; its `Handshake` must report the same.
@@ -140,6 +144,7 @@ impl SubprocessConfig {
             command: command.into(),
             args: Vec::new(),
             env: Vec::new(),
+            sandbox: Sandbox::default(),
             interface: None,
             interface_version: None,
             auto_mtls: true,
@@ -239,6 +244,14 @@ impl SubprocessPlugin {
         }
     }
 
+    /// What the running process was confined to.
+    pub fn confinement(&self) -> Option<Confinement> {
+        match &*self.plugin.read_state() {
+            State::Running(p) => Some(p.confinement.clone()),
+            _ => None,
+        }
+    }
+
     /// Where the running process listens (`unix PATH` or `tcp ADDR`) and whether the
     /// connection uses AutoMTLS.
     pub fn endpoint(&self) -> Option<(String, bool)> {
@@ -285,6 +298,8 @@ struct Process {
     exit: watch::Receiver<Option<ExitStatus>>,
     kill: Mutex<Option<oneshot::Sender<()>>>,
     tail: Tail,
+    /// What it was confined to.
+    confinement: Confinement,
 }
 
 impl Process {
@@ -679,9 +694,39 @@ async fn start(config: &SubprocessConfig, interface: Option<Interface>) -> Resul
         .map_err(|e| load(format!("cannot create a socket directory: {e}")))?;
 
     let mut command = tokio::process::Command::new(&path);
+    let (prepared, confinement) = if config.sandbox.enabled {
+        let mut env = sandbox::base_env(socket_dir.path(), &config.sandbox.inherit_env);
+        env.extend(config.env.iter().map(|(k, v)| (k.into(), v.into())));
+        let mut names = sandbox::names(&env);
+        names.extend(
+            [COOKIE_KEY, "PLUGIN_PROTOCOL_VERSIONS", "PLUGIN_MIN_PORT", "PLUGIN_MAX_PORT", "PLUGIN_UNIX_SOCKET_DIR"]
+                .map(str::to_owned),
+        );
+        if identity.is_some() {
+            names.push("PLUGIN_CLIENT_CERT".to_owned());
+        }
+        names.sort();
+        names.dedup();
+        let prepared = sandbox::prepare(
+            &config.sandbox,
+            &path,
+            &config.args,
+            socket_dir.path(),
+            names,
+        )
+        .map_err(|e| load(e.to_string()))?;
+        command
+            .env_clear()
+            .envs(env)
+            .current_dir(socket_dir.path().join("home"));
+        let confinement = prepared.confinement.clone();
+        (Some(Arc::new(prepared)), confinement)
+    } else {
+        command.envs(config.env.iter().map(|(k, v)| (k, v)));
+        (None, Confinement::default())
+    };
     command
         .args(&config.args)
-        .envs(config.env.iter().map(|(k, v)| (k, v)))
         .env(COOKIE_KEY, COOKIE_VALUE)
         .env(
             "PLUGIN_PROTOCOL_VERSIONS",
@@ -699,7 +744,8 @@ async fn start(config: &SubprocessConfig, interface: Option<Interface>) -> Resul
     if let Some(identity) = &identity {
         command.env("PLUGIN_CLIENT_CERT", &identity.pem);
     }
-    let (mut child, watchdog) = process::spawn(command).await.map_err(|e| {
+    let confined = prepared.is_some();
+    let (mut child, watchdog) = process::spawn_confined(command, prepared).await.map_err(|e| {
         load(match e.raw_os_error() {
             Some(libc_enoexec) if libc_enoexec == nix::errno::Errno::ENOEXEC as i32 => format!(
                 "plugin binary {} is not an executable this machine can run (exec format error)",
@@ -708,11 +754,19 @@ async fn start(config: &SubprocessConfig, interface: Option<Interface>) -> Resul
             _ if e.kind() == io::ErrorKind::PermissionDenied => {
                 format!("plugin binary {} cannot be executed: {e}", path.display())
             }
+            _ if confined => format!(
+                "cannot start plugin binary {} in its sandbox: {e} (`sandbox: false` runs it \
+                 unconfined)",
+                path.display()
+            ),
             _ => format!("cannot start plugin binary {}: {e}", path.display()),
         })
     })?;
     let pid = child.id().unwrap_or_default();
-    tracing::debug!(plugin = name, pid, command = %path.display(), "plugin process started");
+    tracing::debug!(plugin = name, pid, command = %path.display(), confinement = %confinement.summary(), "plugin process started");
+    for gap in &confinement.gaps {
+        tracing::warn!(plugin = name, "sandbox: {gap}");
+    }
 
     let tail = Tail::default();
     let stderr_done = {
@@ -919,6 +973,7 @@ async fn start(config: &SubprocessConfig, interface: Option<Interface>) -> Resul
             exit: process_exit,
             kill,
             tail,
+            confinement,
         }),
         info,
         interface,

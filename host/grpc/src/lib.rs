@@ -15,12 +15,17 @@ mod logs;
 mod pb;
 mod peer;
 pub mod process;
+mod sandbox;
 mod services;
 mod tls;
 
 pub use client::{
     APP_PROTOCOL_VERSION, COOKIE_KEY, COOKIE_VALUE, DEFAULT_CALL_TIMEOUT, DEFAULT_START_TIMEOUT,
     Health, RestartPolicy, SHUTDOWN_GRACE, SubprocessConfig, SubprocessPlugin,
+};
+pub use sandbox::{
+    Confinement, DEFAULT_MEMORY_MB, DEFAULT_OPEN_FILES, DEFAULT_PROCESSES, Features,
+    MIN_PROCESSES, Sandbox,
 };
 mod hclog;
 mod serve;

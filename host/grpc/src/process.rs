@@ -67,10 +67,21 @@ pub struct Watchdog {
 /// Spawns `command` from the spawner thread with the parent-death signal set, in a process
 /// group of its own, inside the current tokio runtime (which reaps the child), and starts its
 /// [`Watchdog`].
-pub async fn spawn(mut command: Command) -> io::Result<(Child, Watchdog)> {
+pub async fn spawn(command: Command) -> io::Result<(Child, Watchdog)> {
+    spawn_confined(command, None).await
+}
+
+/// [`spawn`], with the child confined by `sandbox` (after it has its process group).
+pub(crate) async fn spawn_confined(
+    mut command: Command,
+    sandbox: Option<std::sync::Arc<crate::sandbox::Prepared>>,
+) -> io::Result<(Child, Watchdog)> {
     let runtime = tokio::runtime::Handle::current();
     let parent = std::process::id();
     set_parent_death_signal(&mut command, parent);
+    if let Some(sandbox) = sandbox {
+        confine(&mut command, sandbox);
+    }
     let (tx, rx) = oneshot::channel();
     let job: Job = Box::new(move || {
         let _enter = runtime.enter();
@@ -120,6 +131,18 @@ fn set_parent_death_signal(command: &mut Command, parent: u32) {
             nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0)).map_err(io::Error::from)?;
             Ok(())
         });
+    }
+}
+
+#[expect(
+    unsafe_code,
+    reason = "pre_exec is the only way to confine the child between fork and exec; \
+              Prepared::enter makes only async-signal-safe system calls"
+)]
+fn confine(command: &mut Command, sandbox: std::sync::Arc<crate::sandbox::Prepared>) {
+    // SAFETY: runs in the forked child before exec, once; see Prepared::enter.
+    unsafe {
+        command.pre_exec(move || sandbox.enter());
     }
 }
 

@@ -116,6 +116,30 @@ pub fn python_sdk_plugin(script: &Path, dir: &Path) -> PathBuf {
     )
 }
 
+/// What a confined Python plugin of the tests must be granted to read besides its own
+/// directory: the installation the venv's interpreter comes from (`sys.base_prefix`, e.g. a
+/// pyenv version under `/root`), which is outside the system directories on some machines.
+pub fn python_reads() -> Vec<PathBuf> {
+    static PREFIX: OnceLock<Vec<PathBuf>> = OnceLock::new();
+    PREFIX
+        .get_or_init(|| {
+            let venv = python_plugin()
+                .parent()
+                .expect("the launcher is in target/interop/python")
+                .join("venv/bin/python");
+            let python = if venv.exists() { venv } else { PathBuf::from("python3") };
+            let out = std::process::Command::new(&python)
+                .args(["-c", "import sys; print(sys.base_prefix); print(sys.prefix)"])
+                .output()
+                .expect("python runs");
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(PathBuf::from)
+                .collect()
+        })
+        .clone()
+}
+
 /// The seeds' Jira ticketing plugin (examples/plugins/example-jira-python, pip-installed).
 pub fn jira_plugin() -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();

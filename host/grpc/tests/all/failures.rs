@@ -144,7 +144,7 @@ async fn protocol_problems_are_refused() {
                 pid_file.display()
             ),
         );
-        let err = launch_err(support::config("jira", &path)).await;
+        let err = launch_err(support::unconfined(support::config("jira", &path))).await;
         assert_eq!(
             err,
             Error::Refused {
@@ -192,7 +192,7 @@ async fn start_timeout_kills_the_process() {
         "slow",
         &format!("echo $$ > {}\nexec sleep 30", pid_file.display()),
     );
-    let mut config = support::config("jira", &path);
+    let mut config = support::unconfined(support::config("jira", &path));
     config.start_timeout = Duration::from_millis(300);
     let err = launch_err(config).await;
     assert_eq!(
@@ -219,7 +219,8 @@ async fn start_timeout_kills_the_process() {
 
 #[tokio::test]
 async fn interface_version_mismatch_is_refused() {
-    let mut config = support::config("py", &support::python_plugin());
+    // Unconfined: the plugin writes its process id, checked from outside.
+    let mut config = support::unconfined(support::config("py", &support::python_plugin()));
     config
         .env
         .push(("ROBODEV_TEST_INTERFACE_VERSION".into(), "2".into()));

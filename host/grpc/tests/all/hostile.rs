@@ -50,7 +50,7 @@ async fn a_handshake_naming_a_regular_file_never_deletes_it() {
                 victim.display()
             ),
         );
-        let err = launch_err(support::config("jira", &path)).await;
+        let err = launch_err(support::unconfined(support::config("jira", &path))).await;
         assert_eq!(
             refusal(&err),
             &HandshakeProblem::NotASocket {
@@ -94,16 +94,21 @@ async fn a_handshake_naming_another_plugins_socket_is_refused() {
             pid_file.display()
         ),
     );
-    let mut config = support::config("hostile", &path);
+    let mut config = support::unconfined(support::config("hostile", &path));
     config.auto_mtls = false;
     let err = launch_err(config).await;
     match refusal(&err) {
         HandshakeProblem::ForeignSocket { address, owner, .. } => {
             assert_eq!(address, &format!("unix {socket}"));
-            assert!(
-                owner.starts_with(&format!("process {honest_pid} ")),
-                "{owner}"
-            );
+            // The honest plugin's process: in the process group robodev started it in
+            // (confined, it runs under a keeper, whose pid robodev knows).
+            let owner_pid: i32 = owner
+                .strip_prefix("process ")
+                .and_then(|rest| rest.split(' ').next())
+                .and_then(|pid| pid.parse().ok())
+                .unwrap_or_else(|| panic!("{owner}"));
+            let group = nix::unistd::getpgid(Some(nix::unistd::Pid::from_raw(owner_pid))).unwrap();
+            assert_eq!(group.as_raw() as u32, honest_pid, "{owner}");
         }
         other => panic!("{other:?}"),
     }
@@ -145,7 +150,7 @@ async fn a_socket_of_another_process_is_neither_used_nor_removed() {
             socket.display()
         ),
     );
-    let mut config = support::config("hostile", &path);
+    let mut config = support::unconfined(support::config("hostile", &path));
     config.auto_mtls = false;
     let err = launch_err(config).await;
     match refusal(&err) {

@@ -210,6 +210,14 @@ async fn tcp_addresses_work() {
     config
         .env
         .push(("ROBODEV_TEST_NETWORK".into(), "tcp".into()));
+    // A sandbox without network refuses the listening socket...
+    let err = support::launch_err(config.clone()).await.to_string();
+    assert!(
+        err.contains("no free TCP port") && err.contains("Permission denied"),
+        "{err}"
+    );
+    // ...which `sandbox.network` grants.
+    config.sandbox.network = true;
     let plugin = SubprocessPlugin::launch(config).await.unwrap();
     let (address, tls) = plugin.endpoint().unwrap();
     assert!(address.starts_with("tcp 127.0.0.1:"), "{address}");

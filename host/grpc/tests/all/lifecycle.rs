@@ -351,6 +351,9 @@ while True:
     config
         .env
         .push(("MARKER".into(), marker.display().to_string()));
+    // The marker is written where the sandbox allows it; the SIGTERM reaches the plugin
+    // through its keeper and its PID namespace's init.
+    config.sandbox.write.push(dir.path().to_owned());
     let plugin = SubprocessPlugin::launch(config).await.unwrap();
     let pid = plugin.pid().unwrap();
     plugin.shutdown().await;

@@ -13,4 +13,5 @@ mod hostile;
 mod interfaces;
 mod interop;
 mod lifecycle;
+mod sandbox;
 mod support;

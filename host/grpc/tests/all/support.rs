@@ -17,12 +17,26 @@ pub use robodev_test_support::plugins::{
 pub fn config(name: &str, command: &Path) -> SubprocessConfig {
     let mut config = SubprocessConfig::new(name, command);
     config.interface = Some(Interface::Ticketing);
+    // Wrapper scripts in temporary directories exec the built plugins, and the Python
+    // plugins' interpreter may live outside the system directories (pyenv).
+    config.sandbox.read = robodev_test_support::plugins::python_reads();
+    config
+        .sandbox
+        .read
+        .push(robodev_test_support::repo::repo_root().join("target"));
     config.start_timeout = Duration::from_secs(20);
     config.call_timeout = Duration::from_secs(10);
     config.restart = RestartPolicy {
         max_restarts: 2,
         backoff: vec![Duration::from_millis(50)],
     };
+    config
+}
+
+/// `config` without a sandbox: for scripts that report their process id (`echo $$`), which
+/// means nothing outside the PID namespace of a confined plugin.
+pub fn unconfined(mut config: SubprocessConfig) -> SubprocessConfig {
+    config.sandbox = robodev_grpc::Sandbox::disabled();
     config
 }
 
