@@ -28,3 +28,25 @@ pub(crate) fn parse_env(text: &str) -> Result<(String, String), String> {
         _ => Err(format!("{text:?} is not KEY=VALUE")),
     }
 }
+
+/// What a subprocess plugin was confined to, for `plugin inspect`: one `label: value` line
+/// each, aligned with the rest.
+pub fn describe_sandbox(c: &robodev_grpc::Confinement) -> String {
+    let list = |paths: &[std::path::PathBuf]| {
+        paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut out = format!("sandbox:           {}\n", c.summary());
+    if c.confined {
+        out += &format!("  reads:           system directories, {}\n", list(&c.read));
+        out += &format!("  writes:          {}\n", list(&c.write));
+        out += &format!("  environment:     {}\n", c.env.join(", "));
+        for gap in &c.gaps {
+            out += &format!("  gap:             {gap}\n");
+        }
+    }
+    out
+}

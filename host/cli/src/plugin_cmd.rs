@@ -119,6 +119,26 @@ fn is_wasm(source: &Path) -> bool {
     starts_as_wasm || source.extension().is_some_and(|e| e == "wasm")
 }
 
+/// Starts the subprocess plugin `spec` for `plugin call`/`plugin test`: its settings, the
+/// command line's over them, its secrets from the environment, and a sandbox that may not
+/// grant the data directory.
+async fn launch_subprocess(
+    spec: &robodev_registry::spec::SubprocessSpec,
+    name: &str,
+    interface: Option<Interface>,
+    load: &LoadArgs,
+) -> Result<SubprocessPlugin, robodev_core::Error> {
+    let mut config = load.process.apply(
+        spec.process_config(name, interface, RestartPolicy::default()),
+        load.timeout_ms,
+    );
+    config.sandbox.protected.push(load.host.data_dir());
+    let secrets = robodev_registry::resolve_secrets(name, &spec.secrets, &EnvSecrets).await?;
+    // The command line's --env still wins.
+    config.env.splice(0..0, secrets);
+    SubprocessPlugin::launch(config).await
+}
+
 impl ProcessArgs {
     fn config(
         &self,
@@ -193,9 +213,9 @@ pub struct TestArgs {
 pub struct LoadArgs {
     /// The plugin's settings (YAML or JSON): the keys of one `plugins:` entry of
     /// robodev-config.yaml (config, secrets, allowed_hosts, kv, read_only_dirs, limits,
-    /// instance for a component; args, env, auto_mtls, start_timeout, call_timeout for an
-    /// executable); SOURCE says where the plugin comes from. Secrets name environment
-    /// variables.
+    /// instance for a component; args, env, secrets, inherit_env, sandbox, auto_mtls,
+    /// start_timeout, call_timeout for an executable); SOURCE says where the plugin comes from.
+    /// Secrets name environment variables.
     #[arg(long, value_name = "FILE")]
     plugin_config: Option<PathBuf>,
     /// The plugin's name in logs, errors and its kv store [default: the file's stem].
@@ -504,6 +524,7 @@ async fn inspect_process(
             "address": address,
             "autoMtls": tls,
             "readyMs": ready.as_secs_f64() * 1000.0,
+            "sandbox": plugin.confinement().map(|c| robodev_registry::sandbox_json(&c)),
         });
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     } else {
@@ -523,6 +544,9 @@ async fn inspect_process(
             "ready:             {:.1} ms after spawn",
             ready.as_secs_f64() * 1000.0
         );
+        if let Some(c) = plugin.confinement() {
+            print!("{}", crate::common::describe_sandbox(&c));
+        }
     }
     plugin.shutdown().await;
     0
@@ -544,15 +568,7 @@ async fn call_process(args: CallArgs) -> u8 {
         );
     };
     let name = call_name(&args, &settings);
-    let config = args.load.process.apply(
-        spec.process_config(
-            &name,
-            args.interface.or(settings.interface),
-            RestartPolicy::default(),
-        ),
-        args.load.timeout_ms,
-    );
-    let plugin = match SubprocessPlugin::launch(config).await {
+    let plugin = match launch_subprocess(spec, &name, args.interface.or(settings.interface), &args.load).await {
         Ok(p) => p,
         Err(e) => return report(&e, args.json),
     };
@@ -849,15 +865,7 @@ async fn test_process(args: &CallArgs, cases: &[crate::kit::RecordedCase]) -> cr
         );
     };
     let name = call_name(args, &settings);
-    let config = args.load.process.apply(
-        spec.process_config(
-            &name,
-            args.interface.or(settings.interface),
-            RestartPolicy::default(),
-        ),
-        args.load.timeout_ms,
-    );
-    let plugin = match SubprocessPlugin::launch(config).await {
+    let plugin = match launch_subprocess(spec, &name, args.interface.or(settings.interface), &args.load).await {
         Ok(p) => p,
         Err(e) => return crate::kit::Report::not_loaded(&name, "subprocess", e.to_string()),
     };

@@ -572,6 +572,12 @@ pub async fn list(args: ListArgs) -> u8 {
             s("version"),
             s("health"),
         );
+        if let Some(summary) = row["sandbox"]["summary"].as_str() {
+            println!("{:<16} sandbox: {summary}", "");
+            for gap in row["sandbox"]["gaps"].as_array().into_iter().flatten() {
+                println!("{:<16}   gap: {}", "", gap.as_str().unwrap_or_default());
+            }
+        }
     }
     let mut counts = std::collections::BTreeMap::new();
     for run in &runs {

@@ -20,5 +20,8 @@ pub mod registry;
 pub mod reload;
 pub mod spec;
 
-pub use registry::{CriticalFailure, Entry, LoadFailure, LoadOptions, Loading, Registry, Swapped};
+pub use registry::{
+    CriticalFailure, Entry, LoadFailure, LoadOptions, Loading, Registry, Swapped, resolve_secrets,
+    sandbox_json,
+};
 pub use spec::HostConfig;

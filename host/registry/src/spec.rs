@@ -161,8 +161,13 @@ pub struct SubprocessSpec {
     pub command: PathBuf,
     /// `args`.
     pub args: Vec<String>,
-    /// `env`: extra environment variables.
+    /// `env`: the plugin's environment variables.
     pub env: BTreeMap<String, String>,
+    /// `secrets`: environment variable -> secrets backend key, resolved when it starts.
+    pub secrets: BTreeMap<String, String>,
+    /// `inherit_env` and `sandbox`: how it is confined (its `protected` paths are robodev's,
+    /// added by whoever starts it).
+    pub sandbox: robodev_grpc::Sandbox,
     /// `auto_mtls` (default true).
     pub auto_mtls: bool,
     /// `start_timeout` (default 30 s).
@@ -288,6 +293,7 @@ impl SubprocessSpec {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
+        config.sandbox = self.sandbox.clone();
         config.interface = interface;
         config.interface_version = interface_version;
         config.auto_mtls = self.auto_mtls;

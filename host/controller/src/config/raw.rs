@@ -110,6 +110,12 @@ pub struct RawPlugin {
     /// `env` (subprocess plugins).
     #[serde(default)]
     pub env: Option<BTreeMap<String, String>>,
+    /// `inherit_env` (subprocess plugins): robodev's variables passed through by name.
+    #[serde(default)]
+    pub inherit_env: Option<Vec<String>>,
+    /// `sandbox` (subprocess plugins): `false`, or how the plugin is confined.
+    #[serde(default)]
+    pub sandbox: Option<RawSandbox>,
     /// `auto_mtls` (subprocess plugins).
     #[serde(default)]
     pub auto_mtls: Option<bool>,
@@ -128,7 +134,8 @@ pub struct RawPlugin {
     /// `config` (component plugins): any YAML values.
     #[serde(default)]
     pub config: Option<BTreeMap<String, serde_json::Value>>,
-    /// `secrets` (component plugins).
+    /// `secrets`: for a component, name the guest asks for -> secrets backend key; for a
+    /// subprocess, environment variable -> secrets backend key.
     #[serde(default)]
     pub secrets: Option<BTreeMap<String, String>>,
     /// `allowed_hosts` (component plugins).
@@ -204,6 +211,102 @@ impl<'de> Deserialize<'de> for RawInstance {
         }
 
         deserializer.deserialize_any(InstanceVisitor)
+    }
+}
+
+/// `sandbox:` of a subprocess plugin: `true`/`false`, or its settings (confined).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawSandbox {
+    /// `sandbox: true` (the defaults) or `sandbox: false` (unconfined).
+    Enabled(bool),
+    /// `sandbox: { ... }`.
+    Settings(RawSandboxSettings),
+}
+
+/// The settings of `sandbox: { ... }`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawSandboxSettings {
+    /// `network`.
+    pub network: Option<bool>,
+    /// `read`: paths the plugin may also read and execute.
+    pub read: Option<Vec<String>>,
+    /// `write`: paths the plugin may also write.
+    pub write: Option<Vec<String>>,
+    /// `memory_mb`.
+    pub memory_mb: Option<RawCap>,
+    /// `open_files`.
+    pub open_files: Option<RawCap>,
+    /// `processes`.
+    pub processes: Option<RawCap>,
+    /// `cpu_seconds`.
+    pub cpu_seconds: Option<RawCap>,
+}
+
+impl<'de> Deserialize<'de> for RawSandbox {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SandboxVisitor;
+
+        impl<'de> Visitor<'de> for SandboxVisitor {
+            type Value = RawSandbox;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("true, false or { network, read, write, memory_mb, open_files, processes, cpu_seconds }")
+            }
+
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<RawSandbox, E> {
+                Ok(RawSandbox::Enabled(v))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawSandbox, A::Error> {
+                RawSandboxSettings::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(RawSandbox::Settings)
+            }
+        }
+
+        deserializer.deserialize_any(SandboxVisitor)
+    }
+}
+
+/// A resource cap: a number, or `unlimited`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RawCap {
+    /// A number as written.
+    Limit(u64),
+    /// `unlimited`.
+    Unlimited,
+}
+
+impl<'de> Deserialize<'de> for RawCap {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct CapVisitor;
+
+        impl Visitor<'_> for CapVisitor {
+            type Value = RawCap;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a positive number or \"unlimited\"")
+            }
+
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawCap, E> {
+                Ok(RawCap::Limit(v))
+            }
+
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawCap, E> {
+                u64::try_from(v)
+                    .map(RawCap::Limit)
+                    .map_err(|_| E::invalid_value(Unexpected::Signed(v), &self))
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawCap, E> {
+                match v {
+                    "unlimited" => Ok(RawCap::Unlimited),
+                    _ => Err(E::invalid_value(Unexpected::Str(v), &self)),
+                }
+            }
+        }
+
+        deserializer.deserialize_any(CapVisitor)
     }
 }
 

@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use super::locate::{Locator, join_key};
 use super::raw::{
-    RawBackend, RawConfig, RawDuration, RawEngineSection, RawEngines, RawGuardrails, RawInstance,
+    RawBackend, RawCap, RawConfig, RawDuration, RawEngineSection, RawEngines, RawGuardrails, RawInstance, RawSandbox,
     RawPlugin, RawPluginHealth, RawResources,
 };
 use super::{
@@ -41,12 +41,19 @@ const DEFAULT_ENGINE: &str = "local";
 const SUGGESTION_THRESHOLD: f64 = 0.8;
 
 /// Keys of a plugin entry that only a subprocess plugin (`command:`) may have.
-const SUBPROCESS_KEYS: [&str; 5] = ["args", "env", "auto_mtls", "start_timeout", "call_timeout"];
+const SUBPROCESS_KEYS: [&str; 7] = [
+    "args",
+    "env",
+    "inherit_env",
+    "sandbox",
+    "auto_mtls",
+    "start_timeout",
+    "call_timeout",
+];
 /// Keys of a plugin entry that only a component plugin (`component:`) may have.
-const COMPONENT_KEYS: [&str; 8] = [
+const COMPONENT_KEYS: [&str; 7] = [
     "digest",
     "config",
-    "secrets",
     "allowed_hosts",
     "kv",
     "read_only_dirs",
@@ -1077,6 +1084,8 @@ impl Validator<'_> {
         let subprocess_keys = [
             raw.args.is_some(),
             raw.env.is_some(),
+            raw.inherit_env.is_some(),
+            raw.sandbox.is_some(),
             raw.auto_mtls.is_some(),
             raw.start_timeout.is_some(),
             raw.call_timeout.is_some(),
@@ -1084,7 +1093,6 @@ impl Validator<'_> {
         let component_keys = [
             raw.digest.is_some(),
             raw.config.is_some(),
-            raw.secrets.is_some(),
             raw.allowed_hosts.is_some(),
             raw.kv.is_some(),
             raw.read_only_dirs.is_some(),
@@ -1183,14 +1191,84 @@ impl Validator<'_> {
             Some(d) => self.positive_duration(&join_key(key, name), d),
             None => Ok(DEFAULT_PLUGIN_TIMEOUT),
         };
+        let env = raw.env.unwrap_or_default();
+        let secrets = raw.secrets.unwrap_or_default();
+        let inherit_env = raw.inherit_env.unwrap_or_default();
+        for (k, name) in env
+            .keys()
+            .map(|n| ("env", n))
+            .chain(secrets.keys().map(|n| ("secrets", n)))
+            .chain(inherit_env.iter().map(|n| ("inherit_env", n)))
+        {
+            if name.is_empty() || name.contains(['=', '\0']) {
+                return Err(self.err(
+                    &join_key(key, k),
+                    format!("{name:?} is not an environment variable name"),
+                ));
+            }
+        }
+        let sandbox = self.sandbox(key, raw.sandbox, inherit_env)?;
         Ok(SubprocessSpec {
             command,
             args: raw.args.unwrap_or_default(),
-            env: raw.env.unwrap_or_default(),
+            env,
+            secrets,
+            sandbox,
             auto_mtls: raw.auto_mtls.unwrap_or(true),
             start_timeout: timeout("start_timeout", raw.start_timeout)?,
             call_timeout: timeout("call_timeout", raw.call_timeout)?,
         })
+    }
+
+    /// The `sandbox` of the subprocess entry at `key`.
+    fn sandbox(
+        &self,
+        key: &str,
+        raw: Option<RawSandbox>,
+        inherit_env: Vec<String>,
+    ) -> Result<robodev_grpc::Sandbox, ConfigError> {
+        let mut sandbox = robodev_grpc::Sandbox {
+            inherit_env,
+            ..robodev_grpc::Sandbox::default()
+        };
+        let settings = match raw {
+            None | Some(RawSandbox::Enabled(true)) => return Ok(sandbox),
+            Some(RawSandbox::Enabled(false)) => {
+                sandbox.enabled = false;
+                return Ok(sandbox);
+            }
+            Some(RawSandbox::Settings(settings)) => settings,
+        };
+        let key = join_key(key, "sandbox");
+        let paths = |list: Option<Vec<String>>| -> Vec<PathBuf> {
+            list.unwrap_or_default()
+                .iter()
+                .map(|p| self.resolve(p))
+                .collect()
+        };
+        sandbox.network = settings.network.unwrap_or(false);
+        sandbox.read = paths(settings.read);
+        sandbox.write = paths(settings.write);
+        let cap = |name: &str, raw: Option<RawCap>, default: Option<u64>, min: u64| match raw {
+            None => Ok(default),
+            Some(RawCap::Unlimited) => Ok(None),
+            Some(RawCap::Limit(n)) if n >= min => Ok(Some(n)),
+            Some(RawCap::Limit(n)) => Err(self.err(
+                &join_key(&key, name),
+                format!("expected at least {min} (or \"unlimited\"), found {n}"),
+            )),
+        };
+        sandbox.memory_mb = cap("memory_mb", settings.memory_mb, sandbox.memory_mb, 16)?;
+        sandbox.open_files = cap("open_files", settings.open_files, sandbox.open_files, 16)?;
+        sandbox.processes = cap(
+            "processes",
+            settings.processes,
+            sandbox.processes,
+            robodev_grpc::MIN_PROCESSES,
+        )?;
+        sandbox.cpu_time =
+            cap("cpu_seconds", settings.cpu_seconds, None, 1)?.map(Duration::from_secs);
+        Ok(sandbox)
     }
 
     /// The component settings of the entry at `key` (its `component` already taken out).

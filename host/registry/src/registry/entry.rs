@@ -124,6 +124,10 @@ impl Entry {
             "digest": self.digest,
             "health": self.health().to_string(),
             "counters": self.counters(),
+            "sandbox": match &self.handle {
+                Handle::Subprocess(p) => p.confinement().map(|c| sandbox_json(&c)),
+                _ => None,
+            },
         })
     }
 
@@ -179,6 +183,26 @@ impl Entry {
             },
         }
     }
+}
+
+/// What a subprocess plugin was confined to, as `plugins list --json`, the admin API and
+/// `plugin inspect --json` show it.
+pub fn sandbox_json(c: &robodev_grpc::Confinement) -> serde_json::Value {
+    serde_json::json!({
+        "summary": c.summary(),
+        "confined": c.confined,
+        "landlockAbi": c.landlock_abi,
+        "namespaces": c.namespaces,
+        "network": c.network,
+        "read": c.read,
+        "write": c.write,
+        "env": c.env,
+        "memoryMb": c.memory_mb,
+        "openFiles": c.open_files,
+        "processes": c.processes,
+        "cpuSeconds": c.cpu_seconds,
+        "gaps": c.gaps,
+    })
 }
 
 /// A plugin that did not load.

@@ -183,6 +183,8 @@ pub(crate) struct Loader {
     pub(crate) trusted: Option<Result<Trust, String>>,
     pub(crate) state_dir: PathBuf,
     pub(crate) config_dir: PathBuf,
+    /// The config file (its secrets-free content is still robodev's, not a plugin's).
+    pub(crate) config_file: PathBuf,
     pub(crate) restart: RestartPolicy,
     pub(crate) secrets: BackendSecrets,
 }
@@ -418,12 +420,16 @@ impl Loader {
             })?;
             self.verify_file(&spec.name, &binary).await?;
         }
-        let config = s.process_config_of(
+        let mut config = s.process_config_of(
             &spec.name,
             Some(spec.interface),
             Some(spec.interface_version),
             self.restart.clone(),
         );
+        config.sandbox.protected = self.protected_paths();
+        config
+            .env
+            .extend(resolve_secrets(&spec.name, &s.secrets, &self.secrets).await?);
         let plugin = SubprocessPlugin::launch(config).await?;
         Ok(Entry {
             name: spec.name.clone(),
@@ -438,6 +444,48 @@ impl Loader {
             handle: Handle::Subprocess(Arc::new(plugin)),
         })
     }
+}
+
+impl Loader {
+    /// robodev's own paths, which no subprocess plugin's sandbox may grant: its state (task
+    /// runs, key-value stores), its caches, and its config file.
+    pub(crate) fn protected_paths(&self) -> Vec<PathBuf> {
+        let mut paths = vec![self.state_dir.clone(), self.config_file.clone()];
+        paths.extend(self.cache_dir.iter().cloned());
+        paths.extend(
+            self.oci_cache_dir
+                .clone()
+                .or_else(robodev_oci::ClientOptions::default_cache_dir),
+        );
+        paths
+    }
+}
+
+/// The secrets a subprocess plugin is granted, as environment variables: each `VAR: key` read
+/// from the secrets backend. A missing secret or an unreachable backend fails the load, naming
+/// the variable and the key (never a value).
+pub async fn resolve_secrets(
+    plugin: &str,
+    secrets: &std::collections::BTreeMap<String, String>,
+    source: &dyn SecretSource,
+) -> Result<Vec<(String, String)>, Error> {
+    let mut env = Vec::new();
+    for (var, key) in secrets {
+        let problem = match source.get(key).await {
+            Ok(Some(value)) => {
+                env.push((var.clone(), value));
+                continue;
+            }
+            Ok(None) => "the secrets backend has no such secret".to_owned(),
+            Err(e) => e.to_string(),
+        };
+        return Err(Error::Load {
+            plugin: plugin.to_owned(),
+            message: format!("secrets.{var}: cannot read secret {key:?}: {problem}"),
+            source: None,
+        });
+    }
+    Ok(env)
 }
 
 pub(crate) fn item_for(config: &HostConfig, selection: &BackendRef) -> Item {

@@ -25,8 +25,8 @@ mod load;
 mod swap;
 
 pub(crate) use entry::Handle;
-pub use entry::{Entry, LoadFailure, Loading, RuntimeKind};
-pub use load::{BackendSecrets, LoadOptions, config_dir, precheck};
+pub use entry::{Entry, LoadFailure, Loading, RuntimeKind, sandbox_json};
+pub use load::{BackendSecrets, LoadOptions, config_dir, precheck, resolve_secrets};
 pub(crate) use load::{Item, Loader, Trust, item_for, resolve_credentials};
 pub use swap::Swapped;
 
@@ -230,6 +230,7 @@ impl Registry {
             trusted: config.signatures.as_ref().map(Trust::read),
             state_dir: config.state_dir.clone(),
             config_dir: config_dir(&config.path),
+            config_file: config.path.clone(),
             restart: RestartPolicy {
                 max_restarts: config.plugin_health.max_plugin_restarts,
                 backoff: config.plugin_health.restart_backoff.clone(),
