@@ -483,8 +483,25 @@ pub(crate) fn prepare(
         ..Confinement::default()
     };
 
-    // What the plugin may read: its own files and what the operator lists.
-    let mut read = default_reads(binary, args);
+    // What the plugin may read: its own files and what the operator lists. A default that
+    // would expose robodev's own files (a plugin kept beside robodev's config or state)
+    // narrows to the file it came from.
+    let mut read = Vec::new();
+    for (dir, file) in default_reads(binary, args) {
+        let grant = if check_protected(std::slice::from_ref(&dir), "read", &sandbox.protected).is_ok() {
+            dir
+        } else {
+            tracing::info!(
+                "sandbox: {} holds robodev's own files, so the plugin may read only {} there",
+                dir.display(),
+                file.display()
+            );
+            file
+        };
+        if !read.contains(&grant) {
+            read.push(grant);
+        }
+    }
     let defaults = read.len();
     read.extend(sandbox.read.iter().cloned());
     let mut write = vec![private.to_owned()];
@@ -614,31 +631,94 @@ pub(crate) fn prepare(
     })
 }
 
-/// The default read grants: the binary's directory (as named and resolved), and the
-/// directories of arguments that name existing files (an interpreter's script).
-fn default_reads(binary: &Path, args: &[String]) -> Vec<PathBuf> {
-    let mut dirs = Vec::new();
-    let mut add = |file: &Path| {
-        for candidate in [Some(file.to_owned()), std::fs::canonicalize(file).ok()]
+/// The default read grants, each with the file it was derived from: the directory of the
+/// binary and of arguments that name files (an interpreter's script), as named and resolved;
+/// and when the binary is a `#!` script, its interpreter's installation.
+fn default_reads(binary: &Path, args: &[String]) -> Vec<(PathBuf, PathBuf)> {
+    let mut grants: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let mut add = |dir: &Path, file: &Path| {
+        if !dir.as_os_str().is_empty()
+            && dir != Path::new("/")
+            && !grants.iter().any(|(d, _)| d == dir)
+        {
+            grants.push((dir.to_owned(), file.to_owned()));
+        }
+    };
+    let mut files = vec![binary.to_owned()];
+    files.extend(
+        args.iter()
+            .map(Path::new)
+            .filter(|p| p.is_file())
+            .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_owned())),
+    );
+    for file in &files {
+        for named in [Some(file.clone()), std::fs::canonicalize(file).ok()]
             .into_iter()
             .flatten()
         {
-            if let Some(dir) = candidate.parent()
-                && !dir.as_os_str().is_empty()
-                && !dirs.iter().any(|d: &PathBuf| d == dir)
-            {
-                dirs.push(dir.to_owned());
+            if let Some(dir) = named.parent() {
+                add(dir, &named);
             }
         }
-    };
-    add(binary);
-    for arg in args {
-        let path = Path::new(arg);
-        if path.is_file() {
-            add(&std::path::absolute(path).unwrap_or_else(|_| path.to_owned()));
+    }
+    if let Some(interpreter) = interpreter(binary) {
+        for prefix in installation(&interpreter) {
+            add(&prefix, &interpreter);
         }
     }
-    dirs
+    grants
+}
+
+/// The interpreter a `#!` script names (`#!/usr/bin/env NAME` looked up in `PATH`).
+fn interpreter(script: &Path) -> Option<PathBuf> {
+    use std::io::Read;
+    let mut head = [0u8; 512];
+    let n = std::fs::File::open(script).ok()?.read(&mut head).ok()?;
+    let line = head[..n].strip_prefix(b"#!")?;
+    let line = String::from_utf8_lossy(line.split(|b| *b == b'\n').next()?).into_owned();
+    let mut words = line.split_whitespace();
+    let first = PathBuf::from(words.next()?);
+    if first.file_name().is_some_and(|n| n == "env") {
+        let name = words.find(|w| !w.starts_with('-'))?;
+        let path = std::env::var_os("PATH")?;
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    } else {
+        Some(first)
+    }
+}
+
+/// What an interpreter needs besides itself: its installation's prefix (`PREFIX/bin/python3`
+/// -> `PREFIX`, which holds its standard library), as named and resolved, and for a Python
+/// virtual environment the installation it was made from (`home` in its `pyvenv.cfg`).
+fn installation(interpreter: &Path) -> Vec<PathBuf> {
+    let prefix = |binary: &Path| {
+        let dir = binary.parent()?;
+        Some(if dir.file_name().is_some_and(|n| n == "bin") {
+            dir.parent()?.to_owned()
+        } else {
+            dir.to_owned()
+        })
+    };
+    let mut out = Vec::new();
+    for named in [Some(interpreter.to_owned()), std::fs::canonicalize(interpreter).ok()]
+        .into_iter()
+        .flatten()
+    {
+        let Some(root) = prefix(&named) else { continue };
+        if let Ok(cfg) = std::fs::read_to_string(root.join("pyvenv.cfg")) {
+            let home = cfg.lines().find_map(|line| {
+                let (key, value) = line.split_once('=')?;
+                (key.trim() == "home").then(|| PathBuf::from(value.trim()))
+            });
+            if let Some(home) = home.and_then(|h| prefix(&h.join("python"))) {
+                out.push(home);
+            }
+        }
+        out.push(root);
+    }
+    out
 }
 
 /// Refuses a grant that contains one of robodev's protected paths or lies inside one.
@@ -1105,10 +1185,13 @@ mod tests {
         let script = dir.path().join("lib/plugin.py");
         std::fs::create_dir_all(script.parent().unwrap()).unwrap();
         std::fs::write(&script, "").unwrap();
-        let reads = default_reads(
+        let reads: Vec<PathBuf> = default_reads(
             Path::new("/usr/bin/python3"),
             &[script.display().to_string(), "--flag".into()],
-        );
+        )
+        .into_iter()
+        .map(|(dir, _)| dir)
+        .collect();
         assert!(reads.contains(&PathBuf::from("/usr/bin")), "{reads:?}");
         assert!(reads.contains(&dir.path().join("lib")), "{reads:?}");
         assert!(!reads.iter().any(|r| r.ends_with("--flag")), "{reads:?}");

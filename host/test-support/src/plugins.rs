@@ -90,52 +90,50 @@ pub fn ts_plugin() -> PathBuf {
 }
 
 /// An executable in `dir` that runs the Python file `script` with robodev's Python SDK (the
-/// interpreter scripts/build-python-plugins installed it for): a plugin a test writes.
+/// interpreter scripts/build-python-plugins installed it for): a plugin a test writes. It is a
+/// Python script whose `#!` names that interpreter, so that robodev's sandbox grants it.
 pub fn python_sdk_plugin(script: &Path, dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
     static BUILT: OnceLock<()> = OnceLock::new();
     run_script_once(&BUILT, "build-python-plugins");
     let out = repo_root().join("target/interop/python");
     let venv = out.join("venv/bin/python");
-    let (python, path) = if venv.exists() {
-        (venv, String::new())
+    let (python, site) = if venv.exists() {
+        (venv, None)
     } else {
-        (
-            PathBuf::from("python3"),
-            format!("PYTHONPATH='{}' ", out.join("site").display()),
-        )
+        (PathBuf::from("/usr/bin/python3"), Some(out.join("site")))
     };
     let name = format!("{}-launcher", script.file_stem().unwrap().to_string_lossy());
-    self::script(
-        dir,
-        &name,
-        &format!(
-            "{path}exec '{}' '{}' \"$@\"",
-            python.display(),
-            script.display()
+    let path = dir.join(name);
+    let site = site
+        .map(|s| format!("sys.path.insert(0, {:?})\n", s.display().to_string()))
+        .unwrap_or_default();
+    let script = script.display().to_string();
+    std::fs::write(
+        &path,
+        format!(
+            "#!{}\nimport runpy, sys\n{site}sys.argv[0] = {script:?}\nrunpy.run_path({script:?}, run_name=\"__main__\")\n",
+            python.display()
         ),
     )
+    .unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
 }
 
-/// What a confined Python plugin of the tests must be granted to read besides its own
-/// directory: the installation the venv's interpreter comes from (`sys.base_prefix`, e.g. a
-/// pyenv version under `/root`), which is outside the system directories on some machines.
-pub fn python_reads() -> Vec<PathBuf> {
-    static PREFIX: OnceLock<Vec<PathBuf>> = OnceLock::new();
+/// The installation the Python plugins' interpreter comes from (`sys.base_prefix`), which a
+/// confined plugin started through a shell wrapper must be granted: robodev's sandbox finds a
+/// plugin's interpreter only from its own `#!` line.
+pub fn python_base_prefix() -> PathBuf {
+    static PREFIX: OnceLock<PathBuf> = OnceLock::new();
     PREFIX
         .get_or_init(|| {
-            let venv = python_plugin()
-                .parent()
-                .expect("the launcher is in target/interop/python")
-                .join("venv/bin/python");
-            let python = if venv.exists() { venv } else { PathBuf::from("python3") };
-            let out = std::process::Command::new(&python)
-                .args(["-c", "import sys; print(sys.base_prefix); print(sys.prefix)"])
+            let launcher = python_plugin();
+            let out = std::process::Command::new(launcher.with_file_name("venv/bin/python"))
+                .args(["-c", "import sys; print(sys.base_prefix)"])
                 .output()
-                .expect("python runs");
-            String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .map(PathBuf::from)
-                .collect()
+                .expect("the venv's python runs");
+            PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
         })
         .clone()
 }

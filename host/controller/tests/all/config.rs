@@ -142,6 +142,8 @@ guardrails:
             command: d.join("bin/robodev-plugin-jira"),
             args: vec!["--verbose".into()],
             env: BTreeMap::from([("JIRA_URL".into(), "https://jira.example.com".into())]),
+            secrets: BTreeMap::new(),
+            sandbox: robodev_grpc::Sandbox::default(),
             auto_mtls: false,
             start_timeout: Duration::from_millis(250),
             call_timeout: Duration::from_secs(2),

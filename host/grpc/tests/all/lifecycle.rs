@@ -275,6 +275,11 @@ async fn a_version_mismatch_on_restart_is_final_and_never_retried() {
     );
     let mut config = support::config("upgraded", &wrapper);
     config.restart.max_restarts = 3;
+    // The wrapper runs the Python plugin, whose interpreter the sandbox cannot see from here.
+    config
+        .sandbox
+        .read
+        .push(robodev_test_support::plugins::python_base_prefix());
     let plugin = SubprocessPlugin::launch(config).await.unwrap();
     std::fs::write(&flag, "").unwrap();
     let pid = plugin.pid().unwrap();

@@ -17,9 +17,7 @@ pub use robodev_test_support::plugins::{
 pub fn config(name: &str, command: &Path) -> SubprocessConfig {
     let mut config = SubprocessConfig::new(name, command);
     config.interface = Some(Interface::Ticketing);
-    // Wrapper scripts in temporary directories exec the built plugins, and the Python
-    // plugins' interpreter may live outside the system directories (pyenv).
-    config.sandbox.read = robodev_test_support::plugins::python_reads();
+    // Wrapper scripts in temporary directories exec the built plugins.
     config
         .sandbox
         .read
