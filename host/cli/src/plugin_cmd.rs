@@ -106,6 +106,15 @@ pub struct ProcessArgs {
     /// [default: 30000].
     #[arg(long, value_name = "MS")]
     start_timeout_ms: Option<u64>,
+    /// A path the confined plugin may also read and execute (repeatable), as `sandbox.read`.
+    #[arg(long = "sandbox-read", value_name = "PATH")]
+    sandbox_read: Vec<PathBuf>,
+    /// Let the confined plugin use the network, as `sandbox.network: true`.
+    #[arg(long)]
+    network: bool,
+    /// Run the executable unconfined, with robodev's whole environment, as `sandbox: false`.
+    #[arg(long)]
+    no_sandbox: bool,
 }
 
 /// Whether SOURCE is to be loaded as a WebAssembly component: it starts with the WebAssembly
@@ -174,6 +183,14 @@ impl ProcessArgs {
         }
         // A one-shot command does not restart a crashed plugin.
         config.restart.max_restarts = 0;
+        config
+            .sandbox
+            .read
+            .extend(self.sandbox_read.iter().cloned());
+        config.sandbox.network |= self.network;
+        if self.no_sandbox {
+            config.sandbox.enabled = false;
+        }
         config
     }
 }
@@ -568,7 +585,14 @@ async fn call_process(args: CallArgs) -> u8 {
         );
     };
     let name = call_name(&args, &settings);
-    let plugin = match launch_subprocess(spec, &name, args.interface.or(settings.interface), &args.load).await {
+    let plugin = match launch_subprocess(
+        spec,
+        &name,
+        args.interface.or(settings.interface),
+        &args.load,
+    )
+    .await
+    {
         Ok(p) => p,
         Err(e) => return report(&e, args.json),
     };
@@ -865,7 +889,14 @@ async fn test_process(args: &CallArgs, cases: &[crate::kit::RecordedCase]) -> cr
         );
     };
     let name = call_name(args, &settings);
-    let plugin = match launch_subprocess(spec, &name, args.interface.or(settings.interface), &args.load).await {
+    let plugin = match launch_subprocess(
+        spec,
+        &name,
+        args.interface.or(settings.interface),
+        &args.load,
+    )
+    .await
+    {
         Ok(p) => p,
         Err(e) => return crate::kit::Report::not_loaded(&name, "subprocess", e.to_string()),
     };

@@ -1,6 +1,6 @@
 //! A hostile ticketing plugin: each `PollReadyTickets` tries every escape a subprocess plugin
 //! could attempt and answers one ticket per attempt, id the attempt's name, title `blocked: …`
-//! or `ESCAPED: …`; it also says each outcome on stderr (robodev logs it). The sandbox tests
+//! or `ESCAPED: …`; it also logs each outcome (robodev logs it under the plugin's name). The sandbox tests
 //! (`tests/all/sandbox.rs`) run it confined and check that every attempt was blocked while
 //! robodev keeps serving.
 //!
@@ -43,6 +43,9 @@ fn attempts() -> Vec<(String, Result<String, String>)> {
         .map(str::to_owned)
         .collect();
     reads.push(format!("/proc/{pid}/environ"));
+    // Process 1 of its PID namespace is a fork of robodev (its sandbox's init), with robodev's
+    // environment in its memory.
+    reads.push("/proc/1/environ".to_owned());
     for path in reads {
         out.push((
             format!("read {path}"),
@@ -58,16 +61,21 @@ fn attempts() -> Vec<(String, Result<String, String>)> {
             .map(|()| "written".to_owned())
             .map_err(|e| e.to_string()),
     ));
+    // Without a pid given, its parent: in a PID namespace that is the namespace's init.
+    let target = pid
+        .parse::<i32>()
+        .unwrap_or_else(|_| nix::unistd::getppid().as_raw());
     out.push((
         "signal robodev".to_owned(),
-        match pid.parse::<i32>() {
-            Ok(pid) => nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
+        if target > 0 {
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(target),
                 nix::sys::signal::Signal::SIGCONT,
             )
-            .map(|()| "SIGCONT delivered".to_owned())
-            .map_err(|e| e.to_string()),
-            Err(_) => Err("no pid given".to_owned()),
+            .map(|()| format!("SIGCONT delivered to process {target}"))
+            .map_err(|e| format!("process {target}: {e}"))
+        } else {
+            Err("no parent process is visible".to_owned())
         },
     ));
     let connect = var("HOSTILE_CONNECT");
@@ -136,7 +144,9 @@ impl Backend for Hostile {
         &self,
         _request: PollReadyTicketsRequest,
     ) -> Result<PollReadyTicketsResponse, Error> {
-        let attempts = tokio::task::spawn_blocking(attempts).await.unwrap_or_default();
+        let attempts = tokio::task::spawn_blocking(attempts)
+            .await
+            .unwrap_or_default();
         let tickets = attempts
             .into_iter()
             .map(|(name, outcome)| {
@@ -144,7 +154,7 @@ impl Backend for Hostile {
                     Ok(got) => format!("ESCAPED: {got}"),
                     Err(why) => format!("blocked: {why}"),
                 };
-                eprintln!("hostile: {name}: {title}");
+                tracing::info!("hostile: {name}: {title}");
                 Ticket {
                     id: name,
                     title,

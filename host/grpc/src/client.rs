@@ -699,8 +699,14 @@ async fn start(config: &SubprocessConfig, interface: Option<Interface>) -> Resul
         env.extend(config.env.iter().map(|(k, v)| (k.into(), v.into())));
         let mut names = sandbox::names(&env);
         names.extend(
-            [COOKIE_KEY, "PLUGIN_PROTOCOL_VERSIONS", "PLUGIN_MIN_PORT", "PLUGIN_MAX_PORT", "PLUGIN_UNIX_SOCKET_DIR"]
-                .map(str::to_owned),
+            [
+                COOKIE_KEY,
+                "PLUGIN_PROTOCOL_VERSIONS",
+                "PLUGIN_MIN_PORT",
+                "PLUGIN_MAX_PORT",
+                "PLUGIN_UNIX_SOCKET_DIR",
+            ]
+            .map(str::to_owned),
         );
         if identity.is_some() {
             names.push("PLUGIN_CLIENT_CERT".to_owned());

@@ -24,8 +24,8 @@ pub use client::{
     Health, RestartPolicy, SHUTDOWN_GRACE, SubprocessConfig, SubprocessPlugin,
 };
 pub use sandbox::{
-    Confinement, DEFAULT_MEMORY_MB, DEFAULT_OPEN_FILES, DEFAULT_PROCESSES, Features,
-    MIN_PROCESSES, Sandbox,
+    Confinement, DEFAULT_MEMORY_MB, DEFAULT_OPEN_FILES, DEFAULT_PROCESSES, Features, MIN_PROCESSES,
+    Sandbox,
 };
 mod hclog;
 mod serve;

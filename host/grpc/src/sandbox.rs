@@ -158,7 +158,14 @@ impl Confinement {
         if !self.namespaces.is_empty() {
             parts.push(format!("ns {}", self.namespaces.join("+")));
         }
-        parts.push(if self.network { "network" } else { "no network" }.to_owned());
+        parts.push(
+            if self.network {
+                "network"
+            } else {
+                "no network"
+            }
+            .to_owned(),
+        );
         let limit = |name: &str, v: Option<u64>, unit: &str| match v {
             Some(v) => format!("{name} {v}{unit}"),
             None => format!("{name} unlimited"),
@@ -241,9 +248,8 @@ pub(crate) fn base_env(private: &Path, inherit: &[String]) -> Vec<(OsString, OsS
         ("TMPDIR".into(), private.join("tmp").into()),
     ];
     env.extend(std::env::vars_os().filter(|(name, _)| {
-        name.to_str().is_some_and(|n| {
-            matches!(n, "LANG" | "LANGUAGE" | "TZ") || n.starts_with("LC_")
-        })
+        name.to_str()
+            .is_some_and(|n| matches!(n, "LANG" | "LANGUAGE" | "TZ") || n.starts_with("LC_"))
     }));
     env.extend(
         inherit
@@ -301,7 +307,10 @@ fn handled_fs(abi: u32) -> u64 {
     rights
 }
 
-#[expect(unsafe_code, reason = "the Landlock version query is a raw system call")]
+#[expect(
+    unsafe_code,
+    reason = "the Landlock version query is a raw system call"
+)]
 fn landlock_abi() -> u32 {
     // SAFETY: a null attribute with size 0 and the version flag only returns a number.
     let abi = unsafe {
@@ -358,7 +367,14 @@ fn kernel_at_least(major: u32, minor: u32) -> bool {
 
 /// The system directories every plugin may read and execute.
 const SYSTEM_READ_EXEC: &[&str] = &[
-    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/nix/store",
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/nix/store",
 ];
 /// What of `/etc` and the kernel's views a plugin may read: the loader's cache, TLS roots,
 /// name resolution, time zone, users and groups, MIME types.
@@ -488,16 +504,17 @@ pub(crate) fn prepare(
     // narrows to the file it came from.
     let mut read = Vec::new();
     for (dir, file) in default_reads(binary, args) {
-        let grant = if check_protected(std::slice::from_ref(&dir), "read", &sandbox.protected).is_ok() {
-            dir
-        } else {
-            tracing::info!(
-                "sandbox: {} holds robodev's own files, so the plugin may read only {} there",
-                dir.display(),
-                file.display()
-            );
-            file
-        };
+        let grant =
+            if check_protected(std::slice::from_ref(&dir), "read", &sandbox.protected).is_ok() {
+                dir
+            } else {
+                tracing::info!(
+                    "sandbox: {} holds robodev's own files, so the plugin may read only {} there",
+                    dir.display(),
+                    file.display()
+                );
+                file
+            };
         if !read.contains(&grant) {
             read.push(grant);
         }
@@ -633,7 +650,8 @@ pub(crate) fn prepare(
 
 /// The default read grants, each with the file it was derived from: the directory of the
 /// binary and of arguments that name files (an interpreter's script), as named and resolved;
-/// and when the binary is a `#!` script, its interpreter's installation.
+/// and when the binary is a `#!` script, its interpreter's installation (and for Node.js the
+/// script's package, with its node_modules).
 fn default_reads(binary: &Path, args: &[String]) -> Vec<(PathBuf, PathBuf)> {
     let mut grants: Vec<(PathBuf, PathBuf)> = Vec::new();
     let mut add = |dir: &Path, file: &Path| {
@@ -664,6 +682,19 @@ fn default_reads(binary: &Path, args: &[String]) -> Vec<(PathBuf, PathBuf)> {
     if let Some(interpreter) = interpreter(binary) {
         for prefix in installation(&interpreter) {
             add(&prefix, &interpreter);
+        }
+        // A Node.js script finds its packages in the node_modules of its package, which may
+        // be above its own directory (`dist/plugin.js`).
+        if interpreter
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("node"))
+            && let Some(package) = binary
+                .ancestors()
+                .skip(1)
+                .take(4)
+                .find(|dir| dir.join("package.json").is_file())
+        {
+            add(package, binary);
         }
     }
     grants
@@ -702,9 +733,12 @@ fn installation(interpreter: &Path) -> Vec<PathBuf> {
         })
     };
     let mut out = Vec::new();
-    for named in [Some(interpreter.to_owned()), std::fs::canonicalize(interpreter).ok()]
-        .into_iter()
-        .flatten()
+    for named in [
+        Some(interpreter.to_owned()),
+        std::fs::canonicalize(interpreter).ok(),
+    ]
+    .into_iter()
+    .flatten()
     {
         let Some(root) = prefix(&named) else { continue };
         if let Ok(cfg) = std::fs::read_to_string(root.join("pyvenv.cfg")) {
@@ -753,7 +787,10 @@ fn check_protected(
 /// Builds the Landlock ruleset: `grants` (each masked to what the ABI and the file kind
 /// allow), TCP refused unless `network`, and from ABI 6 signals and abstract unix sockets
 /// scoped to the sandbox.
-#[expect(unsafe_code, reason = "the Landlock system calls have no safe wrapper in nix")]
+#[expect(
+    unsafe_code,
+    reason = "the Landlock system calls have no safe wrapper in nix"
+)]
 fn ruleset(abi: u32, grants: &[Grant], network: bool) -> Result<OwnedFd, SandboxError> {
     let handled = handled_fs(abi);
     let attr = RulesetAttr {
@@ -1012,7 +1049,10 @@ fn say(line: &[u8]) {
 /// and init hold nothing of robodev's, pass termination signals on, reap, and exit as the
 /// plugin does (init tells the keeper how, through a pipe: a namespace's init cannot kill
 /// itself with a signal).
-#[expect(unsafe_code, reason = "fork, sigaction and waitpid between fork and exec")]
+#[expect(
+    unsafe_code,
+    reason = "fork, sigaction and waitpid between fork and exec"
+)]
 unsafe fn keep(ns: &Userns) -> io::Result<bool> {
     // SAFETY (whole body): async-signal-safe calls; keeper and init never return.
     unsafe {
@@ -1069,7 +1109,10 @@ unsafe fn keep(ns: &Userns) -> io::Result<bool> {
 /// The keeper's and init's life: forward termination signals to `child`, close everything of
 /// robodev's but `keep`, reap, and return `child`'s wait status (or, when `report`, the one
 /// read from `keep`: init's report of the plugin's).
-#[expect(unsafe_code, reason = "sigaction, close_range, read and waitpid between fork and exec")]
+#[expect(
+    unsafe_code,
+    reason = "sigaction, close_range, read and waitpid between fork and exec"
+)]
 unsafe fn wait_for(child: libc::pid_t, keep: libc::c_int, report: bool) -> libc::c_int {
     // SAFETY (whole body): async-signal-safe calls on integers and stack memory.
     unsafe {
@@ -1133,7 +1176,10 @@ unsafe fn wait_for(child: libc::pid_t, keep: libc::c_int, report: bool) -> libc:
 }
 
 /// Ends this process the way wait status `status` says its child ended.
-#[expect(unsafe_code, reason = "signal, sigprocmask, kill and _exit between fork and exec")]
+#[expect(
+    unsafe_code,
+    reason = "signal, sigprocmask, kill and _exit between fork and exec"
+)]
 unsafe fn exit_as(status: libc::c_int) -> ! {
     // SAFETY (whole body): async-signal-safe calls.
     unsafe {
@@ -1195,6 +1241,52 @@ mod tests {
         assert!(reads.contains(&PathBuf::from("/usr/bin")), "{reads:?}");
         assert!(reads.contains(&dir.path().join("lib")), "{reads:?}");
         assert!(!reads.iter().any(|r| r.ends_with("--flag")), "{reads:?}");
+    }
+
+    #[test]
+    fn a_script_s_interpreter_installation_and_node_package_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        // A venv made from an installation elsewhere, and a console script in it.
+        std::fs::create_dir_all(d.join("base/bin")).unwrap();
+        std::fs::create_dir_all(d.join("venv/bin")).unwrap();
+        std::fs::write(
+            d.join("venv/pyvenv.cfg"),
+            format!(
+                "home = {}\nversion = 3.11.7\n",
+                d.join("base/bin").display()
+            ),
+        )
+        .unwrap();
+        std::fs::write(d.join("venv/bin/python"), "").unwrap();
+        let console = d.join("venv/bin/tool");
+        std::fs::write(
+            &console,
+            format!("#!{}\nimport tool\n", d.join("venv/bin/python").display()),
+        )
+        .unwrap();
+        let reads: Vec<PathBuf> = default_reads(&console, &[])
+            .into_iter()
+            .map(|(g, _)| g)
+            .collect();
+        assert!(reads.contains(&d.join("venv")), "{reads:?}");
+        assert!(reads.contains(&d.join("base")), "{reads:?}");
+
+        // A Node.js script in dist/ of its package.
+        std::fs::create_dir_all(d.join("pkg/dist")).unwrap();
+        std::fs::write(d.join("pkg/package.json"), "{}").unwrap();
+        let script = d.join("pkg/dist/plugin.js");
+        std::fs::write(&script, "#!/usr/bin/env node\n").unwrap();
+        let reads: Vec<PathBuf> = default_reads(&script, &[])
+            .into_iter()
+            .map(|(g, _)| g)
+            .collect();
+        if interpreter(&script).is_some() {
+            assert!(reads.contains(&d.join("pkg")), "{reads:?}");
+        }
+        // Not a script: nothing beyond its directory.
+        let reads = default_reads(&d.join("pkg/package.json"), &[]);
+        assert_eq!(reads.len(), 1, "{reads:?}");
     }
 
     #[test]

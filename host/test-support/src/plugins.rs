@@ -157,6 +157,46 @@ pub fn teams_plugin() -> PathBuf {
     repo_root().join("target/interop/ts/robodev-plugin-teams")
 }
 
+/// The living processes descended from `pid` (children, their children, ...), read from
+/// `/proc`: a confined plugin's keeper, its namespace's init and the plugin itself.
+pub fn descendants(pid: u32) -> Vec<u32> {
+    let parents: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+                .filter_map(|child| {
+                    let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).ok()?;
+                    // Fields after the command name: state, then the parent's pid.
+                    let ppid = stat
+                        .rsplit_once(')')?
+                        .1
+                        .split_whitespace()
+                        .nth(1)?
+                        .parse()
+                        .ok()?;
+                    Some((child, ppid))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut found = vec![pid];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(
+            parents
+                .iter()
+                .filter(|(_, p)| *p == parent)
+                .map(|(c, _)| *c),
+        );
+        i += 1;
+    }
+    found.remove(0);
+    found.retain(|p| alive(*p));
+    found
+}
+
 /// Whether process `pid` exists and is not a zombie.
 pub fn alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {

@@ -130,8 +130,11 @@ serve(Broken())
 fn a_plugin_that_breaks_the_contract_fails_with_each_rule_named() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(d.join("broken.py"), BROKEN).unwrap();
-    let plugin = python_sdk_plugin(&d.join("broken.py"), d);
+    // Apart from the data directory `plugin test` keeps here, which its sandbox may not read.
+    let plugins = d.join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    std::fs::write(plugins.join("broken.py"), BROKEN).unwrap();
+    let plugin = python_sdk_plugin(&plugins.join("broken.py"), &plugins);
     let (status, report, log) = kit(d, &[plugin.to_str().unwrap()]);
     assert_eq!(status, 1, "{report:#}\n{log}");
     let failed = failed(&report);

@@ -25,8 +25,6 @@ fn example(dirs: &Path, state: &Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_robodev"))
         .args(&all)
         .env("ROBODEV_CACHE_DIR", dirs.join("cache"))
-        // The console subprocess plugin inherits robodev's environment.
-        .env("ROBODEV_NOTIFY_FILE", dirs.join("console.jsonl"))
         .env_remove("RUST_LOG")
         .env_remove("ROBODEV_STATE_DIR")
         .output()
@@ -86,12 +84,18 @@ fn the_example_processes_every_ticket_once_through_builtin_wasm_and_subprocess_p
     assert!(log.contains("polled local: 4 ready ticket(s)"), "{log}");
     assert!(log.contains("notify_complete"), "{log}");
 
-    // The subprocess channel saw every start and completion.
-    let notes = std::fs::read_to_string(dirs.path().join("console.jsonl")).unwrap_or_default();
-    let events: Vec<serde_json::Value> = notes
+    // The subprocess channel (confined: it logs each notification on its stderr, which robodev
+    // logs under its name) saw every start and completion.
+    let notes: Vec<&str> = log
         .lines()
+        .filter(|l| l.ends_with(r#"plugin="console" module="console""#))
+        .filter_map(|l| Some(l.split_once(" INFO ")?.1.rsplit_once(" plugin=")?.0))
+        .collect();
+    let events: Vec<serde_json::Value> = notes
+        .iter()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    let notes = notes.join("\n");
     let count = |event: &str| events.iter().filter(|e| e["event"] == event).count();
     assert_eq!(count("notify_complete"), 4, "{notes}");
     // RD-3 was stopped by a guard rail before it started.

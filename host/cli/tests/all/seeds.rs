@@ -108,6 +108,9 @@ fn the_seed_examples_move_a_jira_issue_through_a_run_and_tell_teams_and_slack() 
         .args(["+x", d.join("agent.sh").to_str().unwrap()])
         .status()
         .unwrap();
+    // The Jira token comes from the secrets backend as a granted secret: the plugins are
+    // confined, see only what their entry gives them, and reach the network only as granted.
+    std::fs::write(d.join("secrets.yaml"), "jira-api-token: jira-token\n").unwrap();
     let config = d.join("robodev-config.yaml");
     std::fs::write(
         &config,
@@ -118,17 +121,22 @@ fn the_seed_examples_move_a_jira_issue_through_a_run_and_tell_teams_and_slack() 
              \x20   type: ticketing\n\
              \x20   interface_version: 1\n\
              \x20   command: {jira_cmd}\n\
-             \x20   env: {{ JIRA_URL: \"{jira_url}\", JIRA_PROJECT: PROJ, JIRA_EMAIL: bot@acme.example, JIRA_TOKEN: jira-token, JIRA_REPO_FIELD: customfield_10042 }}\n\
+             \x20   env: {{ JIRA_URL: \"{jira_url}\", JIRA_PROJECT: PROJ, JIRA_EMAIL: bot@acme.example, JIRA_REPO_FIELD: customfield_10042 }}\n\
+             \x20   secrets: {{ JIRA_TOKEN: jira-api-token }}\n\
+             \x20   sandbox: {{ network: true }}\n\
              \x20 - name: teams\n\
              \x20   type: notifications\n\
              \x20   interface_version: 1\n\
              \x20   command: {teams_cmd}\n\
              \x20   env: {{ TEAMS_WEBHOOK_URL: \"{teams_url}/webhook\" }}\n\
+             \x20   sandbox: {{ network: true }}\n\
              \x20 - name: slack\n\
              \x20   type: notifications\n\
              \x20   interface_version: 1\n\
              \x20   command: {slack_cmd}\n\
              \x20   env: {{ SLACK_WEBHOOK_URL: \"{slack_url}/services/T0/B0/x\" }}\n\
+             \x20   sandbox: {{ network: true }}\n\
+             secrets: {{ backend: file, config: {{ file: secrets.yaml }} }}\n\
              ticketing: {{ backend: jira, labels: [robodev] }}\n\
              notifications: {{ channels: [ {{ backend: teams }}, {{ backend: slack }} ] }}\n\
              engines: {{ default: local, local: {{ command: [./agent.sh], timeout_seconds: 60 }} }}\n\

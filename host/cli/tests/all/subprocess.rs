@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::plugins::alive;
+use crate::plugins::{alive, descendants};
 use crate::{code, json_out, robodev, stderr};
 
 /// The Rust example plugin of robodev-grpc (built by `cargo test --workspace`).
@@ -343,13 +343,11 @@ fn wait_for(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
 }
 
 /// robodev is SIGKILLed in the middle of a call to each plugin: it cannot shut anything down,
-/// yet no plugin process is left (the kernel's parent-death signal kills them).
+/// yet no process it started is left: not the plugin, not its sandbox's keeper and init (the
+/// kernel's parent-death signal kills the keeper, the keeper's death the rest).
 #[test]
 fn no_plugin_survives_robodev_being_sigkilled() {
-    let dir = tempfile::tempdir().unwrap();
     for plugin in [rust_plugin(), python_plugin(), go_plugin()] {
-        let pid_file = dir.path().join("plugin.pid");
-        let _ = std::fs::remove_file(&pid_file);
         let mut robodev = Command::new(env!("CARGO_BIN_EXE_robodev"))
             .args([
                 "plugin",
@@ -361,30 +359,31 @@ fn no_plugin_survives_robodev_being_sigkilled() {
                 "--timeout-ms",
                 "600000",
             ])
-            .env("ROBODEV_TEST_PID_FILE", &pid_file)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let pid =
-            || -> Option<u32> { std::fs::read_to_string(&pid_file).ok()?.trim().parse().ok() };
+        // Keeper, init and plugin.
         assert!(
-            wait_for(Duration::from_secs(30), || pid().is_some()),
-            "{plugin}: no pid file"
+            wait_for(Duration::from_secs(30), || descendants(robodev.id()).len()
+                >= 3),
+            "{plugin}: the plugin did not start: {:?}",
+            descendants(robodev.id())
         );
-        let plugin_pid = pid().unwrap();
-        assert!(alive(plugin_pid));
         // Let the call get in flight.
         std::thread::sleep(Duration::from_millis(1500));
         assert!(
             robodev.try_wait().unwrap().is_none(),
             "{plugin}: robodev ended early"
         );
+        let started = descendants(robodev.id());
         robodev.kill().unwrap(); // SIGKILL
         robodev.wait().unwrap();
         assert!(
-            wait_for(Duration::from_secs(5), || !alive(plugin_pid)),
-            "{plugin}: plugin process {plugin_pid} survived robodev's SIGKILL"
+            wait_for(Duration::from_secs(5), || started
+                .iter()
+                .all(|p| !alive(*p))),
+            "{plugin}: processes {started:?} survived robodev's SIGKILL"
         );
     }
 }
@@ -394,8 +393,9 @@ fn read_pid(path: &Path) -> Option<u32> {
 }
 
 /// The plugin behind a wrapper script that does not `exec` it, and a helper process the
-/// wrapper starts: the parent-death signal reaches only the wrapper, so robodev's watchdog
-/// must kill the rest of the group when robodev is SIGKILLed. The SIGKILLed robodev leaves its
+/// wrapper starts, unconfined (confined, its PID namespace goes with it): the parent-death
+/// signal reaches only the wrapper, so robodev's watchdog must kill the rest of the group when
+/// robodev is SIGKILLed. The SIGKILLed robodev leaves its
 /// socket directory behind (named after it); the next robodev sweeps it, and nothing else.
 #[test]
 fn a_wrapped_plugin_and_its_helpers_die_with_robodev_and_leftovers_are_swept() {
@@ -425,6 +425,7 @@ fn a_wrapped_plugin_and_its_helpers_die_with_robodev_and_leftovers_are_swept() {
             r#"{"ticketId":"T-1","comment":"chaos:sleep"}"#,
             "--timeout-ms",
             "600000",
+            "--no-sandbox",
         ])
         .env("ROBODEV_TEST_PID_FILE", &plugin_pid)
         .env("TMPDIR", &tmp)
@@ -519,8 +520,12 @@ serve(OldScm())
 "#;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(d.join("old_scm.py"), OLD_SCM).unwrap();
-    let plugin = robodev_test_support::plugins::python_sdk_plugin(&d.join("old_scm.py"), d);
+    // The plugin apart from robodev's config and state, which its sandbox may not read.
+    let plugins = d.join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    std::fs::write(plugins.join("old_scm.py"), OLD_SCM).unwrap();
+    let plugin =
+        robodev_test_support::plugins::python_sdk_plugin(&plugins.join("old_scm.py"), &plugins);
     let list = |declared: u32| {
         std::fs::write(
             d.join("robodev-config.yaml"),
@@ -578,4 +583,88 @@ serve(OldScm())
     let out = call("GetDiff", "{}");
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     assert!(stderr(&out).contains("unimplemented"), "{}", stderr(&out));
+}
+
+/// `robodev run` with a hostile ticketing plugin (host/grpc/examples/hostile_plugin.rs) as its
+/// ticketing backend: every escape it tries on robodev's secrets (the secrets file, robodev's
+/// environment, its PID namespace's init, a fork of robodev), its config and its state is
+/// blocked and says so in robodev's log, and the run goes on.
+#[test]
+fn robodev_run_keeps_robodev_secrets_config_and_state_from_a_hostile_plugin() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("state/kv")).unwrap();
+    std::fs::write(d.join("state/kv/other.json"), "{}").unwrap();
+    std::fs::write(d.join("secrets.yaml"), "jira-api-token: s3cret\n").unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hostile = crate::plugins::rust_plugin().with_file_name("hostile_plugin");
+    let reads = [
+        d.join("robodev-config.yaml"),
+        d.join("secrets.yaml"),
+        d.join("state/kv/other.json"),
+    ]
+    .map(|p| p.display().to_string())
+    .join(":");
+    std::fs::write(
+        d.join("robodev-config.yaml"),
+        format!(
+            "state_dir: state\n\
+             secrets: {{ backend: file, config: {{ file: secrets.yaml }} }}\n\
+             plugins:\n\
+             \x20 - name: hostile\n\
+             \x20   type: ticketing\n\
+             \x20   interface_version: 1\n\
+             \x20   command: {}\n\
+             \x20   call_timeout: 120s\n\
+             \x20   env: {{ HOSTILE_SECRET_VAR: ROBODEV_TEST_SECRET, HOSTILE_READ: \"{reads}\", HOSTILE_WRITE: \"{}\", HOSTILE_CONNECT: \"{}\" }}\n\
+             ticketing: {{ backend: hostile }}\n\
+             engines: {{ default: local, local: {{ command: [./agent.sh] }} }}\n\
+             guardrails: {{ allowed_task_types: [nothing] }}\n",
+            hostile.display(),
+            d.join("pwned").display(),
+            listener.local_addr().unwrap(),
+        ),
+    )
+    .unwrap();
+    let out = crate::robodev_command(
+        d,
+        &[
+            "run",
+            "--once",
+            "--config",
+            d.join("robodev-config.yaml").to_str().unwrap(),
+        ],
+    )
+    .env("ROBODEV_TEST_SECRET", "robodev-only")
+    .output()
+    .unwrap();
+    let log = stderr(&out);
+    assert_eq!(code(&out), 0, "{log}");
+    let attempts: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(" INFO hostile: "))
+        .collect();
+    assert_eq!(attempts.len(), 12, "{log}");
+    for attempt in &attempts {
+        assert!(attempt.contains(": blocked: "), "{attempt}");
+    }
+    for what in [
+        "secrets.yaml",
+        "robodev-config.yaml",
+        "other.json",
+        "/proc/1/environ",
+    ] {
+        assert!(
+            attempts.iter().any(|a| a.contains(what)),
+            "no attempt on {what}: {log}"
+        );
+    }
+    assert!(
+        !log.contains("s3cret") && !log.contains("robodev-only"),
+        "{log}"
+    );
+    assert!(!d.join("pwned").exists());
+    // Every ticket (one per attempt) was polled and stopped by the guard rail, as configured.
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("12 ticket(s) polled"), "{text}");
 }

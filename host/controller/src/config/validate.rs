@@ -18,8 +18,8 @@ use serde_json::Value;
 
 use super::locate::{Locator, join_key};
 use super::raw::{
-    RawBackend, RawCap, RawConfig, RawDuration, RawEngineSection, RawEngines, RawGuardrails, RawInstance, RawSandbox,
-    RawPlugin, RawPluginHealth, RawResources,
+    RawBackend, RawCap, RawConfig, RawDuration, RawEngineSection, RawEngines, RawGuardrails,
+    RawInstance, RawPlugin, RawPluginHealth, RawResources, RawSandbox,
 };
 use super::{
     BackendRef, ComponentLocation, ComponentSpec, Config, ConfigError, DEFAULT_MAX_CONCURRENT_JOBS,

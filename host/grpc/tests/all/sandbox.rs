@@ -1,6 +1,6 @@
 //! Confined subprocess plugins: a hostile plugin in Rust and one in Python try every escape
 //! (robodev's environment, its config and another plugin's key-value store, robodev's
-//! `/proc/PID/environ`, a write outside their directory, signalling robodev, a TCP connection
+//! `/proc/PID/environ` and that of its PID namespace's init, a fork of robodev; a write outside their directory, signalling robodev, a TCP connection
 //! and a UDP socket without network, a fork bomb, a memory bomb): each is blocked, and robodev
 //! and an honest plugin beside them keep serving.
 //!
@@ -86,9 +86,12 @@ async fn nothing_escapes(plugin: &SubprocessPlugin, t: &Targets, bombs: bool) {
         .tickets;
     let names: Vec<&str> = attempts.iter().map(|a| a.id.as_str()).collect();
     for expected in ["environment", "signal robodev", "udp socket"] {
-        assert!(names.contains(&expected), "{expected} missing from {names:?}");
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
     }
-    assert_eq!(attempts.len(), if bombs { 10 } else { 8 }, "{names:?}");
+    assert_eq!(attempts.len(), if bombs { 11 } else { 9 }, "{names:?}");
     for attempt in &attempts {
         assert!(
             attempt.title.starts_with("blocked: "),
@@ -102,9 +105,16 @@ async fn nothing_escapes(plugin: &SubprocessPlugin, t: &Targets, bombs: bool) {
         let title = &attempts.iter().find(|a| a.id == *bomb).unwrap().title;
         assert!(title.contains("refused after"), "{bomb}: {title}");
     }
-    assert!(!t.outside.exists(), "the plugin wrote outside its directory");
+    assert!(
+        !t.outside.exists(),
+        "the plugin wrote outside its directory"
+    );
     // robodev's config and the other plugin's store are untouched and the plugin still serves.
-    assert!(std::fs::read_to_string(&t.kv).unwrap().contains("other plugin's"));
+    assert!(
+        std::fs::read_to_string(&t.kv)
+            .unwrap()
+            .contains("other plugin's")
+    );
     let again = ticketing.poll_ready_tickets(Default::default()).await;
     assert!(again.is_ok(), "{again:?}");
 }
@@ -136,7 +146,10 @@ async fn a_hostile_rust_plugin_escapes_nothing() {
         .await
         .unwrap();
     let confinement = plugin.confinement().unwrap();
-    assert!(confinement.confined && confinement.gaps.is_empty(), "{confinement:?}");
+    assert!(
+        confinement.confined && confinement.gaps.is_empty(),
+        "{confinement:?}"
+    );
     assert_eq!(confinement.namespaces, ["user", "pid", "mount", "net"]);
     assert!(!confinement.env.iter().any(|v| v == "CARGO_MANIFEST_DIR"));
     nothing_escapes(&plugin, &t, true).await;
@@ -189,7 +202,8 @@ async fn a_hostile_python_plugin_escapes_nothing() {
                 "{e}"
             );
             assert!(
-                support::eventually(std::time::Duration::from_secs(20), || plugin.restarts() == 1
+                support::eventually(std::time::Duration::from_secs(20), || plugin.restarts()
+                    == 1
                     && plugin.health() == robodev_grpc::Health::Serving)
                 .await,
                 "{:?}",
@@ -207,7 +221,10 @@ async fn a_hostile_python_plugin_escapes_nothing() {
 async fn a_grant_covering_robodev_state_is_refused_before_anything_runs() {
     let t = targets();
     let mut config = hostile_config("greedy", &hostile_rust_plugin(), &t);
-    config.sandbox.read.push(t.state.parent().unwrap().to_owned());
+    config
+        .sandbox
+        .read
+        .push(t.state.parent().unwrap().to_owned());
     let err = support::launch_err(config).await.to_string();
     assert!(
         err.contains("the sandbox would let the plugin read")
@@ -241,6 +258,9 @@ async fn unconfined_plugins_inherit_robodev_environment_as_go_plugin_does() {
         assert!(escaped.contains(&expected), "{expected} not in {escaped:?}");
     }
     assert!(t.outside.exists());
-    assert_eq!(plugin.confinement().unwrap().summary(), "none (sandbox: false)");
+    assert_eq!(
+        plugin.confinement().unwrap().summary(),
+        "none (sandbox: false)"
+    );
     plugin.shutdown().await;
 }

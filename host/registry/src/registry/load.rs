@@ -185,6 +185,8 @@ pub(crate) struct Loader {
     pub(crate) config_dir: PathBuf,
     /// The config file (its secrets-free content is still robodev's, not a plugin's).
     pub(crate) config_file: PathBuf,
+    /// The built-in `file` secrets backend's file or directory, when it is selected.
+    pub(crate) secret_files: Vec<PathBuf>,
     pub(crate) restart: RestartPolicy,
     pub(crate) secrets: BackendSecrets,
 }
@@ -448,9 +450,10 @@ impl Loader {
 
 impl Loader {
     /// robodev's own paths, which no subprocess plugin's sandbox may grant: its state (task
-    /// runs, key-value stores), its caches, and its config file.
+    /// runs, key-value stores), its caches, its config file and its secrets file.
     pub(crate) fn protected_paths(&self) -> Vec<PathBuf> {
         let mut paths = vec![self.state_dir.clone(), self.config_file.clone()];
+        paths.extend(self.secret_files.iter().cloned());
         paths.extend(self.cache_dir.iter().cloned());
         paths.extend(
             self.oci_cache_dir

@@ -26,6 +26,23 @@ mod swap;
 
 pub(crate) use entry::Handle;
 pub use entry::{Entry, LoadFailure, Loading, RuntimeKind, sandbox_json};
+/// The files of the built-in `file` secrets backend, when it is the one selected (resolved as
+/// the built-in resolves them, against the config file's directory).
+fn secret_files(config: &HostConfig) -> Vec<std::path::PathBuf> {
+    match &config.secrets {
+        crate::spec::BackendRef::Builtin {
+            name,
+            config: options,
+            ..
+        } if name == "file" => ["file", "dir"]
+            .iter()
+            .filter_map(|key| options.get(key)?.as_str())
+            .map(|path| config_dir(&config.path).join(path))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 pub use load::{BackendSecrets, LoadOptions, config_dir, precheck, resolve_secrets};
 pub(crate) use load::{Item, Loader, Trust, item_for, resolve_credentials};
 pub use swap::Swapped;
@@ -231,6 +248,7 @@ impl Registry {
             state_dir: config.state_dir.clone(),
             config_dir: config_dir(&config.path),
             config_file: config.path.clone(),
+            secret_files: secret_files(config),
             restart: RestartPolicy {
                 max_restarts: config.plugin_health.max_plugin_restarts,
                 backoff: config.plugin_health.restart_backoff.clone(),
@@ -311,14 +329,20 @@ impl Registry {
         };
         tokio::pin!(closed);
         let items = &plan.items;
-        // Registry credentials live in the secrets backend: when OCI components need them,
-        // that backend loads first and the rest follow, concurrently.
-        let pulls_oci = items.iter().any(|i| {
-            matches!(i, Item::Plugin(PluginSpec { source: PluginSource::Component(c), .. })
-                if matches!(c.location, ComponentLocation::Oci(_)))
+        // Registry credentials and subprocess plugins' granted secrets live in the secrets
+        // backend: when something needs them at load, that backend loads first and the rest
+        // follow, concurrently.
+        let pulls_oci = !plan.credentials.is_empty()
+            && items.iter().any(|i| {
+                matches!(i, Item::Plugin(PluginSpec { source: PluginSource::Component(c), .. })
+                    if matches!(c.location, ComponentLocation::Oci(_)))
+            });
+        let starts_with_secrets = items.iter().any(|i| {
+            matches!(i, Item::Plugin(PluginSpec { source: PluginSource::Subprocess(s), .. })
+                if !s.secrets.is_empty())
         });
         let mut loaded_first = None;
-        if pulls_oci && !plan.credentials.is_empty() {
+        if pulls_oci || starts_with_secrets {
             let secrets = items.iter().position(|i| {
                 i.interface() == Interface::Secrets && i.name() == self.secrets_backend
             });
@@ -339,10 +363,12 @@ impl Registry {
                 }
                 None => None,
             };
-            let _ = self
-                .loader
-                .oci_credentials
-                .set(resolve_credentials(&plan.credentials, backend).await);
+            if pulls_oci {
+                let _ = self
+                    .loader
+                    .oci_credentials
+                    .set(resolve_credentials(&plan.credentials, backend).await);
+            }
         }
         let mut tasks = tokio::task::JoinSet::new();
         let mut task_items = HashMap::new();
