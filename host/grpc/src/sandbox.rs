@@ -84,6 +84,9 @@ pub struct Sandbox {
     pub cpu_time: Option<Duration>,
     /// robodev's own paths (state, caches, config) that no grant may contain or lie inside.
     pub protected: Vec<PathBuf>,
+    /// Use no more of the kernel than this (`None`: all it offers): to run as on an older
+    /// kernel or in a container that forbids namespaces, and see what that leaves.
+    pub features: Option<Features>,
 }
 
 impl Default for Sandbox {
@@ -100,6 +103,7 @@ impl Default for Sandbox {
             processes: Some(DEFAULT_PROCESSES),
             cpu_time: None,
             protected: Vec::new(),
+            features: None,
         }
     }
 }
@@ -199,6 +203,15 @@ pub struct Features {
 }
 
 impl Features {
+    /// What both `self` and `other` offer.
+    pub fn and(self, other: Features) -> Features {
+        Features {
+            landlock_abi: self.landlock_abi.min(other.landlock_abi),
+            user_namespaces: self.user_namespaces && other.user_namespaces,
+            pid_max_per_namespace: self.pid_max_per_namespace && other.pid_max_per_namespace,
+        }
+    }
+
     /// The features of this machine, probed the first time and logged.
     pub fn get() -> Features {
         static FEATURES: OnceLock<Features> = OnceLock::new();
@@ -484,7 +497,10 @@ pub(crate) fn prepare(
     private: &Path,
     env_names: Vec<String>,
 ) -> Result<Prepared, SandboxError> {
-    let features = Features::get();
+    let features = match sandbox.features {
+        Some(limit) => Features::get().and(limit),
+        None => Features::get(),
+    };
     for dir in ["home", "tmp"] {
         std::fs::create_dir_all(private.join(dir)).map_err(|source| SandboxError::Path {
             key: "write",
@@ -651,7 +667,7 @@ pub(crate) fn prepare(
 /// The default read grants, each with the file it was derived from: the directory of the
 /// binary and of arguments that name files (an interpreter's script), as named and resolved;
 /// and when the binary is a `#!` script, its interpreter's installation (and for Node.js the
-/// script's package, with its node_modules).
+/// node_modules and package.json of the script's package).
 fn default_reads(binary: &Path, args: &[String]) -> Vec<(PathBuf, PathBuf)> {
     let mut grants: Vec<(PathBuf, PathBuf)> = Vec::new();
     let mut add = |dir: &Path, file: &Path| {
@@ -684,7 +700,7 @@ fn default_reads(binary: &Path, args: &[String]) -> Vec<(PathBuf, PathBuf)> {
             add(&prefix, &interpreter);
         }
         // A Node.js script finds its packages in the node_modules of its package, which may
-        // be above its own directory (`dist/plugin.js`).
+        // be above its own directory (`dist/plugin.js`), and reads its package.json.
         if interpreter
             .file_name()
             .is_some_and(|n| n.to_string_lossy().starts_with("node"))
@@ -694,7 +710,8 @@ fn default_reads(binary: &Path, args: &[String]) -> Vec<(PathBuf, PathBuf)> {
                 .take(4)
                 .find(|dir| dir.join("package.json").is_file())
         {
-            add(package, binary);
+            add(&package.join("node_modules"), binary);
+            add(&package.join("package.json"), binary);
         }
     }
     grants
@@ -1282,7 +1299,9 @@ mod tests {
             .map(|(g, _)| g)
             .collect();
         if interpreter(&script).is_some() {
-            assert!(reads.contains(&d.join("pkg")), "{reads:?}");
+            assert!(reads.contains(&d.join("pkg/node_modules")), "{reads:?}");
+            assert!(reads.contains(&d.join("pkg/package.json")), "{reads:?}");
+            assert!(!reads.contains(&d.join("pkg")), "{reads:?}");
         }
         // Not a script: nothing beyond its directory.
         let reads = default_reads(&d.join("pkg/package.json"), &[]);

@@ -264,3 +264,53 @@ async fn unconfined_plugins_inherit_robodev_environment_as_go_plugin_does() {
     );
     plugin.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_landlock_or_namespaces_the_gaps_are_said_and_the_rest_still_holds() {
+    let t = targets();
+    let mut config = hostile_config("old-kernel", &hostile_rust_plugin(), &t);
+    config.env.push(("HOSTILE_SKIP_BOMBS".into(), "1".into()));
+    // As on a kernel without Landlock, in a container that forbids user namespaces.
+    config.sandbox.features = Some(Features {
+        landlock_abi: 0,
+        user_namespaces: false,
+        pid_max_per_namespace: false,
+    });
+    let plugin = SubprocessPlugin::launch(config).await.unwrap();
+    let confinement = plugin.confinement().unwrap();
+    assert_eq!(confinement.landlock_abi, None);
+    assert!(confinement.namespaces.is_empty());
+    let gaps = confinement.gaps.join("\n");
+    for gap in [
+        "no PID, mount or network namespace",
+        "processes: the cap of 512 cannot be enforced here",
+        "filesystem: this kernel has no Landlock",
+        "network: only the seccomp filter refuses IP sockets",
+    ] {
+        assert!(gaps.contains(gap), "{gap} not in {gaps}");
+    }
+    assert!(confinement.summary().contains("4 gaps"), "{}", confinement.summary());
+    let AnyBackend::Ticketing(ticketing) = plugin.backend() else {
+        panic!()
+    };
+    let attempts = ticketing
+        .poll_ready_tickets(Default::default())
+        .await
+        .unwrap()
+        .tickets;
+    let outcome = |id: &str| {
+        attempts
+            .iter()
+            .find(|a| a.id.starts_with(id))
+            .map(|a| a.title.clone())
+            .unwrap()
+    };
+    // The environment, the network filter and no_new_privs do not need the kernel's newer
+    // features: still blocked.
+    assert!(outcome("environment").starts_with("blocked"), "{}", outcome("environment"));
+    assert!(outcome("connect").starts_with("blocked"), "{}", outcome("connect"));
+    assert!(outcome("udp socket").starts_with("blocked"), "{}", outcome("udp socket"));
+    // What only Landlock stops is open: the gaps above say so.
+    assert!(outcome("write").starts_with("ESCAPED"), "{}", outcome("write"));
+    plugin.shutdown().await;
+}
