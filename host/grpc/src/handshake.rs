@@ -98,11 +98,17 @@ pub(crate) fn parse(line: &str, app_version: u32) -> Result<Handshake, Handshake
     let cert = match fields.get(5).copied().unwrap_or("") {
         "" => None,
         // Go writes no padding; tolerate it anyway.
-        text => Some(
-            STANDARD_NO_PAD
+        text => {
+            let der = STANDARD_NO_PAD
                 .decode(text.trim_end_matches('='))
-                .map_err(|e| malformed(format!("certificate is not base64: {e}")))?,
-        ),
+                .map_err(|e| malformed(format!("certificate is not base64: {e}")))?;
+            // Found by fuzzing: `=` alone decoded to no certificate at all, which a later
+            // step would have taken for one.
+            if der.is_empty() {
+                return Err(malformed(format!("certificate {text:?} is empty")));
+            }
+            Some(der)
+        }
     };
     if let Some(mux) = fields.get(6)
         && *mux == "true"

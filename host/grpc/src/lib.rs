@@ -10,6 +10,8 @@
 mod adapters;
 mod client;
 mod convert;
+#[doc(hidden)]
+pub mod fuzz;
 mod handshake;
 mod logs;
 mod pb;

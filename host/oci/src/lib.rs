@@ -79,6 +79,8 @@ pub mod bundle;
 mod cache;
 mod client;
 mod error;
+#[doc(hidden)]
+pub mod fuzz;
 mod manifest;
 mod meter;
 mod progress;

@@ -762,7 +762,7 @@ fn authority(url: &Url) -> String {
 /// The realm of a `Bearer` challenge in one `WWW-Authenticate` value, if it is one. Only the
 /// realm is read here (to hold it to the plain HTTP rule); oci-client reads the challenge
 /// itself.
-fn bearer_realm(value: &str) -> Option<String> {
+pub(crate) fn bearer_realm(value: &str) -> Option<String> {
     let (scheme, params) = value.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("bearer") {
         return None;

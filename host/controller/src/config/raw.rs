@@ -552,13 +552,61 @@ impl RawDuration {
     /// Parses a duration as Go's `time.ParseDuration` does (RoboDev's config is read by Go):
     /// `250ms`, `30s`, `1m30s`, `1.5h`, `2h45m`, `0` (units `ns`, `us`/`µs`, `ms`, `s`, `m`,
     /// `h`); `None` for anything else, and for negative durations.
+    ///
+    /// Hand-written: the go-parse-duration crate panicked on a multi-byte character in a unit
+    /// (found by fuzzing the config, `fuzz/regressions/config/`).
     pub fn parse(text: &str) -> Option<Duration> {
-        // A bare number other than 0 has no unit: Go refuses it, and so does robodev.
-        if text.is_empty() || text.starts_with('+') {
-            return None;
+        if text == "0" {
+            return Some(Duration::ZERO);
         }
-        let nanos = go_parse_duration::parse_duration(text).ok()?;
-        u64::try_from(nanos).ok().map(Duration::from_nanos)
+        let mut rest = text;
+        let mut nanos: u128 = 0;
+        while !rest.is_empty() {
+            let digits = |s: &str| s.bytes().take_while(u8::is_ascii_digit).count();
+            let whole = &rest[..digits(rest)];
+            rest = &rest[whole.len()..];
+            let fraction = match rest.strip_prefix('.') {
+                Some(after) => {
+                    let f = &after[..digits(after)];
+                    rest = &after[f.len()..];
+                    f
+                }
+                None => "",
+            };
+            // A number needs digits; a bare number other than 0 has no unit (Go refuses
+            // both, and so does robodev; a sign is refused too: no negative durations).
+            if whole.is_empty() && fraction.is_empty() {
+                return None;
+            }
+            let unit_len = rest
+                .find(|c: char| c.is_ascii_digit() || c == '.')
+                .unwrap_or(rest.len());
+            let scale: u128 = match &rest[..unit_len] {
+                "ns" => 1,
+                "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
+                "ms" => 1_000_000,
+                "s" => 1_000_000_000,
+                "m" => 60_000_000_000,
+                "h" => 3_600_000_000_000,
+                _ => return None,
+            };
+            rest = &rest[unit_len..];
+            let whole: u128 = if whole.is_empty() {
+                0
+            } else {
+                whole.parse().ok()?
+            };
+            nanos = nanos.checked_add(whole.checked_mul(scale)?)?;
+            // The fraction, to the nanosecond (as Go, which also keeps about 18 digits).
+            let (mut value, mut divisor) = (0u128, 1u128);
+            for digit in fraction.bytes().take(18) {
+                value = value * 10 + u128::from(digit - b'0');
+                divisor *= 10;
+            }
+            nanos = nanos.checked_add(value * scale / divisor)?;
+        }
+        // Go's durations stop at 2^63-1 ns (about 292 years).
+        (!text.is_empty() && nanos <= i64::MAX as u128).then(|| Duration::from_nanos(nanos as u64))
     }
 }
 
@@ -629,5 +677,35 @@ mod tests {
         assert_eq!(RawDuration::parse("-1s"), None);
         assert_eq!(RawDuration::parse("+1s"), None);
         assert_eq!(RawDuration::parse(""), None);
+        // Go's other spellings of microseconds, and fractions without a whole part.
+        assert_eq!(
+            RawDuration::parse("7\u{b5}s"),
+            Some(Duration::from_micros(7))
+        );
+        assert_eq!(
+            RawDuration::parse("7\u{3bc}s"),
+            Some(Duration::from_micros(7))
+        );
+        assert_eq!(RawDuration::parse(".5s"), Some(Duration::from_millis(500)));
+        assert_eq!(RawDuration::parse("5.s"), Some(Duration::from_secs(5)));
+        assert_eq!(
+            RawDuration::parse("1.000000001s"),
+            Some(Duration::new(1, 1))
+        );
+        assert_eq!(RawDuration::parse("."), None);
+        assert_eq!(RawDuration::parse("1s2"), None);
+        // Found by fuzzing: a multi-byte character where a unit goes panicked the parser.
+        assert_eq!(RawDuration::parse("1\u{b5}"), None);
+        assert_eq!(RawDuration::parse("1\u{e9}\u{e9}s"), None);
+        // Go's range ends at 2^63-1 ns.
+        assert_eq!(
+            RawDuration::parse("9223372036854775807ns"),
+            Some(Duration::from_nanos(i64::MAX as u64))
+        );
+        assert_eq!(RawDuration::parse("9223372036854775808ns"), None);
+        assert_eq!(
+            RawDuration::parse("99999999999999999999999999999999999999999h"),
+            None
+        );
     }
 }

@@ -289,7 +289,11 @@ async fn without_landlock_or_namespaces_the_gaps_are_said_and_the_rest_still_hol
     ] {
         assert!(gaps.contains(gap), "{gap} not in {gaps}");
     }
-    assert!(confinement.summary().contains("4 gaps"), "{}", confinement.summary());
+    assert!(
+        confinement.summary().contains("4 gaps"),
+        "{}",
+        confinement.summary()
+    );
     let AnyBackend::Ticketing(ticketing) = plugin.backend() else {
         panic!()
     };
@@ -307,10 +311,26 @@ async fn without_landlock_or_namespaces_the_gaps_are_said_and_the_rest_still_hol
     };
     // The environment, the network filter and no_new_privs do not need the kernel's newer
     // features: still blocked.
-    assert!(outcome("environment").starts_with("blocked"), "{}", outcome("environment"));
-    assert!(outcome("connect").starts_with("blocked"), "{}", outcome("connect"));
-    assert!(outcome("udp socket").starts_with("blocked"), "{}", outcome("udp socket"));
+    assert!(
+        outcome("environment").starts_with("blocked"),
+        "{}",
+        outcome("environment")
+    );
+    assert!(
+        outcome("connect").starts_with("blocked"),
+        "{}",
+        outcome("connect")
+    );
+    assert!(
+        outcome("udp socket").starts_with("blocked"),
+        "{}",
+        outcome("udp socket")
+    );
     // What only Landlock stops is open: the gaps above say so.
-    assert!(outcome("write").starts_with("ESCAPED"), "{}", outcome("write"));
+    assert!(
+        outcome("write").starts_with("ESCAPED"),
+        "{}",
+        outcome("write")
+    );
     plugin.shutdown().await;
 }
