@@ -132,6 +132,7 @@ async fn controller(
     let config = Config::parse(&text, &dir.join("robodev-config.yaml")).expect("config");
     let options = LoadOptions {
         cache_dir: None,
+        cache_max_bytes: None,
         oci_cache_dir: None,
         enforce_critical: true,
     };

@@ -3,6 +3,7 @@
 //! codes: 0 success; 1 the plugin returned a domain error; 2 usage, config or host error;
 //! 3 the plugin failed (trap, out of fuel, deadline, memory cap, crash); 4 refused to load.
 
+mod cache_cmd;
 mod common;
 mod config_cmd;
 mod exit;
@@ -52,6 +53,11 @@ enum Command {
     Plugin {
         #[command(subcommand)]
         command: Box<plugin_cmd::PluginCommand>,
+    },
+    /// robodev's caches (precompiled components, pulled OCI blobs): their usage, and pruning.
+    Cache {
+        #[command(subcommand)]
+        command: cache_cmd::CacheCommand,
     },
     /// Print a shell completion script (e.g. `robodev completions bash >
     /// /etc/bash_completion.d/robodev`).
@@ -148,6 +154,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Plugin { command } => plugin_cmd::run(*command).await,
             Command::Config { command } => config_cmd::run(command).await,
+            Command::Cache { command } => cache_cmd::run(command),
             Command::Run(args) => run_cmd::run(args).await,
             Command::Task { command } => run_cmd::task(command).await,
             Command::Plugins {

@@ -332,6 +332,7 @@ async fn call_configured(args: CallArgs) -> u8 {
                 .or_else(|| config.cache_dir.clone())
                 .unwrap_or_else(|| default_dir("XDG_CACHE_HOME", ".cache", "components"))
         }),
+        cache_max_bytes: config.cache_mb.map(|mb| mb << 20),
         oci_cache_dir: Some(crate::common::oci_cache_dir()),
         enforce_critical: false,
     };

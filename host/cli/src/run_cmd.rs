@@ -62,6 +62,7 @@ impl ConfigArgs {
                     .or_else(|| config.cache_dir.clone())
                     .unwrap_or_else(|| default_dir("XDG_CACHE_HOME", ".cache", "components")),
             ),
+            cache_max_bytes: config.cache_mb.map(|mb| mb << 20),
             oci_cache_dir: Some(oci_cache_dir()),
             enforce_critical,
         }

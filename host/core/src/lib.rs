@@ -21,6 +21,7 @@
 //! ```
 
 pub mod approval;
+pub mod disk;
 mod dispatch;
 pub mod engine;
 mod error;

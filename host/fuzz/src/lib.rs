@@ -118,7 +118,10 @@ const FUZZ_KEY: &str = include_str!("../keys/fuzz-only.pub.pem");
 
 fn signature(data: &[u8]) {
     static KEYS: OnceLock<robodev_oci::TrustedKeys> = OnceLock::new();
-    let keys = KEYS
-        .get_or_init(|| robodev_oci::TrustedKeys::from_pem(FUZZ_KEY).expect("the fuzz key parses"));
+    // The key is a constant of this crate: if it did not parse, every run would say so.
+    let keys = KEYS.get_or_init(|| {
+        robodev_oci::TrustedKeys::from_pem(FUZZ_KEY)
+            .unwrap_or_else(|e| panic!("host/fuzz/keys/fuzz-only.pub.pem: {e}"))
+    });
     robodev_oci::fuzz::signature(data, keys);
 }

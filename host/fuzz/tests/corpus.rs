@@ -7,6 +7,12 @@
 //! `ROBODEV_FUZZ_MUTATIONS` sets the mutations per seed (default 1000). An input that makes a
 //! target panic is written to `target/fuzz-failures/TARGET/` and the test fails naming it.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests fail loudly on broken invariants"
+)]
+
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 

@@ -44,6 +44,7 @@ pub(crate) fn sha256_digest(bytes: &[u8]) -> String {
 #[derive(Debug, Clone)]
 pub(crate) struct Cache {
     root: PathBuf,
+    max_bytes: u64,
 }
 
 /// A file being written under `tmp/`, removed when dropped unless committed.
@@ -86,7 +87,28 @@ impl Drop for TempBlob {
 
 impl Cache {
     pub fn new(root: PathBuf) -> Self {
-        Self { root }
+        Self {
+            root,
+            max_bytes: crate::client::DEFAULT_CACHE_BYTES,
+        }
+    }
+
+    /// The same cache with a size cap of `max_bytes`.
+    pub fn with_max_bytes(mut self, max_bytes: u64) -> Self {
+        self.max_bytes = max_bytes;
+        self
+    }
+
+    /// Removes the least recently used blobs until they total at most `max_bytes`, never
+    /// `keep` (a blob just stored, about to be read).
+    pub fn prune(
+        &self,
+        max_bytes: u64,
+        keep: Option<&Path>,
+    ) -> std::io::Result<robodev_core::disk::Pruned> {
+        robodev_core::disk::prune_lru(&self.root.join("blobs"), max_bytes, &|path| {
+            keep.is_some_and(|k| k == path)
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -138,6 +160,7 @@ impl Cache {
         }
         let found = format!("sha256:{}", hex::encode(hasher.finalize()));
         if found == digest {
+            robodev_core::disk::touch(&path);
             return Ok(BlobState::Valid { size });
         }
         discard_damaged(reference, &path, digest, &found).await?;
@@ -160,6 +183,7 @@ impl Cache {
         };
         let found = sha256_digest(&bytes);
         if found == digest {
+            robodev_core::disk::touch(&path);
             return Ok(Ok(Bytes::from(bytes)));
         }
         discard_damaged(reference, &path, digest, &found).await?;
@@ -215,6 +239,17 @@ impl Cache {
             .await
             .map_err(|e| io_error(reference, "moving blob into the cache", &dest, e))?;
         temp.committed = true;
+        match self.prune(self.max_bytes, Some(&dest)) {
+            Ok(p) if p.removed > 0 => tracing::info!(
+                "OCI cache over its cap of {} MiB: removed {} least recently used blob{} ({} MiB)",
+                self.max_bytes >> 20,
+                p.removed,
+                if p.removed == 1 { "" } else { "s" },
+                p.freed_bytes >> 20
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!("cannot prune the OCI cache {}: {e}", self.root.display()),
+        }
         Ok(dest)
     }
 
@@ -309,4 +344,56 @@ async fn discard_damaged(
     tokio::fs::remove_file(path)
         .await
         .map_err(|e| io_error(reference, "removing damaged cached blob", path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn blobs_stay_under_the_cap_least_recently_used_first() {
+        let dir = tempfile::tempdir().unwrap();
+        // Room for two 1000-byte blobs, not three.
+        let cache = Cache::new(dir.path().to_owned()).with_max_bytes(2500);
+        let reference = Reference::parse("oci://localhost:5000/acme/plugin:1.0.0").unwrap();
+        let blobs: Vec<(Vec<u8>, String)> = (0..3u8)
+            .map(|i| {
+                let bytes = vec![i; 1000];
+                let digest = sha256_digest(&bytes);
+                (bytes, digest)
+            })
+            .collect();
+        cache
+            .write_blob(&reference, &blobs[0].1, &blobs[0].0)
+            .await
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        cache
+            .write_blob(&reference, &blobs[1].1, &blobs[1].0)
+            .await
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        // Reading the first makes it the most recently used...
+        assert!(
+            cache
+                .read_blob(&reference, &blobs[0].1)
+                .await
+                .unwrap()
+                .is_ok()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        // ...so the third evicts the second.
+        cache
+            .write_blob(&reference, &blobs[2].1, &blobs[2].0)
+            .await
+            .unwrap();
+        let present = |i: usize| cache.blob_path(&blobs[i].1).exists();
+        assert_eq!((present(0), present(1), present(2)), (true, false, true));
+        // A blob larger than the cap is still kept once stored (it is about to be read).
+        let big = vec![9u8; 4000];
+        let digest = sha256_digest(&big);
+        let path = cache.write_blob(&reference, &digest, &big).await.unwrap();
+        assert!(path.exists());
+        assert!(!present(0) && !present(2));
+    }
 }

@@ -76,7 +76,13 @@ pub struct ClientOptions {
     /// `credsStore` and `credHelpers`) are looked for, in `PATH` form; `None` means the
     /// process's `PATH`.
     pub credential_helper_path: Option<std::ffi::OsString>,
+    /// The blob cache's size cap, bytes ([`DEFAULT_CACHE_BYTES`] by default): past it the
+    /// least recently used blobs are removed (a tag whose blob went is pulled again).
+    pub cache_max_bytes: u64,
 }
+
+/// The OCI blob cache's default size cap: 4 GiB.
+pub const DEFAULT_CACHE_BYTES: u64 = 4 << 30;
 
 impl ClientOptions {
     /// Options with a cache in `cache_dir`, no explicit credentials, the docker config file in
@@ -92,6 +98,7 @@ impl ClientOptions {
             limits: TransferLimits::default(),
             ca_files: Vec::new(),
             credential_helper_path: None,
+            cache_max_bytes: DEFAULT_CACHE_BYTES,
         }
     }
 
@@ -317,7 +324,7 @@ impl Client {
     /// A client with these options. Nothing is touched until the first pull or push.
     pub fn new(options: ClientOptions) -> Self {
         crate::tls::install_default_provider();
-        let cache = Cache::new(options.cache_dir.clone());
+        let cache = Cache::new(options.cache_dir.clone()).with_max_bytes(options.cache_max_bytes);
         let http = Http::new(&options);
         Self {
             inner: Arc::new(Inner {

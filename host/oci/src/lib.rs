@@ -93,7 +93,7 @@ mod transport;
 
 pub use auth::{Credentials, DockerConfig};
 pub use bundle::{BundleError, BundlePolicy, BundleVerified};
-pub use client::{Client, ClientOptions, MAX_LAYER_BYTES, Pulled, Pushed};
+pub use client::{Client, ClientOptions, DEFAULT_CACHE_BYTES, MAX_LAYER_BYTES, Pulled, Pushed};
 pub use error::{Error, MAX_QUOTED_CHARS};
 pub use manifest::{
     ANNOTATION_CREATED, ANNOTATION_TITLE, DOCKER_MANIFEST_LIST_MEDIA_TYPE,

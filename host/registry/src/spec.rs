@@ -58,6 +58,9 @@ pub struct OciSettings {
     /// `ca_files`: PEM files of CAs trusted for registries besides the built-in (webpki)
     /// roots, resolved against the config file's directory.
     pub ca_files: Vec<PathBuf>,
+    /// `cache_mb`: the pulled components' cache size cap in MiB; `None` for robodev-oci's
+    /// default ([`robodev_oci::DEFAULT_CACHE_BYTES`], 4 GiB).
+    pub cache_mb: Option<u64>,
 }
 
 /// Registry credentials, as keys of the secrets backend (resolved when plugins load).

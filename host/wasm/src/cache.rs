@@ -35,10 +35,15 @@ pub enum LoadPath {
     Shared,
 }
 
+/// The compile cache's default size cap: 2 GiB (a compiled component is a few times its
+/// `.wasm`: 1-100 MB).
+pub const DEFAULT_COMPILE_CACHE_BYTES: u64 = 2 << 30;
+
 /// The precompiled-component cache directory.
 #[derive(Debug, Clone)]
 pub struct CompileCache {
     dir: PathBuf,
+    max_bytes: u64,
 }
 
 /// Stable hex digest of the engine's compatibility hash.
@@ -57,7 +62,24 @@ pub(crate) fn engine_key(engine: &Engine) -> String {
 impl CompileCache {
     /// A cache in `dir` (created on first store).
     pub fn new(dir: impl Into<PathBuf>) -> CompileCache {
-        CompileCache { dir: dir.into() }
+        CompileCache {
+            dir: dir.into(),
+            max_bytes: DEFAULT_COMPILE_CACHE_BYTES,
+        }
+    }
+
+    /// The same cache with a size cap of `max_bytes`.
+    pub fn with_max_bytes(mut self, max_bytes: u64) -> CompileCache {
+        self.max_bytes = max_bytes;
+        self
+    }
+
+    /// Removes the least recently used entries until the cache holds at most `max_bytes`
+    /// (writes in progress are left alone).
+    pub fn prune(&self, max_bytes: u64) -> std::io::Result<robodev_core::disk::Pruned> {
+        robodev_core::disk::prune_lru(&self.dir, max_bytes, &|path| {
+            path.extension().is_none_or(|e| e != "cwasm")
+        })
     }
 
     /// The cache directory.
@@ -105,7 +127,10 @@ impl CompileCache {
         #[expect(unsafe_code, reason = "deserializing a checksummed artifact we wrote")]
         let component = unsafe { Component::deserialize(engine, payload) };
         match component {
-            Ok(c) => Ok(Some(c)),
+            Ok(c) => {
+                robodev_core::disk::touch(&path);
+                Ok(Some(c))
+            }
             Err(e) => {
                 let _ = std::fs::remove_file(&path);
                 Err(format!(
@@ -140,6 +165,19 @@ impl CompileCache {
         bytes.extend_from_slice(&payload);
         std::fs::write(&tmp, &bytes)
             .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        // Keep under the cap; the entry just written is the most recently used.
+        match self.prune(self.max_bytes) {
+            Ok(p) if p.removed > 0 => tracing::info!(
+                "compile cache over its cap of {} MiB: removed {} least recently used entr{} ({} MiB)",
+                self.max_bytes >> 20,
+                p.removed,
+                if p.removed == 1 { "y" } else { "ies" },
+                p.freed_bytes >> 20
+            ),
+            Ok(_) => {}
+            Err(e) => return Err(format!("cannot prune {}: {e}", self.dir.display())),
+        }
+        Ok(())
     }
 }

@@ -46,7 +46,7 @@ mod state;
 mod stdio;
 mod typecheck;
 
-pub use cache::{CompileCache, LoadPath};
+pub use cache::{CompileCache, DEFAULT_COMPILE_CACHE_BYTES, LoadPath};
 pub use capability::kv;
 pub use capability::log::MAX_LOG_MESSAGE_BYTES;
 pub use capability::secrets::{EnvSecrets, SecretSource, SourceError, StaticSecrets};

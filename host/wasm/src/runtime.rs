@@ -45,6 +45,9 @@ pub enum Allocation {
 pub struct RuntimeConfig {
     /// Where precompiled components are cached; `None` compiles every load.
     pub cache_dir: Option<PathBuf>,
+    /// The compile cache's size cap, bytes (`None`: [`DEFAULT_COMPILE_CACHE_BYTES`]); the least
+    /// recently used entries are removed past it.
+    pub cache_max_bytes: Option<u64>,
     /// Instance allocation strategy.
     pub allocation: Allocation,
 }
@@ -238,7 +241,13 @@ impl Runtime {
             inner: Arc::new(RuntimeInner {
                 engine,
                 linker,
-                cache: config.cache_dir.map(CompileCache::new),
+                cache: config.cache_dir.map(|dir| {
+                    CompileCache::new(dir).with_max_bytes(
+                        config
+                            .cache_max_bytes
+                            .unwrap_or(crate::cache::DEFAULT_COMPILE_CACHE_BYTES),
+                    )
+                }),
                 pooling,
                 compiling: Default::default(),
             }),

@@ -52,6 +52,9 @@ pub struct Config {
     pub state_dir: PathBuf,
     /// `cache_dir`: precompiled components; `None` means robodev's default cache directory.
     pub cache_dir: Option<PathBuf>,
+    /// `cache_mb`: the compile cache's size cap in MiB; `None` for robodev-wasm's default
+    /// ([`robodev_wasm::DEFAULT_COMPILE_CACHE_BYTES`], 2 GiB).
+    pub cache_mb: Option<u64>,
     /// `plugins`: every configured Wasm and subprocess plugin, in file order.
     pub plugins: Vec<PluginSpec>,
     /// `plugin_health`.

@@ -27,6 +27,9 @@ pub struct RawConfig {
     /// `cache_dir`.
     #[serde(default)]
     pub cache_dir: Option<String>,
+    /// `cache_mb`: the compile cache's size cap.
+    #[serde(default)]
+    pub cache_mb: Option<u64>,
     /// `plugins`.
     #[serde(default)]
     pub plugins: Vec<RawPlugin>,
@@ -450,6 +453,8 @@ pub struct RawOci {
     pub transfer_timeout: Option<RawDuration>,
     /// `ca_files`: PEM files of CAs trusted for registries, besides the built-in roots.
     pub ca_files: Vec<String>,
+    /// `cache_mb`: the pulled components' cache size cap.
+    pub cache_mb: Option<u64>,
 }
 
 /// `oci.credentials.<registry>`: `username` + `password_secret`, or `token_secret`.

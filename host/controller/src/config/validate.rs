@@ -539,6 +539,10 @@ impl Validator<'_> {
             .as_deref()
             .map(|d| self.path("cache_dir", d))
             .transpose()?;
+        let cache_mb = raw
+            .cache_mb
+            .map(|mb| self.cache_mb("cache_mb", mb))
+            .transpose()?;
 
         let mut plugins: Vec<PluginSpec> = Vec::with_capacity(raw.plugins.len());
         for (i, plugin) in raw.plugins.into_iter().enumerate() {
@@ -709,6 +713,7 @@ impl Validator<'_> {
             poll_interval,
             state_dir,
             cache_dir,
+            cache_mb,
             plugins,
             plugin_health,
             ticketing,
@@ -919,12 +924,25 @@ impl Validator<'_> {
             .enumerate()
             .map(|(i, p)| self.path(&format!("oci.ca_files[{i}]"), p))
             .collect::<Result<_, _>>()?;
+        let cache_mb = raw
+            .cache_mb
+            .map(|mb| self.cache_mb("oci.cache_mb", mb))
+            .transpose()?;
         Ok(super::OciSettings {
             insecure_registries: raw.insecure_registries,
             credentials,
             transfer_timeout,
             ca_files,
+            cache_mb,
         })
+    }
+
+    /// A cache size cap in MiB: at least 1.
+    fn cache_mb(&self, key: &str, mb: u64) -> Result<u64, ConfigError> {
+        if mb == 0 {
+            return Err(self.err(key, "expected a size in MiB of at least 1, found 0"));
+        }
+        Ok(mb)
     }
 
     /// `admin`: where the API listens (loopback unless `allow_remote`) and its token's key.

@@ -67,6 +67,7 @@ impl Admin {
         let config = Config::parse(config, &path).unwrap();
         let options = LoadOptions {
             cache_dir: None,
+            cache_max_bytes: None,
             oci_cache_dir: None,
             enforce_critical: true,
         };
@@ -1138,6 +1139,7 @@ async fn plugins_that_load_quickly_are_served_while_a_slow_one_still_loads() {
         &config.host(),
         LoadOptions {
             cache_dir: None,
+            cache_max_bytes: None,
             oci_cache_dir: Some(dir.path().join("oci")),
             enforce_critical: true,
         },

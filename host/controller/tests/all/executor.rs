@@ -218,6 +218,7 @@ fn setup(dir: &Path, ids: &[&str], extra: &str) -> Config {
 async fn controller(config: Config, executor: Arc<Fake>) -> (Arc<Controller>, Registry) {
     let options = LoadOptions {
         cache_dir: None,
+        cache_max_bytes: None,
         oci_cache_dir: None,
         enforce_critical: true,
     };

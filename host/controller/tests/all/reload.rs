@@ -75,6 +75,7 @@ async fn plugins_swap_under_load_without_a_failed_call_and_roll_back() {
     let config = Config::load(&path).unwrap();
     let options = LoadOptions {
         cache_dir: None,
+        cache_max_bytes: None,
         oci_cache_dir: None,
         enforce_critical: true,
     };

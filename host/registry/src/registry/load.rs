@@ -26,6 +26,8 @@ use super::{Entry, Handle, RuntimeKind};
 pub struct LoadOptions {
     /// Precompiled component cache; `None` compiles on every load.
     pub cache_dir: Option<PathBuf>,
+    /// Its size cap, bytes; `None` for robodev-wasm's default.
+    pub cache_max_bytes: Option<u64>,
     /// Where components pulled from OCI registries are kept (content-addressed); `None` is
     /// robodev-oci's default (`$XDG_CACHE_HOME/robodev/oci`).
     pub oci_cache_dir: Option<PathBuf>,
@@ -168,6 +170,9 @@ impl Item {
 pub(crate) struct Loader {
     pub(crate) runtime: OnceLock<Result<Runtime, Error>>,
     pub(crate) cache_dir: Option<PathBuf>,
+    pub(crate) cache_max_bytes: Option<u64>,
+    /// `oci.cache_mb` in bytes.
+    pub(crate) oci_cache_max_bytes: Option<u64>,
     pub(crate) oci: OnceLock<Option<robodev_oci::Client>>,
     pub(crate) oci_cache_dir: Option<PathBuf>,
     /// Registry credentials resolved from the secrets backend (`oci.credentials`).
@@ -246,6 +251,9 @@ impl Loader {
                 .clone()
                 .or_else(robodev_oci::ClientOptions::default_cache_dir)?;
             let mut options = robodev_oci::ClientOptions::new(dir);
+            if let Some(bytes) = self.oci_cache_max_bytes {
+                options.cache_max_bytes = bytes;
+            }
             for host in &self.insecure_registries {
                 options = options.insecure_host(host.clone());
             }
@@ -272,6 +280,7 @@ impl Loader {
             .get_or_init(|| {
                 Runtime::new(RuntimeConfig {
                     cache_dir: self.cache_dir.clone(),
+                    cache_max_bytes: self.cache_max_bytes,
                     ..Default::default()
                 })
             })

@@ -238,6 +238,8 @@ impl Registry {
         let loader = Arc::new(Loader {
             runtime: OnceLock::new(),
             cache_dir: options.cache_dir,
+            cache_max_bytes: options.cache_max_bytes,
+            oci_cache_max_bytes: config.oci.cache_mb.map(|mb| mb << 20),
             oci: OnceLock::new(),
             oci_cache_dir: options.oci_cache_dir,
             oci_credentials: OnceLock::new(),

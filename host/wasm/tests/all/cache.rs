@@ -89,3 +89,59 @@ async fn identical_components_loading_together_are_compiled_once() {
     let later = rt.load_bytes("chaos-later", bytes).await.unwrap();
     assert_eq!(later.load_path, LoadPath::Compiled);
 }
+
+#[tokio::test]
+async fn the_cache_keeps_under_its_cap_dropping_the_least_recently_used() {
+    let dir = tempfile::tempdir().unwrap();
+    // Measure one entry, then cap the cache at a little more than the largest of two.
+    let probe = Runtime::new(RuntimeConfig {
+        cache_dir: Some(dir.path().join("probe")),
+        ..Default::default()
+    })
+    .unwrap();
+    let chaos = support::guest("chaos");
+    let webhook = support::guest("notify_webhook");
+    let mut sizes = Vec::new();
+    for path in [&chaos, &webhook] {
+        let loaded = probe.load(path, opts()).await.unwrap();
+        let hex = loaded.digest().trim_start_matches("sha256:").to_owned();
+        sizes.push(
+            std::fs::metadata(probe.cache().unwrap().entry_path(&hex, probe.engine()))
+                .unwrap()
+                .len(),
+        );
+    }
+    let cap = sizes.iter().max().unwrap() + 1024;
+    assert!(cap < sizes.iter().sum::<u64>());
+    let rt = Runtime::new(RuntimeConfig {
+        cache_dir: Some(dir.path().join("capped")),
+        cache_max_bytes: Some(cap),
+        ..Default::default()
+    })
+    .unwrap();
+    let (chaos_entry, how) = entry(&rt, &chaos).await;
+    assert_eq!(how, LoadPath::Compiled);
+    assert!(chaos_entry.exists());
+    // The second component's entry does not fit beside the first: the older goes.
+    let (webhook_entry, _) = entry(&rt, &webhook).await;
+    assert!(webhook_entry.exists());
+    assert!(
+        !chaos_entry.exists(),
+        "the least recently used entry was kept"
+    );
+    // Used again, it is compiled again and now the other one goes.
+    assert_eq!(entry(&rt, &chaos).await.1, LoadPath::Compiled);
+    assert!(chaos_entry.exists() && !webhook_entry.exists());
+    // A hit marks it used: the cached one survives.
+    assert_eq!(entry(&rt, &chaos).await.1, LoadPath::Cached);
+}
+
+/// Loads `path` in `rt`: its cache entry's file, and how it was loaded.
+async fn entry(rt: &Runtime, path: &std::path::Path) -> (std::path::PathBuf, LoadPath) {
+    let loaded = rt.load(path, opts()).await.unwrap();
+    let hex = loaded.digest().trim_start_matches("sha256:").to_owned();
+    (
+        rt.cache().unwrap().entry_path(&hex, rt.engine()),
+        loaded.load_path().0,
+    )
+}
