@@ -104,6 +104,52 @@ pub enum ResultError {
     /// `result.json` is not a `TaskResult`.
     #[error("{RESULT_FILE} is not a TaskResult (proto3 JSON): {0}")]
     Malformed(#[source] serde_json::Error),
+    /// `result.json` or the diff is larger than robodev reads.
+    #[error("{} is larger than {} MiB, more than robodev reads", path.display(), limit >> 20)]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The most read, bytes.
+        limit: u64,
+    },
+}
+
+/// The largest `result.json` read (a `TaskResult` is a summary and a few fields).
+pub const MAX_RESULT_BYTES: u64 = 1024 * 1024;
+/// The largest diff read for the review gate (larger is refused, not cut: a cut diff would
+/// be reviewed as if it were the whole change).
+pub const MAX_DIFF_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The text of `path`, or `Ok(None)` when it does not exist; larger than `limit` is an error.
+fn read_bounded(path: &Path, limit: u64) -> Result<Option<String>, ResultError> {
+    use std::io::Read;
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(ResultError::Read {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|source| ResultError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+    if bytes.len() as u64 > limit {
+        return Err(ResultError::TooLarge {
+            path: path.to_owned(),
+            limit,
+        });
+    }
+    String::from_utf8(bytes).map(Some).map_err(|e| ResultError::Read {
+        path: path.to_owned(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+    })
 }
 
 /// What to run, and where.
@@ -141,14 +187,10 @@ pub fn prepare(job: &Job<'_>) -> std::io::Result<()> {
 /// Reads what an agent left in `workspace` (also used to resume a run whose agent finished
 /// while robodev was down).
 pub fn read_result(workspace: &Path) -> Result<(TaskResult, String), ResultError> {
-    let path = workspace.join(RESULT_FILE);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ResultError::Missing),
-        Err(source) => return Err(ResultError::Read { path, source }),
-    };
+    let text = read_bounded(&workspace.join(RESULT_FILE), MAX_RESULT_BYTES)?
+        .ok_or(ResultError::Missing)?;
     let result: TaskResult = serde_json::from_str(&text).map_err(ResultError::Malformed)?;
-    let diff = std::fs::read_to_string(workspace.join(DIFF_FILE)).unwrap_or_default();
+    let diff = read_bounded(&workspace.join(DIFF_FILE), MAX_DIFF_BYTES)?.unwrap_or_default();
     Ok((result, diff))
 }
 
@@ -306,5 +348,32 @@ impl Running {
                 ),
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_oversized_result_or_diff_is_refused_not_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = dir.path();
+        assert!(matches!(read_result(ws), Err(ResultError::Missing)));
+        std::fs::write(ws.join(RESULT_FILE), r#"{"success": true, "summary": "ok"}"#).unwrap();
+        let (result, diff) = read_result(ws).unwrap();
+        assert!(result.success && diff.is_empty());
+        // A diff over the cap fails the read rather than reach the review gate cut short.
+        let file = std::fs::File::create(ws.join(DIFF_FILE)).unwrap();
+        file.set_len(MAX_DIFF_BYTES + 1).unwrap();
+        let err = read_result(ws).unwrap_err().to_string();
+        assert!(err.contains("is larger than 16 MiB"), "{err}");
+        std::fs::remove_file(ws.join(DIFF_FILE)).unwrap();
+        let file = std::fs::File::create(ws.join(RESULT_FILE)).unwrap();
+        file.set_len(MAX_RESULT_BYTES + 1).unwrap();
+        assert!(matches!(
+            read_result(ws),
+            Err(ResultError::TooLarge { limit: MAX_RESULT_BYTES, .. })
+        ));
     }
 }
