@@ -146,10 +146,12 @@ fn read_bounded(path: &Path, limit: u64) -> Result<Option<String>, ResultError> 
             limit,
         });
     }
-    String::from_utf8(bytes).map(Some).map_err(|e| ResultError::Read {
-        path: path.to_owned(),
-        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
-    })
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|e| ResultError::Read {
+            path: path.to_owned(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+        })
 }
 
 /// What to run, and where.
@@ -360,7 +362,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ws = dir.path();
         assert!(matches!(read_result(ws), Err(ResultError::Missing)));
-        std::fs::write(ws.join(RESULT_FILE), r#"{"success": true, "summary": "ok"}"#).unwrap();
+        std::fs::write(
+            ws.join(RESULT_FILE),
+            r#"{"success": true, "summary": "ok"}"#,
+        )
+        .unwrap();
         let (result, diff) = read_result(ws).unwrap();
         assert!(result.success && diff.is_empty());
         // A diff over the cap fails the read rather than reach the review gate cut short.
@@ -373,7 +379,10 @@ mod tests {
         file.set_len(MAX_RESULT_BYTES + 1).unwrap();
         assert!(matches!(
             read_result(ws),
-            Err(ResultError::TooLarge { limit: MAX_RESULT_BYTES, .. })
+            Err(ResultError::TooLarge {
+                limit: MAX_RESULT_BYTES,
+                ..
+            })
         ));
     }
 }

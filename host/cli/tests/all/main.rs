@@ -7,6 +7,7 @@
     reason = "tests fail loudly on the first unexpected value"
 )]
 
+mod admin_api;
 mod cache;
 mod call;
 mod config_check;
