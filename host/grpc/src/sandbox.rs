@@ -337,19 +337,21 @@ fn landlock_abi() -> u32 {
     u32::try_from(abi).unwrap_or(0)
 }
 
-/// Whether a child can unshare a user namespace with the others (tried in a forked child:
-/// container runtimes' seccomp profiles and sysctls may forbid it).
+/// Whether a child can enter a user namespace with the others, as a plugin would (tried in a
+/// forked child: container runtimes' seccomp profiles, sysctls and LSMs may forbid any step).
 #[expect(
     unsafe_code,
-    reason = "a forked child that only calls unshare and _exit, to probe the kernel"
+    reason = "a forked child that only makes the namespace system calls and exits, to probe the kernel"
 )]
 fn user_namespaces_work() -> bool {
-    // SAFETY: the child makes two async-signal-safe system calls and exits.
+    let ns = Userns::identity(
+        libc::CLONE_NEWUSER | libc::CLONE_NEWPID | libc::CLONE_NEWNS | libc::CLONE_NEWNET,
+    );
+    // SAFETY: the child makes only async-signal-safe system calls on `ns`, prepared before
+    // the fork, and exits.
     match unsafe { libc::fork() } {
         0 => unsafe {
-            let ok = libc::unshare(
-                libc::CLONE_NEWUSER | libc::CLONE_NEWPID | libc::CLONE_NEWNS | libc::CLONE_NEWNET,
-            ) == 0;
+            let ok = enter_namespaces(&ns).is_ok();
             libc::_exit(if ok { 0 } else { 1 })
         },
         -1 => false,
@@ -454,6 +456,20 @@ struct Userns {
     pid_max: Option<Vec<u8>>,
 }
 
+impl Userns {
+    /// The namespaces of `flags`, mapping this process's user and group to themselves.
+    fn identity(flags: libc::c_int) -> Userns {
+        let uid = nix::unistd::geteuid().as_raw();
+        let gid = nix::unistd::getegid().as_raw();
+        Userns {
+            flags,
+            uid_map: format!("{uid} {uid} 1\n").into_bytes(),
+            gid_map: format!("{gid} {gid} 1\n").into_bytes(),
+            pid_max: None,
+        }
+    }
+}
+
 impl std::fmt::Debug for Prepared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Prepared")
@@ -546,7 +562,6 @@ pub(crate) fn prepare(
 
     // Namespaces.
     let uid = nix::unistd::geteuid().as_raw();
-    let gid = nix::unistd::getegid().as_raw();
     let mut userns = None;
     if features.user_namespaces {
         let mut flags = libc::CLONE_NEWUSER | libc::CLONE_NEWPID | libc::CLONE_NEWNS;
@@ -555,12 +570,7 @@ pub(crate) fn prepare(
             flags |= libc::CLONE_NEWNET;
             confinement.namespaces.push("net");
         }
-        userns = Some(Userns {
-            flags,
-            uid_map: format!("{uid} {uid} 1\n").into_bytes(),
-            gid_map: format!("{gid} {gid} 1\n").into_bytes(),
-            pid_max: None,
-        });
+        userns = Some(Userns::identity(flags));
     } else {
         confinement.gaps.push(
             "no PID, mount or network namespace: unprivileged user namespaces are not available"
@@ -975,17 +985,7 @@ impl Prepared {
             }
             let mut fresh_proc = false;
             if let Some(ns) = &self.userns {
-                check(libc::unshare(ns.flags) as libc::c_long)?;
-                write_file(c"/proc/self/setgroups", b"deny")?;
-                write_file(c"/proc/self/uid_map", &ns.uid_map)?;
-                write_file(c"/proc/self/gid_map", &ns.gid_map)?;
-                check(libc::mount(
-                    std::ptr::null(),
-                    c"/".as_ptr(),
-                    std::ptr::null(),
-                    libc::MS_REC | libc::MS_PRIVATE,
-                    std::ptr::null(),
-                ) as libc::c_long)?;
+                enter_namespaces(ns)?;
                 // The plugin's process (2 in the new PID namespace) from here on.
                 fresh_proc = keep(ns)?;
             }
@@ -1030,6 +1030,32 @@ impl Prepared {
         }
         Ok(())
     }
+}
+
+/// Unshares the namespaces of `ns`, maps the user and group, and makes the mount namespace's
+/// mounts private (nothing mounted in it reaches robodev's).
+#[expect(unsafe_code, reason = "system calls between fork and exec")]
+unsafe fn enter_namespaces(ns: &Userns) -> io::Result<()> {
+    // SAFETY: async-signal-safe calls on values prepared before the fork.
+    unsafe {
+        if libc::unshare(ns.flags) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        write_file(c"/proc/self/setgroups", b"deny")?;
+        write_file(c"/proc/self/uid_map", &ns.uid_map)?;
+        write_file(c"/proc/self/gid_map", &ns.gid_map)?;
+        if libc::mount(
+            std::ptr::null(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        ) != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 /// Writes `bytes` to `path` (one write, as the kernel's id map files require).
