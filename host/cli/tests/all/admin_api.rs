@@ -4,9 +4,10 @@
 //! be one the description declares, none a server error. The API's load and abuse tests are
 //! host/controller/tests/all/admin.rs.
 
-use std::io::BufRead;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::run::{Log, Running, admin_addr};
 
 #[test]
 fn the_admin_api_answers_as_its_openapi_description_says() {
@@ -35,7 +36,7 @@ fn the_admin_api_answers_as_its_openapi_description_says() {
         ),
     )
     .unwrap();
-    let mut robodev = Command::new(env!("CARGO_BIN_EXE_robodev"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_robodev"))
         .args(["run", "--config"])
         .arg(d.join("robodev-config.yaml"))
         .env("ROBODEV_CACHE_DIR", d.join("cache"))
@@ -44,44 +45,15 @@ fn the_admin_api_answers_as_its_openapi_description_says() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    let stderr = robodev.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = tx.send(line);
-        }
-    });
-    let wait_for = |needle: &str| -> String {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = rx
-                .recv_timeout(left)
-                .unwrap_or_else(|_| panic!("no log line with {needle:?}"));
-            if line.contains(needle) {
-                return line;
-            }
-        }
-    };
-    let line = wait_for("admin API on http://");
-    let addr = line
-        .split("admin API on http://")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap()
-        .to_owned();
-    wait_for("robodev: polling");
+    let mut log = Log::of(&mut child);
+    let _running = Running(child);
+    let addr = admin_addr(&mut log);
+    log.wait_for("robodev: polling", Duration::from_secs(60));
     let check =
         Command::new(robodev_test_support::repo::repo_root().join("scripts/admin-api-check"))
             .args([&format!("http://{addr}"), "t0ken"])
             .output()
             .unwrap();
-    let _ = robodev.kill();
-    let _ = robodev.wait();
-    let _ = reader.join();
     let report = String::from_utf8_lossy(&check.stdout);
     assert!(
         check.status.success(),

@@ -986,14 +986,14 @@ fn a_running_controller_reloads_plugins_on_request_and_when_their_config_changes
 
 /// robodev's stderr, line by line, on a channel (so the pipe never fills), and the address of
 /// its admin API once it says where.
-struct Log {
+pub(crate) struct Log {
     lines: std::sync::mpsc::Receiver<String>,
     seen: Vec<String>,
     reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Log {
-    fn of(child: &mut std::process::Child) -> Log {
+    pub(crate) fn of(child: &mut std::process::Child) -> Log {
         use std::io::BufRead;
         let (tx, lines) = std::sync::mpsc::channel::<String>();
         let pipe = child.stderr.take().unwrap();
@@ -1010,7 +1010,7 @@ impl Log {
     }
 
     /// The first line (from now) containing `needle`, waiting up to `within`.
-    fn wait_for(&mut self, needle: &str, within: Duration) -> String {
+    pub(crate) fn wait_for(&mut self, needle: &str, within: Duration) -> String {
         let deadline = Instant::now() + within;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -1038,7 +1038,7 @@ impl Log {
 }
 
 /// A robodev that is killed if the test fails before it ends.
-struct Running(std::process::Child);
+pub(crate) struct Running(pub(crate) std::process::Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -1048,7 +1048,7 @@ impl Drop for Running {
 }
 
 /// The admin API's `HOST:PORT` from robodev's "admin API on http://..." line.
-fn admin_addr(log: &mut Log) -> String {
+pub(crate) fn admin_addr(log: &mut Log) -> String {
     let line = log.wait_for("admin API on http://", Duration::from_secs(60));
     line.split("admin API on http://")
         .nth(1)
