@@ -721,10 +721,9 @@ async fn start(config: &SubprocessConfig, interface: Option<Interface>) -> Resul
             names,
         )
         .map_err(|e| load(e.to_string()))?;
-        command
-            .env_clear()
-            .envs(env)
-            .current_dir(socket_dir.path().join("home"));
+        // The working directory stays robodev's (relative arguments keep their meaning); the
+        // sandbox grants nothing of it but what the plugin's grants name.
+        command.env_clear().envs(env);
         let confinement = prepared.confinement.clone();
         (Some(Arc::new(prepared)), confinement)
     } else {
@@ -757,14 +756,21 @@ async fn start(config: &SubprocessConfig, interface: Option<Interface>) -> Resul
                 "plugin binary {} is not an executable this machine can run (exec format error)",
                 path.display()
             ),
+            // Refused by the sandbox's own steps (or, for the binary, by its Landlock rules).
+            _ if confined
+                && (e.kind() == io::ErrorKind::PermissionDenied
+                    || e.raw_os_error() == Some(nix::errno::Errno::EPERM as i32)
+                    || e.raw_os_error() == Some(nix::errno::Errno::EINVAL as i32)) =>
+            {
+                format!(
+                    "cannot start plugin binary {} in its sandbox: {e} (sandbox.read grants what \
+                     it must read; `sandbox: false` runs it unconfined)",
+                    path.display()
+                )
+            }
             _ if e.kind() == io::ErrorKind::PermissionDenied => {
                 format!("plugin binary {} cannot be executed: {e}", path.display())
             }
-            _ if confined => format!(
-                "cannot start plugin binary {} in its sandbox: {e} (`sandbox: false` runs it \
-                 unconfined)",
-                path.display()
-            ),
             _ => format!("cannot start plugin binary {}: {e}", path.display()),
         })
     })?;

@@ -322,3 +322,15 @@ async fn without_landlock_or_namespaces_the_gaps_are_said_and_the_rest_still_hol
     }
     plugin.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relative_command_and_arguments_keep_their_meaning() {
+    // Tests run in the crate's directory: the plugin named relative to it.
+    let relative = std::path::Path::new("../../target/debug/examples/ticketing_plugin");
+    assert!(relative.exists(), "{}", relative.display());
+    let plugin = SubprocessPlugin::launch(support::config("relative", relative))
+        .await
+        .unwrap();
+    assert!(plugin.confinement().unwrap().confined);
+    plugin.shutdown().await;
+}
