@@ -361,7 +361,7 @@ fn an_unknown_top_level_key_suggests_the_known_one() {
     assert_eq!(
         error(&format!("{BASE}colour: blue\n")),
         "robodev-config.yaml:3: colour: unknown key \"colour\"; expected one of: poll_interval, \
-         state_dir, cache_dir, plugins, plugin_health, ticketing, notifications, approval, \
+         state_dir, cache_dir, cache_mb, plugins, plugin_health, ticketing, notifications, approval, \
          secrets, scm, review, engines, guardrails, admin, executor, leader_election, task_runs, oci, require_signatures, trusted_keys, transparency_log_keys, require_transparency_log"
     );
 }

@@ -113,7 +113,7 @@ impl Entry {
 
     /// The plugin as `robodev plugins list --json` and the admin API show it.
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
+        let mut row = serde_json::json!({
             "name": self.name,
             "interface": self.interface.name(),
             "interfaceVersion": self.interface_version(),
@@ -124,11 +124,14 @@ impl Entry {
             "digest": self.digest,
             "health": self.health().to_string(),
             "counters": self.counters(),
-            "sandbox": match &self.handle {
-                Handle::Subprocess(p) => p.confinement().map(|c| sandbox_json(&c)),
-                _ => None,
-            },
-        })
+        });
+        // A subprocess's confinement (other plugins have no `sandbox` key).
+        if let Handle::Subprocess(p) = &self.handle
+            && let Some(c) = p.confinement()
+        {
+            row["sandbox"] = sandbox_json(&c);
+        }
+        row
     }
 
     /// Calls so far and failures by kind (Wasm plugins), restarts (subprocesses).
