@@ -694,42 +694,15 @@ async fn start(config: &SubprocessConfig, interface: Option<Interface>) -> Resul
         .map_err(|e| load(format!("cannot create a socket directory: {e}")))?;
 
     let mut command = tokio::process::Command::new(&path);
-    let (prepared, confinement) = if config.sandbox.enabled {
-        let mut env = sandbox::base_env(socket_dir.path(), &config.sandbox.inherit_env);
-        env.extend(config.env.iter().map(|(k, v)| (k.into(), v.into())));
-        let mut names = sandbox::names(&env);
-        names.extend(
-            [
-                COOKIE_KEY,
-                "PLUGIN_PROTOCOL_VERSIONS",
-                "PLUGIN_MIN_PORT",
-                "PLUGIN_MAX_PORT",
-                "PLUGIN_UNIX_SOCKET_DIR",
-            ]
-            .map(str::to_owned),
-        );
-        if identity.is_some() {
-            names.push("PLUGIN_CLIENT_CERT".to_owned());
-        }
-        names.sort();
-        names.dedup();
-        let prepared = sandbox::prepare(
-            &config.sandbox,
-            &path,
-            &config.args,
-            socket_dir.path(),
-            names,
-        )
-        .map_err(|e| load(e.to_string()))?;
+    if config.sandbox.enabled {
         // The working directory stays robodev's (relative arguments keep their meaning); the
         // sandbox grants nothing of it but what the plugin's grants name.
-        command.env_clear().envs(env);
-        let confinement = prepared.confinement.clone();
-        (Some(Arc::new(prepared)), confinement)
-    } else {
-        command.envs(config.env.iter().map(|(k, v)| (k, v)));
-        (None, Confinement::default())
-    };
+        command.env_clear().envs(sandbox::base_env(
+            socket_dir.path(),
+            &config.sandbox.inherit_env,
+        ));
+    }
+    command.envs(config.env.iter().map(|(k, v)| (k, v)));
     command
         .args(&config.args)
         .env(COOKIE_KEY, COOKIE_VALUE)
@@ -749,6 +722,28 @@ async fn start(config: &SubprocessConfig, interface: Option<Interface>) -> Resul
     if let Some(identity) = &identity {
         command.env("PLUGIN_CLIENT_CERT", &identity.pem);
     }
+    let (prepared, confinement) = if config.sandbox.enabled {
+        // The names the plugin was given, for the record (never their values).
+        let mut names: Vec<String> = command
+            .as_std()
+            .get_envs()
+            .filter(|(_, value)| value.is_some())
+            .map(|(name, _)| name.to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        let prepared = sandbox::prepare(
+            &config.sandbox,
+            &path,
+            &config.args,
+            socket_dir.path(),
+            names,
+        )
+        .map_err(|e| load(e.to_string()))?;
+        let confinement = prepared.confinement.clone();
+        (Some(Arc::new(prepared)), confinement)
+    } else {
+        (None, Confinement::default())
+    };
     let confined = prepared.is_some();
     let (mut child, watchdog) = process::spawn_confined(command, prepared).await.map_err(|e| {
         load(match e.raw_os_error() {

@@ -1240,17 +1240,6 @@ unsafe fn exit_as(status: libc::c_int) -> ! {
     }
 }
 
-/// The variable names of `env`, for the record.
-pub(crate) fn names(env: &[(OsString, OsString)]) -> Vec<String> {
-    let mut names: Vec<String> = env
-        .iter()
-        .map(|(k, _)| k.to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names.dedup();
-    names
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
