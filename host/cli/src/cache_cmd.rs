@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 
-use crate::common::{default_dir, oci_cache_dir};
+use crate::common::{compile_cache_dir, oci_cache_dir};
 
 /// `robodev cache`.
 #[derive(Debug, Subcommand)]
@@ -73,11 +73,10 @@ impl CacheArgs {
         } else {
             None
         };
-        let compile = self
-            .cache_dir
-            .clone()
-            .or_else(|| config.as_ref().and_then(|c| c.cache_dir.clone()))
-            .unwrap_or_else(|| default_dir("XDG_CACHE_HOME", ".cache", "components"));
+        let compile = compile_cache_dir(
+            self.cache_dir.as_ref(),
+            config.as_ref().and_then(|c| c.cache_dir.as_ref()),
+        );
         let oci = oci_cache_dir();
         Ok(vec![
             Cache {

@@ -13,6 +13,14 @@ pub(crate) fn default_dir(env: &str, fallback: &str, leaf: &str) -> PathBuf {
     base.join("robodev").join(leaf)
 }
 
+/// Where precompiled components are kept: `flag` (`--cache-dir`, `$ROBODEV_CACHE_DIR`), else
+/// the config's `cache_dir`, else `$XDG_CACHE_HOME/robodev/components`.
+pub(crate) fn compile_cache_dir(flag: Option<&PathBuf>, configured: Option<&PathBuf>) -> PathBuf {
+    flag.or(configured)
+        .cloned()
+        .unwrap_or_else(|| default_dir("XDG_CACHE_HOME", ".cache", "components"))
+}
+
 /// Where pulled OCI components are kept: `$ROBODEV_OCI_CACHE_DIR`, else
 /// `$XDG_CACHE_HOME/robodev/oci`.
 pub(crate) fn oci_cache_dir() -> PathBuf {

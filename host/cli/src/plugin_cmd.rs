@@ -325,12 +325,10 @@ async fn call_configured(args: CallArgs) -> u8 {
     };
     let options = robodev_registry::LoadOptions {
         cache_dir: (!args.load.host.no_cache).then(|| {
-            args.load
-                .host
-                .cache_dir
-                .clone()
-                .or_else(|| config.cache_dir.clone())
-                .unwrap_or_else(|| default_dir("XDG_CACHE_HOME", ".cache", "components"))
+            crate::common::compile_cache_dir(
+                args.load.host.cache_dir.as_ref(),
+                config.cache_dir.as_ref(),
+            )
         }),
         cache_max_bytes: config.cache_mb.map(|mb| mb << 20),
         oci_cache_dir: Some(crate::common::oci_cache_dir()),
@@ -360,11 +358,8 @@ async fn call_configured(args: CallArgs) -> u8 {
 
 impl HostArgs {
     fn runtime(&self) -> Result<Runtime, robodev_core::Error> {
-        let cache_dir = (!self.no_cache).then(|| {
-            self.cache_dir
-                .clone()
-                .unwrap_or_else(|| default_dir("XDG_CACHE_HOME", ".cache", "components"))
-        });
+        let cache_dir = (!self.no_cache)
+            .then(|| crate::common::compile_cache_dir(self.cache_dir.as_ref(), None));
         Runtime::new(RuntimeConfig {
             cache_dir,
             ..Default::default()

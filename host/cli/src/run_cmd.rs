@@ -12,7 +12,7 @@ use robodev_controller::runs::{FileStore, RunStore, TaskRun, TaskState};
 use robodev_registry::{LoadOptions, Registry};
 use serde_json::json;
 
-use crate::common::{default_dir, oci_cache_dir};
+use crate::common::oci_cache_dir;
 
 /// Which config file, and where compiled components are cached.
 #[derive(Debug, Args)]
@@ -56,12 +56,10 @@ impl ConfigArgs {
     /// The registry's load options.
     pub fn options(&self, config: &Config, enforce_critical: bool) -> LoadOptions {
         LoadOptions {
-            cache_dir: Some(
-                self.cache_dir
-                    .clone()
-                    .or_else(|| config.cache_dir.clone())
-                    .unwrap_or_else(|| default_dir("XDG_CACHE_HOME", ".cache", "components")),
-            ),
+            cache_dir: Some(crate::common::compile_cache_dir(
+                self.cache_dir.as_ref(),
+                config.cache_dir.as_ref(),
+            )),
             cache_max_bytes: config.cache_mb.map(|mb| mb << 20),
             oci_cache_dir: Some(oci_cache_dir()),
             enforce_critical,

@@ -789,13 +789,13 @@ fn check_protected(
     protected: &[PathBuf],
 ) -> Result<(), SandboxError> {
     let real = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned());
+    let protected_real: Vec<PathBuf> = protected.iter().map(|p| real(p)).collect();
     for grant in grants {
         let g = real(grant);
-        for p in protected {
-            let q = real(p);
+        for (p, q) in protected.iter().zip(&protected_real) {
             let relation = if q.starts_with(&g) {
                 "contains"
-            } else if g.starts_with(&q) {
+            } else if g.starts_with(q) {
                 "lies inside"
             } else {
                 continue;

@@ -246,10 +246,7 @@ impl Loader {
 
     pub(crate) fn oci(&self) -> Result<&robodev_oci::Client, Error> {
         let client = self.oci.get_or_init(|| {
-            let dir = self
-                .oci_cache_dir
-                .clone()
-                .or_else(robodev_oci::ClientOptions::default_cache_dir)?;
+            let dir = self.oci_cache_dir()?;
             let mut options = robodev_oci::ClientOptions::new(dir);
             if let Some(bytes) = self.oci_cache_max_bytes {
                 options.cache_max_bytes = bytes;
@@ -455,21 +452,22 @@ impl Loader {
             handle: Handle::Subprocess(Arc::new(plugin)),
         })
     }
-}
 
-impl Loader {
     /// robodev's own paths, which no subprocess plugin's sandbox may grant: its state (task
     /// runs, key-value stores), its caches, its config file and its secrets file.
     pub(crate) fn protected_paths(&self) -> Vec<PathBuf> {
         let mut paths = vec![self.state_dir.clone(), self.config_file.clone()];
         paths.extend(self.secret_files.iter().cloned());
         paths.extend(self.cache_dir.iter().cloned());
-        paths.extend(
-            self.oci_cache_dir
-                .clone()
-                .or_else(robodev_oci::ClientOptions::default_cache_dir),
-        );
+        paths.extend(self.oci_cache_dir());
         paths
+    }
+
+    /// Where pulled components are kept: the configured directory, else robodev-oci's default.
+    fn oci_cache_dir(&self) -> Option<PathBuf> {
+        self.oci_cache_dir
+            .clone()
+            .or_else(robodev_oci::ClientOptions::default_cache_dir)
     }
 }
 
