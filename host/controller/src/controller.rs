@@ -1099,6 +1099,8 @@ impl Controller {
         })?;
         let mut tasks = JoinSet::new();
         let interval = self.config.poll_interval;
+        // Passes failed in a row.
+        let mut failures = 0u32;
         loop {
             let passed = tokio::select! {
                 passed = self.pass(&mut tasks) => passed,
@@ -1109,27 +1111,35 @@ impl Controller {
                     return Err(ControllerError::LeadershipLost);
                 }
             };
-            match passed {
-                Ok(report) if !report.dispatched.is_empty() => {
-                    tracing::info!("{} task run(s) started or resumed", report.dispatched.len());
+            let wait = match passed {
+                Ok(report) => {
+                    if !report.dispatched.is_empty() {
+                        tracing::info!(
+                            "{} task run(s) started or resumed",
+                            report.dispatched.len()
+                        );
+                    }
+                    failures = 0;
+                    interval
                 }
-                Ok(_) => {}
-                Err(ControllerError::Backend(e)) => {
-                    tracing::error!("poll failed: {e}; next poll in {} s", interval.as_secs());
-                }
-                // The cluster's store unreachable for a moment, or another replica's write:
-                // nothing was started for it; the next poll tries again.
-                Err(
-                    e @ ControllerError::Runs {
-                        source: StoreError::Backend { .. } | StoreError::Conflict { .. },
-                        ..
-                    },
-                ) => {
-                    tracing::error!("{e}; next poll in {} s", interval.as_secs());
+                // The ticketing backend down, the state directory full or unwritable for a
+                // moment, the cluster's store unreachable, another replica's write: nothing
+                // was started for it (a run that cannot be recorded is not started), so the
+                // next poll tries again, backing off while the failures last.
+                Err(e @ (ControllerError::Backend(_) | ControllerError::Runs { .. })) => {
+                    failures = failures.saturating_add(1);
+                    let wait = retry_delay(interval, failures);
+                    let what = if matches!(e, ControllerError::Backend(_)) {
+                        "poll failed: "
+                    } else {
+                        ""
+                    };
+                    tracing::error!("{what}{e}; next poll in {}", humanize(wait));
+                    wait
                 }
                 Err(e) => return Err(e),
-            }
-            let sleep = tokio::time::sleep(interval);
+            };
+            let sleep = tokio::time::sleep(wait);
             tokio::pin!(sleep);
             loop {
                 tokio::select! {
@@ -1172,6 +1182,26 @@ impl Controller {
                 }
             }
         }
+    }
+}
+
+/// The longest wait between failed passes (unless `poll_interval` is longer).
+const RETRY_DELAY_MAX: Duration = Duration::from_secs(30);
+
+/// How long to wait after `failures` failed passes in a row: `interval`, or, when that is
+/// shorter, 1 s doubling with each failure up to [`RETRY_DELAY_MAX`], so that a fast poll does
+/// not spin on a backend that is down or a state directory that is full.
+fn retry_delay(interval: Duration, failures: u32) -> Duration {
+    let backoff = Duration::from_secs(1 << failures.saturating_sub(1).min(5)).min(RETRY_DELAY_MAX);
+    interval.max(backoff)
+}
+
+/// A wait as a log shows it: `250 ms`, `30 s`.
+fn humanize(wait: Duration) -> String {
+    if wait < Duration::from_secs(1) {
+        format!("{} ms", wait.as_millis())
+    } else {
+        format!("{} s", wait.as_secs())
     }
 }
 
@@ -1270,5 +1300,22 @@ impl Notice {
             Notice::Start => &mut run.steps.start_notified_to,
             Notice::Complete => &mut run.steps.complete_notified_to,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_passes_back_off_from_a_fast_poll_but_never_below_the_interval() {
+        let fast = Duration::from_millis(5);
+        let waits: Vec<u64> = (1..=8).map(|n| retry_delay(fast, n).as_secs()).collect();
+        assert_eq!(waits, [1, 2, 4, 8, 16, 30, 30, 30]);
+        let slow = Duration::from_secs(60);
+        assert_eq!(retry_delay(slow, 1), slow);
+        assert_eq!(retry_delay(slow, 100), slow);
+        assert_eq!(humanize(Duration::from_millis(250)), "250 ms");
+        assert_eq!(humanize(Duration::from_secs(30)), "30 s");
     }
 }

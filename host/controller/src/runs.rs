@@ -237,9 +237,15 @@ pub fn run_id(ticket_id: &str) -> String {
     format!("tr-{}", file_key(ticket_id))
 }
 
+/// The longest [`file_key`]: two of them, `--`, `.json` and `tr-` stay well inside a file
+/// name's 255 bytes.
+pub const FILE_KEY_MAX: usize = 100;
+
 /// A file-name-safe form of a ticket id: ASCII letters, digits, `-` and `.` (but not a leading
 /// `.`) are kept, anything else (`_` included) becomes `_xx` (its bytes in hex), so distinct
-/// ids never share a file.
+/// ids never share a file. A form longer than [`FILE_KEY_MAX`] (a ticketing plugin's ids are
+/// not ours to bound) is cut to its first 60 characters, `~` and 32 hex digits of the id's
+/// sha256: still distinct (`~` never appears in an uncut form), and never too long a name.
 pub fn file_key(id: &str) -> String {
     let mut out = String::with_capacity(id.len());
     for b in id.bytes() {
@@ -248,6 +254,14 @@ pub fn file_key(id: &str) -> String {
         } else {
             out.push_str(&format!("_{b:02x}"));
         }
+    }
+    if out.len() > FILE_KEY_MAX {
+        use sha2::Digest;
+        let digest = hex::encode(sha2::Sha256::digest(id.as_bytes()));
+        // The form is ASCII: any byte index is a character boundary.
+        out.truncate(60);
+        out.push('~');
+        out.push_str(&digest[..32]);
     }
     out
 }
@@ -373,10 +387,10 @@ impl RunStore for FileStore {
         let entries = match std::fs::read_dir(&self.dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(runs),
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(at(&self.dir, e)),
         };
         for entry in entries {
-            let path = entry?.path();
+            let path = entry.map_err(|e| at(&self.dir, e))?.path();
             if path.extension().is_some_and(|e| e == "json")
                 && let Some(run) = store::read_json::<TaskRun>(&path)?
             {
@@ -390,6 +404,14 @@ impl RunStore for FileStore {
     fn location(&self) -> String {
         self.location.clone()
     }
+}
+
+/// `e`, naming the directory it happened in.
+fn at(dir: &Path, e: std::io::Error) -> StoreError {
+    StoreError::Io(std::io::Error::new(
+        e.kind(),
+        format!("reading {}: {e}", dir.display()),
+    ))
 }
 
 /// Sorts runs oldest first (by their first transition, then id), as [`RunStore::all`] returns
@@ -494,6 +516,41 @@ mod tests {
         assert_ne!(file_key("a/b"), file_key("a_b"));
         assert_ne!(file_key("a b"), file_key("a_20b"));
         assert!(!file_key(".hidden").starts_with('.'));
+        // Long ids (a hostile or careless tracker's) are cut and hashed, never too long a
+        // file name, and still distinct.
+        let long = "x".repeat(300);
+        let key = file_key(&long);
+        assert_eq!(key.len(), 60 + 1 + 32);
+        assert!(key.starts_with(&"x".repeat(60)) && key.contains('~'));
+        assert_ne!(key, file_key(&"x".repeat(301)));
+        let wide = "\u{4e2d}".repeat(40); // 120 bytes, 360 escaped characters
+        assert!(file_key(&wide).len() <= FILE_KEY_MAX);
+        assert_eq!(
+            file_key(&"y".repeat(FILE_KEY_MAX)),
+            "y".repeat(FILE_KEY_MAX)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_ticket_with_a_very_long_id_is_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new(dir.path());
+        for id in ["H-".to_owned() + &"x".repeat(400), "\u{1f600}".repeat(100)] {
+            let mut run = TaskRun::new(
+                "local",
+                Ticket {
+                    id: id.clone(),
+                    ..Default::default()
+                },
+                "local",
+            );
+            store.put(&mut run).await.unwrap();
+            assert_eq!(
+                store.get("local", &id).await.unwrap().unwrap().ticket.id,
+                id
+            );
+        }
+        assert_eq!(store.all().await.unwrap().len(), 2);
     }
 
     #[tokio::test]

@@ -660,6 +660,74 @@ fn run_keeps_polling_picks_up_new_tickets_and_stops_cleanly_on_sigterm() {
     assert_eq!(ids, vec!["L-1".to_owned(), "L-2".to_owned()]);
 }
 
+/// A state directory that cannot take a run record for a while (full, or here: `runs` is a
+/// file) pauses robodev, which says why and polls again, backing off; it neither exits nor
+/// starts a ticket it cannot record, and carries on once the directory is usable. A ticket id
+/// far longer than a file name can be (a tracker's ids are not robodev's to bound) is stored.
+#[test]
+fn a_state_directory_that_cannot_be_written_pauses_robodev_and_long_ids_are_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let long_id = format!("LONG-{}", "x".repeat(300));
+    let agent = "#!/bin/sh\necho \"$ROBODEV_TICKET_ID $$\" >> \"$RUNS_LOG\"\necho '{\"success\": true, \"summary\": \"ok\"}' > \"$ROBODEV_RESULT_FILE\"\n";
+    let config = write_config(
+        dir.path(),
+        &format!("- {{ id: P-1, title: first }}\n- {{ id: {long_id}, title: long }}\n"),
+        agent,
+        "poll_interval: 100ms\n",
+    );
+    std::fs::create_dir(dir.path().join("state")).unwrap();
+    std::fs::write(dir.path().join("state/runs"), "not a directory").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_robodev"))
+        .args(["run", "--config", &config.display().to_string()])
+        .env("ROBODEV_CACHE_DIR", dir.path().join("cache"))
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut log = Log::of(&mut child);
+    let mut child = Running(child);
+    let first = log.wait_for("next poll in 1 s", Duration::from_secs(60));
+    assert!(first.contains("state/runs"), "{first}");
+    log.wait_for("next poll in 2 s", Duration::from_secs(60));
+    assert!(child.0.try_wait().unwrap().is_none(), "robodev exited");
+    assert!(
+        starts(dir.path()).is_empty(),
+        "an agent ran without a record"
+    );
+    std::fs::remove_file(dir.path().join("state/runs")).unwrap();
+    let started = Instant::now();
+    let runs = dir.path().join("state/runs");
+    let settled = || {
+        std::fs::read_dir(&runs)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter(|e| {
+                        std::fs::read_to_string(e.path())
+                            .is_ok_and(|t| t.contains("\"complete_notified\": true"))
+                    })
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    while settled() < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the tickets never finished after the state directory was usable again"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut ids: Vec<String> = starts(dir.path()).into_iter().map(|(id, _)| id).collect();
+    ids.sort();
+    assert_eq!(ids, vec![long_id, "P-1".to_owned()]);
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert_eq!(child.0.wait().unwrap().code(), Some(0));
+}
+
 fn norm(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
