@@ -298,6 +298,16 @@ impl Controller {
         );
         let mut fresh = Vec::new();
         for ticket in polled.tickets {
+            if ticket.id.is_empty() {
+                // Nothing could be reported about it: MarkInProgress and the rest name the
+                // ticket by id.
+                tracing::warn!(
+                    title = %ticket.title.chars().take(80).collect::<String>(),
+                    "{} returned a ticket without an id; skipped",
+                    self.ticketing_name
+                );
+                continue;
+            }
             if let Some(state) = handled.get(&ticket.id) {
                 // Never run a ticket twice: it has a run already (finished, waiting, or being
                 // resumed above).
@@ -703,7 +713,8 @@ impl Controller {
 
     /// Tells every channel `notice` about the run, once: each channel is recorded as it is
     /// told, so a restart tells only the others, and the step is recorded done after the last.
-    /// A channel's refusal is logged, not retried. False when the record cannot be written.
+    /// A channel's refusal is logged, not retried; a transient failure is tried again a few
+    /// times ([`NOTIFY_RETRIES`]). False when the record cannot be written.
     async fn tell_channels(&self, run: &mut TaskRun, notice: Notice) -> bool {
         if *notice.done(run) {
             return true;
@@ -712,30 +723,20 @@ impl Controller {
             if notice.told(run).contains(name) {
                 continue;
             }
-            let ticket = Some(run.ticket.clone());
-            let task_run_id = run.id.clone();
-            let told = match notice {
-                Notice::Start => {
-                    channel
-                        .notify_start(NotifyStartRequest {
-                            ticket,
-                            task_run_id,
-                            engine: self.engine_name.clone(),
-                        })
-                        .await
+            let mut told = self.notify(channel.as_ref(), run, notice).await;
+            // A channel that is restarting, timed out or said it is unavailable is asked
+            // again a few times (a channel may hear a notice twice: it has the task run's id
+            // to tell); a refusal is not.
+            for wait in NOTIFY_RETRIES {
+                match &told {
+                    Err(e) if e.is_transient() => {
+                        tracing::warn!(channel = %name, "{} failed: {e}; trying again in {} s", notice.rpc(), wait.as_secs());
+                        tokio::time::sleep(wait).await;
+                        told = self.notify(channel.as_ref(), run, notice).await;
+                    }
+                    _ => break,
                 }
-                // The run's outcome, not the agent's word: a run whose agent succeeded can
-                // still have failed (review gate, deadline).
-                Notice::Complete => {
-                    channel
-                        .notify_complete(NotifyCompleteRequest {
-                            ticket,
-                            task_run_id,
-                            result: Some(run.outcome()),
-                        })
-                        .await
-                }
-            };
+            }
             if let Err(e) = told {
                 tracing::warn!(channel = %name, "{} failed: {e}", notice.rpc());
             }
@@ -746,6 +747,37 @@ impl Controller {
         }
         *notice.done(run) = true;
         self.save(run).await
+    }
+
+    /// Tells one channel `notice` about the run.
+    async fn notify(
+        &self,
+        channel: &dyn notifications::Backend,
+        run: &TaskRun,
+        notice: Notice,
+    ) -> Result<(), Error> {
+        let ticket = Some(run.ticket.clone());
+        let task_run_id = run.id.clone();
+        match notice {
+            Notice::Start => channel
+                .notify_start(NotifyStartRequest {
+                    ticket,
+                    task_run_id,
+                    engine: self.engine_name.clone(),
+                })
+                .await
+                .map(drop),
+            // The run's outcome, not the agent's word: a run whose agent succeeded can still
+            // have failed (review gate, deadline).
+            Notice::Complete => channel
+                .notify_complete(NotifyCompleteRequest {
+                    ticket,
+                    task_run_id,
+                    result: Some(run.outcome()),
+                })
+                .await
+                .map(drop),
+        }
     }
 
     /// How an attempt ended, into the run: a result goes on to the verdict and the gate.
@@ -1184,6 +1216,15 @@ impl Controller {
         }
     }
 }
+
+/// The waits before asking a channel again after a transient failure (see
+/// [`robodev_core::Error::is_transient`]): a restarting plugin is back after its first
+/// restart's backoff (1 s by default).
+const NOTIFY_RETRIES: [Duration; 3] = [
+    Duration::from_secs(1),
+    Duration::from_secs(3),
+    Duration::from_secs(9),
+];
 
 /// The longest wait between failed passes (unless `poll_interval` is longer).
 const RETRY_DELAY_MAX: Duration = Duration::from_secs(30);

@@ -244,9 +244,15 @@ pub enum Failure {
         /// The start timeout.
         limit: Duration,
     },
-    /// The plugin is not serving: it is being restarted after a crash, or it crashed more often
-    /// than its restart policy allows.
+    /// The plugin is not serving: it crashed more often than its restart policy allows, it
+    /// was shut down, or it is switched off.
     Unavailable {
+        /// Why, and what happens next.
+        detail: String,
+    },
+    /// The plugin is not serving for now: it is being restarted after a crash (labelled
+    /// `unavailable`, like [`Failure::Unavailable`]; unlike it, worth trying again soon).
+    Restarting {
         /// Why, and what happens next.
         detail: String,
     },
@@ -266,7 +272,7 @@ impl Failure {
             Failure::Crashed { .. } => "crashed",
             Failure::Transport { .. } => "transport",
             Failure::StartTimeout { .. } => "start_timeout",
-            Failure::Unavailable { .. } => "unavailable",
+            Failure::Unavailable { .. } | Failure::Restarting { .. } => "unavailable",
         }
     }
 }
@@ -296,7 +302,9 @@ impl fmt::Display for Failure {
                 "printed no handshake line within its start timeout of {} ms",
                 limit.as_millis()
             ),
-            Failure::Unavailable { detail } => write!(f, "is unavailable: {detail}"),
+            Failure::Unavailable { detail } | Failure::Restarting { detail } => {
+                write!(f, "is unavailable: {detail}")
+            }
         }
     }
 }
@@ -724,6 +732,28 @@ impl Error {
             Error::InvalidInput { .. } => "invalid_input",
             Error::Host { .. } => "host",
             Error::Load { .. } => "load",
+        }
+    }
+
+    /// Whether the same call may well succeed if made again soon: the plugin said it is
+    /// unavailable, or it crashed, is restarting, timed out or could not be reached. Not a
+    /// domain refusal, a trap or fuel (the same input fails again), a plugin switched off or
+    /// given up on, nor anything of the host.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Plugin { error, .. } => matches!(
+                error.code,
+                ErrorCode::Unavailable | ErrorCode::DeadlineExceeded | ErrorCode::Aborted
+            ),
+            Error::Failed { failure, .. } => matches!(
+                failure,
+                Failure::DeadlineExceeded { .. }
+                    | Failure::Crashed { .. }
+                    | Failure::Transport { .. }
+                    | Failure::StartTimeout { .. }
+                    | Failure::Restarting { .. }
+            ),
+            _ => false,
         }
     }
 

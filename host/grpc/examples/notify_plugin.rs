@@ -2,6 +2,9 @@
 //! example config (`examples/robodev-config.yaml`): every notification becomes a log line on
 //! its stderr (hclog JSON, which robodev re-logs under the plugin's name) and, when
 //! `ROBODEV_NOTIFY_FILE` is set, one JSON line appended to that file.
+//!
+//! Test hook: with `ROBODEV_NOTIFY_CRASH_ONCE=PATH`, the first `NotifyComplete` that finds no
+//! file at `PATH` creates it and exits the process (code 9) without answering.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -70,6 +73,12 @@ impl Backend for Console {
     }
 
     async fn notify_complete(&self, request: NotifyCompleteRequest) -> Result<Empty, Error> {
+        if let Some(marker) = std::env::var_os("ROBODEV_NOTIFY_CRASH_ONCE")
+            && std::fs::File::create_new(&marker).is_ok()
+        {
+            tracing::warn!("crashing once, as ROBODEV_NOTIFY_CRASH_ONCE asks");
+            std::process::exit(9);
+        }
         self.record(json!({
             "event": "notify_complete",
             "ticket": request.ticket.map(|t| t.id),

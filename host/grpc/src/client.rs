@@ -381,16 +381,22 @@ impl Plugin {
 
     /// The running process, or why there is none.
     fn current(&self) -> Result<Arc<Process>, Error> {
-        let detail = match &*self.read_state() {
+        let failure = match &*self.read_state() {
             State::Running(p) => return Ok(p.clone()),
-            State::Restarting { attempt, cause } => format!(
-                "it is restarting (restart {attempt} of {}) after: {cause}",
-                self.config.restart.max_restarts
-            ),
-            State::Unhealthy(reason) => format!("it is permanently unhealthy: {reason}"),
-            State::Stopped => "it was shut down".to_owned(),
+            State::Restarting { attempt, cause } => Failure::Restarting {
+                detail: format!(
+                    "it is restarting (restart {attempt} of {}) after: {cause}",
+                    self.config.restart.max_restarts
+                ),
+            },
+            State::Unhealthy(reason) => Failure::Unavailable {
+                detail: format!("it is permanently unhealthy: {reason}"),
+            },
+            State::Stopped => Failure::Unavailable {
+                detail: "it was shut down".to_owned(),
+            },
         };
-        Err(self.failed(Failure::Unavailable { detail }))
+        Err(self.failed(failure))
     }
 
     /// Calls one RPC (`rpc` is its proto name, e.g. `PollReadyTickets`): `f` gets a channel to

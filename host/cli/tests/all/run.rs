@@ -728,6 +728,69 @@ fn a_state_directory_that_cannot_be_written_pauses_robodev_and_long_ids_are_stor
     assert_eq!(child.0.wait().unwrap().code(), Some(0));
 }
 
+/// A channel that crashes while being told a run's end is asked again once it is back (a
+/// transient failure), and hears the outcome once.
+#[test]
+fn a_channel_that_crashes_mid_notice_is_told_again_once_restarted() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let agent = "#!/bin/sh\necho \"$ROBODEV_TICKET_ID $$\" >> \"$RUNS_LOG\"\necho '{\"success\": true, \"summary\": \"ok\"}' > \"$ROBODEV_RESULT_FILE\"\n";
+    let console = crate::plugins::rust_plugin().with_file_name("notify_plugin");
+    let out = d.join("out");
+    std::fs::create_dir(&out).unwrap();
+    let config = write_config(
+        d,
+        "- { id: N-1, title: told }\n",
+        agent,
+        &format!(
+            "plugins:\n\
+             \x20 - {{ name: console, type: notifications, interface_version: 1, command: {}, \
+             env: {{ ROBODEV_NOTIFY_FILE: {notes}, ROBODEV_NOTIFY_CRASH_ONCE: {marker} }}, \
+             sandbox: {{ write: [{out}] }} }}\n\
+             plugin_health: {{ max_plugin_restarts: 3, restart_backoff: [1] }}\n",
+            console.display(),
+            notes = out.join("notes.jsonl").display(),
+            marker = out.join("crashed").display(),
+            out = out.display(),
+        ),
+    );
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "channels: [ { backend: log, config: { file: state/notes.jsonl } } ]",
+        "channels: [ { backend: console } ]",
+    );
+    assert!(text.contains("backend: console }"), "{text}");
+    let config_path = d.join("robodev-config.yaml");
+    std::fs::write(&config_path, text).unwrap();
+    let run = Command::new(env!("CARGO_BIN_EXE_robodev"))
+        .args([
+            "run",
+            "--once",
+            "--config",
+            &config_path.display().to_string(),
+        ])
+        .env("ROBODEV_CACHE_DIR", d.join("cache"))
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let log = stderr(&run);
+    assert_eq!(run.status.code(), Some(0), "{log}");
+    assert!(
+        out.join("crashed").exists(),
+        "the plugin never crashed:\n{log}"
+    );
+    assert!(
+        log.contains("NotifyComplete failed") && log.contains("trying again in 1 s"),
+        "{log}"
+    );
+    let notes = std::fs::read_to_string(out.join("notes.jsonl")).unwrap();
+    let completes: Vec<&str> = notes
+        .lines()
+        .filter(|l| l.contains("notify_complete"))
+        .collect();
+    assert_eq!(completes.len(), 1, "{notes}");
+    assert!(completes[0].contains("\"success\":true"), "{notes}");
+}
+
 fn norm(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
