@@ -9,6 +9,12 @@
 //!   of deterministic mutations of every seed.
 
 use std::path::Path;
+
+mod admin;
+mod component;
+
+pub use admin::TOKEN as ADMIN_TOKEN;
+pub use component::generated as generated_component;
 use std::sync::OnceLock;
 
 /// One fuzz target.
@@ -20,7 +26,13 @@ pub struct Target {
     pub about: &'static str,
     /// The entry point.
     pub run: fn(&[u8]),
+    /// Each input costs milliseconds (it compiles a component, or makes a connection): the
+    /// test suite replays fewer mutations of its seeds ([`HEAVY_MUTATIONS`]).
+    pub heavy: bool,
 }
+
+/// Mutations per seed the test suite replays for a [`Target::heavy`] target.
+pub const HEAVY_MUTATIONS: usize = 40;
 
 /// Every target.
 pub const TARGETS: &[Target] = &[
@@ -28,56 +40,79 @@ pub const TARGETS: &[Target] = &[
         name: "config",
         about: "robodev-config.yaml: loading and validation",
         run: config,
+        heavy: false,
     },
     Target {
         name: "plugin_settings",
         about: "a plugin entry as `plugin call --plugin-config` reads it",
         run: plugin_settings,
+        heavy: false,
     },
     Target {
         name: "handshake",
         about: "a go-plugin handshake line",
         run: robodev_grpc::fuzz::handshake_line,
+        heavy: false,
     },
     Target {
         name: "stderr_line",
         about: "a plugin's stderr line (hclog JSON or text)",
         run: robodev_grpc::fuzz::stderr_line,
+        heavy: false,
     },
     Target {
         name: "struct_json",
         about: "google.protobuf.Struct <-> JSON",
         run: robodev_grpc::fuzz::struct_json,
+        heavy: false,
     },
     Target {
         name: "proto_message",
         about: "robodev.v1 messages from a plugin, proto <-> core",
         run: robodev_grpc::fuzz::proto_message,
+        heavy: false,
     },
     Target {
         name: "oci_reference",
         about: "an OCI reference",
         run: robodev_oci::fuzz::reference,
+        heavy: false,
     },
     Target {
         name: "oci_manifest",
         about: "a registry's image manifest and its layers",
         run: robodev_oci::fuzz::manifest,
+        heavy: false,
     },
     Target {
         name: "auth_challenge",
         about: "a registry's WWW-Authenticate challenge",
         run: robodev_oci::fuzz::auth_challenge,
+        heavy: false,
     },
     Target {
         name: "docker_config",
         about: "a docker config.json",
         run: robodev_oci::fuzz::docker_config,
+        heavy: false,
     },
     Target {
         name: "signature",
         about: "cosign blob signatures, Sigstore bundles and public key files",
         run: signature,
+        heavy: false,
+    },
+    Target {
+        name: "component",
+        about: "component inspection: header, compilation, exported interface and version, imports, the exports' types (real components mutated, and generated ones)",
+        run: component::component,
+        heavy: true,
+    },
+    Target {
+        name: "admin_request",
+        about: "the admin API's request handling: what a client sends on one connection",
+        run: admin::admin_request,
+        heavy: true,
     },
 ];
 
