@@ -90,9 +90,8 @@ class Tracker(TicketingBackend):
     version = "1.0.0"
 
     def __init__(self):
-        with open(os.path.join(JOURNAL_DIR, "tickets.json"), encoding="utf-8") as f:
-            self.tickets = json.load(f)
-        self.by_id = {t["id"]: t for t in self.tickets}
+        self.mtime = None
+        self._load()
         # A ticket leaves the ready list once marked in progress, complete or failed (as in a
         # tracker's workflow); the journal is the tracker's database.
         self.taken = set()
@@ -102,6 +101,16 @@ class Tracker(TicketingBackend):
                 for line in f:
                     if line.endswith("\n"):
                         self.taken.add(json.loads(line)["ticket"])
+
+    def _load(self):
+        """(Re)reads the tickets when the soak has written new ones."""
+        path = os.path.join(JOURNAL_DIR, "tickets.json")
+        mtime = os.stat(path).st_mtime_ns
+        if mtime != self.mtime:
+            with open(path, encoding="utf-8") as f:
+                self.tickets = json.load(f)
+            self.by_id = {t["id"]: t for t in self.tickets}
+            self.mtime = mtime
 
     def _ticket(self, t):
         return common_pb2.Ticket(
@@ -116,6 +125,7 @@ class Tracker(TicketingBackend):
 
     def PollReadyTickets(self, request, context):
         misbehave("PollReadyTickets")
+        self._load()
         ready = [self._ticket(t) for t in self.tickets if t["id"] not in self.taken]
         if request.max_results > 0:
             ready = ready[: request.max_results]

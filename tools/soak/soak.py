@@ -234,7 +234,9 @@ class Soak:
     def set_up(self):
         a = self.args
         self.all_tickets = self.tickets(0, a.tickets, KINDS)
-        self.write_tickets(self.all_tickets)
+        # Tickets arrive over phase 1 in ten batches (the first at once).
+        self.released = max(1, a.tickets // 10)
+        self.write_tickets(self.all_tickets[: self.released])
         # The chaos plugin: a launcher whose #! is the SDK venv's python (so the sandbox grants
         # that interpreter) beside a copy of the plugin (a confined plugin reads its own dir).
         shutil.copy(os.path.join(HERE, "chaos_plugin.py"), self.plugins)
@@ -435,6 +437,26 @@ class Soak:
                 pids.append(int(status.split("/")[2]))
         return pids
 
+    def leftover_processes(self):
+        """Every process but the registry's and the tmpfs holder's that names the soak's work
+        directory or agent: a plugin, a plugin's keeper or init, an agent, a robodev."""
+        keep = {os.getpid()}
+        for p in (self.registry.proc, self.state.holder):
+            if p is not None:
+                keep.add(p.pid)
+        agent = os.path.join(HERE, "agent.sh").encode()
+        out = []
+        for path in glob.glob("/proc/[0-9]*/cmdline"):
+            pid = int(path.split("/")[2])
+            try:
+                with open(path, "rb") as f:
+                    cmd = f.read()
+            except OSError:
+                continue
+            if pid not in keep and (self.work.encode() in cmd or agent in cmd):
+                out.append("%d %s" % (pid, cmd.replace(b"\0", b" ").decode(errors="replace")[:120]))
+        return out
+
     def chaos_loop(self):
         """Plugin processes killed and frozen, the registry away, the state directory full."""
         rng = random.Random(self.args.seed + 1)
@@ -481,10 +503,16 @@ class Soak:
         log("phase 1: %d tickets under faults, robodev killed every %s s on average" % (a.tickets, a.kill_every))
         chaos = threading.Thread(target=self.chaos_loop)
         chaos.start()
-        deadline = time.time() + a.minutes * 60
+        began = time.time()
+        deadline = began + a.minutes * 60
         exits = collections.Counter()
         last_report = 0
         while time.time() < deadline:
+            # The next batch of tickets, a tenth of the phase after the last.
+            due = min(a.tickets, a.tickets * (1 + int((time.time() - began) / (a.minutes * 6))) // 10)
+            if due > self.released:
+                self.released = due
+                self.write_tickets(self.all_tickets[: self.released])
             self.start_robodev()
             life = self.rng.expovariate(1 / a.kill_every)
             until = time.time() + life
@@ -502,11 +530,11 @@ class Soak:
             else:
                 code = self.stop_robodev(signal.SIGTERM)
                 exits["sigterm-exit-%s" % code] += 1
-            left = self.outstanding(self.all_tickets)
-            if time.time() - last_report > 30:
-                log("%d robodev starts, %d ticket(s) not settled yet" % (self.starts, len(left)))
+            left = self.outstanding(self.all_tickets[: self.released])
+            if time.time() - last_report > 60:
+                log("%d robodev starts, %d of %d ticket(s) released, %d not settled yet" % (self.starts, self.released, a.tickets, len(left)))
                 last_report = time.time()
-            if not left:
+            if not left and self.released == a.tickets:
                 break
         self.stop_chaos.set()
         chaos.join()
@@ -517,6 +545,8 @@ class Soak:
             "seconds": round(a.minutes * 60 - max(0, deadline - time.time())),
         }
         log("phase 1 over: %d robodev starts; finishing what is left without faults" % self.starts)
+        self.released = a.tickets
+        self.write_tickets(self.all_tickets)
         self.write_config(a.poll_interval, "")
         self.start_robodev()
         finish_by = time.time() + 300
@@ -560,7 +590,7 @@ class Soak:
                     self.events["plugin-sigkill"] += 1
             if len(samples) % 12 == 0:
                 log("%d plugin calls, RSS %d MiB, %d runs" % (calls, rss // 1024, samples[-1]["runs"]))
-            if calls >= a.calls:
+            if calls - samples[0]["calls"] >= a.calls:
                 break
         # Let the last tickets finish, then stop.
         finish_by = time.time() + 180
@@ -663,12 +693,12 @@ class Soak:
             }
 
         # Leftovers: no plugin process, no socket directory, nothing outside the state dir.
-        left_pids = self.plugin_pids()
+        left_pids = self.leftover_processes()
         if left_pids:
-            failures.append("plugin process(es) left running: %s" % left_pids)
-        left_dirs = [p for p in glob.glob(os.path.join(self.work, "tmp", "*")) if "plugin" in os.path.basename(p)]
+            failures.append("process(es) left running: %s" % left_pids)
+        left_dirs = os.listdir(os.path.join(self.work, "tmp"))
         if left_dirs:
-            failures.append("socket/plugin dir(s) left in TMPDIR: %s" % left_dirs[:5])
+            failures.append("left in robodev's TMPDIR (socket directories?): %s" % left_dirs[:5])
         if os.path.exists("/tmp/soak-escape"):
             failures.append("a hostile ticket id wrote /tmp/soak-escape outside the state directory")
 
