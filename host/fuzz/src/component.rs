@@ -17,36 +17,8 @@ use std::sync::OnceLock;
 
 use wit_parser::Resolve;
 
-/// robodev's WIT contract, as the host embeds it (`robodev_wasm`'s typecheck), in dependency
-/// order.
-const CONTRACT: &[(&str, &str)] = &[
-    ("types.wit", include_str!("../../../wit/types/types.wit")),
-    ("host.wit", include_str!("../../../wit/host/host.wit")),
-    (
-        "host-1.0.wit",
-        include_str!("../../../wit/host-1.0/host.wit"),
-    ),
-    (
-        "ticketing.wit",
-        include_str!("../../../wit/ticketing/ticketing.wit"),
-    ),
-    (
-        "notifications.wit",
-        include_str!("../../../wit/notifications/notifications.wit"),
-    ),
-    (
-        "approval.wit",
-        include_str!("../../../wit/approval/approval.wit"),
-    ),
-    (
-        "secrets.wit",
-        include_str!("../../../wit/secrets/secrets.wit"),
-    ),
-    ("scm.wit", include_str!("../../../wit/scm/scm.wit")),
-    ("scm-v1.wit", include_str!("../../../wit/scm-v1/scm.wit")),
-    ("review.wit", include_str!("../../../wit/review/review.wit")),
-    ("engine.wit", include_str!("../../../wit/engine/engine.wit")),
-];
+/// robodev's WIT contract, as the host embeds it, dependencies first.
+const CONTRACT: [(&str, &str); 11] = robodev_wasm::CONTRACT_WIT;
 
 /// The exported interface of each robodev package: (package, interface).
 const EXPORTS: &[(&str, &str)] = &[

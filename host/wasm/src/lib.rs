@@ -59,3 +59,4 @@ pub use runtime::{
     POOL_MAX_MEMORY_BYTES, PluginOptions, Runtime, RuntimeConfig, read_component,
 };
 pub use stdio::CAPTURE_BYTES;
+pub use typecheck::CONTRACT as CONTRACT_WIT;

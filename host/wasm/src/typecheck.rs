@@ -15,8 +15,10 @@ use wasmtime::Engine;
 use wasmtime::component::types::{self as wt, ComponentItem};
 use wit_parser::{Resolve, Type as WitType, TypeDefKind};
 
-/// The WIT files of the contract, dependencies first.
-const CONTRACT: [(&str, &str); 11] = [
+/// The WIT files of robodev's contract as the host checks components against them: (file
+/// name, text), dependencies first. Public for tools that build components against it (the
+/// `component` fuzz target's generator).
+pub const CONTRACT: [(&str, &str); 11] = [
     ("types.wit", include_str!("../../../wit/types/types.wit")),
     ("host.wit", include_str!("../../../wit/host/host.wit")),
     // The frozen robodev:host 1.0.0, which the SCM 1 package includes.

@@ -4,10 +4,10 @@
 //! be one the description declares, none a server error. The API's load and abuse tests are
 //! host/controller/tests/all/admin.rs.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use crate::run::{Log, Running, admin_addr};
+use crate::run::{admin_addr, robodev_run, start};
 
 #[test]
 fn the_admin_api_answers_as_its_openapi_description_says() {
@@ -36,17 +36,7 @@ fn the_admin_api_answers_as_its_openapi_description_says() {
         ),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_robodev"))
-        .args(["run", "--config"])
-        .arg(d.join("robodev-config.yaml"))
-        .env("ROBODEV_CACHE_DIR", d.join("cache"))
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut log = Log::of(&mut child);
-    let _running = Running(child);
+    let (_running, mut log) = start(&mut robodev_run(&d.join("robodev-config.yaml"), d));
     let addr = admin_addr(&mut log);
     log.wait_for("robodev: polling", Duration::from_secs(60));
     let check =

@@ -278,6 +278,27 @@ fn starts(dir: &Path) -> Vec<(String, u32)> {
         .collect()
 }
 
+/// `robodev run --config CONFIG` as the daemon tests start it: compile cache under `dir`,
+/// robodev's default log level, stdout dropped, stderr piped (for [`Log`]).
+pub(crate) fn robodev_run(config: &Path, dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_robodev"));
+    command
+        .args(["run", "--config"])
+        .arg(config)
+        .env("ROBODEV_CACHE_DIR", dir.join("cache"))
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// Starts `command` ([`robodev_run`]): the process, killed when dropped, and its log.
+pub(crate) fn start(command: &mut Command) -> (Running, Log) {
+    let mut child = command.spawn().unwrap();
+    let log = Log::of(&mut child);
+    (Running(child), log)
+}
+
 #[test]
 fn killing_robodev_mid_run_loses_no_ticket_and_runs_none_twice() {
     let dir = tempfile::tempdir().unwrap();
@@ -677,16 +698,7 @@ fn a_state_directory_that_cannot_be_written_pauses_robodev_and_long_ids_are_stor
     );
     std::fs::create_dir(dir.path().join("state")).unwrap();
     std::fs::write(dir.path().join("state/runs"), "not a directory").unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_robodev"))
-        .args(["run", "--config", &config.display().to_string()])
-        .env("ROBODEV_CACHE_DIR", dir.path().join("cache"))
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut log = Log::of(&mut child);
-    let mut child = Running(child);
+    let (mut child, mut log) = start(&mut robodev_run(&config, dir.path()));
     let first = log.wait_for("next poll in 1 s", Duration::from_secs(60));
     assert!(first.contains("state/runs"), "{first}");
     log.wait_for("next poll in 2 s", Duration::from_secs(60));
@@ -955,14 +967,7 @@ fn run_with_admin(dir: &Path) -> std::process::Child {
          admin: { listen: \"127.0.0.1:0\", token_secret: admin-token }\n",
     );
     std::fs::write(dir.join("secrets.yaml"), "admin-token: t0ken\n").unwrap();
-    Command::new(env!("CARGO_BIN_EXE_robodev"))
-        .args(["run", "--config", &config.display().to_string()])
-        .env("ROBODEV_CACHE_DIR", dir.join("cache"))
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+    robodev_run(&config, dir).spawn().unwrap()
 }
 
 #[test]
@@ -1031,14 +1036,7 @@ fn a_running_controller_reloads_plugins_on_request_and_when_their_config_changes
     };
     std::fs::write(dir.path().join("secrets.yaml"), "admin-token: t0ken\n").unwrap();
     let config = write_config(dir.path(), "[]\n", "#!/bin/sh\nexit 1\n", &extra(70));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_robodev"))
-        .args(["run", "--config", &config.display().to_string()])
-        .env("ROBODEV_CACHE_DIR", dir.path().join("cache"))
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = robodev_run(&config, dir.path()).spawn().unwrap();
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     let stderr_pipe = child.stderr.take().unwrap();
     let reader = std::thread::spawn(move || {
@@ -1313,17 +1311,9 @@ fn the_admin_api_and_fast_plugins_do_not_wait_for_a_plugin_from_a_slow_registry(
         .replace("channels: [ {", "channels: [ { backend: slow }, {");
     std::fs::write(&config, text).unwrap();
     std::fs::write(dir.path().join("secrets.yaml"), "admin-token: t0ken\n").unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_robodev"))
-        .args(["run", "--config", &config.display().to_string()])
-        .env("ROBODEV_CACHE_DIR", dir.path().join("cache"))
-        .env("ROBODEV_OCI_CACHE_DIR", dir.path().join("oci"))
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut log = Log::of(&mut child);
-    let mut child = Running(child);
+    let (mut child, mut log) = start(
+        robodev_run(&config, dir.path()).env("ROBODEV_OCI_CACHE_DIR", dir.path().join("oci")),
+    );
     // Before, the admin API started only once every plugin had loaded: with a manifest
     // arriving at one byte a second, not for over an hour.
     let addr = admin_addr(&mut log);
