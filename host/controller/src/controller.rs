@@ -990,6 +990,16 @@ impl Controller {
                         return;
                     }
                 }
+                Err(e @ Error::Plugin { .. }) if !e.is_transient() => {
+                    // Refused for good (the ticket is gone, the request invalid): asking at
+                    // every pass would only repeat the answer.
+                    tracing::error!(ticket = %run.ticket.id, "{} refused the outcome; not asked again: {e}", self.ticketing_name);
+                    run.steps.reported = true;
+                    run.steps.report_refused = Some(e.to_string());
+                    if !self.save(run).await {
+                        return;
+                    }
+                }
                 Err(e) => {
                     // Left unreported: the next pass (or the next start) tries again.
                     tracing::error!(ticket = %run.ticket.id, "cannot report the outcome to {}: {e}", self.ticketing_name);

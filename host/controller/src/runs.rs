@@ -77,8 +77,12 @@ pub struct Steps {
     pub marked_in_progress: bool,
     /// `NotifyStart` was sent.
     pub start_notified: bool,
-    /// `MarkComplete` or `MarkFailed` was called.
+    /// `MarkComplete` or `MarkFailed` was called (and answered, or refused for good).
     pub reported: bool,
+    /// The ticketing backend's refusal of the outcome (a domain error that asking again would
+    /// only repeat: the ticket is gone, the request invalid), when it refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report_refused: Option<String>,
     /// `NotifyComplete` was sent.
     pub complete_notified: bool,
     /// The channels `NotifyStart` was sent to so far (each recorded as it is sent, so that a

@@ -121,7 +121,13 @@ impl ticketing::Backend for Echo {
                 let mut labels = request.labels.clone();
                 labels.push(format!("echo-{i}"));
                 Ticket {
-                    id: format!("E-{i}"),
+                    // A `missing-ticket` label makes the first ticket one the plugin does not
+                    // know (`missing`): every later call about it is NOT_FOUND.
+                    id: if i == 1 && request.labels.iter().any(|l| l == "missing-ticket") {
+                        "missing".to_owned()
+                    } else {
+                        format!("E-{i}")
+                    },
                     title: format!("Ticket {i} of {count}"),
                     description: format!("Labels: {}\nSecond line ✓", request.labels.join(", ")),
                     ticket_type: if i % 2 == 0 { "refactor" } else { "bug_fix" }.to_owned(),

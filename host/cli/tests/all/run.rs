@@ -803,6 +803,63 @@ fn a_channel_that_crashes_mid_notice_is_told_again_once_restarted() {
     assert!(completes[0].contains("\"success\":true"), "{notes}");
 }
 
+/// A tracker that refuses a run's outcome for good (the ticket is gone: NOT_FOUND) is not asked
+/// again at every pass: the refusal is logged once and kept in the run's record.
+#[test]
+fn an_outcome_the_tracker_refuses_for_good_is_not_asked_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let agent =
+        "#!/bin/sh\necho '{\"success\": true, \"summary\": \"ok\"}' > \"$ROBODEV_RESULT_FILE\"\n";
+    let echo = crate::plugins::rust_plugin().with_file_name("echo_plugin");
+    let config = write_config(
+        d,
+        "[]\n",
+        agent,
+        &format!(
+            "plugins:\n\
+             \x20 - {{ name: echo, type: ticketing, interface_version: 1, command: {}, \
+             env: {{ ROBODEV_TEST_INTERFACE: ticketing }} }}\n\
+             guardrails: {{ allowed_repos: [\"git.example.com/acme/*\"] }}\n",
+            echo.display()
+        ),
+    );
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "ticketing: { backend: local, config: { file: tickets.yaml } }",
+        "ticketing: { backend: echo, labels: [missing-ticket], max_results: 1 }",
+    );
+    assert!(text.contains("backend: echo"), "{text}");
+    std::fs::write(&config, text).unwrap();
+    let once = || {
+        Command::new(env!("CARGO_BIN_EXE_robodev"))
+            .args(["run", "--once", "--config"])
+            .arg(&config)
+            .env("ROBODEV_CACHE_DIR", d.join("cache"))
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap()
+    };
+    let first = once();
+    let log = stderr(&first);
+    assert_eq!(first.status.code(), Some(0), "{log}");
+    assert_eq!(
+        log.matches("echo refused the outcome; not asked again")
+            .count(),
+        1,
+        "{log}"
+    );
+    let record = std::fs::read_to_string(d.join("state/runs/echo--missing.json")).unwrap();
+    assert!(
+        record.contains("\"report_refused\"") && record.contains("no ticket missing"),
+        "{record}"
+    );
+    let second = once();
+    let log = stderr(&second);
+    assert_eq!(second.status.code(), Some(0), "{log}");
+    assert!(!log.contains("refused the outcome"), "{log}");
+    assert!(!log.contains("cannot report the outcome"), "{log}");
+}
+
 fn norm(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
