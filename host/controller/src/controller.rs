@@ -405,22 +405,40 @@ impl Controller {
         None
     }
 
-    /// Saves `run`; `false` when it could not be saved. The run then stops right there, as if
-    /// robodev had been killed at that point: going on would do things its record does not
-    /// show, which a later pass (reading the stale record) or the next start would do again.
-    /// It stays claimed, so no later pass of this robodev picks it up; the next start resumes
-    /// it from its record.
+    /// Saves `run`; `false` when it could not be saved. A store that fails (the state
+    /// directory full or unwritable, the cluster's API unreachable) is asked again, backing
+    /// off ([`SAVE_RETRIES`], about five minutes in all): nothing of the run goes on meanwhile,
+    /// and once the record is written it goes on from there. When the store still fails, or
+    /// the record was changed by someone else (a conflict: never overwritten), the run stops
+    /// right there, as if robodev had been killed at that point: going on would do things its
+    /// record does not show, which a later pass (reading the stale record) or the next start
+    /// would do again. It stays claimed, so no later pass of this robodev picks it up; the next
+    /// start resumes it from its record.
     async fn save(&self, run: &mut TaskRun) -> bool {
-        match self.runs.put(run).await {
-            Ok(()) => true,
-            Err(e) => {
+        let mut waits = SAVE_RETRIES.iter();
+        loop {
+            let e = match self.runs.put(run).await {
+                Ok(()) => return true,
+                Err(e) => e,
+            };
+            let wait = match (&e, waits.next()) {
+                (StoreError::Conflict { .. }, _) | (_, None) => None,
+                (_, Some(wait)) => Some(*wait),
+            };
+            let Some(wait) = wait else {
                 tracing::error!(
                     run = %run.id,
                     "cannot save the task run; it stops here until robodev is restarted: {e}"
                 );
                 self.halt(&run.id);
-                false
-            }
+                return false;
+            };
+            tracing::error!(
+                run = %run.id,
+                "cannot save the task run: {e}; trying again in {}",
+                humanize(wait)
+            );
+            tokio::time::sleep(wait).await;
         }
     }
 
@@ -1235,6 +1253,28 @@ const NOTIFY_RETRIES: [Duration; 3] = [
     Duration::from_secs(3),
     Duration::from_secs(9),
 ];
+
+/// The waits before writing a run's record again when the store fails (330 s in all).
+const SAVE_RETRIES: [Duration; 15] = {
+    let s = Duration::from_secs;
+    [
+        s(1),
+        s(2),
+        s(4),
+        s(8),
+        s(15),
+        s(30),
+        s(30),
+        s(30),
+        s(30),
+        s(30),
+        s(30),
+        s(30),
+        s(30),
+        s(30),
+        s(30),
+    ]
+};
 
 /// The longest wait between failed passes (unless `poll_interval` is longer).
 const RETRY_DELAY_MAX: Duration = Duration::from_secs(30);

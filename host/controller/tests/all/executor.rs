@@ -531,3 +531,98 @@ async fn a_recorded_run_that_never_started_meets_the_guard_rails_again() {
     assert!(fake.calls().is_empty(), "{:?}", fake.calls());
     registry.shutdown().await;
 }
+
+/// A run store whose writes fail for a while (the state directory full), then work again.
+#[derive(Debug)]
+struct Filling {
+    inner: FileStore,
+    /// Writes still to refuse, after `after` writes have succeeded.
+    failing: Mutex<(usize, usize)>,
+}
+
+#[async_trait]
+impl RunStore for Filling {
+    async fn get(
+        &self,
+        ticketing: &str,
+        ticket_id: &str,
+    ) -> Result<Option<TaskRun>, robodev_controller::runs::StoreError> {
+        self.inner.get(ticketing, ticket_id).await
+    }
+
+    async fn put(&self, run: &mut TaskRun) -> Result<(), robodev_controller::runs::StoreError> {
+        {
+            let mut failing = self.failing.lock().unwrap();
+            if failing.0 > 0 {
+                failing.0 -= 1;
+            } else if failing.1 > 0 {
+                failing.1 -= 1;
+                return Err(std::io::Error::from(std::io::ErrorKind::StorageFull).into());
+            }
+        }
+        self.inner.put(run).await
+    }
+
+    async fn all(&self) -> Result<Vec<TaskRun>, robodev_controller::runs::StoreError> {
+        self.inner.all().await
+    }
+
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+}
+
+/// A state directory that is full for a moment in the middle of a run holds the run there
+/// (its record is written again, backing off) and the run goes on once it is written: no
+/// restart needed, no step repeated.
+#[tokio::test]
+async fn a_run_waits_out_a_full_state_directory_and_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new([(
+        "tr-T-1",
+        vec![Script::Finish {
+            success: true,
+            summary: "fixed",
+        }],
+    )]);
+    let (controller, registry) = controller(
+        setup(
+            dir.path(),
+            &["T-1"],
+            "notifications: { channels: [ { backend: log } ] }\n",
+        ),
+        fake.clone(),
+    )
+    .await;
+    // The first two writes (the record, the attempt) work; the next two fail.
+    let store = Arc::new(Filling {
+        inner: FileStore::new(&dir.path().join("state")),
+        failing: Mutex::new((2, 2)),
+    });
+    let controller = Arc::new(
+        Arc::try_unwrap(controller)
+            .ok()
+            .unwrap()
+            .with_runs(store.clone()),
+    );
+    let (_, runs) = controller.run_once().await.unwrap();
+    let run = run_of(&runs, "T-1");
+    assert_eq!(run.state, TaskState::Succeeded, "{:?}", run.reason);
+    assert!(run.steps.reported && run.steps.complete_notified);
+    assert_eq!(
+        *store.failing.lock().unwrap(),
+        (0, 0),
+        "the failing writes happened"
+    );
+    assert_eq!(
+        fake.calls(),
+        [
+            Call::Prepare("tr-T-1".into(), 1),
+            Call::Start("tr-T-1-1".into()),
+            Call::Remove("tr-T-1-1".into()),
+        ]
+    );
+    let stored = store.get("local", "T-1").await.unwrap().unwrap();
+    assert_eq!(stored.state, TaskState::Succeeded);
+    registry.shutdown().await;
+}
