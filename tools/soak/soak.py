@@ -772,6 +772,9 @@ def main():
     p.add_argument("--rss-growth", type=float, default=0.10, help="allowed RSS growth after warm-up")
     p.add_argument("--seed", type=int, default=int(time.time()))
     args = p.parse_args()
+    # A SIGTERM (or SIGINT) ends the soak through the finally below: robodev, its plugins and
+    # the registry stopped, the tmpfs unmounted, the figures so far written.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("soak: stopped by SIGTERM"))
     soak = Soak(args)
     failures = ["the soak did not finish"]
     try:
