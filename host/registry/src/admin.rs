@@ -474,6 +474,10 @@ async fn serve_connection(
         })
     };
     let http = http1::Builder::new()
+        // A client may shut down its sending side once its request is out (`nc -N`, scripts):
+        // without this, hyper takes that end-of-stream for the client going away and drops the
+        // request it has just read, answering nothing.
+        .half_close(true)
         .timer(TokioTimer::new())
         .header_read_timeout(limits.head_read_timeout)
         .max_buf_size(MAX_HEAD_BYTES)

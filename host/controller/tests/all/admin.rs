@@ -206,6 +206,49 @@ async fn raw(addr: SocketAddr, request: &[u8]) -> Answer {
     read_answer(&mut stream).await
 }
 
+/// A client that shuts down its sending side once its request is out (`nc -N`, many scripts)
+/// is answered every time. hyper took that end-of-stream for the client going away and, when it
+/// read both at once, dropped the request unanswered (found by the `admin_request` fuzz
+/// target).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_half_closes_after_its_request_is_answered() {
+    let admin = Admin::start(CONFIG).await;
+    let addr = admin.addr;
+    // A blocking client, as scripts are: the request and the end of its stream reach the
+    // server back to back.
+    let answers = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        (0..300)
+            .map(|i| {
+                let mut stream = std::net::TcpStream::connect(addr).unwrap();
+                let request = if i % 2 == 0 {
+                    "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_owned()
+                } else {
+                    format!(
+                        "GET /api/v1/plugins HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\r\n"
+                    )
+                };
+                stream.write_all(request.as_bytes()).unwrap();
+                stream.shutdown(std::net::Shutdown::Write).unwrap();
+                let mut answer = String::new();
+                stream.read_to_string(&mut answer).unwrap();
+                answer
+            })
+            .collect::<Vec<String>>()
+    })
+    .await
+    .unwrap();
+    let unanswered = answers
+        .iter()
+        .filter(|a| !a.starts_with("HTTP/1.1 200"))
+        .count();
+    assert_eq!(
+        unanswered, 0,
+        "{unanswered} of 300 requests were not answered"
+    );
+    admin.stop().await;
+}
+
 fn mark(ticket: &str) -> MarkInProgressRequest {
     MarkInProgressRequest {
         ticket_id: ticket.into(),
