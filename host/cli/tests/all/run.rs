@@ -267,6 +267,9 @@ DONE-3) echo '{"success": true, "summary": "done before the crash"}' > "$ROBODEV
 esac
 "#;
 
+/// Records every start (ticket and pid) in $RUNS_LOG and succeeds.
+const OK_AGENT: &str = "#!/bin/sh\necho \"$ROBODEV_TICKET_ID $$\" >> \"$RUNS_LOG\"\necho '{\"success\": true, \"summary\": \"ok\"}' > \"$ROBODEV_RESULT_FILE\"\n";
+
 fn starts(dir: &Path) -> Vec<(String, u32)> {
     std::fs::read_to_string(dir.join("runs.log"))
         .unwrap_or_default()
@@ -532,11 +535,10 @@ fn pre_start_approval_waits_for_a_human_decision() {
          approval: {{ backend: approvals }}\n\
          guardrails: {{ require_approval_before_start: true }}\n"
     );
-    let agent = "#!/bin/sh\necho \"$ROBODEV_TICKET_ID $$\" >> \"$RUNS_LOG\"\necho '{\"success\": true, \"summary\": \"ok\"}' > \"$ROBODEV_RESULT_FILE\"\n";
     let config = write_config(
         dir.path(),
         "- { id: A-1, title: approve me }\n- { id: A-2, title: reject me }\n",
-        agent,
+        OK_AGENT,
         &extra,
     );
     let config = config.display().to_string();
@@ -632,11 +634,10 @@ fn the_version_a_plugin_reports_itself_must_agree_with_the_declared_one() {
 #[test]
 fn run_keeps_polling_picks_up_new_tickets_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let agent = "#!/bin/sh\necho \"$ROBODEV_TICKET_ID $$\" >> \"$RUNS_LOG\"\necho '{\"success\": true, \"summary\": \"ok\"}' > \"$ROBODEV_RESULT_FILE\"\n";
     let config = write_config(
         dir.path(),
         "- { id: L-1, title: first }\n",
-        agent,
+        OK_AGENT,
         "poll_interval: 200ms\n",
     );
     let child = Command::new(env!("CARGO_BIN_EXE_robodev"))
@@ -689,11 +690,10 @@ fn run_keeps_polling_picks_up_new_tickets_and_stops_cleanly_on_sigterm() {
 fn a_state_directory_that_cannot_be_written_pauses_robodev_and_long_ids_are_stored() {
     let dir = tempfile::tempdir().unwrap();
     let long_id = format!("LONG-{}", "x".repeat(300));
-    let agent = "#!/bin/sh\necho \"$ROBODEV_TICKET_ID $$\" >> \"$RUNS_LOG\"\necho '{\"success\": true, \"summary\": \"ok\"}' > \"$ROBODEV_RESULT_FILE\"\n";
     let config = write_config(
         dir.path(),
         &format!("- {{ id: P-1, title: first }}\n- {{ id: {long_id}, title: long }}\n"),
-        agent,
+        OK_AGENT,
         "poll_interval: 100ms\n",
     );
     std::fs::create_dir(dir.path().join("state")).unwrap();
@@ -746,14 +746,13 @@ fn a_state_directory_that_cannot_be_written_pauses_robodev_and_long_ids_are_stor
 fn a_channel_that_crashes_mid_notice_is_told_again_once_restarted() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let agent = "#!/bin/sh\necho \"$ROBODEV_TICKET_ID $$\" >> \"$RUNS_LOG\"\necho '{\"success\": true, \"summary\": \"ok\"}' > \"$ROBODEV_RESULT_FILE\"\n";
     let console = crate::plugins::rust_plugin().with_file_name("notify_plugin");
     let out = d.join("out");
     std::fs::create_dir(&out).unwrap();
     let config = write_config(
         d,
         "- { id: N-1, title: told }\n",
-        agent,
+        OK_AGENT,
         &format!(
             "plugins:\n\
              \x20 - {{ name: console, type: notifications, interface_version: 1, command: {}, \
@@ -809,13 +808,11 @@ fn a_channel_that_crashes_mid_notice_is_told_again_once_restarted() {
 fn an_outcome_the_tracker_refuses_for_good_is_not_asked_again() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let agent =
-        "#!/bin/sh\necho '{\"success\": true, \"summary\": \"ok\"}' > \"$ROBODEV_RESULT_FILE\"\n";
     let echo = crate::plugins::rust_plugin().with_file_name("echo_plugin");
     let config = write_config(
         d,
         "[]\n",
-        agent,
+        OK_AGENT,
         &format!(
             "plugins:\n\
              \x20 - {{ name: echo, type: ticketing, interface_version: 1, command: {}, \
