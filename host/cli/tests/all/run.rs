@@ -267,6 +267,13 @@ DONE-3) echo '{"success": true, "summary": "done before the crash"}' > "$ROBODEV
 esac
 "#;
 
+/// Replaces `from` (which must be there) by `to` in the config file `config`.
+fn edit_config(config: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(config).unwrap();
+    assert!(text.contains(from), "{from:?} is not in:\n{text}");
+    std::fs::write(config, text.replace(from, to)).unwrap();
+}
+
 /// Records every start (ticket and pid) in $RUNS_LOG and succeeds.
 const OK_AGENT: &str = "#!/bin/sh\necho \"$ROBODEV_TICKET_ID $$\" >> \"$RUNS_LOG\"\necho '{\"success\": true, \"summary\": \"ok\"}' > \"$ROBODEV_RESULT_FILE\"\n";
 
@@ -284,14 +291,9 @@ fn starts(dir: &Path) -> Vec<(String, u32)> {
 /// `robodev run --config CONFIG` as the daemon tests start it: compile cache under `dir`,
 /// robodev's default log level, stdout dropped, stderr piped (for [`Log`]).
 pub(crate) fn robodev_run(config: &Path, dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_robodev"));
-    command
-        .args(["run", "--config"])
-        .arg(config)
-        .env("ROBODEV_CACHE_DIR", dir.join("cache"))
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+    let mut command =
+        crate::robodev_command(dir, &["run", "--config", &config.display().to_string()]);
+    command.stdout(Stdio::null()).stderr(Stdio::piped());
     command
 }
 
@@ -765,24 +767,15 @@ fn a_channel_that_crashes_mid_notice_is_told_again_once_restarted() {
             out = out.display(),
         ),
     );
-    let text = std::fs::read_to_string(&config).unwrap().replace(
+    edit_config(
+        &config,
         "channels: [ { backend: log, config: { file: state/notes.jsonl } } ]",
         "channels: [ { backend: console } ]",
     );
-    assert!(text.contains("backend: console }"), "{text}");
-    let config_path = d.join("robodev-config.yaml");
-    std::fs::write(&config_path, text).unwrap();
-    let run = Command::new(env!("CARGO_BIN_EXE_robodev"))
-        .args([
-            "run",
-            "--once",
-            "--config",
-            &config_path.display().to_string(),
-        ])
-        .env("ROBODEV_CACHE_DIR", d.join("cache"))
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap();
+    let run = crate::robodev(
+        d,
+        &["run", "--once", "--config", &config.display().to_string()],
+    );
     let log = stderr(&run);
     assert_eq!(run.status.code(), Some(0), "{log}");
     assert!(
@@ -821,21 +814,13 @@ fn an_outcome_the_tracker_refuses_for_good_is_not_asked_again() {
             echo.display()
         ),
     );
-    let text = std::fs::read_to_string(&config).unwrap().replace(
+    edit_config(
+        &config,
         "ticketing: { backend: local, config: { file: tickets.yaml } }",
         "ticketing: { backend: echo, labels: [missing-ticket], max_results: 1 }",
     );
-    assert!(text.contains("backend: echo"), "{text}");
-    std::fs::write(&config, text).unwrap();
-    let once = || {
-        Command::new(env!("CARGO_BIN_EXE_robodev"))
-            .args(["run", "--once", "--config"])
-            .arg(&config)
-            .env("ROBODEV_CACHE_DIR", d.join("cache"))
-            .env_remove("RUST_LOG")
-            .output()
-            .unwrap()
-    };
+    let config = config.display().to_string();
+    let once = || crate::robodev(d, &["run", "--once", "--config", &config]);
     let first = once();
     let log = stderr(&first);
     assert_eq!(first.status.code(), Some(0), "{log}");
@@ -881,11 +866,11 @@ esac
         "guardrails: { max_retries: 1 }\n",
     );
     // The deadline comes from the engine's timeout_seconds.
-    let text = std::fs::read_to_string(&config).unwrap().replace(
+    edit_config(
+        &config,
         "command: [./agent.sh]",
         "command: [./agent.sh], timeout_seconds: 1",
     );
-    std::fs::write(&config, text).unwrap();
     let config = config.display().to_string();
     let out = robodev(dir.path(), &["run", "--once", "--config", &config]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
