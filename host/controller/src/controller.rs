@@ -29,7 +29,7 @@ use robodev_core::{
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::config::{BackendRef, Config};
+use crate::config::{BackendRef, Config, DEFAULT_KEEP_FAILED, ExecutorSettings};
 use crate::executor::{
     AgentJob, Ending, Executor, LocalExecutor, Recovered, SecretDelivery, SecretEnv, Started,
 };
@@ -206,10 +206,14 @@ impl Controller {
             secrets,
             scm,
             review,
-            executor: Arc::new(LocalExecutor::new(
-                &config.state_dir,
-                config_dir(&config.path),
-            )),
+            executor: Arc::new(
+                LocalExecutor::new(&config.state_dir, config_dir(&config.path)).keeping_failed(
+                    match &config.executor {
+                        ExecutorSettings::Local(local) => local.keep_failed,
+                        ExecutorSettings::Kubernetes(_) => DEFAULT_KEEP_FAILED,
+                    },
+                ),
+            ),
             slots: Arc::new(Semaphore::new(config.guardrails.max_concurrent_jobs.max(1))),
             in_flight: Mutex::new(HashSet::new()),
             halted: Mutex::new(HashSet::new()),
@@ -252,7 +256,9 @@ impl Controller {
         let mut report = PassReport::default();
         // Unfinished runs first: from an earlier pass, or from a robodev that was stopped.
         let resumable = |run: &TaskRun| !run.is_settled() && run.state != TaskState::NeedsHuman;
-        let stored = self.runs.all().await.map_err(|e| self.state_err(e))?;
+        // Summaries, not whole records: a pass reads the records of the runs it resumes, not
+        // those of every run ever stored.
+        let stored = self.runs.summaries().await.map_err(|e| self.state_err(e))?;
         // The state of every ticket of this backend that has a run. Exact for the tickets
         // polled below: runs are only created by passes (one at a time, by the only acting
         // controller), so a run missing from this list is not stored yet; a store that finds
@@ -260,21 +266,25 @@ impl Controller {
         let handled: HashMap<String, TaskState> = stored
             .iter()
             .filter(|run| run.ticketing == self.ticketing_name)
-            .map(|run| (run.ticket.id.clone(), run.state))
+            .map(|run| (run.ticket_id.clone(), run.state))
             .collect();
-        for run in stored {
-            if run.ticketing == self.ticketing_name && resumable(&run) && self.claim(&run.id) {
-                // Read again now that it is ours: the list above may predate the last save of
-                // a run that was still in flight while it was read (and has since settled or
-                // gone to a human); driving that stale copy would run its steps again.
-                let run = match self.runs.get(&run.ticketing, &run.ticket.id).await {
+        for summary in stored {
+            if summary.ticketing == self.ticketing_name
+                && !summary.settled
+                && summary.state != TaskState::NeedsHuman
+                && self.claim(&summary.id)
+            {
+                // Read now that it is ours: the list above may predate the last save of a run
+                // that was still in flight while it was listed (and has since settled or gone
+                // to a human); driving that stale state would run its steps again.
+                let run = match self.runs.get(&summary.ticketing, &summary.ticket_id).await {
                     Ok(Some(fresh)) if resumable(&fresh) => fresh,
                     Ok(_) => {
-                        self.release(&run.id);
+                        self.release(&summary.id);
                         continue;
                     }
                     Err(e) => {
-                        self.release(&run.id);
+                        self.release(&summary.id);
                         return Err(self.state_err(e));
                     }
                 };
@@ -542,7 +552,17 @@ impl Controller {
             });
         }
         run.transition(TaskState::Failed, reason);
-        self.save(run).await;
+        if self.save(run).await {
+            self.keep_failed(run).await;
+        }
+    }
+
+    /// The run failed or timed out (and its record says so): the executor keeps what its
+    /// attempt left, within its bound.
+    async fn keep_failed(&self, run: &TaskRun) {
+        if let Some(at) = run.job_ref() {
+            self.executor.keep_failed(&at).await;
+        }
     }
 
     /// After a failed attempt: retry when attempts remain, else fail.
@@ -814,7 +834,9 @@ impl Controller {
                     ..Default::default()
                 });
                 run.transition(TaskState::TimedOut, reason);
-                self.save(run).await;
+                if self.save(run).await {
+                    self.keep_failed(run).await;
+                }
             }
             Ending::Broken { reason } => self.fail_or_retry(run, reason).await,
             Ending::Finished { result, diff } => self.finished(run, result, diff).await,

@@ -164,6 +164,12 @@ pub trait Executor: Send + Sync + fmt::Debug {
     /// Removes what a finished attempt left (its workspace, its Job and pods). Best effort:
     /// what cannot be removed is logged.
     async fn remove(&self, at: &JobRef);
+
+    /// The run of the attempt at `at` failed: what it left stays for a person to look at,
+    /// within the executor's bound. The local executor keeps the last `executor.keep_failed`
+    /// workspaces and removes older ones here; by default nothing is done (a Kubernetes Job is
+    /// removed by its `ttlSecondsAfterFinished`).
+    async fn keep_failed(&self, _at: &JobRef) {}
 }
 
 /// Agents as local processes, each in a fresh workspace `STATE_DIR/workspaces/<task run id>`
@@ -172,16 +178,30 @@ pub trait Executor: Send + Sync + fmt::Debug {
 pub struct LocalExecutor {
     workspaces: PathBuf,
     base_dir: PathBuf,
+    keep_failed: usize,
 }
+
+/// The file that marks a failed run's workspace as kept ([`Executor::keep_failed`]); its
+/// modification time orders the kept ones.
+pub const FAILED_MARK: &str = ".robodev-failed";
 
 impl LocalExecutor {
     /// Workspaces under `state_dir/workspaces`; relative agent commands resolve against
-    /// `base_dir` (the config file's directory).
+    /// `base_dir` (the config file's directory). Keeps the last
+    /// [`crate::config::DEFAULT_KEEP_FAILED`] failed runs' workspaces
+    /// ([`LocalExecutor::keeping_failed`]).
     pub fn new(state_dir: &std::path::Path, base_dir: impl Into<PathBuf>) -> Self {
         LocalExecutor {
             workspaces: state_dir.join("workspaces"),
             base_dir: base_dir.into(),
+            keep_failed: crate::config::DEFAULT_KEEP_FAILED,
         }
+    }
+
+    /// The same executor keeping the workspaces of the last `n` failed runs.
+    pub fn keeping_failed(mut self, n: usize) -> Self {
+        self.keep_failed = n;
+        self
     }
 
     fn workspace<'a>(&self, at: &'a JobRef) -> Result<&'a PathBuf, ExecutorError> {
@@ -262,5 +282,109 @@ impl Executor for LocalExecutor {
         if let Ok(Err(e)) = removed {
             tracing::debug!("cannot remove workspace {e}");
         }
+    }
+
+    async fn keep_failed(&self, at: &JobRef) {
+        let Ok(workspace) = self.workspace(at) else {
+            return;
+        };
+        let (workspace, workspaces, keep) =
+            (workspace.clone(), self.workspaces.clone(), self.keep_failed);
+        let pruned = tokio::task::spawn_blocking(move || {
+            if workspace.is_dir()
+                && let Err(e) = std::fs::write(workspace.join(FAILED_MARK), b"")
+            {
+                tracing::warn!(
+                    "cannot mark workspace {} as failed: {e}",
+                    workspace.display()
+                );
+            }
+            prune_failed(&workspaces, keep)
+        })
+        .await;
+        match pruned {
+            Ok(removed) if removed > 0 => tracing::info!(
+                "removed the workspaces of {removed} older failed run(s) (executor.keep_failed: {keep})",
+                keep = self.keep_failed
+            ),
+            _ => {}
+        }
+    }
+}
+
+/// Removes the workspaces marked failed under `workspaces` but the `keep` most recently marked;
+/// how many it removed. What cannot be read or removed is logged and left.
+fn prune_failed(workspaces: &std::path::Path, keep: usize) -> usize {
+    let Ok(entries) = std::fs::read_dir(workspaces) else {
+        return 0;
+    };
+    let mut failed: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .flatten()
+        .filter_map(|entry| {
+            let dir = entry.path();
+            let marked = std::fs::metadata(dir.join(FAILED_MARK))
+                .ok()?
+                .modified()
+                .ok()?;
+            Some((marked, dir))
+        })
+        .collect();
+    if failed.len() <= keep {
+        return 0;
+    }
+    // Newest first; the same time: by name, so that the order is stable.
+    failed.sort_by(|a, b| b.cmp(a));
+    let mut removed = 0;
+    for (_, dir) in failed.drain(keep..) {
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => removed += 1,
+            Err(e) => tracing::warn!(
+                "cannot remove the failed run's workspace {}: {e}",
+                dir.display()
+            ),
+        }
+    }
+    removed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn only_the_last_failed_workspaces_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let executor = LocalExecutor::new(dir.path(), dir.path()).keeping_failed(2);
+        let workspaces = dir.path().join("workspaces");
+        let at = |name: &str| {
+            let workspace = workspaces.join(name);
+            std::fs::create_dir_all(workspace.join("src")).unwrap();
+            std::fs::write(workspace.join("src/main.rs"), "fn main() {}").unwrap();
+            JobRef::Local { workspace }
+        };
+        // A run still going: never marked, never removed.
+        let running = at("tr-running");
+        for name in ["tr-1", "tr-2", "tr-3", "tr-4"] {
+            executor.keep_failed(&at(name)).await;
+            // Marks far enough apart for any file system's timestamps.
+            tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+        }
+        let mut left: Vec<String> = std::fs::read_dir(&workspaces)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["tr-3", "tr-4", "tr-running"]);
+        let JobRef::Local { workspace } = running else {
+            unreachable!()
+        };
+        assert!(workspace.join("src/main.rs").exists());
+        assert!(workspaces.join("tr-4").join(FAILED_MARK).exists());
+        // Keeping none removes each failed run's workspace as it fails.
+        let none = LocalExecutor::new(dir.path(), dir.path()).keeping_failed(0);
+        none.keep_failed(&at("tr-5")).await;
+        assert!(!workspaces.join("tr-5").exists());
+        assert!(!workspaces.join("tr-4").exists());
+        assert!(workspaces.join("tr-running").exists());
     }
 }

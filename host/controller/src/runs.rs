@@ -19,8 +19,10 @@
 //! # Ok(()) }
 //! ```
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -325,6 +327,13 @@ pub trait RunStore: Send + Sync + fmt::Debug {
     /// Every run, oldest first; records that cannot be read are an error, not skipped.
     async fn all(&self) -> Result<Vec<TaskRun>, StoreError>;
 
+    /// What every pass needs to know of every run, oldest first ([`RunSummary`]): by default
+    /// made from [`RunStore::all`]. A store that can list them for less overrides it (the
+    /// [`FileStore`] reads only the records changed since it last listed them).
+    async fn summaries(&self) -> Result<Vec<RunSummary>, StoreError> {
+        Ok(self.all().await?.iter().map(RunSummary::of).collect())
+    }
+
     /// Where the runs are, for messages (a directory, a namespace).
     fn location(&self) -> String;
 
@@ -348,11 +357,70 @@ pub trait RunStore: Send + Sync + fmt::Debug {
     }
 }
 
+/// A run as a pass sees it: enough to tell which tickets have runs and which runs to resume.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunSummary {
+    /// [`TaskRun::ticketing`].
+    pub ticketing: String,
+    /// The ticket's id.
+    pub ticket_id: String,
+    /// [`TaskRun::id`].
+    pub id: String,
+    /// [`TaskRun::state`].
+    pub state: TaskState,
+    /// [`TaskRun::is_settled`].
+    pub settled: bool,
+    /// When the run was created (its first transition, Unix seconds): the order of
+    /// [`RunStore::summaries`].
+    pub created: u64,
+}
+
+impl RunSummary {
+    /// The summary of `run`.
+    pub fn of(run: &TaskRun) -> RunSummary {
+        RunSummary {
+            ticketing: run.ticketing.clone(),
+            ticket_id: run.ticket.id.clone(),
+            id: run.id.clone(),
+            state: run.state,
+            settled: run.is_settled(),
+            created: run.history.first().map_or(0, |t| t.at),
+        }
+    }
+}
+
 /// The task runs under `state_dir/runs/`, one JSON file each, written atomically.
+///
+/// [`RunStore::summaries`] keeps what it read: the record of a settled run (which nothing
+/// writes again) whose file is still the one it read (same inode, size, modification and change
+/// times) is not read again. A pass over thousands of settled runs then costs a directory
+/// listing and a `stat` per run, and the summaries (about 200 bytes a run) are all it keeps.
 #[derive(Debug, Clone)]
 pub struct FileStore {
     dir: PathBuf,
     location: String,
+    listed: Arc<Mutex<HashMap<PathBuf, (FileStamp, RunSummary)>>>,
+}
+
+/// What tells one version of a record's file from another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    ino: u64,
+    len: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl FileStamp {
+    fn of(meta: &std::fs::Metadata) -> FileStamp {
+        use std::os::unix::fs::MetadataExt;
+        FileStamp {
+            ino: meta.ino(),
+            len: meta.len(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+        }
+    }
 }
 
 impl FileStore {
@@ -361,7 +429,25 @@ impl FileStore {
         FileStore {
             dir: state_dir.join("runs"),
             location: state_dir.display().to_string(),
+            listed: Arc::default(),
         }
+    }
+
+    /// The records' files (`*.json` under `runs/`); none when the directory is not there yet.
+    fn files(&self) -> Result<Vec<PathBuf>, StoreError> {
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(at(&self.dir, e)),
+        };
+        let mut files = Vec::new();
+        for entry in entries {
+            let path = entry.map_err(|e| at(&self.dir, e))?.path();
+            if path.extension().is_some_and(|e| e == "json") {
+                files.push(path);
+            }
+        }
+        Ok(files)
     }
 
     fn path(&self, ticketing: &str, ticket_id: &str) -> PathBuf {
@@ -388,21 +474,49 @@ impl RunStore for FileStore {
 
     async fn all(&self) -> Result<Vec<TaskRun>, StoreError> {
         let mut runs = Vec::new();
-        let entries = match std::fs::read_dir(&self.dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(runs),
-            Err(e) => return Err(at(&self.dir, e)),
-        };
-        for entry in entries {
-            let path = entry.map_err(|e| at(&self.dir, e))?.path();
-            if path.extension().is_some_and(|e| e == "json")
-                && let Some(run) = store::read_json::<TaskRun>(&path)?
-            {
+        for path in self.files()? {
+            if let Some(run) = store::read_json::<TaskRun>(&path)? {
                 runs.push(run);
             }
         }
         sort_runs(&mut runs);
         Ok(runs)
+    }
+
+    async fn summaries(&self) -> Result<Vec<RunSummary>, StoreError> {
+        let files = self.files()?;
+        let mut listed = self.listed.lock().unwrap_or_else(|e| e.into_inner());
+        let mut now = HashMap::with_capacity(files.len());
+        for path in files {
+            let meta = match std::fs::metadata(&path) {
+                Ok(meta) => meta,
+                // Gone since the listing (deleted by a person): as if not listed.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => {
+                    return Err(StoreError::Io(std::io::Error::new(
+                        e.kind(),
+                        format!("{}: {e}", path.display()),
+                    )));
+                }
+            };
+            let stamp = FileStamp::of(&meta);
+            let summary = match listed.remove(&path) {
+                // A settled run's record is never written again: only one that is still the
+                // file read last time is trusted, and only when it was settled (any other may
+                // have changed within the file system's timestamp granularity).
+                Some((was, summary)) if was == stamp && summary.settled => summary,
+                _ => match store::read_json::<TaskRun>(&path)? {
+                    Some(run) => RunSummary::of(&run),
+                    None => continue,
+                },
+            };
+            now.insert(path, (stamp, summary));
+        }
+        // What is not in the directory any more is forgotten with the old map.
+        *listed = now;
+        let mut summaries: Vec<RunSummary> = listed.values().map(|(_, s)| s.clone()).collect();
+        summaries.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
+        Ok(summaries)
     }
 
     fn location(&self) -> String {
@@ -574,5 +688,62 @@ mod tests {
         assert_eq!(back.state, TaskState::Running);
         assert_eq!(back.history.len(), 2);
         assert_eq!(store.all().await.unwrap(), vec![back]);
+    }
+
+    fn summaries_of(runs: &[TaskRun]) -> Vec<RunSummary> {
+        runs.iter().map(RunSummary::of).collect()
+    }
+
+    #[tokio::test]
+    async fn summaries_follow_every_change_to_the_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new(dir.path());
+        assert_eq!(store.summaries().await.unwrap(), []);
+        let mut runs: Vec<TaskRun> = ["T-1", "T-2", "T-3"]
+            .into_iter()
+            .map(|id| {
+                let ticket = Ticket {
+                    id: id.into(),
+                    ..Default::default()
+                };
+                TaskRun::new("local", ticket, "local")
+            })
+            .collect();
+        for run in &mut runs {
+            store.put(run).await.unwrap();
+        }
+        let all = store.all().await.unwrap();
+        assert_eq!(store.summaries().await.unwrap(), summaries_of(&all));
+        // Settled: a summary that is kept, not read again.
+        let settle = |run: &mut TaskRun| {
+            run.transition(TaskState::Succeeded, "done");
+            run.steps.reported = true;
+            run.steps.complete_notified = true;
+        };
+        settle(&mut runs[0]);
+        store.put(&mut runs[0]).await.unwrap();
+        runs[1].transition(TaskState::Running, "started");
+        store.put(&mut runs[1]).await.unwrap();
+        let listed = store.summaries().await.unwrap();
+        assert_eq!(listed, summaries_of(&store.all().await.unwrap()));
+        assert!(listed[0].settled && !listed[1].settled);
+        // An unsettled run changes between two listings, and is seen to.
+        runs[1].transition(TaskState::Failed, "broke");
+        store.put(&mut runs[1]).await.unwrap();
+        assert_eq!(store.summaries().await.unwrap()[1].state, TaskState::Failed);
+        // A person rewrites a settled record by hand (a new file): read again.
+        let path = store.path("local", "T-1");
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.replace("\"Succeeded\"", "\"Failed\"")).unwrap();
+        assert_eq!(store.summaries().await.unwrap()[0].state, TaskState::Failed);
+        // Or deletes one: gone from the listing.
+        std::fs::remove_file(store.path("local", "T-3")).unwrap();
+        let listed = store.summaries().await.unwrap();
+        assert_eq!(listed, summaries_of(&store.all().await.unwrap()));
+        assert_eq!(listed.len(), 2);
+        // A record that cannot be read is an error, as in `all`.
+        std::fs::write(store.path("local", "T-2"), "{").unwrap();
+        let e = store.summaries().await.unwrap_err().to_string();
+        assert!(e.contains("T-2.json"), "{e}");
     }
 }

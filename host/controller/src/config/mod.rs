@@ -145,14 +145,40 @@ impl Config {
 }
 
 /// `executor`: where agents run.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExecutorSettings {
     /// `local` (default): a process per attempt in a workspace under `state_dir`.
-    #[default]
-    Local,
+    Local(LocalSettings),
     /// `kubernetes`: a batch/v1 Job per attempt.
     Kubernetes(KubernetesSettings),
 }
+
+impl Default for ExecutorSettings {
+    fn default() -> Self {
+        ExecutorSettings::Local(LocalSettings::default())
+    }
+}
+
+/// `executor: { kind: local, ... }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalSettings {
+    /// `keep_failed`: how many failed runs' workspaces are kept for a person to look at, the
+    /// most recent ones (default [`DEFAULT_KEEP_FAILED`]); older ones are removed as runs fail.
+    /// A succeeded run's workspace is removed at once.
+    pub keep_failed: usize,
+}
+
+impl Default for LocalSettings {
+    fn default() -> Self {
+        LocalSettings {
+            keep_failed: DEFAULT_KEEP_FAILED,
+        }
+    }
+}
+
+/// How many failed runs' workspaces the local executor keeps when `executor.keep_failed` does
+/// not say.
+pub const DEFAULT_KEEP_FAILED: usize = 20;
 
 /// `executor: { kind: kubernetes, ... }`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -483,6 +483,8 @@ pub struct RawExecutor {
     pub ttl_after_finished: Option<RawDuration>,
     /// `runtime_class` (kubernetes): the agent pods' RuntimeClass.
     pub runtime_class: Option<String>,
+    /// `keep_failed` (local): how many failed runs' workspaces are kept.
+    pub keep_failed: Option<usize>,
 }
 
 /// `task_runs`: `{ store: file }` (the default) or `{ store: kubernetes, namespace }`.

@@ -844,7 +844,7 @@ impl Validator<'_> {
         raw: Option<super::raw::RawExecutor>,
     ) -> Result<super::ExecutorSettings, ConfigError> {
         let Some(raw) = raw else {
-            return Ok(super::ExecutorSettings::Local);
+            return Ok(super::ExecutorSettings::default());
         };
         match raw.kind.as_deref().unwrap_or("local") {
             "local" => {
@@ -860,9 +860,17 @@ impl Validator<'_> {
                         format!("`{key}` only applies to `kind: kubernetes`"),
                     ));
                 }
-                Ok(super::ExecutorSettings::Local)
+                Ok(super::ExecutorSettings::Local(super::LocalSettings {
+                    keep_failed: raw.keep_failed.unwrap_or(super::DEFAULT_KEEP_FAILED),
+                }))
             }
             "kubernetes" => {
+                if raw.keep_failed.is_some() {
+                    return Err(self.err(
+                        "executor.keep_failed",
+                        "`keep_failed` only applies to `kind: local` (a failed agent's Job is kept for `ttl_after_finished`)".to_owned(),
+                    ));
+                }
                 let name = |key: &str, v: Option<String>| {
                     match v {
                     Some(n) if !is_dns_label(&n) => Err(self.err(

@@ -1024,9 +1024,31 @@ fn a_plugin_settings_file_is_a_plugin_entry_without_its_source() {
 
 #[test]
 fn the_executor_is_local_unless_the_file_says_kubernetes() {
-    use robodev_controller::config::{ExecutorSettings, KubernetesSettings};
+    use robodev_controller::config::{
+        DEFAULT_KEEP_FAILED, ExecutorSettings, KubernetesSettings, LocalSettings,
+    };
     let (_dir, _path, config) = load(BASE);
-    assert_eq!(config.unwrap().executor, ExecutorSettings::Local);
+    assert_eq!(
+        config.unwrap().executor,
+        ExecutorSettings::Local(LocalSettings {
+            keep_failed: DEFAULT_KEEP_FAILED
+        })
+    );
+    let (_dir, _path, config) = load(&format!("{BASE}executor: {{ keep_failed: 3 }}\n"));
+    assert_eq!(
+        config.unwrap().executor,
+        ExecutorSettings::Local(LocalSettings { keep_failed: 3 })
+    );
+    assert_eq!(
+        error(&format!(
+            "{BASE}executor: {{ kind: kubernetes, keep_failed: 3 }}\n"
+        )),
+        "robodev-config.yaml:3: executor.keep_failed: `keep_failed` only applies to `kind: local` (a failed agent's Job is kept for `ttl_after_finished`)"
+    );
+    assert_eq!(
+        error(&format!("{BASE}executor: {{ keep_failed: -1 }}\n")),
+        "robodev-config.yaml:3: executor.keep_failed: expected an integer from 0 to 18446744073709551615, found -1"
+    );
     let (_dir, _path, config) = load(&format!(
         "{BASE}executor:\n  kind: kubernetes\n  namespace: agents\n  service_account: robodev-agent\n  ttl_after_finished: 10m\n"
     ));

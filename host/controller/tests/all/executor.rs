@@ -55,6 +55,7 @@ enum Call {
     Start(String),
     Recover(String),
     Remove(String),
+    KeepFailed(String),
 }
 
 #[derive(Debug, Default)]
@@ -193,6 +194,10 @@ impl Executor for Fake {
 
     async fn remove(&self, at: &JobRef) {
         self.call(Call::Remove(name_of(at)));
+    }
+
+    async fn keep_failed(&self, at: &JobRef) {
+        self.call(Call::KeepFailed(name_of(at)));
     }
 }
 
@@ -356,6 +361,14 @@ async fn failures_are_retried_as_the_guard_rails_allow_and_no_further() {
     assert_eq!(starts.len(), 4, "{starts:?}");
     assert!(starts.contains(&Call::Prepare("tr-T-1".into(), 2)));
     assert!(starts.contains(&Call::Prepare("tr-T-2".into(), 2)));
+    // The failed run's last attempt is kept for a person to look at (within the executor's
+    // bound); a retried attempt is not (the next one replaces it), nor the succeeded run's.
+    let kept: Vec<Call> = fake
+        .calls()
+        .into_iter()
+        .filter(|c| matches!(c, Call::KeepFailed(..)))
+        .collect();
+    assert_eq!(kept, [Call::KeepFailed("tr-T-2-2".into())]);
     registry.shutdown().await;
 }
 
@@ -394,6 +407,20 @@ async fn a_time_out_and_a_start_failure_end_the_run_with_their_reason() {
             "the ticket is told why"
         );
     }
+    let mut kept: Vec<Call> = fake
+        .calls()
+        .into_iter()
+        .filter(|c| matches!(c, Call::KeepFailed(..)))
+        .collect();
+    kept.sort_by_key(|c| format!("{c:?}"));
+    assert_eq!(
+        kept,
+        [
+            Call::KeepFailed("tr-T-1-1".into()),
+            Call::KeepFailed("tr-T-2-1".into())
+        ],
+        "both failed runs' attempts are kept"
+    );
     registry.shutdown().await;
 }
 
