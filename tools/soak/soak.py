@@ -701,6 +701,10 @@ class Soak:
         left_dirs = os.listdir(os.path.join(self.work, "tmp"))
         if left_dirs:
             failures.append("left in robodev's TMPDIR (socket directories?): %s" % left_dirs[:5])
+        # Failed runs' workspaces are kept, but only the last executor.keep_failed (20).
+        kept = os.listdir(os.path.join(self.state.path, "workspaces")) if os.path.isdir(os.path.join(self.state.path, "workspaces")) else []
+        if len(kept) > 20:
+            failures.append("%d workspaces left in the state directory (keep_failed is 20)" % len(kept))
         if os.path.exists("/tmp/soak-escape"):
             failures.append("a hostile ticket id wrote /tmp/soak-escape outside the state directory")
 
@@ -736,6 +740,7 @@ class Soak:
                 "agent_starts": sum(agents.values()),
                 "tracker_marks": collections.Counter(e["op"] for e in tracker),
                 "channels": notes,
+                "workspaces_left": len(kept),
                 "faults_injected": dict(self.events),
                 "plugin_misbehaviour": dict(chaos_done),
                 "memory_summary": memory,
