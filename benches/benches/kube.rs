@@ -130,12 +130,7 @@ async fn controller(
          task_runs: {{ store: kubernetes, namespace: {namespace} }}\n{extra}"
     );
     let config = Config::parse(&text, &dir.join("robodev-config.yaml")).expect("config");
-    let options = LoadOptions {
-        cache_dir: None,
-        cache_max_bytes: None,
-        oci_cache_dir: None,
-        enforce_critical: true,
-    };
+    let options = LoadOptions::no_compile_cache();
     let registry = Registry::load(&config.host(), options)
         .await
         .expect("plugins");

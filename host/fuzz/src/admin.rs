@@ -65,12 +65,7 @@ fn server() -> &'static Server {
         let addr = rt.block_on(async {
             let config =
                 Config::parse(CONFIG, &path).unwrap_or_else(|e| panic!("the fuzz config: {e}"));
-            let options = LoadOptions {
-                cache_dir: None,
-                cache_max_bytes: None,
-                oci_cache_dir: None,
-                enforce_critical: true,
-            };
+            let options = LoadOptions::no_compile_cache();
             let registry = Registry::load(&config.host(), options)
                 .await
                 .unwrap_or_else(|e| panic!("the fuzz registry: {e}"));

@@ -65,12 +65,7 @@ impl Admin {
         std::fs::write(dir.path().join("tickets.yaml"), TICKETS).unwrap();
         let path = dir.path().join("robodev-config.yaml");
         let config = Config::parse(config, &path).unwrap();
-        let options = LoadOptions {
-            cache_dir: None,
-            cache_max_bytes: None,
-            oci_cache_dir: None,
-            enforce_critical: true,
-        };
+        let options = LoadOptions::no_compile_cache();
         let registry = Registry::load(&config.host(), options).await.unwrap();
 
         // The wiring `robodev run` does: every backend metered, with its own switch.

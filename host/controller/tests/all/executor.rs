@@ -221,17 +221,29 @@ fn setup(dir: &Path, ids: &[&str], extra: &str) -> Config {
 }
 
 async fn controller(config: Config, executor: Arc<Fake>) -> (Arc<Controller>, Registry) {
-    let options = LoadOptions {
-        cache_dir: None,
-        cache_max_bytes: None,
-        oci_cache_dir: None,
-        enforce_critical: true,
-    };
+    let options = LoadOptions::no_compile_cache();
     let registry = Registry::load(&config.host(), options).await.unwrap();
     let controller = Controller::new(Arc::new(config), &registry)
         .unwrap()
         .with_executor(executor);
     (Arc::new(controller), registry)
+}
+
+/// One ticket, T-1, whose agent fixes it at the first attempt; a log channel.
+fn one_ticket_fixed(dir: &Path) -> (Arc<Fake>, Config) {
+    let fake = Fake::new([(
+        "tr-T-1",
+        vec![Script::Finish {
+            success: true,
+            summary: "fixed",
+        }],
+    )]);
+    let config = setup(
+        dir,
+        &["T-1"],
+        "notifications: { channels: [ { backend: log } ] }\n",
+    );
+    (fake, config)
 }
 
 fn run_of(runs: &[TaskRun], id: &str) -> TaskRun {
@@ -244,23 +256,9 @@ fn run_of(runs: &[TaskRun], id: &str) -> TaskRun {
 #[tokio::test]
 async fn a_successful_attempt_is_prepared_recorded_started_and_cleaned_up() {
     let dir = tempfile::tempdir().unwrap();
-    let fake = Fake::new([(
-        "tr-T-1",
-        vec![Script::Finish {
-            success: true,
-            summary: "fixed",
-        }],
-    )]);
+    let (fake, config) = one_ticket_fixed(dir.path());
     *fake.store.lock().unwrap() = Some(dir.path().join("state"));
-    let (controller, registry) = controller(
-        setup(
-            dir.path(),
-            &["T-1"],
-            "notifications: { channels: [ { backend: log } ] }\n",
-        ),
-        fake.clone(),
-    )
-    .await;
+    let (controller, registry) = controller(config, fake.clone()).await;
     let (report, runs) = controller.run_once().await.unwrap();
     assert_eq!(report.dispatched, ["tr-T-1"]);
     let run = run_of(&runs, "T-1");
@@ -594,6 +592,13 @@ impl RunStore for Filling {
         self.inner.all().await
     }
 
+    async fn summaries(
+        &self,
+    ) -> Result<Vec<robodev_controller::runs::RunSummary>, robodev_controller::runs::StoreError>
+    {
+        self.inner.summaries().await
+    }
+
     fn location(&self) -> String {
         self.inner.location()
     }
@@ -605,22 +610,8 @@ impl RunStore for Filling {
 #[tokio::test]
 async fn a_run_waits_out_a_full_state_directory_and_goes_on() {
     let dir = tempfile::tempdir().unwrap();
-    let fake = Fake::new([(
-        "tr-T-1",
-        vec![Script::Finish {
-            success: true,
-            summary: "fixed",
-        }],
-    )]);
-    let (controller, registry) = controller(
-        setup(
-            dir.path(),
-            &["T-1"],
-            "notifications: { channels: [ { backend: log } ] }\n",
-        ),
-        fake.clone(),
-    )
-    .await;
+    let (fake, config) = one_ticket_fixed(dir.path());
+    let (controller, registry) = controller(config, fake.clone()).await;
     // The first two writes (the record, the attempt) work; the next two fail.
     let store = Arc::new(Filling {
         inner: FileStore::new(&dir.path().join("state")),

@@ -73,12 +73,7 @@ async fn plugins_swap_under_load_without_a_failed_call_and_roll_back() {
     std::fs::write(d.join("tickets.yaml"), "[]").unwrap();
     let path = write_config(d, 70);
     let config = Config::load(&path).unwrap();
-    let options = LoadOptions {
-        cache_dir: None,
-        cache_max_bytes: None,
-        oci_cache_dir: None,
-        enforce_critical: true,
-    };
+    let options = LoadOptions::no_compile_cache();
     let registry = Arc::new(Registry::load(&config.host(), options).await.unwrap());
     let reloader = Reloader::new(registry.clone(), Arc::new(ConfigFile::new(path.clone())));
     // The handles a controller holds, taken once before any swap.

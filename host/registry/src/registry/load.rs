@@ -37,6 +37,19 @@ pub struct LoadOptions {
     pub enforce_critical: bool,
 }
 
+impl LoadOptions {
+    /// Every component compiled at load (no compile cache), pulled components in robodev-oci's
+    /// default cache, critical plugins enforced: what tests, fuzzers and benches load with.
+    pub fn no_compile_cache() -> LoadOptions {
+        LoadOptions {
+            cache_dir: None,
+            cache_max_bytes: None,
+            oci_cache_dir: None,
+            enforce_critical: true,
+        }
+    }
+}
+
 /// The pre-spawn check: does the plugin declare an interface version robodev serves (the
 /// current major or an older one it adapts)? Reads nothing and runs nothing of the plugin.
 pub fn precheck(spec: &PluginSpec) -> Result<(), Error> {
