@@ -338,6 +338,8 @@ fn prune_failed(workspaces: &std::path::Path, keep: usize) -> usize {
     for (_, dir) in failed.drain(keep..) {
         match std::fs::remove_dir_all(&dir) {
             Ok(()) => removed += 1,
+            // Two runs that failed at once prune together: the other one removed it.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => tracing::warn!(
                 "cannot remove the failed run's workspace {}: {e}",
                 dir.display()
