@@ -667,8 +667,9 @@ class Soak:
             if kind in ("OK", "SLOW") and run["state"] != "Succeeded":
                 reason = run.get("reason") or ""
                 # Acceptable only when something outside the agent went wrong: robodev was
-                # stopped during the run, or the review gate was unavailable.
-                if not re.search(r"interrupted|review gate unavailable|deadline|cannot", reason):
+                # stopped during the run, the review gate was unavailable, or the state
+                # directory (the agent's workspace) was full.
+                if not re.search(r"interrupted|review gate unavailable|deadline|cannot|file system is full", reason):
                     failures.append("%s: %s (%s) though its agent succeeds" % (tid, run["state"], reason[:200]))
             # Reported to the tracker: its last word for the ticket must match the outcome.
             marks = [e for e in tracker if e["ticket"] == tid and e["op"] in ("MarkComplete", "MarkFailed")]

@@ -196,6 +196,26 @@ pub fn read_result(workspace: &Path) -> Result<(TaskResult, String), ResultError
     Ok((result, diff))
 }
 
+/// Below this many free bytes, a workspace's file system is said to be full when its agent
+/// fails without a result (it may have failed to write it, and its log too).
+pub const FULL_BELOW_BYTES: u64 = 1 << 20;
+
+/// The bytes an unprivileged process can still write on `path`'s file system, if known.
+fn free_bytes(path: &Path) -> Option<u64> {
+    let stat = nix::sys::statvfs::statvfs(path).ok()?;
+    Some((stat.blocks_available() as u64).saturating_mul(stat.fragment_size() as u64))
+}
+
+/// What a failure's reason says about a full file system (nothing when it is not).
+fn full_note(free: Option<u64>) -> String {
+    match free {
+        Some(free) if free < FULL_BELOW_BYTES => {
+            format!("; the workspace's file system is full ({free} bytes free)")
+        }
+        _ => String::new(),
+    }
+}
+
 fn log_tail(workspace: &Path) -> String {
     use std::io::{Read, Seek, SeekFrom};
     // Only the end is read: an agent's log can be far larger than memory should hold.
@@ -344,8 +364,9 @@ impl Running {
             Ok((result, diff)) => Ok(Ending::Finished { result, diff }),
             Err(why) => Ok(Ending::Broken {
                 reason: format!(
-                    "the agent {} and {why}{}",
+                    "the agent {} and {why}{}{}",
                     robodev_grpc::process::describe_exit(&status),
+                    full_note(free_bytes(&self.workspace)),
                     log_tail(&self.workspace)
                 ),
             }),
@@ -356,6 +377,19 @@ impl Running {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_full_workspace_is_named_in_the_reason() {
+        assert_eq!(
+            full_note(Some(4096)),
+            "; the workspace's file system is full (4096 bytes free)"
+        );
+        assert_eq!(full_note(Some(FULL_BELOW_BYTES)), "");
+        assert_eq!(full_note(None), "");
+        // A real directory's file system is measured (this one has room).
+        let dir = tempfile::tempdir().unwrap();
+        assert!(free_bytes(dir.path()).is_some_and(|free| free > 0));
+    }
 
     #[test]
     fn an_oversized_result_or_diff_is_refused_not_read_whole() {
