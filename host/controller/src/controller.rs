@@ -255,7 +255,8 @@ impl Controller {
     ) -> Result<PassReport, ControllerError> {
         let mut report = PassReport::default();
         // Unfinished runs first: from an earlier pass, or from a robodev that was stopped.
-        let resumable = |run: &TaskRun| !run.is_settled() && run.state != TaskState::NeedsHuman;
+        let resumable =
+            |settled: bool, state: TaskState| !settled && state != TaskState::NeedsHuman;
         // Summaries, not whole records: a pass reads the records of the runs it resumes, not
         // those of every run ever stored.
         let stored = self.runs.summaries().await.map_err(|e| self.state_err(e))?;
@@ -270,15 +271,14 @@ impl Controller {
             .collect();
         for summary in stored {
             if summary.ticketing == self.ticketing_name
-                && !summary.settled
-                && summary.state != TaskState::NeedsHuman
+                && resumable(summary.settled, summary.state)
                 && self.claim(&summary.id)
             {
                 // Read now that it is ours: the list above may predate the last save of a run
                 // that was still in flight while it was listed (and has since settled or gone
                 // to a human); driving that stale state would run its steps again.
                 let run = match self.runs.get(&summary.ticketing, &summary.ticket_id).await {
-                    Ok(Some(fresh)) if resumable(&fresh) => fresh,
+                    Ok(Some(fresh)) if resumable(fresh.is_settled(), fresh.state) => fresh,
                     Ok(_) => {
                         self.release(&summary.id);
                         continue;

@@ -492,12 +492,7 @@ impl RunStore for FileStore {
                 Ok(meta) => meta,
                 // Gone since the listing (deleted by a person): as if not listed.
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => {
-                    return Err(StoreError::Io(std::io::Error::new(
-                        e.kind(),
-                        format!("{}: {e}", path.display()),
-                    )));
-                }
+                Err(e) => return Err(at(&path, e)),
             };
             let stamp = FileStamp::of(&meta);
             let summary = match listed.remove(&path) {
@@ -524,7 +519,7 @@ impl RunStore for FileStore {
     }
 }
 
-/// `e`, naming the directory it happened in.
+/// `e`, naming the directory (or file) it happened in.
 fn at(dir: &Path, e: std::io::Error) -> StoreError {
     StoreError::Io(std::io::Error::new(
         e.kind(),
