@@ -1,6 +1,9 @@
 //! Native Rust backends used as the baseline in the plugin-call benches: the same traits,
 //! doing the same work as the guest components, without a sandbox.
 
+pub mod raw;
+pub mod report;
+
 use async_trait::async_trait;
 use robodev_core::{Empty, Error, PluginInfo, Ticket, notifications, review, ticketing};
 

@@ -90,9 +90,7 @@ enum Quiet {
 fn init_tracing(verbose: u8, quiet: Quiet) {
     let default = match verbose {
         0 => match quiet {
-            Quiet::Progress => {
-                "warn,robodev=info,robodev::plugin=info,robodev_controller=info,robodev_grpc=info,robodev_wasm=info"
-            }
+            Quiet::Progress => robodev_controller::RUN_LOG_FILTER,
             Quiet::PluginLines => "warn,robodev::plugin=info",
             Quiet::Warnings => "warn",
         },

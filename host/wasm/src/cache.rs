@@ -30,8 +30,9 @@ pub enum LoadPath {
     Cached,
     /// A cache entry was unusable; it was discarded and the component recompiled.
     Rebuilt,
-    /// Compiled (or loaded) once for another plugin with the same component that was loading at
-    /// the same time, and shared.
+    /// Compiled (or loaded) once for another plugin with the same component (the same
+    /// digest), loading at the same time or already loaded, and shared: one compiled copy in
+    /// memory however many plugins use it.
     Shared,
 }
 

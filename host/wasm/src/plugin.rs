@@ -40,6 +40,9 @@ pub(crate) struct PluginInner {
     pub(crate) ctx: Arc<PluginContext>,
     runtime: Arc<RuntimeInner>,
     pre: InstancePre<StoreState>,
+    /// Keeps the compiled component known to the runtime by its digest while the plugin
+    /// lives, so that loading it again (another plugin, a reload) compiles nothing.
+    _component: Arc<wasmtime::component::Component>,
     pub(crate) exports: Exports,
     pub(crate) limits: Limits,
     warm: Option<(Mutex<Vec<Slot>>, usize)>,
@@ -179,6 +182,7 @@ impl WasmPlugin {
             ctx,
             runtime,
             pre,
+            _component: loaded.component.clone(),
             exports,
             limits: options.limits,
             warm: (options.warm_instances > 0)
@@ -257,7 +261,7 @@ impl WasmPlugin {
     /// Instantiates the component in a fresh store and drops it: a liveness probe that runs
     /// the guest's start-up code under its limits (benches use it to time instantiation).
     pub async fn probe(&self) -> Result<(), Error> {
-        let slot = self.inner.checkout().await?;
+        let slot = self.inner.instantiate().await?;
         drop(slot);
         Ok(())
     }
@@ -321,15 +325,17 @@ impl PluginInner {
         Ok(store)
     }
 
-    /// A store ready for one call: a warm one from the pool, or a fresh instantiation.
-    pub(crate) async fn checkout(&self) -> Result<Slot, Error> {
-        if let Some((pool, _)) = &self.warm {
-            let slot = pool.lock().unwrap_or_else(PoisonError::into_inner).pop();
-            if let Some(mut slot) = slot {
-                self.arm(&mut slot.store);
-                return Ok(slot);
-            }
-        }
+    /// A warm store from the pool, armed for one call, if the plugin keeps warm instances and
+    /// one is idle.
+    pub(crate) fn warm_slot(&self) -> Option<Slot> {
+        let (pool, _) = self.warm.as_ref()?;
+        let mut slot = pool.lock().unwrap_or_else(PoisonError::into_inner).pop()?;
+        self.arm(&mut slot.store);
+        Some(slot)
+    }
+
+    /// A fresh store and instance, armed for one call (instantiation runs within its limits).
+    pub(crate) async fn instantiate(&self) -> Result<Slot, Error> {
         let mut store = self.new_store()?;
         self.arm(&mut store);
         let instantiated = self.deadline(self.pre.instantiate_async(&mut store)).await;
@@ -345,15 +351,33 @@ impl PluginInner {
 
     /// Runs `fut` under the call's wall-clock deadline. The epoch deadline normally fires
     /// first (it interrupts running guest code); the timer catches guests waiting on the host.
+    /// The timer is set only when `fut` first waits (most calls never do), for what is left
+    /// of the deadline then: the runtime's tick count says how long the call has run.
     pub(crate) async fn deadline<T>(
         &self,
         fut: impl Future<Output = wasmtime::Result<T>>,
     ) -> Result<T, RawFailure> {
-        match tokio::time::timeout(self.limits.timeout + 2 * EPOCH_TICK, fut).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(RawFailure::Wasm(e)),
-            Err(_) => Err(RawFailure::Elapsed),
-        }
+        use std::task::Poll;
+        let ticks = &self.runtime.ticks;
+        let started = ticks.load(Ordering::Relaxed);
+        let mut fut = std::pin::pin!(fut);
+        let mut timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(result) = fut.as_mut().poll(cx) {
+                return Poll::Ready(result.map_err(RawFailure::Wasm));
+            }
+            let timer = timer.get_or_insert_with(|| {
+                let ran = ticks.load(Ordering::Relaxed).saturating_sub(started);
+                let ran = EPOCH_TICK.saturating_mul(u32::try_from(ran).unwrap_or(u32::MAX));
+                let left = (self.limits.timeout + 2 * EPOCH_TICK).saturating_sub(ran);
+                Box::pin(tokio::time::sleep(left))
+            });
+            match timer.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Err(RawFailure::Elapsed)),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await
     }
 
     /// Ends a call: forwards the guest's output to tracing, returns a healthy warm store to

@@ -120,10 +120,17 @@ pub(crate) struct RuntimeInner {
     /// same time (a config naming it under 100 names) wait for one compile instead of making
     /// 100. An entry lives only while its compile runs.
     compiling: std::sync::Mutex<std::collections::HashMap<String, Arc<Compile>>>,
+    /// Compiled components by digest, while any plugin (or [`Loaded`]) holds them: loading a
+    /// component whose digest is here compiles nothing and reads no cache.
+    compiled: std::sync::Mutex<std::collections::HashMap<String, std::sync::Weak<Component>>>,
+    /// Epoch ticks since the runtime started ([`EPOCH_TICK`] each), counted by the ticker
+    /// beside the engine's epoch: a call reads it to know how long it has run without asking
+    /// the clock.
+    pub(crate) ticks: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// One compile that several loads may wait for.
-type Compile = tokio::sync::OnceCell<Result<(Component, LoadPath), Refusal>>;
+type Compile = tokio::sync::OnceCell<Result<(Arc<Component>, LoadPath), Refusal>>;
 
 /// The Wasm component runtime. Cheap to clone; all clones share one engine.
 #[derive(Clone)]
@@ -133,8 +140,8 @@ pub struct Runtime {
 
 /// A component loaded and checked, ready to instantiate.
 pub struct Loaded {
-    /// The component.
-    pub(crate) component: Component,
+    /// The component (shared with every plugin loaded from the same digest).
+    pub(crate) component: Arc<Component>,
     /// What its type says.
     pub info: ComponentInfo,
     /// Its sha256 digest, `sha256:<hex>`.
@@ -176,7 +183,7 @@ fn engine_config(pooling: bool) -> Config {
     config
 }
 
-fn start_ticker(engine: &Engine) {
+fn start_ticker(engine: &Engine, counted: Arc<std::sync::atomic::AtomicU64>) {
     let weak = engine.weak();
     let spawned = std::thread::Builder::new()
         .name("robodev-epoch".into())
@@ -197,7 +204,10 @@ fn start_ticker(engine: &Engine) {
                     std::thread::sleep(wait);
                 }
                 match weak.upgrade() {
-                    Some(engine) => engine.increment_epoch(),
+                    Some(engine) => {
+                        engine.increment_epoch();
+                        counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
                     None => break,
                 }
             }
@@ -236,7 +246,8 @@ impl Runtime {
             .and_then(|()| wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker))
             .and_then(|()| crate::capability::add_to_linker(&mut linker))
             .map_err(|e| load_err(format!("cannot link host functions: {e:#}")))?;
-        start_ticker(&engine);
+        let ticks = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        start_ticker(&engine, ticks.clone());
         Ok(Runtime {
             inner: Arc::new(RuntimeInner {
                 engine,
@@ -250,6 +261,8 @@ impl Runtime {
                 }),
                 pooling,
                 compiling: Default::default(),
+                compiled: Default::default(),
+                ticks,
             }),
         })
     }
@@ -308,38 +321,10 @@ impl Runtime {
             tokio::task::spawn_blocking(move || hex::encode(sha2::Sha256::digest(&*hashed)))
                 .await
                 .map_err(task_failed)?;
-        let (compile, first) = {
-            let mut compiling = self
-                .inner
-                .compiling
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            match compiling.get(&digest_hex) {
-                Some(running) => (running.clone(), false),
-                None => {
-                    let compile = Arc::new(Compile::new());
-                    compiling.insert(digest_hex.clone(), compile.clone());
-                    (compile, true)
-                }
-            }
+        let (component, load_path) = match self.inner.already_compiled(&digest_hex) {
+            Some(component) => (component, LoadPath::Shared),
+            None => self.compile_once(plugin, &digest_hex, bytes).await?,
         };
-        // The entry goes when this load ends, however it ends (a dropped load included).
-        let _unregister = first.then(|| Unregister {
-            inner: &self.inner,
-            key: digest_hex.clone(),
-        });
-        let inner = self.inner.clone();
-        let name = plugin.to_owned();
-        let key = digest_hex.clone();
-        let compiled = compile
-            .get_or_try_init(|| {
-                tokio::task::spawn_blocking(move || compile_or_load(&inner, &name, &key, &bytes))
-            })
-            .await;
-        let (component, mut load_path) = compiled.map_err(task_failed)?.clone().map_err(refused)?;
-        if !first {
-            load_path = LoadPath::Shared;
-        }
         let ty = component.component_type();
         let engine = &self.inner.engine;
         let imports: Vec<String> = ty.imports(engine).map(|(n, _)| n.to_owned()).collect();
@@ -363,6 +348,62 @@ impl Runtime {
             load_path,
             load_time: started.elapsed(),
         })
+    }
+
+    /// Compiles (or loads from the cache) the component `bytes` of digest `digest_hex`: once,
+    /// however many loads of the same digest run at the same time; each of them gets the one
+    /// result. Remembers it for later loads of the same digest while any plugin uses it.
+    async fn compile_once(
+        &self,
+        plugin: &str,
+        digest_hex: &str,
+        bytes: Arc<Vec<u8>>,
+    ) -> Result<(Arc<Component>, LoadPath), Error> {
+        let (compile, first) = {
+            let mut compiling = self
+                .inner
+                .compiling
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match compiling.get(digest_hex) {
+                Some(running) => (running.clone(), false),
+                None => {
+                    let compile = Arc::new(Compile::new());
+                    compiling.insert(digest_hex.to_owned(), compile.clone());
+                    (compile, true)
+                }
+            }
+        };
+        // The entry goes when this load ends, however it ends (a dropped load included).
+        let _unregister = first.then(|| Unregister {
+            inner: &self.inner,
+            key: digest_hex.to_owned(),
+        });
+        let inner = self.inner.clone();
+        let name = plugin.to_owned();
+        let key = digest_hex.to_owned();
+        let compiled = compile
+            .get_or_try_init(|| {
+                tokio::task::spawn_blocking(move || {
+                    let (component, path) = compile_or_load(&inner, &name, &key, &bytes)?;
+                    let component = Arc::new(component);
+                    inner.remember(&key, &component);
+                    Ok((component, path))
+                })
+            })
+            .await;
+        let (component, load_path) = compiled
+            .map_err(|e| Error::Load {
+                plugin: plugin.to_owned(),
+                message: format!("compiler task failed: {e}"),
+                source: None,
+            })?
+            .clone()
+            .map_err(|refusal| Error::Refused {
+                plugin: plugin.to_owned(),
+                refusal,
+            })?;
+        Ok((component, if first { load_path } else { LoadPath::Shared }))
     }
 
     /// Loads the component at `path` as a plugin: checks it, links it (refusing imports the
@@ -393,6 +434,28 @@ impl Runtime {
             });
         }
         WasmPlugin::new(self.inner.clone(), loaded, options).await
+    }
+}
+
+impl RuntimeInner {
+    /// The compiled component of `digest_hex`, if a plugin still holds it.
+    fn already_compiled(&self, digest_hex: &str) -> Option<Arc<Component>> {
+        let compiled = self
+            .compiled
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        compiled.get(digest_hex)?.upgrade()
+    }
+
+    /// Remembers `component` as the compile of `digest_hex` (and forgets those no plugin
+    /// holds any more).
+    fn remember(&self, digest_hex: &str, component: &Arc<Component>) {
+        let mut compiled = self
+            .compiled
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        compiled.retain(|_, c| c.strong_count() > 0);
+        compiled.insert(digest_hex.to_owned(), Arc::downgrade(component));
     }
 }
 

@@ -84,7 +84,11 @@ macro_rules! invoke {
         tracing::Instrument::instrument(
             async {
                 plugin.stats.call();
-                let mut slot = plugin.checkout().await?;
+                // The warm path first, apart: a warm call never builds the instantiation future.
+                let mut slot = match plugin.warm_slot() {
+                    Some(slot) => slot,
+                    None => plugin.instantiate().await?,
+                };
                 let loaded = match (slot.guest.take(), &plugin.exports) {
                     (Some($crate::adapters::Guests::$variant(g)), _) => Ok(g),
                     (_, $crate::adapters::Exports::$variant(indices)) => indices

@@ -19,13 +19,18 @@ async fn second_load_uses_the_cache_and_bad_entries_are_rebuilt() {
     })
     .unwrap();
     let path = support::guest("chaos");
+    // Each plugin is dropped before the next load: a component a plugin still holds is shared
+    // from memory, not read from the cache (see the next test).
     let first = rt.load(&path, opts()).await.unwrap();
     assert_eq!(first.load_path().0, LoadPath::Compiled);
+    let digest = first.digest().to_owned();
+    drop(first);
     let second = rt.load(&path, opts()).await.unwrap();
     assert_eq!(second.load_path().0, LoadPath::Cached);
-    assert_eq!(first.digest(), second.digest());
+    assert_eq!(second.digest(), digest);
+    drop(second);
 
-    let digest_hex = first.digest().trim_start_matches("sha256:").to_owned();
+    let digest_hex = digest.trim_start_matches("sha256:").to_owned();
     let entry = rt.cache().unwrap().entry_path(&digest_hex, rt.engine());
     assert!(entry.exists());
 
@@ -42,6 +47,7 @@ async fn second_load_uses_the_cache_and_bad_entries_are_rebuilt() {
         .await
         .unwrap();
     assert_eq!(out, serde_json::json!({}));
+    drop((msg, rebuilt));
     assert_eq!(
         rt.load(&path, opts()).await.unwrap().load_path().0,
         LoadPath::Cached
@@ -85,9 +91,66 @@ async fn identical_components_loading_together_are_compiled_once() {
         19,
         "{paths:?}"
     );
-    // Nothing stays registered: a later load compiles again (no cache configured).
+    // Nothing holds the compile any more (each `Loaded` was dropped): a later load compiles
+    // again (no cache configured).
     let later = rt.load_bytes("chaos-later", bytes).await.unwrap();
     assert_eq!(later.load_path, LoadPath::Compiled);
+}
+
+/// A component is compiled once however many plugins use it, one after the other too (a
+/// config naming it under many names, a reload of an unchanged file): while a plugin holds the
+/// compile, a load of the same digest shares it; once none does, it is forgotten.
+#[tokio::test]
+async fn plugins_of_one_digest_share_one_compile_while_any_lives() {
+    let rt = Runtime::new(RuntimeConfig::default()).unwrap();
+    let path = support::guest("chaos");
+    let first = rt.load(&path, opts()).await.unwrap();
+    assert_eq!(first.load_path().0, LoadPath::Compiled);
+    let others: Vec<_> = load_many(&rt, &path, 50).await;
+    assert!(
+        others.iter().all(|p| p.load_path().0 == LoadPath::Shared),
+        "{:?}",
+        others.iter().map(|p| p.load_path()).collect::<Vec<_>>()
+    );
+    // Another component is compiled on its own.
+    let webhook = rt
+        .load(&support::guest("notify_webhook"), opts())
+        .await
+        .unwrap();
+    assert_eq!(webhook.load_path().0, LoadPath::Compiled);
+    // The shared compile serves calls in every plugin.
+    let out = others[49]
+        .backend()
+        .call_json("chaos", "notify", serde_json::json!({"message": "hi"}))
+        .await
+        .unwrap();
+    assert_eq!(out, serde_json::json!({}));
+    // The first plugin gone, the others still hold it.
+    drop(first);
+    assert_eq!(
+        rt.load(&path, opts()).await.unwrap().load_path().0,
+        LoadPath::Shared
+    );
+    drop(others);
+    assert_eq!(
+        rt.load(&path, opts()).await.unwrap().load_path().0,
+        LoadPath::Compiled
+    );
+}
+
+/// `n` plugins of the component at `path`, loaded one after the other.
+async fn load_many(
+    rt: &Runtime,
+    path: &std::path::Path,
+    n: usize,
+) -> Vec<robodev_wasm::WasmPlugin> {
+    let mut out = Vec::new();
+    for i in 0..n {
+        let mut o = opts();
+        o.name = format!("chaos-{i}");
+        out.push(rt.load(path, o).await.unwrap());
+    }
+    out
 }
 
 #[tokio::test]

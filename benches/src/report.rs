@@ -1,0 +1,343 @@
+//! The side-by-side summary: reads criterion's estimates and samples of the `peers_*` groups,
+//! prints the table and the targets with their verdicts, and writes them (markdown) and one
+//! plot per group (SVG: each path's samples, time per call, on a log scale) under
+//! `<criterion dir>/peers/`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// Where criterion writes (the same rule criterion follows): `$CRITERION_HOME`, else
+/// `$CARGO_TARGET_DIR/criterion`, else `target/criterion` of the workspace.
+pub fn criterion_dir() -> PathBuf {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        return home.into();
+    }
+    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
+        return PathBuf::from(target).join("criterion");
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/criterion")
+}
+
+/// Criterion's median estimate of one benchmark, nanoseconds, with its 95% interval.
+#[derive(Debug, Clone, Copy)]
+pub struct Estimate {
+    /// Median time per iteration.
+    pub median: f64,
+    /// Lower bound of the interval.
+    pub lo: f64,
+    /// Upper bound.
+    pub hi: f64,
+}
+
+fn read_json(path: &Path) -> Option<serde_json::Value> {
+    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+}
+
+/// The estimate of `group/id` from the last run, if it ran.
+pub fn estimate(dir: &Path, group: &str, id: &str) -> Option<Estimate> {
+    let v = read_json(&dir.join(group).join(id).join("new/estimates.json"))?;
+    let m = &v["median"];
+    Some(Estimate {
+        median: m["point_estimate"].as_f64()?,
+        lo: m["confidence_interval"]["lower_bound"].as_f64()?,
+        hi: m["confidence_interval"]["upper_bound"].as_f64()?,
+    })
+}
+
+/// Time per call of every sample of `group/id` (criterion's samples: batches of calls).
+pub fn samples(dir: &Path, group: &str, id: &str) -> Vec<f64> {
+    let Some(v) = read_json(&dir.join(group).join(id).join("new/sample.json")) else {
+        return Vec::new();
+    };
+    let nums = |k: &str| -> Vec<f64> {
+        v[k].as_array()
+            .map(|a| a.iter().filter_map(|x| x.as_f64()).collect())
+            .unwrap_or_default()
+    };
+    nums("iters")
+        .iter()
+        .zip(nums("times"))
+        .filter(|(i, _)| **i > 0.0)
+        .map(|(i, t)| t / i)
+        .collect()
+}
+
+/// A duration in nanoseconds, in the unit that reads best.
+pub fn human(ns: f64) -> String {
+    if ns >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.2} µs", ns / 1e3)
+    } else {
+        format!("{ns:.0} ns")
+    }
+}
+
+/// One group of the summary: its title and its rows (benchmark id, label).
+pub struct Group {
+    /// criterion group name.
+    pub name: &'static str,
+    /// What it measures.
+    pub title: &'static str,
+    /// `(id, label)` per path, in table order.
+    pub rows: &'static [(&'static str, &'static str)],
+}
+
+/// The groups of `benches/peers.rs`.
+pub const PEER_GROUPS: &[Group] = &[
+    Group {
+        name: "peers_small_warm",
+        title: "small call, warm instance (`notify`, one ticket)",
+        rows: PATHS,
+    },
+    Group {
+        name: "peers_small_fresh",
+        title: "small call, fresh store per call",
+        rows: PATHS,
+    },
+    Group {
+        name: "peers_instantiate",
+        title: "instantiation alone (new store + instance, dropped)",
+        rows: PATHS,
+    },
+];
+
+const PATHS: &[(&str, &str)] = &[
+    ("native", "native Rust (same trait, no sandbox)"),
+    (
+        "wasmtime_sync_no_limits",
+        "wasmtime 48 `bindgen!`, sync, no fuel/epoch",
+    ),
+    (
+        "wasmtime_sync",
+        "wasmtime 48 `bindgen!`, sync, fuel + epoch",
+    ),
+    (
+        "wasmtime_async",
+        "wasmtime 48 `bindgen!`, async, fuel + epoch (robodev's engine)",
+    ),
+    ("robodev", "robodev Wasm plugin, called directly"),
+    (
+        "robodev_registry",
+        "robodev Wasm plugin through the registry (metered handle)",
+    ),
+    ("extism", "Extism"),
+];
+
+/// A target: `value <= limit` passes.
+struct Target {
+    what: String,
+    value: Option<f64>,
+    limit: f64,
+    shown: fn(f64) -> String,
+}
+
+fn ratio(v: f64) -> String {
+    format!("{v:.2}×")
+}
+
+fn targets(dir: &Path) -> Vec<Target> {
+    let e = |g: &str, id: &str| estimate(dir, g, id).map(|e| e.median);
+    let div = |a: Option<f64>, b: Option<f64>| Some(a? / b?);
+    let (w, f) = ("peers_small_warm", "peers_small_fresh");
+    vec![
+        Target {
+            what: "warm small call ≤ 1.2× wasmtime async with the same limits".into(),
+            value: div(e(w, "robodev"), e(w, "wasmtime_async")),
+            limit: 1.2,
+            shown: ratio,
+        },
+        Target {
+            what: "warm small call ≤ 1.2× wasmtime sync with the same limits".into(),
+            value: div(e(w, "robodev"), e(w, "wasmtime_sync")),
+            limit: 1.2,
+            shown: ratio,
+        },
+        Target {
+            what: "warm small call ≤ 1.5 µs".into(),
+            value: e(w, "robodev"),
+            limit: 1500.0,
+            shown: human,
+        },
+        Target {
+            what: "fresh-store small call ≤ 1.1× wasmtime async fresh store".into(),
+            value: div(e(f, "robodev"), e(f, "wasmtime_async")),
+            limit: 1.1,
+            shown: ratio,
+        },
+        Target {
+            what: "the registry adds ≤ 10% to a warm small call".into(),
+            value: div(e(w, "robodev_registry"), e(w, "robodev")),
+            limit: 1.1,
+            shown: ratio,
+        },
+        Target {
+            what: "robodev ahead of Extism, warm small call".into(),
+            value: div(e(w, "robodev"), e(w, "extism")),
+            limit: 1.0,
+            shown: ratio,
+        },
+        Target {
+            what: "robodev ahead of Extism, fresh small call".into(),
+            value: div(e(f, "robodev"), e(f, "extism")),
+            limit: 1.0,
+            shown: ratio,
+        },
+    ]
+}
+
+/// The summary as markdown: one table per group, then the targets.
+pub fn summary(dir: &Path, groups: &[Group]) -> String {
+    let mut out = String::new();
+    for g in groups {
+        let rows: Vec<_> = g
+            .rows
+            .iter()
+            .filter_map(|(id, label)| estimate(dir, g.name, id).map(|e| (id, label, e)))
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let floor = rows
+            .iter()
+            .find(|(id, ..)| **id == "wasmtime_async")
+            .map(|(.., e)| e.median);
+        let _ = writeln!(out, "\n**{}** (`{}`)\n", g.title, g.name);
+        let _ = writeln!(
+            out,
+            "| path | median | 95% interval | × wasmtime async |\n|---|---|---|---|"
+        );
+        for (id, label, e) in rows {
+            let x = floor.map_or("".into(), |f| format!("{:.2}×", e.median / f));
+            let _ = writeln!(
+                out,
+                "| {label} (`{id}`) | **{}** | {} – {} | {x} |",
+                human(e.median),
+                human(e.lo),
+                human(e.hi)
+            );
+        }
+    }
+    let _ = writeln!(out, "\n| target | measured | verdict |\n|---|---|---|");
+    for t in targets(dir) {
+        let (measured, verdict) = match t.value {
+            None => ("not measured".to_owned(), "—".to_owned()),
+            Some(v) if v <= t.limit => ((t.shown)(v), "met".to_owned()),
+            Some(v) => (
+                (t.shown)(v),
+                format!("**missed** by {:.0}%", (v / t.limit - 1.0) * 100.0),
+            ),
+        };
+        let _ = writeln!(out, "| {} | {measured} | {verdict} |", t.what);
+    }
+    out
+}
+
+/// An SVG of every path's samples in `group`: one row per path, one dot per sample (time per
+/// call, log scale), the median marked.
+pub fn plot(dir: &Path, group: &Group) -> Option<String> {
+    let rows: Vec<(&str, Vec<f64>, f64)> = group
+        .rows
+        .iter()
+        .filter_map(|(id, _)| {
+            let e = estimate(dir, group.name, id)?;
+            Some((*id, samples(dir, group.name, id), e.median))
+        })
+        .collect();
+    if rows.is_empty() {
+        return None;
+    }
+    let all = rows
+        .iter()
+        .flat_map(|(_, s, m)| s.iter().copied().chain([*m]));
+    let (min, max) = all.fold((f64::MAX, 0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let (lmin, lmax) = ((min * 0.8).log10().floor(), (max * 1.25).log10().ceil());
+    let (left, width, row_h, top) = (230.0, 560.0, 34.0, 40.0);
+    let height = top + row_h * rows.len() as f64 + 40.0;
+    let x = |v: f64| left + (v.log10() - lmin) / (lmax - lmin) * width;
+    let mut svg = String::new();
+    let _ = writeln!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{height}" font-family="sans-serif" font-size="12">"#,
+        w = left + width + 30.0
+    );
+    let _ = writeln!(
+        svg,
+        r#"<rect width="100%" height="100%" fill="white"/><text x="10" y="20" font-size="14">{}: time per call (log scale; dots: criterion samples, bar: median)</text>"#,
+        group.title.replace('`', "")
+    );
+    // Decade grid lines with labels, and 2× / 5× ticks.
+    let mut decade = lmin;
+    while decade <= lmax {
+        for m in [1.0, 2.0, 5.0] {
+            let v = 10f64.powf(decade) * m;
+            if v.log10() > lmax {
+                break;
+            }
+            let xv = x(v);
+            let stroke = if m == 1.0 { "#bbb" } else { "#eee" };
+            let _ = writeln!(
+                svg,
+                r##"<line x1="{xv:.1}" y1="{top}" x2="{xv:.1}" y2="{y2}" stroke="{stroke}"/><text x="{xv:.1}" y="{ty}" text-anchor="middle" fill="#555">{}</text>"##,
+                human(v),
+                y2 = height - 30.0,
+                ty = height - 14.0,
+            );
+        }
+        decade += 1.0;
+    }
+    for (i, (id, samples, median)) in rows.iter().enumerate() {
+        let y = top + row_h * (i as f64 + 0.5);
+        let _ = writeln!(
+            svg,
+            r#"<text x="{tx}" y="{ty:.1}" text-anchor="end">{id} {}</text>"#,
+            human(*median),
+            tx = left - 8.0,
+            ty = y + 4.0
+        );
+        for (j, s) in samples.iter().enumerate() {
+            // A little vertical jitter (deterministic) so that dense samples stay visible.
+            let jitter = ((j * 7919) % 17) as f64 - 8.0;
+            let _ = writeln!(
+                svg,
+                r##"<circle cx="{:.1}" cy="{:.1}" r="2" fill="#3a6ea5" fill-opacity="0.35"/>"##,
+                x(*s),
+                y + jitter
+            );
+        }
+        let xm = x(*median);
+        let _ = writeln!(
+            svg,
+            r##"<line x1="{xm:.1}" y1="{:.1}" x2="{xm:.1}" y2="{:.1}" stroke="#c0392b" stroke-width="2.5"/>"##,
+            y - 12.0,
+            y + 12.0
+        );
+    }
+    svg.push_str("</svg>\n");
+    Some(svg)
+}
+
+/// Prints the side-by-side summary and writes it, with one plot per group, under
+/// `<dir>/peers/`.
+pub fn peers(dir: &Path) {
+    let text = summary(dir, PEER_GROUPS);
+    println!("\nSide by side (criterion medians):\n{text}");
+    let out = dir.join("peers");
+    if let Err(e) = std::fs::create_dir_all(&out) {
+        eprintln!("cannot create {}: {e}", out.display());
+        return;
+    }
+    let mut written = vec![out.join("summary.md")];
+    let _ = std::fs::write(&written[0], &text);
+    for g in PEER_GROUPS {
+        if let Some(svg) = plot(dir, g) {
+            let path = out.join(format!("{}.svg", g.name));
+            if std::fs::write(&path, svg).is_ok() {
+                written.push(path);
+            }
+        }
+    }
+    for p in written {
+        println!("wrote {}", p.display());
+    }
+}
