@@ -119,8 +119,39 @@ struct SeriesKey {
 #[derive(Debug)]
 pub(crate) struct PluginCalls {
     key: SeriesKey,
+    /// Successful calls by method, counted without a lock (most calls succeed).
+    ok: OkCounts,
+    /// Every other (method, outcome), and `ok` of methods [`OkCounts`] has no slot for.
     outcomes: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     duration: Histogram,
+}
+
+/// Lock-free `ok` counters, one slot per method, claimed by the method's first success. An
+/// interface has at most 8 methods besides `handshake`.
+#[derive(Debug, Default)]
+struct OkCounts {
+    slots: [(std::sync::OnceLock<&'static str>, AtomicU64); 10],
+}
+
+impl OkCounts {
+    /// Counts one success of `method`; false when every slot belongs to another method.
+    fn add(&self, method: &'static str) -> bool {
+        for (name, n) in &self.slots {
+            let owner = *name.get_or_init(|| method);
+            if owner == method {
+                n.fetch_add(1, Ordering::Relaxed);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// `(method, count)` of every claimed slot.
+    fn counts(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        self.slots
+            .iter()
+            .filter_map(|(name, n)| Some((*name.get()?, n.load(Ordering::Relaxed))))
+    }
 }
 
 impl PluginCalls {
@@ -131,7 +162,7 @@ impl PluginCalls {
         outcome: &'static str,
         took: Option<Duration>,
     ) {
-        {
+        if outcome != "ok" || !self.ok.add(method) {
             let mut outcomes = self.outcomes.lock().unwrap_or_else(PoisonError::into_inner);
             *outcomes.entry((method, outcome)).or_insert(0) += 1;
         }
@@ -183,6 +214,7 @@ impl Metrics {
             .or_insert_with(|| {
                 Arc::new(PluginCalls {
                     key,
+                    ok: OkCounts::default(),
                     outcomes: Mutex::default(),
                     duration: Histogram::default(),
                 })
@@ -215,11 +247,14 @@ impl Metrics {
             "Plugin calls by method and outcome (ok, the error's stable label, or disabled).",
         );
         for calls in &plugins {
-            let outcomes = calls
+            let mut outcomes = calls
                 .outcomes
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .clone();
+            for (method, n) in calls.ok.counts() {
+                *outcomes.entry((method, "ok")).or_insert(0) += n;
+            }
             for ((method, outcome), n) in outcomes {
                 let labels = series_labels(&calls.key, &[("method", method), ("outcome", outcome)]);
                 sample(&mut out, "robodev_plugin_calls_total", &labels, n);
@@ -521,5 +556,39 @@ mod tests {
                 "{expected}\nnot in:\n{text}"
             );
         }
+    }
+
+    /// More methods succeed than the lock-free counters have slots for: the rest are counted
+    /// under the lock, and every count comes out once, in order.
+    #[test]
+    fn successes_of_many_methods_are_all_counted() {
+        const METHODS: [&str; 14] = [
+            "m00", "m01", "m02", "m03", "m04", "m05", "m06", "m07", "m08", "m09", "m10", "m11",
+            "m12", "m13",
+        ];
+        let metrics = Metrics::new();
+        let calls = metrics.plugin(&labels("many"));
+        for (i, m) in METHODS.iter().enumerate() {
+            for _ in 0..=i {
+                calls.record(m, "ok", Some(Duration::from_micros(1)));
+            }
+        }
+        let text = metrics.render(&[], &[], &Switches::new());
+        let counted: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("robodev_plugin_calls_total{"))
+            .collect();
+        let series = r#"plugin="many",interface="ticketing",runtime="builtin""#;
+        let expected: Vec<String> = METHODS
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                format!(
+                    r#"robodev_plugin_calls_total{{{series},method="{m}",outcome="ok"}} {}"#,
+                    i + 1
+                )
+            })
+            .collect();
+        assert_eq!(counted, expected);
     }
 }
