@@ -209,5 +209,23 @@ fn main() {
     let mut c = Criterion::default().configure_from_args();
     small_call(&mut c);
     c.final_summary();
-    report::peers(&report::criterion_dir());
+    let dir = report::criterion_dir();
+    report::peers(&dir);
+    // scripts/bench-peers: also into BENCHMARKS.md, plots into docs/bench/.
+    if let Some(command) = std::env::var_os("ROBODEV_BENCH_WRITE") {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        match report::write_section(
+            &dir,
+            &root.join("BENCHMARKS.md"),
+            &root.join("docs/bench"),
+            "docs/bench",
+            &command.to_string_lossy(),
+        ) {
+            Ok(()) => println!("wrote BENCHMARKS.md and docs/bench/"),
+            Err(e) => {
+                eprintln!("bench-peers: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
 }

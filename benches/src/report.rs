@@ -341,3 +341,93 @@ pub fn peers(dir: &Path) {
         println!("wrote {}", p.display());
     }
 }
+
+/// The machine, for the record: CPU model and count, memory, kernel, rustc.
+pub fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map_or("unknown CPU", |(_, m)| m.trim())
+        .to_owned();
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let mem_gib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            let kb: f64 = m
+                .lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))?
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse()
+                .ok()?;
+            Some(kb / 1024.0 / 1024.0)
+        })
+        .unwrap_or(0.0);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let rustc = std::process::Command::new(std::env::var("RUSTC").unwrap_or("rustc".into()))
+        .arg("--version")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    format!(
+        "{cpus} vCPU {model}, {mem_gib:.0} GiB, Linux {}, {rustc}",
+        kernel.trim()
+    )
+}
+
+/// Where the side-by-side section of BENCHMARKS.md begins and ends.
+pub const SECTION_START: &str = "<!-- peers: written by scripts/bench-peers -->";
+/// See [`SECTION_START`].
+pub const SECTION_END: &str = "<!-- /peers -->";
+
+/// Writes the side-by-side section into `benchmarks_md` (between [`SECTION_START`] and
+/// [`SECTION_END`], replacing what was there) with the date, the machine and the command, and
+/// copies the plots into `plots_dir` (linked from the section by `plots_link`, relative to the
+/// markdown file).
+pub fn write_section(
+    dir: &Path,
+    benchmarks_md: &Path,
+    plots_dir: &Path,
+    plots_link: &str,
+    command: &str,
+) -> Result<(), String> {
+    let text = std::fs::read_to_string(benchmarks_md)
+        .map_err(|e| format!("cannot read {}: {e}", benchmarks_md.display()))?;
+    let (Some(start), Some(end)) = (text.find(SECTION_START), text.find(SECTION_END)) else {
+        return Err(format!(
+            "{} has no {SECTION_START} ... {SECTION_END} section to replace",
+            benchmarks_md.display()
+        ));
+    };
+    std::fs::create_dir_all(plots_dir)
+        .map_err(|e| format!("cannot create {}: {e}", plots_dir.display()))?;
+    let mut plots = String::new();
+    for g in PEER_GROUPS {
+        if let Some(svg) = plot(dir, g) {
+            let file = format!("{}.svg", g.name);
+            std::fs::write(plots_dir.join(&file), svg)
+                .map_err(|e| format!("cannot write {}: {e}", plots_dir.join(&file).display()))?;
+            let _ = writeln!(plots, "- [{}]({plots_link}/{file})", g.title);
+        }
+    }
+    let date = std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let section = format!(
+        "{SECTION_START}\n\nRun of {date} on {}, with\n\n```sh\n{command}\n```\n\n\
+         criterion's median per call with its 95% interval; every row of a table ran in the same \
+         process, one after the other.\n{}\nPlots (each path's samples, time per call):\n\n{plots}\n",
+        machine(),
+        summary(dir, PEER_GROUPS),
+    );
+    let updated = format!("{}{section}{}", &text[..start], &text[end..]);
+    std::fs::write(benchmarks_md, updated)
+        .map_err(|e| format!("cannot write {}: {e}", benchmarks_md.display()))
+}

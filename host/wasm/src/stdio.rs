@@ -5,6 +5,7 @@
 
 use std::collections::VecDeque;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
@@ -16,12 +17,22 @@ pub const CAPTURE_BYTES: usize = 64 * 1024;
 
 /// A bounded, lossy capture of one output stream.
 #[derive(Clone, Default)]
-pub(crate) struct CapturePipe(Arc<Mutex<VecDeque<u8>>>);
+pub(crate) struct CapturePipe(Arc<Captured>);
+
+#[derive(Default)]
+struct Captured {
+    buf: Mutex<VecDeque<u8>>,
+    /// Set after each write: most calls write nothing, and their `take` need not lock.
+    written: AtomicBool,
+}
 
 impl CapturePipe {
     /// Takes what was written since the last call.
     pub(crate) fn take(&self) -> Vec<u8> {
-        let mut buf = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if !self.0.written.swap(false, Ordering::Acquire) {
+            return Vec::new();
+        }
+        let mut buf = self.0.buf.lock().unwrap_or_else(PoisonError::into_inner);
         buf.drain(..).collect()
     }
 }
@@ -44,12 +55,14 @@ impl AsyncWrite for CapturePipe {
         _cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        let mut buf = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut buf = self.0.buf.lock().unwrap_or_else(PoisonError::into_inner);
         let keep = &data[data.len().saturating_sub(CAPTURE_BYTES)..];
         let overflow = (buf.len() + keep.len()).saturating_sub(CAPTURE_BYTES);
         let len = buf.len();
         buf.drain(..overflow.min(len));
         buf.extend(keep);
+        // After the bytes, under the lock: a `take` that sees the flag finds them.
+        self.0.written.store(true, Ordering::Release);
         Poll::Ready(Ok(data.len()))
     }
 

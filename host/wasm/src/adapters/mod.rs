@@ -81,40 +81,45 @@ macro_rules! invoke {
     ($plugin:expr, $variant:ident, $method:literal, |$guest:ident, $store:ident| $call:expr) => {{
         let plugin: &$crate::plugin::PluginInner = &$plugin;
         let span = plugin.span($method);
-        tracing::Instrument::instrument(
-            async {
-                plugin.stats.call();
-                // The warm path first, apart: a warm call never builds the instantiation future.
-                let mut slot = match plugin.warm_slot() {
-                    Some(slot) => slot,
-                    None => plugin.instantiate().await?,
-                };
-                let loaded = match (slot.guest.take(), &plugin.exports) {
-                    (Some($crate::adapters::Guests::$variant(g)), _) => Ok(g),
-                    (_, $crate::adapters::Exports::$variant(indices)) => indices
-                        .load(&mut slot.store, &slot.instance)
-                        .map_err($crate::plugin::RawFailure::Wasm),
-                    _ => Err($crate::plugin::RawFailure::Wasm(wasmtime::format_err!(
-                        "the plugin's exports do not match its interface"
-                    ))),
-                };
-                let result = match loaded {
-                    Ok($guest) => {
-                        let result = {
-                            let $guest = &$guest;
-                            let $store = &mut slot.store;
-                            plugin.deadline($call).await
-                        };
-                        slot.guest = Some($crate::adapters::Guests::$variant($guest));
-                        result
-                    }
-                    Err(e) => Err(e),
-                };
-                plugin.finish(slot, result)
-            },
-            span,
-        )
-        .await
+        // Pinned where it is: a call's future is large (it holds wasmtime's), and every move
+        // of it is a copy.
+        let call = std::pin::pin!(async {
+            plugin.stats.call();
+            // The warm path first, apart: a warm call never builds the instantiation future.
+            let mut slot = match plugin.warm_slot() {
+                Some(slot) => slot,
+                // Boxed: the instantiation future is large, and a warm call never uses it.
+                None => Box::pin(plugin.instantiate()).await?,
+            };
+            let loaded = match (slot.guest.take(), &plugin.exports) {
+                (Some($crate::adapters::Guests::$variant(g)), _) => Ok(g),
+                (_, $crate::adapters::Exports::$variant(indices)) => indices
+                    .load(&mut slot.store, &slot.instance)
+                    .map_err($crate::plugin::RawFailure::Wasm),
+                _ => Err($crate::plugin::RawFailure::Wasm(wasmtime::format_err!(
+                    "the plugin's exports do not match its interface"
+                ))),
+            };
+            let result = match loaded {
+                Ok($guest) => {
+                    let result = {
+                        let $guest = &$guest;
+                        let $store = &mut slot.store;
+                        plugin.deadline($call).await
+                    };
+                    slot.guest = Some($crate::adapters::Guests::$variant($guest));
+                    result
+                }
+                Err(e) => Err(e),
+            };
+            plugin.finish(slot, result)
+        });
+        // Without a subscriber for the span (robodev's default filter has none), no wrapper.
+        if span.is_disabled() {
+            call.await
+        } else {
+            tracing::Instrument::instrument(call, span).await
+        }
     }};
 }
 pub(crate) use invoke;
