@@ -196,6 +196,83 @@ fn small_call(c: &mut Criterion) {
             .iter(|| async { plugin.probe().await.expect("instantiate") })
     });
     group.finish();
+
+    // The ratios of the targets, measured so that the machine's drift (this one's speed moves
+    // by a third within minutes) hits both sides alike: rounds of a batch of calls on one
+    // path, then on the other, in alternating order; the median over rounds of each round's
+    // ratio.
+    let floor = |name| &floors.iter().find(|(n, _)| *n == name).expect("floor").1;
+    let warm_floor = |name| {
+        let f = floor(name);
+        (
+            f,
+            RefCell::new(tokio.block_on(f.instantiate()).expect("instance")),
+        )
+    };
+    let (sync_f, sync_i) = warm_floor("wasmtime_sync");
+    let (async_f, async_i) = warm_floor("wasmtime_async");
+    let pairs: [(&str, Path, Path, usize); 4] = [
+        (
+            "warm: robodev / wasmtime async",
+            Path::Backend(&warm),
+            Path::Floor(async_f, &async_i),
+            2000,
+        ),
+        (
+            "warm: robodev / wasmtime sync",
+            Path::Backend(&warm),
+            Path::Floor(sync_f, &sync_i),
+            2000,
+        ),
+        (
+            "warm: registry / robodev",
+            Path::Backend(&registry_warm),
+            Path::Backend(&warm),
+            2000,
+        ),
+        (
+            "fresh: robodev / wasmtime async",
+            Path::Backend(&fresh),
+            Path::FloorFresh(floor("wasmtime_async")),
+            200,
+        ),
+    ];
+    let mut paired = Vec::new();
+    for (what, a, b, n) in pairs {
+        let p = report::Paired::measure(what, 41, |first, _| {
+            let (x, y) = if first { (&a, &b) } else { (&b, &a) };
+            let tx = time_batch(&tokio, x, n);
+            let ty = time_batch(&tokio, y, n);
+            if first { (tx, ty) } else { (ty, tx) }
+        });
+        println!("{}", p.line());
+        paired.push(p);
+    }
+    report::Paired::save(&report::criterion_dir(), &paired);
+}
+
+/// One path of the paired comparison.
+enum Path<'a> {
+    Floor(&'a Floor, &'a RefCell<robodev_benches::raw::Instance>),
+    FloorFresh(&'a Floor),
+    Backend(&'a Arc<dyn notifications::Backend>),
+}
+
+/// Nanoseconds per call of `n` calls on `path`, in one `block_on`.
+fn time_batch(tokio: &tokio::runtime::Runtime, path: &Path, n: usize) -> f64 {
+    let started = std::time::Instant::now();
+    tokio.block_on(async {
+        for _ in 0..n {
+            match path {
+                Path::Floor(f, i) => f.notify(&mut i.borrow_mut()).await.expect("notify"),
+                Path::FloorFresh(f) => f.notify_fresh().await.expect("notify"),
+                Path::Backend(b) => {
+                    b.notify(notify_request()).await.expect("notify");
+                }
+            }
+        }
+    });
+    started.elapsed().as_nanos() as f64 / n as f64
 }
 
 fn main() {

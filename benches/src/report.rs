@@ -124,6 +124,91 @@ const PATHS: &[(&str, &str)] = &[
     ("extism", "Extism"),
 ];
 
+/// A ratio measured in alternating rounds ([`Paired::measure`]): robust to a machine whose
+/// speed drifts while a criterion group runs its rows one after the other.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Paired {
+    /// `"<kind>: A / B"`.
+    pub what: String,
+    /// Median over the rounds of A's time / B's time in the same round.
+    pub ratio: f64,
+    /// The ratio's lower and upper quartiles over the rounds.
+    pub quartiles: (f64, f64),
+    /// Median ns per call of A and of B.
+    pub a_ns: f64,
+    /// See `a_ns`.
+    pub b_ns: f64,
+    /// Rounds run.
+    pub rounds: usize,
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+impl Paired {
+    /// Runs `rounds` rounds of `round(a_first, i) -> (a_ns, b_ns)`, alternating which side
+    /// goes first.
+    pub fn measure(
+        what: &str,
+        rounds: usize,
+        mut round: impl FnMut(bool, usize) -> (f64, f64),
+    ) -> Paired {
+        // One round of warm-up, not counted.
+        round(true, 0);
+        let (mut a, mut b, mut r) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..rounds {
+            let (x, y) = round(i % 2 == 0, i);
+            a.push(x);
+            b.push(y);
+            r.push(x / y);
+        }
+        let mut sorted = r.clone();
+        sorted.sort_by(f64::total_cmp);
+        let q = |p: f64| sorted[((sorted.len() - 1) as f64 * p).round() as usize];
+        Paired {
+            what: what.to_owned(),
+            ratio: median(&mut r),
+            quartiles: (q(0.25), q(0.75)),
+            a_ns: median(&mut a),
+            b_ns: median(&mut b),
+            rounds,
+        }
+    }
+
+    /// One line: what, ratio, quartiles, per-call times.
+    pub fn line(&self) -> String {
+        format!(
+            "{}: {:.2}× (quartiles {:.2}–{:.2}; {} vs {} per call; {} rounds)",
+            self.what,
+            self.ratio,
+            self.quartiles.0,
+            self.quartiles.1,
+            human(self.a_ns),
+            human(self.b_ns),
+            self.rounds
+        )
+    }
+
+    /// Saves the ratios beside criterion's results (`<dir>/peers/paired.json`).
+    pub fn save(dir: &Path, all: &[Paired]) {
+        let out = dir.join("peers");
+        let _ = std::fs::create_dir_all(&out);
+        if let Ok(text) = serde_json::to_string_pretty(all) {
+            let _ = std::fs::write(out.join("paired.json"), text);
+        }
+    }
+
+    /// The ratios the last run saved.
+    pub fn load(dir: &Path) -> Vec<Paired> {
+        std::fs::read_to_string(dir.join("peers/paired.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default()
+    }
+}
+
 /// A target: `value <= limit` passes.
 struct Target {
     what: String,
@@ -138,18 +223,22 @@ fn ratio(v: f64) -> String {
 
 fn targets(dir: &Path) -> Vec<Target> {
     let e = |g: &str, id: &str| estimate(dir, g, id).map(|e| e.median);
+    let paired = Paired::load(dir);
+    let p = |what: &str| paired.iter().find(|p| p.what == what).map(|p| p.ratio);
     let div = |a: Option<f64>, b: Option<f64>| Some(a? / b?);
     let (w, f) = ("peers_small_warm", "peers_small_fresh");
     vec![
         Target {
             what: "warm small call ≤ 1.2× wasmtime async with the same limits".into(),
-            value: div(e(w, "robodev"), e(w, "wasmtime_async")),
+            value: p("warm: robodev / wasmtime async")
+                .or(div(e(w, "robodev"), e(w, "wasmtime_async"))),
             limit: 1.2,
             shown: ratio,
         },
         Target {
             what: "warm small call ≤ 1.2× wasmtime sync with the same limits".into(),
-            value: div(e(w, "robodev"), e(w, "wasmtime_sync")),
+            value: p("warm: robodev / wasmtime sync")
+                .or(div(e(w, "robodev"), e(w, "wasmtime_sync"))),
             limit: 1.2,
             shown: ratio,
         },
@@ -161,13 +250,14 @@ fn targets(dir: &Path) -> Vec<Target> {
         },
         Target {
             what: "fresh-store small call ≤ 1.1× wasmtime async fresh store".into(),
-            value: div(e(f, "robodev"), e(f, "wasmtime_async")),
+            value: p("fresh: robodev / wasmtime async")
+                .or(div(e(f, "robodev"), e(f, "wasmtime_async"))),
             limit: 1.1,
             shown: ratio,
         },
         Target {
             what: "the registry adds ≤ 10% to a warm small call".into(),
-            value: div(e(w, "robodev_registry"), e(w, "robodev")),
+            value: p("warm: registry / robodev").or(div(e(w, "robodev_registry"), e(w, "robodev"))),
             limit: 1.1,
             shown: ratio,
         },

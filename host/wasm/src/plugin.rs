@@ -45,7 +45,9 @@ pub(crate) struct PluginInner {
     _component: Arc<wasmtime::component::Component>,
     pub(crate) exports: Exports,
     pub(crate) limits: Limits,
-    warm: Option<(Mutex<Vec<Slot>>, usize)>,
+    /// Idle warm stores (boxed: a call moves its slot several times, a pointer is cheap to
+    /// move), and how many to keep.
+    warm: Option<(Mutex<Vec<Box<Slot>>>, usize)>,
     pub(crate) plugin_info: PluginInfo,
     pub(crate) stats: Stats,
 }
@@ -327,7 +329,7 @@ impl PluginInner {
 
     /// A warm store from the pool, armed for one call, if the plugin keeps warm instances and
     /// one is idle.
-    pub(crate) fn warm_slot(&self) -> Option<Slot> {
+    pub(crate) fn warm_slot(&self) -> Option<Box<Slot>> {
         let (pool, _) = self.warm.as_ref()?;
         let mut slot = pool.lock().unwrap_or_else(PoisonError::into_inner).pop()?;
         self.arm(&mut slot.store);
@@ -335,34 +337,43 @@ impl PluginInner {
     }
 
     /// A fresh store and instance, armed for one call (instantiation runs within its limits).
-    pub(crate) async fn instantiate(&self) -> Result<Slot, Error> {
+    pub(crate) async fn instantiate(&self) -> Result<Box<Slot>, Error> {
         let mut store = self.new_store()?;
         self.arm(&mut store);
-        let instantiated = self.deadline(self.pre.instantiate_async(&mut store)).await;
+        let instantiated = {
+            let instantiating = std::pin::pin!(self.pre.instantiate_async(&mut store));
+            self.deadline(instantiating, self.span("instantiate")).await
+        };
         match instantiated {
-            Ok(instance) => Ok(Slot {
+            Ok(instance) => Ok(Box::new(Slot {
                 store,
                 instance,
                 guest: None,
-            }),
+            })),
             Err(raw) => Err(self.fail(&mut store, raw)),
         }
     }
 
-    /// Runs `fut` under the call's wall-clock deadline. The epoch deadline normally fires
-    /// first (it interrupts running guest code); the timer catches guests waiting on the host.
-    /// The timer is set only when `fut` first waits (most calls never do), for what is left
-    /// of the deadline then: the runtime's tick count says how long the call has run.
-    pub(crate) async fn deadline<T>(
+    /// Runs `fut` under the call's wall-clock deadline, inside the span `span` when it is
+    /// enabled. The epoch deadline normally fires first (it interrupts running guest code);
+    /// the timer catches guests waiting on the host. The timer is set only when `fut` first
+    /// waits (most calls never do), for what is left of the deadline then: the runtime's tick
+    /// count says how long the call has run. `fut` is pinned by the caller, where it was made:
+    /// a call's future is large (it holds wasmtime's), and every move of it is a copy.
+    pub(crate) async fn deadline<T, F>(
         &self,
-        fut: impl Future<Output = wasmtime::Result<T>>,
-    ) -> Result<T, RawFailure> {
+        mut fut: std::pin::Pin<&mut F>,
+        span: tracing::Span,
+    ) -> Result<T, RawFailure>
+    where
+        F: Future<Output = wasmtime::Result<T>>,
+    {
         use std::task::Poll;
         let ticks = &self.runtime.ticks;
         let started = ticks.load(Ordering::Relaxed);
-        let mut fut = std::pin::pin!(fut);
         let mut timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
         std::future::poll_fn(|cx| {
+            let _entered = (!span.is_disabled()).then(|| span.enter());
             if let Poll::Ready(result) = fut.as_mut().poll(cx) {
                 return Poll::Ready(result.map_err(RawFailure::Wasm));
             }
@@ -384,7 +395,7 @@ impl PluginInner {
     /// the pool, drops a failed one, and classifies the failure.
     pub(crate) fn finish<T>(
         &self,
-        mut slot: Slot,
+        mut slot: Box<Slot>,
         result: Result<T, RawFailure>,
     ) -> Result<T, Error> {
         match result {

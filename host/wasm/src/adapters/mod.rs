@@ -74,51 +74,48 @@ pub(crate) enum Guests {
     Engine(guest::engine::engine::Guest),
 }
 
-/// Calls one export on a checked-out store under the plugin's limits, inside the call's
-/// tracing span: `invoke!(plugin, Variant, "method", |guest, store| guest.call_x(store, args))`
+/// Calls one export on a checked-out store under the plugin's limits, the guest's part inside
+/// the call's tracing span: `invoke!(plugin, Variant, "method", |guest, store| guest.call_x(store, args))`
 /// evaluates to `Result<R, Error>` where `R` is what the export returns.
 macro_rules! invoke {
     ($plugin:expr, $variant:ident, $method:literal, |$guest:ident, $store:ident| $call:expr) => {{
+        // Written out in the caller's future rather than as an inner one: each future nested
+        // in another is built, then moved (copied) into place.
         let plugin: &$crate::plugin::PluginInner = &$plugin;
-        let span = plugin.span($method);
-        // Pinned where it is: a call's future is large (it holds wasmtime's), and every move
-        // of it is a copy.
-        let call = std::pin::pin!(async {
-            plugin.stats.call();
-            // The warm path first, apart: a warm call never builds the instantiation future.
-            let mut slot = match plugin.warm_slot() {
-                Some(slot) => slot,
-                // Boxed: the instantiation future is large, and a warm call never uses it.
-                None => Box::pin(plugin.instantiate()).await?,
-            };
-            let loaded = match (slot.guest.take(), &plugin.exports) {
-                (Some($crate::adapters::Guests::$variant(g)), _) => Ok(g),
-                (_, $crate::adapters::Exports::$variant(indices)) => indices
-                    .load(&mut slot.store, &slot.instance)
-                    .map_err($crate::plugin::RawFailure::Wasm),
-                _ => Err($crate::plugin::RawFailure::Wasm(wasmtime::format_err!(
-                    "the plugin's exports do not match its interface"
-                ))),
-            };
-            let result = match loaded {
-                Ok($guest) => {
-                    let result = {
-                        let $guest = &$guest;
-                        let $store = &mut slot.store;
-                        plugin.deadline($call).await
-                    };
-                    slot.guest = Some($crate::adapters::Guests::$variant($guest));
-                    result
-                }
-                Err(e) => Err(e),
-            };
-            plugin.finish(slot, result)
-        });
-        // Without a subscriber for the span (robodev's default filter has none), no wrapper.
-        if span.is_disabled() {
-            call.await
-        } else {
-            tracing::Instrument::instrument(call, span).await
+        plugin.stats.call();
+        // The warm path first, apart: a warm call never builds the instantiation future.
+        let slot = match plugin.warm_slot() {
+            Some(slot) => Ok(slot),
+            // Boxed: the instantiation future is large, and a warm call never uses it.
+            None => Box::pin(plugin.instantiate()).await,
+        };
+        match slot {
+            Err(e) => Err(e),
+            Ok(mut slot) => {
+                let loaded = match (slot.guest.take(), &plugin.exports) {
+                    (Some($crate::adapters::Guests::$variant(g)), _) => Ok(g),
+                    (_, $crate::adapters::Exports::$variant(indices)) => indices
+                        .load(&mut slot.store, &slot.instance)
+                        .map_err($crate::plugin::RawFailure::Wasm),
+                    _ => Err($crate::plugin::RawFailure::Wasm(wasmtime::format_err!(
+                        "the plugin's exports do not match its interface"
+                    ))),
+                };
+                let result = match loaded {
+                    Ok($guest) => {
+                        let result = {
+                            let $guest = &$guest;
+                            let $store = &mut slot.store;
+                            let call = std::pin::pin!($call);
+                            plugin.deadline(call, plugin.span($method)).await
+                        };
+                        slot.guest = Some($crate::adapters::Guests::$variant($guest));
+                        result
+                    }
+                    Err(e) => Err(e),
+                };
+                plugin.finish(slot, result)
+            }
         }
     }};
 }
