@@ -308,6 +308,29 @@ pub fn summary(dir: &Path, groups: &[Group]) -> String {
             );
         }
     }
+    let paired = Paired::load(dir);
+    if !paired.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n**Ratios measured in alternating rounds** ({} rounds of a batch of calls on one \
+             path, then on the other, order alternating; the median of the rounds' ratios, with \
+             quartiles). The targets below use these.\n\n\
+             | ratio | median | quartiles | per call (medians) |\n|---|---|---|---|",
+            paired[0].rounds
+        );
+        for p in &paired {
+            let _ = writeln!(
+                out,
+                "| {} | **{:.2}×** | {:.2}–{:.2} | {} vs {} |",
+                p.what,
+                p.ratio,
+                p.quartiles.0,
+                p.quartiles.1,
+                human(p.a_ns),
+                human(p.b_ns)
+            );
+        }
+    }
     let _ = writeln!(out, "\n| target | measured | verdict |\n|---|---|---|");
     for t in targets(dir) {
         let (measured, verdict) = match t.value {
@@ -512,8 +535,8 @@ pub fn write_section(
         .unwrap_or_default();
     let section = format!(
         "{SECTION_START}\n\nRun of {date} on {}, with\n\n```sh\n{command}\n```\n\n\
-         criterion's median per call with its 95% interval; every row of a table ran in the same \
-         process, one after the other.\n{}\nPlots (each path's samples, time per call):\n\n{plots}\n",
+         criterion's median per call with its 95% interval; the rows of a table ran in one \
+         process, one after the other (so the last column drifts with the machine).\n{}\nPlots (each path's samples, time per call):\n\n{plots}\n",
         machine(),
         summary(dir, PEER_GROUPS),
     );
