@@ -47,6 +47,10 @@ pub(crate) struct PluginInner {
     pub(crate) limits: Limits,
     /// Idle warm stores (boxed: a call moves its slot several times, a pointer is cheap to
     /// move), and how many to keep.
+    #[allow(
+        clippy::vec_box,
+        reason = "a slot is moved in and out per call: box it once"
+    )]
     warm: Option<(Mutex<Vec<Box<Slot>>>, usize)>,
     pub(crate) plugin_info: PluginInfo,
     pub(crate) stats: Stats,
