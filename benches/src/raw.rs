@@ -33,6 +33,8 @@ mod async_api {
         world: "robodev:notifications/plugin@1.0.0",
         imports: { default: async },
         exports: { default: async },
+        // One ticket type for both bindings.
+        with: { "robodev:types/types": super::sync_api::robodev::types::types },
     });
 }
 
@@ -77,7 +79,6 @@ impl WasiHttpView for State {
 /// `config` is empty, `secrets` and `kv` deny (the calls measured never use them).
 macro_rules! host_impls {
     ($api:ident $(, $async:ident)?) => {
-        impl $api::robodev::types::types::Host for State {}
         impl $api::robodev::host::log::Host for State {
             $($async)? fn log(&mut self, _: $api::robodev::host::log::Level, message: String) {
                 std::hint::black_box(message);
@@ -128,6 +129,7 @@ macro_rules! host_impls {
 }
 
 host_impls!(sync_api);
+impl sync_api::robodev::types::types::Host for State {}
 host_impls!(async_api, async);
 
 /// How a floor calls.
@@ -177,20 +179,6 @@ pub fn ticket() -> sync_api::robodev::types::types::Ticket {
         repo_url: String::new(),
         external_url: String::new(),
         raw: None,
-    }
-}
-
-fn async_ticket() -> async_api::robodev::types::types::Ticket {
-    let t = ticket();
-    async_api::robodev::types::types::Ticket {
-        id: t.id,
-        title: t.title,
-        description: t.description,
-        ticket_type: t.ticket_type,
-        labels: t.labels,
-        repo_url: t.repo_url,
-        external_url: t.external_url,
-        raw: t.raw,
     }
 }
 
@@ -279,7 +267,7 @@ impl Floor {
                 .is_ok(),
             Bound::Async(b) => b
                 .robodev_notifications_channel()
-                .call_notify(&mut instance.store, MESSAGE, Some(&async_ticket()))
+                .call_notify(&mut instance.store, MESSAGE, Some(&ticket()))
                 .await?
                 .is_ok(),
         };
