@@ -243,7 +243,7 @@ fn small_call(c: &mut Criterion) {
     ];
     let mut paired = Vec::new();
     for (what, a, b, n) in pairs {
-        let p = report::Paired::measure(what, 41, |first, _| {
+        let p = report::Paired::measure(what, 41, |first| {
             let (x, y) = if first { (&a, &b) } else { (&b, &a) };
             let tx = time_batch(&tokio, x, n);
             let ty = time_batch(&tokio, y, n);

@@ -22,6 +22,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group};
+use robodev_benches::report::median;
 use robodev_core::{AnyBackend, Interface, ticketing};
 use robodev_grpc::{SubprocessConfig, SubprocessPlugin};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -389,19 +390,6 @@ struct Figures {
     small: Vec<f64>,
     large: Vec<f64>,
     spawn: Vec<f64>,
-}
-
-fn median(values: &[f64]) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n == 0 {
-        f64::NAN
-    } else if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
 }
 
 /// One run of the Go host: `robodev-go-host -bench GO_HOST_CALLS` (one launch, one warm-up

@@ -142,37 +142,41 @@ pub struct Paired {
     pub rounds: usize,
 }
 
-fn median(v: &mut [f64]) -> f64 {
+/// The median of `values` (the mean of the middle two for an even count; NaN when empty).
+pub fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+    let n = v.len();
+    if n == 0 {
+        f64::NAN
+    } else if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
 }
 
 impl Paired {
-    /// Runs `rounds` rounds of `round(a_first, i) -> (a_ns, b_ns)`, alternating which side
-    /// goes first.
-    pub fn measure(
-        what: &str,
-        rounds: usize,
-        mut round: impl FnMut(bool, usize) -> (f64, f64),
-    ) -> Paired {
+    /// Runs `rounds` rounds of `round(a_first) -> (a_ns, b_ns)`, alternating which side goes
+    /// first.
+    pub fn measure(what: &str, rounds: usize, mut round: impl FnMut(bool) -> (f64, f64)) -> Paired {
         // One round of warm-up, not counted.
-        round(true, 0);
+        round(true);
         let (mut a, mut b, mut r) = (Vec::new(), Vec::new(), Vec::new());
         for i in 0..rounds {
-            let (x, y) = round(i % 2 == 0, i);
+            let (x, y) = round(i % 2 == 0);
             a.push(x);
             b.push(y);
             r.push(x / y);
         }
-        let mut sorted = r.clone();
-        sorted.sort_by(f64::total_cmp);
-        let q = |p: f64| sorted[((sorted.len() - 1) as f64 * p).round() as usize];
+        r.sort_by(f64::total_cmp);
+        let q = |p: f64| r[((r.len() - 1) as f64 * p).round() as usize];
         Paired {
             what: what.to_owned(),
-            ratio: median(&mut r),
+            ratio: median(&r),
             quartiles: (q(0.25), q(0.75)),
-            a_ns: median(&mut a),
-            b_ns: median(&mut b),
+            a_ns: median(&a),
+            b_ns: median(&b),
             rounds,
         }
     }

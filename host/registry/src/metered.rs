@@ -3,9 +3,9 @@
 //! [`wrap`] puts a backend of any interface behind a layer that implements the same trait by
 //! delegating every method, and for each call:
 //!
-//! - opens one `tracing` span `plugin_call` (level debug) with the fields `interface`, `plugin`, `runtime`,
-//!   `version`, `method` (the WIT name, e.g. `mark-in-progress`) and, once the call ends,
-//!   `outcome`;
+//! - opens one `tracing` span `plugin_call` (level debug) with the fields `interface`,
+//!   `plugin`, `runtime`, `version`, `method` (the WIT name, e.g. `mark-in-progress`) and, once
+//!   the call ends, `outcome`;
 //! - records the outcome (`ok`, else the error's stable [`Error::label`], e.g. `not_found`,
 //!   `out_of_fuel`, `crashed`) and the latency in [`Metrics`];
 //! - fails fast, without calling the plugin, when an operator switched the plugin off

@@ -75,8 +75,9 @@ pub(crate) enum Guests {
 }
 
 /// Calls one export on a checked-out store under the plugin's limits, the guest's part inside
-/// the call's tracing span: `invoke!(plugin, Variant, "method", |guest, store| guest.call_x(store, args))`
-/// evaluates to `Result<R, Error>` where `R` is what the export returns.
+/// the call's tracing span:
+/// `invoke!(plugin, Variant, "method", |guest, store| guest.call_x(store, args))` evaluates to
+/// `Result<R, Error>` where `R` is what the export returns.
 macro_rules! invoke {
     ($plugin:expr, $variant:ident, $method:literal, |$guest:ident, $store:ident| $call:expr) => {{
         // Written out in the caller's future rather than as an inner one: each future nested
