@@ -22,7 +22,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group};
-use robodev_benches::report::median;
+use robodev_benches::report::{self, median};
 use robodev_core::{AnyBackend, Interface, ticketing};
 use robodev_grpc::{SubprocessConfig, SubprocessPlugin};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -483,6 +483,7 @@ fn go_host_comparison() -> String {
          figures: median over runs of the run's median, [min, max] over runs)\n{:<32} {:>30} {:>30} {:>6}\n",
         "", "robodev", "Go host", "ratio"
     );
+    let mut saved = Vec::new();
     for (target, plugin) in setups {
         let (mut ours, mut theirs) = (Figures::default(), Figures::default());
         for run in 0..GO_HOST_RUNS {
@@ -506,8 +507,17 @@ fn go_host_comparison() -> String {
                 fmt_range(t),
                 median(o) / median(t)
             ));
+            saved.push(report::GoHost {
+                plugin: target.id.to_owned(),
+                what: what.to_owned(),
+                robodev_ns: median(o),
+                go_host_ns: median(t),
+                runs: GO_HOST_RUNS,
+            });
         }
     }
+    // For the side-by-side summary (`scripts/bench-peers` runs this comparison first).
+    report::GoHost::save(&report::criterion_dir(), &saved);
     eprintln!("{table}");
     table
 }

@@ -96,6 +96,16 @@ pub const PEER_GROUPS: &[Group] = &[
         rows: PATHS,
     },
     Group {
+        name: "peers_poll_100",
+        title: "100-ticket poll, warm instance (`poll-ready-tickets`; the tickets in the host kv store)",
+        rows: PATHS,
+    },
+    Group {
+        name: "peers_review_1mib",
+        title: "review of a 1 MiB diff, warm instance (`review-diff`)",
+        rows: PATHS,
+    },
+    Group {
         name: "peers_instantiate",
         title: "instantiation alone (new store + instance, dropped)",
         rows: PATHS,
@@ -213,6 +223,47 @@ impl Paired {
     }
 }
 
+/// One figure of the go-plugin comparison (`benches/subprocess_calls.rs`): robodev and
+/// hashicorp/go-plugin v1.7.0's Go host (`robodev-go-host`) making the same calls to the same
+/// plugin, alternately, run after run.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct GoHost {
+    /// The plugin set-up (`go_plugin`, `go_plugin_mtls`, `rust_plugin`).
+    pub plugin: String,
+    /// `small call`, `large call` or `spawn-to-ready`.
+    pub what: String,
+    /// robodev's median over the runs of each run's median, ns.
+    pub robodev_ns: f64,
+    /// The Go host's, the same way.
+    pub go_host_ns: f64,
+    /// Runs of each host.
+    pub runs: usize,
+}
+
+impl GoHost {
+    /// robodev's time over the Go host's.
+    pub fn ratio(&self) -> f64 {
+        self.robodev_ns / self.go_host_ns
+    }
+
+    /// Saves the figures under `<dir>/peers/go_host.json`.
+    pub fn save(dir: &Path, all: &[GoHost]) {
+        let out = dir.join("peers");
+        let _ = std::fs::create_dir_all(&out);
+        if let Ok(text) = serde_json::to_string_pretty(all) {
+            let _ = std::fs::write(out.join("go_host.json"), text);
+        }
+    }
+
+    /// The figures the last comparison saved.
+    pub fn load(dir: &Path) -> Vec<GoHost> {
+        std::fs::read_to_string(dir.join("peers/go_host.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default()
+    }
+}
+
 /// A target: `value <= limit` passes.
 struct Target {
     what: String,
@@ -231,7 +282,7 @@ fn targets(dir: &Path) -> Vec<Target> {
     let p = |what: &str| paired.iter().find(|p| p.what == what).map(|p| p.ratio);
     let div = |a: Option<f64>, b: Option<f64>| Some(a? / b?);
     let (w, f) = ("peers_small_warm", "peers_small_fresh");
-    vec![
+    let mut targets = vec![
         Target {
             what: "warm small call ≤ 1.2× wasmtime async with the same limits".into(),
             value: p("warm: robodev / wasmtime async")
@@ -265,19 +316,41 @@ fn targets(dir: &Path) -> Vec<Target> {
             limit: 1.1,
             shown: ratio,
         },
-        Target {
-            what: "robodev ahead of Extism, warm small call".into(),
-            value: div(e(w, "robodev"), e(w, "extism")),
+    ];
+    let go = GoHost::load(dir);
+    for (plugin, label) in [
+        ("go_plugin", "Go plugin"),
+        ("go_plugin_mtls", "Go plugin, AutoMTLS"),
+    ] {
+        for (what, shown) in [
+            ("small call", "small call"),
+            ("large call", "200-ticket poll"),
+        ] {
+            targets.push(Target {
+                what: format!("go-plugin {shown} ≤ 0.8× hashicorp/go-plugin's Go host ({label})"),
+                value: go
+                    .iter()
+                    .find(|g| g.plugin == plugin && g.what == what)
+                    .map(GoHost::ratio),
+                limit: 0.8,
+                shown: ratio,
+            });
+        }
+    }
+    for (group, what) in [
+        (w, "warm small call"),
+        (f, "fresh-store small call"),
+        ("peers_poll_100", "100-ticket poll"),
+        ("peers_review_1mib", "1 MiB review"),
+    ] {
+        targets.push(Target {
+            what: format!("robodev ahead of Extism, {what}"),
+            value: div(e(group, "robodev"), e(group, "extism")),
             limit: 1.0,
             shown: ratio,
-        },
-        Target {
-            what: "robodev ahead of Extism, fresh small call".into(),
-            value: div(e(f, "robodev"), e(f, "extism")),
-            limit: 1.0,
-            shown: ratio,
-        },
-    ]
+        });
+    }
+    targets
 }
 
 /// The summary as markdown: one table per group, then the targets.
@@ -316,22 +389,46 @@ pub fn summary(dir: &Path, groups: &[Group]) -> String {
     if !paired.is_empty() {
         let _ = writeln!(
             out,
-            "\n**Ratios measured in alternating rounds** ({} rounds of a batch of calls on one \
+            "\n**Ratios measured in alternating rounds** (rounds of a batch of calls on one \
              path, then on the other, order alternating; the median of the rounds' ratios, with \
              quartiles). The targets below use these.\n\n\
-             | ratio | median | quartiles | per call (medians) |\n|---|---|---|---|",
-            paired[0].rounds
+             | ratio | median | quartiles | per call (medians) | rounds |\n|---|---|---|---|---|"
         );
         for p in &paired {
             let _ = writeln!(
                 out,
-                "| {} | **{:.2}×** | {:.2}–{:.2} | {} vs {} |",
+                "| {} | **{:.2}×** | {:.2}–{:.2} | {} vs {} | {} |",
                 p.what,
                 p.ratio,
                 p.quartiles.0,
                 p.quartiles.1,
                 human(p.a_ns),
-                human(p.b_ns)
+                human(p.b_ns),
+                p.rounds
+            );
+        }
+    }
+    let go = GoHost::load(dir);
+    if let Some(first) = go.first() {
+        let _ = writeln!(
+            out,
+            "\n**go-plugin subprocess calls: robodev and hashicorp/go-plugin v1.7.0's own Go host** \
+             (`robodev-go-host`) on the same plugin, {} alternating runs each (a run: one launch, \
+             500 small calls, 500 200-ticket polls, each timed; the median over runs of each \
+             run's median; `benches/subprocess_calls.rs`; robodev confines the plugin in its \
+             sandbox, the Go host does not).\n\n\
+             | plugin | call | robodev | Go host | robodev / Go host |\n|---|---|---|---|---|",
+            first.runs
+        );
+        for g in &go {
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {} | **{:.2}×** |",
+                g.plugin,
+                g.what,
+                human(g.robodev_ns),
+                human(g.go_host_ns),
+                g.ratio()
             );
         }
     }
