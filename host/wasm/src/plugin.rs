@@ -45,13 +45,8 @@ pub(crate) struct PluginInner {
     _component: Arc<wasmtime::component::Component>,
     pub(crate) exports: Exports,
     pub(crate) limits: Limits,
-    /// Idle warm stores (boxed: a call moves its slot several times, a pointer is cheap to
-    /// move), and how many to keep.
-    #[allow(
-        clippy::vec_box,
-        reason = "a slot is moved in and out per call: box it once"
-    )]
-    warm: Option<(Mutex<Vec<Box<Slot>>>, usize)>,
+    /// Idle warm stores and how many to keep.
+    warm: Option<WarmPool>,
     pub(crate) plugin_info: PluginInfo,
     pub(crate) stats: Stats,
 }
@@ -69,8 +64,25 @@ const FAILURE_LABELS: [&str; 9] = [
     "transport",
 ];
 
-/// Lock-free call counters of one plugin.
+/// A plugin's idle warm stores (boxed: a call moves its slot several times, a pointer is cheap
+/// to move) and how many to keep. On cache lines of its own: every warm call locks it twice,
+/// and the plugin's read-mostly fields (limits, exports) must not share a line with it, or
+/// calls on other cores would miss on them too.
+#[repr(align(128))]
+struct WarmPool {
+    #[allow(
+        clippy::vec_box,
+        reason = "a slot is moved in and out per call: box it once"
+    )]
+    idle: Mutex<Vec<Box<Slot>>>,
+    max: usize,
+}
+
+/// Lock-free call counters of one plugin, on cache lines of their own (apart from the warm
+/// pool's lock, which every call also takes: two callers on two cores would otherwise move
+/// one line back and forth for both).
 #[derive(Default)]
+#[repr(align(128))]
 pub(crate) struct Stats {
     calls: AtomicU64,
     domain_errors: AtomicU64,
@@ -102,8 +114,11 @@ impl Stats {
         self.fuel_consumed
             .fetch_add(budget.saturating_sub(left), Ordering::Relaxed);
         // Every call ends here (success or failure), so this also keeps the memory peak.
+        // Written only when it rises: concurrent calls then only read its cache line.
         let peak = u64::try_from(store.data().limits.peak_memory_bytes).unwrap_or(u64::MAX);
-        self.memory_high_water.fetch_max(peak, Ordering::Relaxed);
+        if peak > self.memory_high_water.load(Ordering::Relaxed) {
+            self.memory_high_water.fetch_max(peak, Ordering::Relaxed);
+        }
     }
 }
 
@@ -191,8 +206,10 @@ impl WasmPlugin {
             _component: loaded.component.clone(),
             exports,
             limits: options.limits,
-            warm: (options.warm_instances > 0)
-                .then(|| (Mutex::new(Vec::new()), options.warm_instances)),
+            warm: (options.warm_instances > 0).then(|| WarmPool {
+                idle: Mutex::new(Vec::new()),
+                max: options.warm_instances,
+            }),
             plugin_info: PluginInfo::default(),
             stats: Stats::default(),
         };
@@ -334,8 +351,12 @@ impl PluginInner {
     /// A warm store from the pool, armed for one call, if the plugin keeps warm instances and
     /// one is idle.
     pub(crate) fn warm_slot(&self) -> Option<Box<Slot>> {
-        let (pool, _) = self.warm.as_ref()?;
-        let mut slot = pool.lock().unwrap_or_else(PoisonError::into_inner).pop()?;
+        let pool = self.warm.as_ref()?;
+        let mut slot = pool
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()?;
         self.arm(&mut slot.store);
         Some(slot)
     }
@@ -406,10 +427,10 @@ impl PluginInner {
             Ok(v) => {
                 self.stats.fuel(&slot.store, self.limits.fuel);
                 self.forward_stdio(&slot.store);
-                if let Some((pool, max)) = &self.warm {
-                    let mut pool = pool.lock().unwrap_or_else(PoisonError::into_inner);
-                    if pool.len() < *max {
-                        pool.push(slot);
+                if let Some(pool) = &self.warm {
+                    let mut idle = pool.idle.lock().unwrap_or_else(PoisonError::into_inner);
+                    if idle.len() < pool.max {
+                        idle.push(slot);
                     }
                 }
                 Ok(v)
