@@ -5,7 +5,9 @@
 //! same component through `bindgen!` exports (`robodev_benches::raw`) synchronously without
 //! limits, synchronously with robodev's limits, and asynchronously with robodev's limits;
 //! robodev's Wasm plugin called directly; the same plugin through the registry, as the
-//! controller calls it (the metered, switchable, swappable handle `Registry::resolve` gives).
+//! controller calls it (the metered, switchable, swappable handle `Registry::resolve` gives);
+//! with the feature `extism`, Extism 1.30 calling an equivalent plug-in
+//! (`robodev_benches::extism`).
 //!
 //! The work: a small call (`notify` with one ticket, `notify-webhook`), a 100-ticket poll
 //! (`ticketing-kv`, its tickets in the host kv store) and the review of a 1 MiB diff
@@ -209,6 +211,11 @@ fn small_call(c: &mut Criterion) {
                 .iter(|| async { backend.notify(notify_request()).await.expect("notify") })
         });
     }
+    #[cfg(feature = "extism")]
+    group.bench_function("extism", |b| {
+        let mut warm = extism().warm().expect("extism plug-in");
+        b.iter(|| warm.notify().expect("extism notify"))
+    });
     group.finish();
 
     let mut group = c.benchmark_group("peers_small_fresh");
@@ -226,6 +233,11 @@ fn small_call(c: &mut Criterion) {
                 .iter(|| async { backend.notify(notify_request()).await.expect("notify") })
         });
     }
+    #[cfg(feature = "extism")]
+    group.bench_function("extism", |b| {
+        let peer = extism();
+        b.iter(|| peer.notify_fresh().expect("extism notify"))
+    });
     group.finish();
 
     // Instantiation alone: a fresh store and instance, dropped without a call.
@@ -257,7 +269,19 @@ fn small_call(c: &mut Criterion) {
     };
     let (sync_f, sync_i) = warm_floor("wasmtime_sync");
     let (async_f, async_i) = warm_floor("wasmtime_async");
-    let pairs: [(&str, Path, Path, usize); 4] = [
+    // The metering layer alone: the native backend behind it, as the registry wraps a plugin.
+    let metered_native = notif(robodev_registry::metered::wrap(
+        AnyBackend::Notifications(native.clone()),
+        robodev_registry::calls::CallLabels {
+            plugin: "native".into(),
+            interface: Interface::Notifications,
+            runtime: robodev_core::RuntimeKind::Builtin,
+            version: "1.0.0".into(),
+        },
+        Arc::new(robodev_registry::metrics::Metrics::new()),
+        robodev_registry::calls::Switches::new().switch(Interface::Notifications, "native"),
+    ));
+    let pairs: [(&str, Path, Path, usize); 5] = [
         (
             "warm: robodev / wasmtime async",
             Path::Notify(&warm),
@@ -275,6 +299,12 @@ fn small_call(c: &mut Criterion) {
             Path::Notify(&registry_warm),
             Path::Notify(&warm),
             2000,
+        ),
+        (
+            "warm: metered native / native",
+            Path::Notify(&metered_native),
+            Path::Notify(&native),
+            4000,
         ),
         (
             "fresh: robodev / wasmtime async",
@@ -406,6 +436,16 @@ fn large_calls(
                 )
             });
         }
+        // Extism's calls are synchronous: no runtime around them. Each checks its answer.
+        #[cfg(feature = "extism")]
+        g.bench_function("extism", |b| {
+            let mut warm = extism().warm().expect("extism plug-in");
+            if group == "peers_poll_100" {
+                b.iter(|| warm.poll().expect("extism poll"))
+            } else {
+                b.iter(|| warm.review(&diff).expect("extism review"))
+            }
+        });
         g.finish();
     }
     let async_row = |rows: &[(&str, Path<'_>)]| {
@@ -457,6 +497,18 @@ fn rows<'a>(
     );
     rows.extend([("robodev", robodev), ("robodev_registry", registry)]);
     rows
+}
+
+/// The Extism peer (feature `extism`; `scripts/bench-peers` turns it on): the equivalent
+/// plug-in (`benches/extism-guest`), compiled once per process.
+#[cfg(feature = "extism")]
+fn extism() -> &'static robodev_benches::extism::ExtismPeer {
+    static PEER: std::sync::OnceLock<robodev_benches::extism::ExtismPeer> =
+        std::sync::OnceLock::new();
+    PEER.get_or_init(|| {
+        robodev_benches::extism::ExtismPeer::new(&robodev_benches::extism::guest_path())
+            .expect("the Extism plug-in")
+    })
 }
 
 fn ticketing_of(backend: AnyBackend) -> Arc<dyn ticketing::Backend> {

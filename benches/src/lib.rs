@@ -1,6 +1,8 @@
 //! Native Rust backends used as the baseline in the plugin-call benches: the same traits,
 //! doing the same work as the guest components, without a sandbox.
 
+#[cfg(feature = "extism")]
+pub mod extism;
 pub mod raw;
 pub mod report;
 
