@@ -23,7 +23,7 @@ use std::sync::Arc;
 use criterion::Criterion;
 use robodev_benches::raw::{Floor, Mode, World};
 use robodev_benches::{NativeNotify, NativeReview, NativeTicketing, report, synthetic_diff};
-use robodev_core::{AnyBackend, Interface, Ticket, notifications, review, ticketing};
+use robodev_core::{AnyBackend, Interface, notifications, review, ticketing};
 use robodev_test_support::guests;
 use robodev_wasm::{Grants, Limits, PluginOptions, Runtime, RuntimeConfig, WasmPlugin};
 
@@ -32,18 +32,6 @@ fn rt() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .expect("tokio runtime")
-}
-
-fn notify_request() -> notifications::NotifyRequest {
-    notifications::NotifyRequest {
-        message: robodev_benches::raw::MESSAGE.into(),
-        ticket: Some(Ticket {
-            id: "PROJ-1".into(),
-            title: "Bump serde".into(),
-            labels: vec!["robodev".into()],
-            ..Default::default()
-        }),
-    }
 }
 
 fn load(tokio: &tokio::runtime::Runtime, runtime: &Runtime, warm: usize) -> WasmPlugin {
@@ -191,8 +179,12 @@ fn small_call(c: &mut Criterion) {
     let mut group = c.benchmark_group("peers_small_warm");
     let native: Arc<dyn notifications::Backend> = Arc::new(NativeNotify);
     group.bench_function("native", |b| {
-        b.to_async(&tokio)
-            .iter(|| async { native.notify(notify_request()).await.expect("notify") })
+        b.to_async(&tokio).iter(|| async {
+            native
+                .notify(robodev_benches::notify_request())
+                .await
+                .expect("notify")
+        })
     });
     for (name, floor) in &floors {
         let instance = RefCell::new(tokio.block_on(floor.instantiate()).expect("instance"));
@@ -207,8 +199,12 @@ fn small_call(c: &mut Criterion) {
     let registry_warm = via.channel("hook-warm");
     for (name, backend) in [("robodev", &warm), ("robodev_registry", &registry_warm)] {
         group.bench_function(name, |b| {
-            b.to_async(&tokio)
-                .iter(|| async { backend.notify(notify_request()).await.expect("notify") })
+            b.to_async(&tokio).iter(|| async {
+                backend
+                    .notify(robodev_benches::notify_request())
+                    .await
+                    .expect("notify")
+            })
         });
     }
     #[cfg(feature = "extism")]
@@ -229,8 +225,12 @@ fn small_call(c: &mut Criterion) {
     let registry_fresh = via.channel("hook-fresh");
     for (name, backend) in [("robodev", &fresh), ("robodev_registry", &registry_fresh)] {
         group.bench_function(name, |b| {
-            b.to_async(&tokio)
-                .iter(|| async { backend.notify(notify_request()).await.expect("notify") })
+            b.to_async(&tokio).iter(|| async {
+                backend
+                    .notify(robodev_benches::notify_request())
+                    .await
+                    .expect("notify")
+            })
         });
     }
     #[cfg(feature = "extism")]
@@ -552,7 +552,9 @@ impl Path<'_> {
             Path::Floor(f, i) => f.call(&mut i.borrow_mut()).await.expect("floor call"),
             Path::FloorFresh(f) => f.call_fresh().await.expect("floor call"),
             Path::Notify(b) => {
-                b.notify(notify_request()).await.expect("notify");
+                b.notify(robodev_benches::notify_request())
+                    .await
+                    .expect("notify");
             }
             Path::Poll(b) => {
                 let r = b

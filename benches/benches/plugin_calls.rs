@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use robodev_benches::{NativeNotify, NativeReview, NativeTicketing, synthetic_diff};
-use robodev_core::{AnyBackend, Interface, Ticket, notifications, review, ticketing};
+use robodev_core::{AnyBackend, Interface, notifications, review, ticketing};
 use robodev_test_support::guests;
 use robodev_wasm::{Grants, Limits, PluginOptions, Runtime, RuntimeConfig, WasmPlugin};
 
@@ -56,18 +56,6 @@ fn load_with(
         .expect("load guest")
 }
 
-fn notify_request() -> notifications::NotifyRequest {
-    notifications::NotifyRequest {
-        message: "Agent started on PROJ-1".into(),
-        ticket: Some(Ticket {
-            id: "PROJ-1".into(),
-            title: "Bump serde".into(),
-            labels: vec!["robodev".into()],
-            ..Default::default()
-        }),
-    }
-}
-
 fn small_call(c: &mut Criterion) {
     let tokio = rt();
     let runtime = Runtime::new(RuntimeConfig::default()).expect("runtime");
@@ -110,9 +98,11 @@ fn small_call(c: &mut Criterion) {
     ];
     for (name, b) in &backends {
         group.bench_function(*name, |bench| {
-            bench
-                .to_async(&tokio)
-                .iter(|| async { b.notify(notify_request()).await.expect("notify") })
+            bench.to_async(&tokio).iter(|| async {
+                b.notify(robodev_benches::notify_request())
+                    .await
+                    .expect("notify")
+            })
         });
     }
     // The floor: the smallest request (an empty message, no ticket: nothing to copy into the

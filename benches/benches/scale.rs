@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use robodev_benches::raw::{Floor, Mode};
 use robodev_benches::report;
-use robodev_core::{AnyBackend, Interface, Ticket, notifications};
+use robodev_core::{AnyBackend, Interface, notifications};
 use robodev_test_support::guests;
 use robodev_wasm::{LoadPath, PluginOptions, Runtime, RuntimeConfig, WasmPlugin};
 use serde_json::{Value, json};
@@ -383,18 +383,6 @@ fn load_sequentially(
     })
 }
 
-fn notify_request() -> notifications::NotifyRequest {
-    notifications::NotifyRequest {
-        message: robodev_benches::raw::MESSAGE.into(),
-        ticket: Some(Ticket {
-            id: "PROJ-1".into(),
-            title: "Bump serde".into(),
-            labels: vec!["robodev".into()],
-            ..Default::default()
-        }),
-    }
-}
-
 fn notif(plugin: &WasmPlugin) -> Arc<dyn notifications::Backend> {
     match plugin.backend() {
         AnyBackend::Notifications(n) => n,
@@ -526,7 +514,10 @@ fn part_load(quick: bool, sequential: bool) -> Value {
     let t1 = Instant::now();
     tokio.block_on(async {
         for p in &plugins {
-            notif(p).notify(notify_request()).await.expect("notify");
+            notif(p)
+                .notify(robodev_benches::notify_request())
+                .await
+                .expect("notify");
         }
     });
     let first_calls = t1.elapsed().as_secs_f64();
@@ -599,12 +590,16 @@ impl Target {
     ) {
         match self {
             Target::One(b) => {
-                b.notify(notify_request()).await.expect("notify");
+                b.notify(robodev_benches::notify_request())
+                    .await
+                    .expect("notify");
             }
             Target::Many(all) => {
                 let per = all.len() / callers;
                 let b = &all[(i % per) * callers + k];
-                b.notify(notify_request()).await.expect("notify");
+                b.notify(robodev_benches::notify_request())
+                    .await
+                    .expect("notify");
             }
             Target::FloorFresh(f) => f.notify_fresh().await.expect("notify"),
             Target::Arithmetic => {
@@ -867,11 +862,17 @@ fn part_memory(quick: bool) -> Value {
         let samples = tokio.block_on(async {
             // Warm-up: the allocator's and the pool's steady state.
             for _ in 0..10_000 {
-                backend.notify(notify_request()).await.expect("notify");
+                backend
+                    .notify(robodev_benches::notify_request())
+                    .await
+                    .expect("notify");
             }
             let mut samples = vec![(0usize, mem().rss)];
             for i in 1..=calls {
-                backend.notify(notify_request()).await.expect("notify");
+                backend
+                    .notify(robodev_benches::notify_request())
+                    .await
+                    .expect("notify");
                 if i % every == 0 {
                     samples.push((i, mem().rss));
                 }
@@ -1684,13 +1685,6 @@ const SECTION_END: &str = "<!-- /scale -->";
 
 fn write_benchmarks_md(command: &str, summary: &str) -> Result<(), String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let md_path = root.join("BENCHMARKS.md");
-    let text = std::fs::read_to_string(&md_path).map_err(|e| format!("BENCHMARKS.md: {e}"))?;
-    let (Some(start), Some(end)) = (text.find(SECTION_START), text.find(SECTION_END)) else {
-        return Err(format!(
-            "BENCHMARKS.md has no {SECTION_START} … {SECTION_END} section"
-        ));
-    };
     let plots_dir = root.join("docs/bench");
     std::fs::create_dir_all(&plots_dir).map_err(|e| e.to_string())?;
     let mut links = String::new();
@@ -1698,18 +1692,17 @@ fn write_benchmarks_md(command: &str, summary: &str) -> Result<(), String> {
         std::fs::write(plots_dir.join(file), svg).map_err(|e| format!("{file}: {e}"))?;
         let _ = writeln!(links, "- [{what}](docs/bench/{file})");
     }
-    let date = std::process::Command::new("date")
-        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
     let section = format!(
-        "{SECTION_START}\n\nRun of {date} on {}, with\n\n```sh\n{command}\n```\n\n{summary}Plots:\n\n{links}\n",
+        "\n\nRun of {} on {}, with\n\n```sh\n{command}\n```\n\n{summary}Plots:\n\n{links}\n",
+        report::now_utc(),
         report::machine()
     );
-    let updated = format!("{}{section}{}", &text[..start], &text[end..]);
-    std::fs::write(&md_path, updated).map_err(|e| format!("BENCHMARKS.md: {e}"))
+    report::replace_section(
+        &root.join("BENCHMARKS.md"),
+        SECTION_START,
+        SECTION_END,
+        &section,
+    )
 }
 
 fn report_all() {

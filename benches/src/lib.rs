@@ -9,6 +9,19 @@ pub mod report;
 use async_trait::async_trait;
 use robodev_core::{Empty, Error, PluginInfo, Ticket, notifications, review, ticketing};
 
+/// The benches' one-ticket `notify` request (the floor's [`raw::MESSAGE`] and ticket).
+pub fn notify_request() -> notifications::NotifyRequest {
+    notifications::NotifyRequest {
+        message: raw::MESSAGE.into(),
+        ticket: Some(Ticket {
+            id: "PROJ-1".into(),
+            title: "Bump serde".into(),
+            labels: vec!["robodev".into()],
+            ..Default::default()
+        }),
+    }
+}
+
 /// Native twin of the `notify-webhook` guest in dry-run mode: formats the log line it would
 /// write, and succeeds.
 pub struct NativeNotify;

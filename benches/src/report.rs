@@ -598,6 +598,31 @@ pub const SECTION_START: &str = "<!-- peers: written by scripts/bench-peers -->"
 /// See [`SECTION_START`].
 pub const SECTION_END: &str = "<!-- /peers -->";
 
+/// The date and time now, UTC (`2026-12-06 14:38 UTC`), for a section's "Run of" line.
+pub fn now_utc() -> String {
+    std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// Replaces what lies between the markers `start` (kept, followed by `section`) and `end` in
+/// the markdown file `md`.
+pub fn replace_section(md: &Path, start: &str, end: &str, section: &str) -> Result<(), String> {
+    let text =
+        std::fs::read_to_string(md).map_err(|e| format!("cannot read {}: {e}", md.display()))?;
+    let (Some(from), Some(to)) = (text.find(start), text.find(end)) else {
+        return Err(format!(
+            "{} has no {start} ... {end} section to replace",
+            md.display()
+        ));
+    };
+    let updated = format!("{}{start}{section}{}", &text[..from], &text[to..]);
+    std::fs::write(md, updated).map_err(|e| format!("cannot write {}: {e}", md.display()))
+}
+
 /// Writes the side-by-side section into `benchmarks_md` (between [`SECTION_START`] and
 /// [`SECTION_END`], replacing what was there) with the date, the machine and the command, and
 /// copies the plots into `plots_dir` (linked from the section by `plots_link`, relative to the
@@ -609,14 +634,6 @@ pub fn write_section(
     plots_link: &str,
     command: &str,
 ) -> Result<(), String> {
-    let text = std::fs::read_to_string(benchmarks_md)
-        .map_err(|e| format!("cannot read {}: {e}", benchmarks_md.display()))?;
-    let (Some(start), Some(end)) = (text.find(SECTION_START), text.find(SECTION_END)) else {
-        return Err(format!(
-            "{} has no {SECTION_START} ... {SECTION_END} section to replace",
-            benchmarks_md.display()
-        ));
-    };
     std::fs::create_dir_all(plots_dir)
         .map_err(|e| format!("cannot create {}: {e}", plots_dir.display()))?;
     let mut plots = String::new();
@@ -628,20 +645,13 @@ pub fn write_section(
             let _ = writeln!(plots, "- [{}]({plots_link}/{file})", g.title);
         }
     }
-    let date = std::process::Command::new("date")
-        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
     let section = format!(
-        "{SECTION_START}\n\nRun of {date} on {}, with\n\n```sh\n{command}\n```\n\n\
+        "\n\nRun of {} on {}, with\n\n```sh\n{command}\n```\n\n\
          criterion's median per call with its 95% interval; the rows of a table ran in one \
          process, one after the other (so the last column drifts with the machine).\n{}\nPlots (each path's samples, time per call):\n\n{plots}\n",
+        now_utc(),
         machine(),
         summary(dir, PEER_GROUPS),
     );
-    let updated = format!("{}{section}{}", &text[..start], &text[end..]);
-    std::fs::write(benchmarks_md, updated)
-        .map_err(|e| format!("cannot write {}: {e}", benchmarks_md.display()))
+    replace_section(benchmarks_md, SECTION_START, SECTION_END, &section)
 }
