@@ -16,7 +16,8 @@
 //! Only what the component's calls use is real: `robodev:host/log` (drops the line),
 //! `robodev:host/config` (the floor's settings), `robodev:host/kv` when granted (an in-memory
 //! map shared by the floor's stores, as robodev's kv is an in-memory map per plugin written
-//! through to a file on change; denied otherwise, as robodev denies it) and WASI (the guest's standard library). `secrets` denies every name.
+//! through to a file on change; denied otherwise, as robodev denies it) and WASI (the guest's
+//! standard library). `secrets` denies every name.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -471,7 +472,8 @@ impl Floor {
     pub async fn call(&self, instance: &mut Instance) -> anyhow::Result<()> {
         self.arm(&mut instance.store);
         let store = &mut instance.store;
-        let labels = [POLL_LABEL.to_owned()];
+        // The poll's labels are built in its arms only: a notify call allocates nothing more.
+        let labels = || [POLL_LABEL.to_owned()];
         let max = POLL_TICKETS as i32;
         let diff = match &self.world {
             World::Review(diff) => &**diff,
@@ -509,11 +511,11 @@ impl Floor {
             }
             Bound::SyncTicketing(b) => tickets(
                 b.robodev_ticketing_backend()
-                    .call_poll_ready_tickets(store, &labels, max)?,
+                    .call_poll_ready_tickets(store, &labels(), max)?,
             ),
             Bound::AsyncTicketing(b) => tickets(
                 b.robodev_ticketing_backend()
-                    .call_poll_ready_tickets(store, &labels, max)
+                    .call_poll_ready_tickets(store, &labels(), max)
                     .await?,
             ),
             Bound::SyncReview(b) => review(matches!(
