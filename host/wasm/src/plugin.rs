@@ -3,8 +3,8 @@
 //! armed with the fuel budget and epoch deadline, limited in memory, tables and instances;
 //! any trap or timeout drops the store, so a trapped store is never entered again.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, TryLockError};
 use std::time::Duration;
 
 use robodev_core::{AnyBackend, Error, Failure, Interface, PluginInfo};
@@ -65,35 +65,107 @@ const FAILURE_LABELS: [&str; 9] = [
 ];
 
 /// A plugin's idle warm stores (boxed: a call moves its slot several times, a pointer is cheap
-/// to move) and how many to keep. On cache lines of its own: every warm call locks it twice,
-/// and the plugin's read-mostly fields (limits, exports) must not share a line with it, or
-/// calls on other cores would miss on them too.
-#[repr(align(128))]
-struct WarmPool {
-    #[allow(
-        clippy::vec_box,
-        reason = "a slot is moved in and out per call: box it once"
-    )]
-    idle: Mutex<Vec<Box<Slot>>>,
-    max: usize,
+/// to move): one cell per warm instance, each with its own lock on cache lines of its own.
+///
+/// A caller takes and returns a store starting from its thread's own cell ([`home`]), so two
+/// callers on two cores each keep reusing the store whose memory is already in their core's
+/// cache. With one shared list the two callers swapped stores on almost every call, and every
+/// call began by pulling the store's linear memory, instance and host state across from the
+/// other core: two callers of one plugin made 1.2× the calls of one (issue 15).
+struct WarmPool<T = Box<Slot>> {
+    cells: Box<[WarmCell<T>]>,
 }
 
-/// Lock-free call counters of one plugin, on cache lines of their own (apart from the warm
-/// pool's lock, which every call also takes: two callers on two cores would otherwise move
-/// one line back and forth for both).
-#[derive(Default)]
 #[repr(align(128))]
+struct WarmCell<T>(Mutex<Option<T>>);
+
+impl<T> WarmPool<T> {
+    fn new(instances: usize) -> WarmPool<T> {
+        WarmPool {
+            cells: (0..instances).map(|_| WarmCell(Mutex::new(None))).collect(),
+        }
+    }
+
+    /// The cells in the order this thread tries them: its own first.
+    fn cells(&self) -> impl Iterator<Item = &Mutex<Option<T>>> {
+        let start = home() % self.cells.len();
+        let (after, before) = self.cells.split_at(start);
+        before.iter().chain(after).map(|c| &c.0)
+    }
+
+    /// An idle store, if one is. A cell another caller holds at this instant is skipped.
+    fn take(&self) -> Option<T> {
+        self.cells()
+            .find_map(|cell| try_lock(cell).and_then(|mut idle| idle.take()))
+    }
+
+    /// Keeps `slot` for a later call if a cell is free; drops it otherwise.
+    fn keep(&self, slot: T) {
+        if let Some(mut free) = self
+            .cells()
+            .filter_map(try_lock)
+            .find(|cell| cell.is_none())
+        {
+            *free = Some(slot);
+        }
+    }
+}
+
+/// The cell's lock if no other caller holds it (a poisoned cell holds a store or nothing,
+/// both fine to use: a store is put back only after a call succeeded).
+fn try_lock<T>(cell: &Mutex<T>) -> Option<std::sync::MutexGuard<'_, T>> {
+    match cell.try_lock() {
+        Ok(guard) => Some(guard),
+        Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+        Err(TryLockError::WouldBlock) => None,
+    }
+}
+
+/// A small number of this thread's own, the same for the thread's life: which warm cell it
+/// tries first and which counter shard it adds to. Threads are numbered as they first call.
+fn home() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static HOME: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    HOME.with(|h| *h)
+}
+
+/// Lock-free call counters of one plugin. The ones every call adds to are kept in a shard per
+/// thread (by [`home`]), each on cache lines of its own: two callers on two cores adding to
+/// one counter would move its line back and forth on every call. A snapshot sums the shards.
+#[derive(Default)]
 pub(crate) struct Stats {
-    calls: AtomicU64,
+    shards: [Shard; SHARDS],
     domain_errors: AtomicU64,
     failures: [AtomicU64; FAILURE_LABELS.len()],
-    fuel_consumed: AtomicU64,
     memory_high_water: AtomicU64,
 }
 
+/// Counter shards per plugin: calls from more threads than this share shards.
+const SHARDS: usize = 4;
+
+#[derive(Default)]
+#[repr(align(128))]
+struct Shard {
+    calls: AtomicU64,
+    fuel_consumed: AtomicU64,
+}
+
 impl Stats {
+    fn shard(&self) -> &Shard {
+        &self.shards[home() % SHARDS]
+    }
+
+    fn sum(&self, counter: impl Fn(&Shard) -> &AtomicU64) -> u64 {
+        self.shards
+            .iter()
+            .map(|s| counter(s).load(Ordering::Relaxed))
+            .fold(0, u64::wrapping_add)
+    }
+
     pub(crate) fn call(&self) {
-        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.shard().calls.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn domain_error(&self) {
@@ -111,7 +183,8 @@ impl Stats {
     fn fuel(&self, store: &Store<StoreState>, budget: u64) {
         // Fuel is enabled on the engine, so get_fuel cannot fail; 0 is counted if it did.
         let left = store.get_fuel().unwrap_or(budget);
-        self.fuel_consumed
+        self.shard()
+            .fuel_consumed
             .fetch_add(budget.saturating_sub(left), Ordering::Relaxed);
         // Every call ends here (success or failure), so this also keeps the memory peak.
         // Written only when it rises: concurrent calls then only read its cache line.
@@ -206,10 +279,7 @@ impl WasmPlugin {
             _component: loaded.component.clone(),
             exports,
             limits: options.limits,
-            warm: (options.warm_instances > 0).then(|| WarmPool {
-                idle: Mutex::new(Vec::new()),
-                max: options.warm_instances,
-            }),
+            warm: (options.warm_instances > 0).then(|| WarmPool::new(options.warm_instances)),
             plugin_info: PluginInfo::default(),
             stats: Stats::default(),
         };
@@ -263,7 +333,7 @@ impl WasmPlugin {
     pub fn stats(&self) -> CallStats {
         let s = &self.inner.stats;
         CallStats {
-            calls: s.calls.load(Ordering::Relaxed),
+            calls: s.sum(|s| &s.calls),
             domain_errors: s.domain_errors.load(Ordering::Relaxed),
             failures: FAILURE_LABELS
                 .iter()
@@ -271,7 +341,7 @@ impl WasmPlugin {
                 .map(|(l, n)| (*l, n.load(Ordering::Relaxed)))
                 .filter(|(_, n)| *n > 0)
                 .collect(),
-            fuel_consumed: s.fuel_consumed.load(Ordering::Relaxed),
+            fuel_consumed: s.sum(|s| &s.fuel_consumed),
             memory_high_water_bytes: s.memory_high_water.load(Ordering::Relaxed),
         }
     }
@@ -351,12 +421,7 @@ impl PluginInner {
     /// A warm store from the pool, armed for one call, if the plugin keeps warm instances and
     /// one is idle.
     pub(crate) fn warm_slot(&self) -> Option<Box<Slot>> {
-        let pool = self.warm.as_ref()?;
-        let mut slot = pool
-            .idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop()?;
+        let mut slot = self.warm.as_ref()?.take()?;
         self.arm(&mut slot.store);
         Some(slot)
     }
@@ -428,10 +493,7 @@ impl PluginInner {
                 self.stats.fuel(&slot.store, self.limits.fuel);
                 self.forward_stdio(&slot.store);
                 if let Some(pool) = &self.warm {
-                    let mut idle = pool.idle.lock().unwrap_or_else(PoisonError::into_inner);
-                    if idle.len() < pool.max {
-                        idle.push(slot);
-                    }
+                    pool.keep(slot);
                 }
                 Ok(v)
             }
@@ -535,5 +597,64 @@ fn panic_detail(stderr: &str, debug: &str) -> String {
         format!("unreachable instruction executed ({})", first_line(debug))
     } else {
         said.join(" / ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warm_pool_keeps_at_most_its_size_and_hands_each_back_once() {
+        let pool = WarmPool::new(2);
+        assert_eq!(pool.take(), None::<u32>, "a new pool is empty");
+        pool.keep(1);
+        pool.keep(2);
+        pool.keep(3); // no free cell: dropped
+        let mut got = vec![pool.take(), pool.take(), pool.take()];
+        got.sort();
+        assert_eq!(got, vec![None, Some(1), Some(2)]);
+    }
+
+    #[test]
+    fn warm_pool_hands_a_thread_back_the_store_it_kept_first() {
+        // The first store a thread keeps goes to its own cell, the second to another; the
+        // thread gets its own cell's back first, whatever the other cells hold.
+        let pool = WarmPool::new(3);
+        pool.keep("own");
+        pool.keep("other");
+        assert_eq!(pool.take(), Some("own"));
+        assert_eq!(pool.take(), Some("other"));
+        assert_eq!(pool.take(), None);
+    }
+
+    #[test]
+    fn warm_pool_skips_a_cell_another_caller_holds() {
+        let pool = WarmPool::new(2);
+        pool.keep(7);
+        pool.keep(8);
+        let held = pool
+            .cells
+            .iter()
+            .position(|c| *c.0.lock().unwrap() == Some(7))
+            .unwrap();
+        let _guard = pool.cells[held].0.lock().unwrap();
+        assert_eq!(
+            pool.take(),
+            Some(8),
+            "the held cell is skipped, not waited for"
+        );
+        assert_eq!(pool.take(), None);
+    }
+
+    #[test]
+    fn call_counters_sum_the_shards_of_every_thread() {
+        let stats = Stats::default();
+        std::thread::scope(|s| {
+            for _ in 0..(SHARDS + 3) {
+                s.spawn(|| (0..1000).for_each(|_| stats.call()));
+            }
+        });
+        assert_eq!(stats.sum(|s| &s.calls), (SHARDS as u64 + 3) * 1000);
     }
 }
