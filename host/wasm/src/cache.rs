@@ -7,9 +7,19 @@
 //! compile-once sharing) nor lets robodev check an entry before the `unsafe` deserialize; and
 //! its files, compression and cleanup worker are its own. What robodev needs is this file.
 //!
-//! Each entry is `RDVCWASM1\n`, the 32-byte BLAKE3 hash of the payload, then the payload
-//! (`Component::serialize`). An entry whose header or hash does not match (corrupt, truncated,
-//! written by something else) or that the engine rejects (foreign) is deleted and rebuilt.
+//! Each entry is the artifact (`Component::serialize`) followed by a trailer: `RDVCWASM2\n`
+//! and the 32-byte BLAKE3 hash of the artifact. A load checks the hash by streaming the file
+//! (read in 64 KiB pieces, never held whole), then maps the file (`deserialize_file`) instead
+//! of copying it into memory: a mapped artifact's unchanged pages are the file's own pages in
+//! the page cache, shared and reclaimable, so 1,000 cached components no longer hold 1,000
+//! copies in anonymous memory (issue 15). wasmtime reads the artifact's ELF by its own
+//! offsets; the trailer after it is never looked at.
+//!
+//! An entry whose trailer or hash does not match (corrupt, truncated, written by something
+//! else or by an older robodev with the hash in front) or that the engine rejects (foreign)
+//! is deleted and rebuilt. Entries are written to a temporary file and renamed into place,
+//! so a mapped entry's file is never changed under the mapping: a later store or a prune
+//! replaces or unlinks the name, not the file.
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -18,7 +28,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-const MAGIC: &[u8] = b"RDVCWASM1\n";
+const MAGIC: &[u8] = b"RDVCWASM2\n";
+/// The format before the artifact was mapped: `RDVCWASM1\n`, the hash, then the artifact.
+const MAGIC_V1: &[u8] = b"RDVCWASM1\n";
+const TRAILER_LEN: u64 = MAGIC.len() as u64 + 32;
 
 /// How a component came to be ready.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -102,31 +115,34 @@ impl CompileCache {
         digest_hex: &str,
     ) -> Result<Option<Component>, String> {
         let path = self.entry_path(digest_hex, engine);
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
+        let file = match std::fs::File::open(&path) {
+            Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
         };
-        let verified = bytes
-            .strip_prefix(MAGIC)
-            .filter(|rest| rest.len() >= 32)
-            .and_then(|rest| {
-                let (hash, payload) = rest.split_at(32);
-                (blake3::hash(payload).as_bytes() == hash).then_some(payload)
-            });
-        let Some(payload) = verified else {
-            let _ = std::fs::remove_file(&path);
-            return Err(format!(
-                "{} is corrupt (header or checksum mismatch); discarded",
-                path.display()
-            ));
-        };
-        // SAFETY: `Component::deserialize` must only see bytes produced by
-        // `Component::serialize` of a compatible engine. The payload passed the BLAKE3 check
-        // against the hash this host wrote beside it, so it is exactly what `store` wrote
-        // from `Component::serialize`; wasmtime itself rejects artifacts of other engines.
-        #[expect(unsafe_code, reason = "deserializing a checksummed artifact we wrote")]
-        let component = unsafe { Component::deserialize(engine, payload) };
+        match verify(&file) {
+            Ok(true) => {}
+            Ok(false) => {
+                let _ = std::fs::remove_file(&path);
+                let what = if starts_with(&file, MAGIC_V1) {
+                    "was written by an older robodev (format 1)"
+                } else {
+                    "is corrupt (trailer or checksum mismatch)"
+                };
+                return Err(format!("{} {what}; discarded", path.display()));
+            }
+            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        }
+        // SAFETY: `Component::deserialize_file` must only see a file produced from
+        // `Component::serialize` of a compatible engine, never changed while mapped. The file
+        // just passed the BLAKE3 check against the hash this host wrote after the artifact,
+        // so it is what `store` wrote; it is opened again through this descriptor, so it is
+        // the very file checked even if a store renamed another over its name since; entries
+        // are only ever replaced by rename, never written in place; and wasmtime itself
+        // rejects artifacts of other engines.
+        #[expect(unsafe_code, reason = "mapping a checksummed artifact we wrote")]
+        let component = unsafe { Component::deserialize_file(engine, reopen(&file, &path)) };
+        drop(file);
         match component {
             Ok(c) => {
                 robodev_core::disk::touch(&path);
@@ -135,7 +151,7 @@ impl CompileCache {
             Err(e) => {
                 let _ = std::fs::remove_file(&path);
                 Err(format!(
-                    "{} was rejected by the engine ({e}); discarded",
+                    "{} was rejected by the engine ({e:#}); discarded",
                     path.display()
                 ))
             }
@@ -160,13 +176,16 @@ impl CompileCache {
         static WRITES: AtomicU64 = AtomicU64::new(0);
         let n = WRITES.fetch_add(1, Ordering::Relaxed);
         let tmp = path.with_extension(format!("tmp{}-{n}", std::process::id()));
-        let mut bytes = Vec::with_capacity(MAGIC.len() + 32 + payload.len());
-        bytes.extend_from_slice(MAGIC);
-        bytes.extend_from_slice(blake3::hash(&payload).as_bytes());
-        bytes.extend_from_slice(&payload);
-        std::fs::write(&tmp, &bytes)
-            .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        let written = std::fs::File::create(&tmp).and_then(|mut f| {
+            use std::io::Write;
+            f.write_all(&payload)?;
+            f.write_all(MAGIC)?;
+            f.write_all(blake3::hash(&payload).as_bytes())
+        });
+        if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, &path)) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(format!("cannot write {}: {e}", path.display()));
+        }
         // Keep under the cap; the entry just written is the most recently used.
         match self.prune(self.max_bytes) {
             Ok(p) if p.removed > 0 => tracing::info!(
@@ -180,5 +199,42 @@ impl CompileCache {
             Err(e) => return Err(format!("cannot prune {}: {e}", self.dir.display())),
         }
         Ok(())
+    }
+}
+
+/// Whether `file` ends in a trailer whose hash is that of everything before it. Streams the
+/// file through the hasher.
+fn verify(file: &std::fs::File) -> std::io::Result<bool> {
+    use std::io::{Read, Seek, SeekFrom};
+    let len = file.metadata()?.len();
+    let Some(artifact) = len.checked_sub(TRAILER_LEN) else {
+        return Ok(false);
+    };
+    let mut reader = file;
+    reader.seek(SeekFrom::Start(0))?;
+    let mut hasher = blake3::Hasher::new();
+    let copied = std::io::copy(&mut reader.take(artifact), &mut hasher)?;
+    let mut trailer = [0u8; TRAILER_LEN as usize];
+    reader.read_exact(&mut trailer)?;
+    let (magic, hash) = trailer.split_at(MAGIC.len());
+    Ok(copied == artifact && magic == MAGIC && hasher.finalize().as_bytes() == hash)
+}
+
+/// Whether `file` begins with `prefix`.
+fn starts_with(file: &std::fs::File, prefix: &[u8]) -> bool {
+    use std::os::unix::fs::FileExt;
+    let mut head = vec![0u8; prefix.len()];
+    file.read_exact_at(&mut head, 0).is_ok() && head == prefix
+}
+
+/// A path that opens the same file as `file`: its descriptor under `/proc/self/fd` where
+/// that exists (Linux), else `path`.
+fn reopen(file: &std::fs::File, path: &Path) -> PathBuf {
+    use std::os::fd::AsRawFd;
+    let by_fd = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+    if by_fd.exists() {
+        by_fd
+    } else {
+        path.to_owned()
     }
 }

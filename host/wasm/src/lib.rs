@@ -55,7 +55,7 @@ pub use inspect::ComponentInfo;
 pub use limits::*;
 pub use plugin::{CallStats, WasmPlugin};
 pub use runtime::{
-    Allocation, DEFAULT_MAX_COMPONENT_BYTES, EPOCH_TICK, Loaded, POOL_INSTANCES,
+    Allocation, DEFAULT_MAX_COMPONENT_BYTES, EPOCH_TICK, LoadTurn, Loaded, POOL_INSTANCES,
     POOL_MAX_MEMORY_BYTES, PluginOptions, Runtime, RuntimeConfig, read_component,
 };
 pub use stdio::CAPTURE_BYTES;

@@ -381,6 +381,10 @@ impl Loader {
             }
         };
         let limit = c.max_component_bytes();
+        let runtime = self.runtime()?;
+        // Read in the load's turn: a thousand plugins loading at once would otherwise hold a
+        // thousand components in memory while the first few compile.
+        let turn = runtime.load_turn().await;
         let bytes = robodev_wasm::read_component(&spec.name, &path, limit).await?;
         let found = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
         // An OCI pin is the manifest's digest, checked by the pull; a file's is its own.
@@ -397,8 +401,8 @@ impl Loader {
                 },
             });
         }
-        let runtime = self.runtime()?;
-        let loaded = runtime.load_bytes(&spec.name, bytes).await?;
+        let loaded = runtime.load_bytes_in_turn(&turn, &spec.name, bytes).await?;
+        drop(turn);
         let plugin = runtime
             .instantiate(
                 loaded,

@@ -34,10 +34,11 @@ async fn second_load_uses_the_cache_and_bad_entries_are_rebuilt() {
     let entry = rt.cache().unwrap().entry_path(&digest_hex, rt.engine());
     assert!(entry.exists());
 
-    // Flip one byte in the payload: the checksum catches it.
-    let mut bytes = std::fs::read(&entry).unwrap();
-    let last = bytes.len() - 1;
-    bytes[last] ^= 0xff;
+    // Flip one byte in the artifact: the checksum catches it.
+    let good = std::fs::read(&entry).unwrap();
+    let mut bytes = good.clone();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
     std::fs::write(&entry, &bytes).unwrap();
     let rebuilt = rt.load(&path, opts()).await.unwrap();
     assert_eq!(rebuilt.load_path().0, LoadPath::Rebuilt);
@@ -53,16 +54,32 @@ async fn second_load_uses_the_cache_and_bad_entries_are_rebuilt() {
         LoadPath::Cached
     );
 
-    // Garbage in place of the entry (e.g. another tool's file): discarded and rebuilt.
-    std::fs::write(&entry, b"not a cache entry").unwrap();
-    assert_eq!(
-        rt.load(&path, opts()).await.unwrap().load_path().0,
-        LoadPath::Rebuilt
-    );
-    assert_eq!(
-        rt.load(&path, opts()).await.unwrap().load_path().0,
-        LoadPath::Cached
-    );
+    // Garbage in place of the entry (e.g. another tool's file), the entry cut short, the
+    // artifact without its trailer (what wasmtime itself would write), and the format of an
+    // older robodev (hash in front): each discarded and rebuilt, then cached again.
+    let artifact = &good[..good.len() - 42];
+    let mut v1 = b"RDVCWASM1\n".to_vec();
+    v1.extend_from_slice(&good[good.len() - 32..]);
+    v1.extend_from_slice(artifact);
+    for (what, bad) in [
+        ("garbage", b"not a cache entry".to_vec()),
+        ("truncated", good[..good.len() / 3].to_vec()),
+        ("no trailer", artifact.to_vec()),
+        ("format 1", v1),
+    ] {
+        std::fs::write(&entry, &bad).unwrap();
+        assert_eq!(
+            rt.load(&path, opts()).await.unwrap().load_path().0,
+            LoadPath::Rebuilt,
+            "{what}"
+        );
+        assert_eq!(std::fs::read(&entry).unwrap(), good, "{what}: rewritten");
+        assert_eq!(
+            rt.load(&path, opts()).await.unwrap().load_path().0,
+            LoadPath::Cached,
+            "{what}"
+        );
+    }
 }
 
 /// The same component loaded under many names at once is compiled once (a config naming one
@@ -77,10 +94,15 @@ async fn identical_components_loading_together_are_compiled_once() {
         tokio::spawn(async move { rt.load_bytes(&format!("chaos-{i}"), bytes).await })
     });
     let loads: Vec<_> = loads.collect();
-    let mut paths = Vec::new();
+    // Each plugin keeps what it loaded, as a registry's plugins do, until all have loaded:
+    // loads wait for turns (one per core or so), so later ones may start after earlier ones
+    // ended, and share their compile because it is still held.
+    let mut loaded = Vec::new();
     for load in loads {
-        paths.push(load.await.unwrap().unwrap().load_path);
+        loaded.push(load.await.unwrap().unwrap());
     }
+    let paths: Vec<LoadPath> = loaded.iter().map(|l| l.load_path).collect();
+    drop(loaded);
     assert_eq!(
         paths.iter().filter(|p| **p == LoadPath::Compiled).count(),
         1,
@@ -207,4 +229,31 @@ async fn entry(rt: &Runtime, path: &std::path::Path) -> (std::path::PathBuf, Loa
         rt.cache().unwrap().entry_path(&hex, rt.engine()),
         loaded.load_path().0,
     )
+}
+
+/// Loads take turns: a bounded number run at once (so 1,000 plugins loading together do not
+/// read 1,000 components into memory first); a load waits while every turn is held and goes
+/// on when one is given back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loads_wait_for_a_turn_while_every_turn_is_held() {
+    use std::time::Duration;
+    let rt = Runtime::new(RuntimeConfig::default()).unwrap();
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut held = Vec::new();
+    while let Ok(turn) = tokio::time::timeout(Duration::from_millis(50), rt.load_turn()).await {
+        held.push(turn);
+        assert!(held.len() <= 64 * cores, "turns are not bounded");
+    }
+    assert!(!held.is_empty());
+    let bytes = std::fs::read(support::guest("chaos")).unwrap();
+    let mut load = std::pin::pin!(rt.load_bytes("waiting", bytes));
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), load.as_mut())
+            .await
+            .is_err(),
+        "a load ran with every turn held"
+    );
+    held.pop();
+    let loaded = load.await.unwrap();
+    assert_eq!(loaded.load_path, LoadPath::Compiled);
 }
