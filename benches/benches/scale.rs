@@ -572,6 +572,10 @@ enum Target {
     Many(Vec<Arc<dyn notifications::Backend>>),
     /// Plain wasmtime, a fresh store per call.
     FloorFresh(Arc<Floor>),
+    /// Plain wasmtime, a fresh store per call, caller `k` on engine `k` of its own (its own
+    /// pooling allocator and registries): what of the fresh path's cost is the engine's
+    /// shared state.
+    FloorFreshEach(Vec<Floor>),
     /// Plain wasmtime, each caller its own warm instance.
     FloorWarm(Arc<Floor>),
     /// No plugin: ~2 µs of integer arithmetic per call, no memory traffic. How well the
@@ -602,6 +606,10 @@ impl Target {
                     .expect("notify");
             }
             Target::FloorFresh(f) => f.notify_fresh().await.expect("notify"),
+            Target::FloorFreshEach(floors) => floors[k % floors.len()]
+                .notify_fresh()
+                .await
+                .expect("notify"),
             Target::Arithmetic => {
                 let mut x = std::hint::black_box(i as u64);
                 for _ in 0..2000 {
@@ -759,6 +767,10 @@ fn targets(tokio: &tokio::runtime::Runtime, runtime: &Runtime) -> Vec<(&'static 
     let many_paths: Vec<PathBuf> = (0..MANY_WARM).map(component).collect();
     let many = load_concurrently(tokio, runtime, &many_paths, 1, None);
     let floor = Arc::new(floor(runtime));
+    // A second engine for the second caller: its own pooling allocator, type and code
+    // registries.
+    let second = self::runtime(None);
+    let each = vec![self::floor(runtime), self::floor(&second)];
     vec![
         (
             "robodev_one_warm",
@@ -775,6 +787,10 @@ fn targets(tokio: &tokio::runtime::Runtime, runtime: &Runtime) -> Vec<(&'static 
         (
             "wasmtime_fresh",
             Arc::new(Target::FloorFresh(floor.clone())),
+        ),
+        (
+            "wasmtime_fresh_engine_each",
+            Arc::new(Target::FloorFreshEach(each)),
         ),
         ("wasmtime_warm", Arc::new(Target::FloorWarm(floor))),
         ("control_arithmetic", Arc::new(Target::Arithmetic)),
@@ -1105,6 +1121,10 @@ fn verdicts() -> Vec<Verdict> {
                 }
                 "robodev_one_fresh" => ("… fresh-store calls included", true),
                 "wasmtime_fresh" => ("(reference) raw wasmtime fresh store", false),
+                "wasmtime_fresh_engine_each" => (
+                    "(reference) raw wasmtime fresh store, an engine per caller",
+                    false,
+                ),
                 "wasmtime_warm" => ("(reference) raw wasmtime warm", false),
                 _ => ("(control) integer arithmetic, no plugin", false),
             };
