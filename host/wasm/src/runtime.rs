@@ -45,8 +45,9 @@ pub enum Allocation {
 pub struct RuntimeConfig {
     /// Where precompiled components are cached; `None` compiles every load.
     pub cache_dir: Option<PathBuf>,
-    /// The compile cache's size cap, bytes (`None`: [`DEFAULT_COMPILE_CACHE_BYTES`]); the least
-    /// recently used entries are removed past it.
+    /// The compile cache's size cap, bytes (`None`:
+    /// [`DEFAULT_COMPILE_CACHE_BYTES`](crate::DEFAULT_COMPILE_CACHE_BYTES)); the least recently
+    /// used entries are removed past it.
     pub cache_max_bytes: Option<u64>,
     /// Instance allocation strategy.
     pub allocation: Allocation,
@@ -327,13 +328,13 @@ impl Runtime {
         self.load_bytes_in_turn(&turn, plugin, bytes).await
     }
 
-    /// Waits for a turn to load a component: loads run one per core, each from reading the
-    /// component to its compile (or cache read). A caller that reads the component itself
-    /// takes the turn first, then reads, then calls [`Runtime::load_bytes_in_turn`]. 1,000
-    /// plugins loading at once would otherwise read all 1,000 components into memory before
-    /// the first compile ends, on up to 512 blocking threads, for no more speed on the same
-    /// cores (issue 15: 237 MB of anonymous memory left after 1,000 concurrent loads, against
-    /// 106 MB one after the other).
+    /// Waits for a turn to load a component: a few loads run at once per core
+    /// (four), each from reading the component to its compile (or cache read);
+    /// the handshake comes after the turn. A caller that reads the component itself takes the
+    /// turn first, then reads, then calls [`Runtime::load_bytes_in_turn`]. 1,000 plugins
+    /// loading at once would otherwise read all 1,000 components into memory before the first
+    /// compile ends, on up to 512 blocking threads, for no more speed on the same cores (issue
+    /// 15: 237 MB of anonymous memory left after 1,000 concurrent loads, 114 MB with turns).
     pub async fn load_turn(&self) -> LoadTurn<'_> {
         // The semaphore is never closed; were it closed, loads would go on without turns.
         LoadTurn(self.inner.cpu.acquire().await.ok())
