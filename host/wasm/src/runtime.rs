@@ -141,7 +141,7 @@ pub(crate) struct RuntimeInner {
     /// the clock.
     pub(crate) ticks: Arc<std::sync::atomic::AtomicU64>,
     /// Turns for loads ([`LoadTurn`]), [`LOADS_PER_CORE`] per core.
-    cpu: tokio::sync::Semaphore,
+    load_turns: tokio::sync::Semaphore,
 }
 
 /// Loads running at once per core: more than one, so that one load's reading and hand-offs
@@ -283,7 +283,7 @@ impl Runtime {
                 compiling: Default::default(),
                 compiled: Default::default(),
                 ticks,
-                cpu: tokio::sync::Semaphore::new(cores * LOADS_PER_CORE),
+                load_turns: tokio::sync::Semaphore::new(cores * LOADS_PER_CORE),
             }),
         })
     }
@@ -328,16 +328,15 @@ impl Runtime {
         self.load_bytes_in_turn(&turn, plugin, bytes).await
     }
 
-    /// Waits for a turn to load a component: a few loads run at once per core
-    /// (four), each from reading the component to its compile (or cache read);
-    /// the handshake comes after the turn. A caller that reads the component itself takes the
+    /// Waits for a turn to load a component: four loads run at once per core, each from
+    /// reading the component to its compile (or cache read); the handshake comes after the turn. A caller that reads the component itself takes the
     /// turn first, then reads, then calls [`Runtime::load_bytes_in_turn`]. 1,000 plugins
     /// loading at once would otherwise read all 1,000 components into memory before the first
     /// compile ends, on up to 512 blocking threads, for no more speed on the same cores (issue
     /// 15: 237 MB of anonymous memory left after 1,000 concurrent loads, 114 MB with turns).
     pub async fn load_turn(&self) -> LoadTurn<'_> {
         // The semaphore is never closed; were it closed, loads would go on without turns.
-        LoadTurn(self.inner.cpu.acquire().await.ok())
+        LoadTurn(self.inner.load_turns.acquire().await.ok())
     }
 
     /// [`Runtime::load_bytes`] for a caller that holds a turn ([`Runtime::load_turn`]).

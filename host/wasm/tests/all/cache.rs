@@ -95,7 +95,7 @@ async fn identical_components_loading_together_are_compiled_once() {
     });
     let loads: Vec<_> = loads.collect();
     // Each plugin keeps what it loaded, as a registry's plugins do, until all have loaded:
-    // loads wait for turns (one per core or so), so later ones may start after earlier ones
+    // loads wait for turns (four per core), so later ones may start after earlier ones
     // ended, and share their compile because it is still held.
     let mut loaded = Vec::new();
     for load in loads {
